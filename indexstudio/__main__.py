@@ -1,0 +1,5 @@
+import sys
+
+from indexstudio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""Audio out: WAV, MP3, M4B and Opus files written as a stream, with chapters and tags.
+
+Samples arrive in chunks and go straight to the file (WAV via soundfile) or to
+ffmpeg's stdin (compressed formats; the ffmpeg build inside `imageio-ffmpeg`),
+so memory does not grow with the length of the book.  Chapter marks and
+metadata go in through an ffmetadata file; cover art, the audiobook flag and
+the narrator are added afterwards with mutagen, which keeps the chapters.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from indexstudio.errors import InputError
+
+FORMATS = ("m4b", "mp3", "wav", "opus")
+DEFAULT_BITRATES = {"mp3": "64k", "m4b": "64k", "opus": "32k"}
+_OPUS_RATE = 48000
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    title: str
+    start: int      # first sample
+    end: int        # one past the last sample
+
+
+@dataclass
+class Metadata:
+    title: str = ""
+    author: str = ""
+    narrator: str = ""
+    language: str = ""
+    comment: str = ""
+    cover: bytes | None = None
+    cover_type: str = "image/jpeg"
+    chapters: list[ChapterMark] = field(default_factory=list)
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+    return os.environ.get("INDEXSTUDIO_FFMPEG") or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def format_of(path: Path, explicit: str | None = None) -> str:
+    fmt = (explicit or path.suffix.lstrip(".")).lower()
+    fmt = {"m4a": "m4b", "ogg": "opus", "aac": "m4b"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise InputError(f"unsupported output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _escape(value: str) -> str:
+    out = str(value)
+    for ch in "\\=;#\n":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def ffmetadata(meta: Metadata, sample_rate: int) -> str:
+    """ffmpeg's metadata file: global tags, then one [CHAPTER] block per chapter (millisecond timebase)."""
+    lines = [";FFMETADATA1"]
+    tags = {"title": meta.title, "album": meta.title, "artist": meta.author, "album_artist": meta.author,
+            "composer": meta.narrator, "comment": meta.comment, "language": meta.language, "genre": "Audiobook"}
+    lines += [f"{k}={_escape(v)}" for k, v in tags.items() if v]
+    for ch in meta.chapters:
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(ch.start * 1000 / sample_rate)}",
+                  f"END={round(ch.end * 1000 / sample_rate)}", f"title={_escape(ch.title)}"]
+    return "\n".join(lines) + "\n"
+
+
+class AudioWriter:
+    """Stream mono float audio into `path` in `fmt`; use as a context manager."""
+
+    def __init__(self, path: str | Path, sample_rate: int, fmt: str | None = None, metadata: Metadata | None = None,
+                 bitrate: str | None = None):
+        self.path = Path(path)
+        self.fmt = format_of(self.path, fmt)
+        self.sample_rate = sample_rate
+        self.meta = metadata or Metadata()
+        self.bitrate = bitrate or DEFAULT_BITRATES.get(self.fmt)
+        self.samples = 0
+        self._tmpdir: tempfile.TemporaryDirectory | None = None
+        self._proc: subprocess.Popen | None = None
+        self._wav: sf.SoundFile | None = None
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise InputError(f"output folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise InputError(f"output folder {parent} is not writable")
+        # Write next to the target and rename at the end: a crash never leaves a half file under the real name.
+        self._partial = self.path.with_name(f".{self.path.name}.partial")
+
+    def __enter__(self) -> "AudioWriter":
+        if self.fmt == "wav":
+            self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format="WAV")
+        else:
+            self._start_ffmpeg()
+        return self
+
+    def _start_ffmpeg(self) -> None:
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="indexstudio-")
+        meta_file = Path(self._tmpdir.name) / "metadata.txt"
+        meta_file.write_text(ffmetadata(self.meta, self.sample_rate), encoding="utf-8")
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "s16le", "-ar", str(self.sample_rate), "-ac", "1", "-i", "pipe:0",
+               "-i", str(meta_file), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+        if self.fmt == "m4b":
+            cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-f", "ipod"]
+        elif self.fmt == "mp3":
+            cmd += ["-c:a", "libmp3lame", "-b:a", self.bitrate, "-id3v2_version", "3", "-f", "mp3"]
+        else:
+            cmd += ["-c:a", "libopus", "-b:a", self.bitrate, "-ar", str(_OPUS_RATE), "-f", "ogg"]
+        cmd.append(str(self._partial))
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, audio: np.ndarray) -> None:
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if self._wav is not None:
+            self._wav.write(audio)
+        else:
+            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(to_pcm16(audio))
+            except BrokenPipeError:
+                raise RuntimeError(f"ffmpeg stopped while writing {self.path}: {self._proc.stderr.read().decode(errors='replace')}")
+        self.samples += audio.size
+
+    def write_silence(self, samples: int) -> None:
+        if samples > 0:
+            self.write(np.zeros(samples, np.float32))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._wav is not None:
+                self._wav.close()
+            elif self._proc is not None:
+                self._proc.stdin.close()
+                err = self._proc.stderr.read().decode(errors="replace")
+                if self._proc.wait() != 0 and exc_type is None:
+                    raise RuntimeError(f"ffmpeg failed writing {self.path}: {err.strip()}")
+            if exc_type is None:
+                tag_file(self._partial, self.fmt, self.meta, self.sample_rate)
+                os.replace(self._partial, self.path)
+        finally:
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
+            if self._partial.exists():
+                self._partial.unlink()
+
+
+def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
+    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator."""
+    if fmt == "m4b":
+        from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
+        mp4 = MP4(path)
+        mp4["stik"] = [2]                       # media kind: audiobook
+        if meta.narrator:
+            mp4["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(meta.narrator.encode("utf-8"))]
+        if meta.cover:
+            kind = MP4Cover.FORMAT_PNG if meta.cover_type.endswith("png") else MP4Cover.FORMAT_JPEG
+            mp4["covr"] = [MP4Cover(meta.cover, imageformat=kind)]
+        mp4.save()
+    elif fmt == "mp3":
+        from mutagen.id3 import APIC, ID3, TXXX
+        id3 = ID3(path)
+        if meta.narrator:
+            id3.add(TXXX(encoding=3, desc="NARRATOR", text=[meta.narrator]))
+        if meta.cover:
+            id3.add(APIC(encoding=3, mime=meta.cover_type, type=3, desc="Cover", data=meta.cover))
+        id3.save(v2_version=3)
+    elif fmt == "opus":
+        import base64
+
+        from mutagen.flac import Picture
+        from mutagen.oggopus import OggOpus
+        opus = OggOpus(path)
+        # ffmpeg's Ogg muxer rounds the seconds of CHAPTERxxx stamps (3.5 s is written as 00:00:04.500): rewrite them.
+        for i, ch in enumerate(meta.chapters):
+            ms = round(ch.start * 1000 / sample_rate)
+            opus[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
+            opus[f"CHAPTER{i:03d}NAME"] = [ch.title]
+        if meta.narrator:
+            opus["NARRATOR"] = [meta.narrator]
+        if meta.cover:
+            pic = Picture()
+            pic.type, pic.mime, pic.data = 3, meta.cover_type, meta.cover
+            opus["METADATA_BLOCK_PICTURE"] = [base64.b64encode(pic.write()).decode("ascii")]
+        opus.save()

@@ -1,0 +1,281 @@
+"""Books in: .txt, .md and .epub become one Book of titled chapters of plain text.
+
+Inputs are bounded before they are parsed: a file over `Limits.max_file_bytes`,
+an EPUB whose members would unpack beyond `Limits.max_unpacked_bytes` (a zip
+bomb) or hold too many members, and a book with no speakable text are refused
+with an InputError naming the file and the limit.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+import yaml
+
+from indexstudio.errors import InputError
+
+_SPEAKABLE = re.compile(r"[^\W_]", re.UNICODE)
+_TXT_HEADING = re.compile(
+    r"^\s*(?:(?:chapter|part|book)\s+(?:[\dIVXLC]+|[a-z-]+)\b.*|prologue|epilogue|introduction|preface"
+    r"|第[一二三四五六七八九十百千零〇\d]+[章节回卷部].*)\s*$", re.IGNORECASE)
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
+_FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_unpacked_bytes: int = 500 * 1024 * 1024
+    max_members: int = 10_000
+
+
+@dataclass
+class Chapter:
+    title: str
+    text: str
+
+
+@dataclass
+class Book:
+    title: str
+    chapters: list[Chapter]
+    author: str = ""
+    narrator: str = ""
+    language: str = ""
+    cover: bytes | None = None
+    cover_type: str = ""          # MIME type of `cover`
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def has_speech(text: str) -> bool:
+    return bool(_SPEAKABLE.search(text))
+
+
+def _title_from_path(path: Path) -> str:
+    return re.sub(r"[_-]+", " ", path.stem).strip().title() or path.name
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        raise InputError(f"{path}: cannot tell the text encoding (is it a text file?)")
+    # Short texts often tie between Windows code pages; Western European is the likeliest for a book.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return str(next((m for m in tied if m.encoding == "cp1252"), best))
+
+
+def _split_front_matter(text: str) -> tuple[dict, str]:
+    match = re.match(r"\A---\s*\n(.*?)\n---\s*\n", text, re.DOTALL)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"front matter is not valid YAML: {exc}") from exc
+    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+
+
+def read_text(text: str, title: str) -> Book:
+    """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter."""
+    chapters: list[Chapter] = []
+    current_title, lines = title, []
+    for line in text.splitlines():
+        if _TXT_HEADING.match(line) and len(line) < 80:
+            if has_speech("\n".join(lines)):
+                chapters.append(Chapter(current_title, "\n".join(lines).strip()))
+            current_title, lines = line.strip(), []
+        else:
+            lines.append(line)
+    if has_speech("\n".join(lines)):
+        chapters.append(Chapter(current_title, "\n".join(lines).strip()))
+    return Book(title=title, chapters=chapters)
+
+
+def read_markdown(text: str, title: str) -> Book:
+    """Markdown: headings are chapters (a lone top-level title heading names the book)."""
+    from markdown_it import MarkdownIt
+
+    meta, text = _split_front_matter(text)
+    text = _FOOTNOTE_REF.sub("", _FOOTNOTE_DEF.sub("", text))
+    tokens = MarkdownIt("commonmark").enable("table").enable("strikethrough").parse(text)
+    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+    book_title = meta.get("title")
+    chapter_level = min(levels) if levels else 0
+    if levels and levels.count(chapter_level) == 1 and tokens[0].type == "heading_open" and len(set(levels)) > 1:
+        chapter_level = min(level for level in levels if level > chapter_level)   # "# Book" then "## Chapter"
+        book_title = book_title or tokens[1].content.strip()
+    chapters: list[Chapter] = []
+    current_title, blocks = "", []
+    heading_level = 0
+
+    def close() -> None:
+        body = "\n\n".join(b for b in blocks if b.strip())
+        if has_speech(body):
+            chapters.append(Chapter(current_title or str(book_title or title), body))
+
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open":
+            heading_level = int(tok.tag[1])
+        elif tok.type == "inline":
+            content = "".join(
+                child.content if child.type in ("text", "code_inline") else " " if child.type in ("softbreak", "hardbreak") else ""
+                for child in tok.children or [])
+            if heading_level and heading_level == chapter_level:
+                close()
+                current_title, blocks = content.strip(), []
+            elif heading_level and heading_level < chapter_level:
+                pass  # the book title heading
+            else:
+                blocks.append(content.strip())
+        elif tok.type == "heading_close":
+            heading_level = 0
+    close()
+    book = Book(title=str(book_title or title), chapters=chapters)
+    book.author, book.narrator, book.language = (str(meta.get(k, "")) for k in ("author", "narrator", "language"))
+    book.extra = {k: v for k, v in meta.items() if k not in ("title", "author", "narrator", "language")}
+    return book
+
+
+def _check_zip(path: Path, limits: Limits) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a valid EPUB (not a zip archive)") from exc
+    if len(members) > limits.max_members:
+        raise InputError(f"{path}: EPUB holds {len(members)} files, more than the limit of {limits.max_members}")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > limits.max_unpacked_bytes:
+        raise InputError(f"{path}: EPUB would unpack to {unpacked / 2**20:.0f} MiB, over the limit of "
+                         f"{limits.max_unpacked_bytes / 2**20:.0f} MiB (possible zip bomb)")
+
+
+def _html_text(content: bytes) -> tuple[str, str]:
+    """(first heading, body text) of an XHTML document, without images, scripts and footnotes."""
+    from lxml import html
+
+    root = html.fromstring(content)
+    # epub:type survives HTML parsing as a plain attribute named "epub:type".
+    drop = root.xpath(
+        "//script|//style|//img|//svg|//figure|//nav|//sup[.//a]"
+        "|//*[contains(@*[name()='epub:type' or local-name()='type'], 'note')]"
+        "|//*[starts-with(@role, 'doc-footnote') or starts-with(@role, 'doc-endnote') or @role='doc-noteref']"
+        "|//*[contains(@class, 'footnote')]")
+    for node in drop:
+        tail = node.tail
+        parent = node.getparent()
+        if parent is None:
+            continue
+        prev = node.getprevious()
+        if tail:  # keep the text that followed the dropped node
+            if prev is not None:
+                prev.tail = (prev.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+        parent.remove(node)
+    heading = ""
+    for h in root.xpath("//h1|//h2|//h3"):
+        heading = " ".join(h.text_content().split())
+        if heading:
+            break
+    blocks = [" ".join(el.text_content().split())
+              for el in root.xpath("//body//*[self::p or self::h1 or self::h2 or self::h3 or self::h4 or self::li or self::blockquote[not(.//p)] or self::div[not(.//p|.//div|.//h1|.//h2|.//h3|.//li)]]")]
+    return heading, "\n\n".join(b for b in blocks if b)
+
+
+def read_epub(path: Path, limits: Limits) -> Book:
+    """EPUB 2/3: spine order, chapter titles from the navigation document / NCX."""
+    _check_zip(path, limits)
+    import ebooklib
+    from ebooklib import epub
+
+    try:
+        doc = epub.read_epub(str(path), options={"ignore_ncx": False})
+    except Exception as exc:  # ebooklib raises many kinds on broken files
+        raise InputError(f"{path}: cannot read EPUB ({exc})") from exc
+
+    toc_titles: dict[str, str] = {}
+
+    def walk(entries) -> None:
+        for entry in entries:
+            if isinstance(entry, tuple):
+                section, children = entry
+                if getattr(section, "href", None):
+                    toc_titles.setdefault(unquote(section.href.split("#")[0]), section.title)
+                walk(children)
+            elif getattr(entry, "href", None):
+                toc_titles.setdefault(unquote(entry.href.split("#")[0]), entry.title)
+    walk(doc.toc)
+
+    chapters: list[Chapter] = []
+    for idref, _linear in doc.spine:
+        item = doc.get_item_with_id(idref)
+        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
+            continue
+        heading, text = _html_text(item.get_content())
+        if not has_speech(text):
+            continue
+        name = unquote(item.get_name())
+        title = toc_titles.get(name) or toc_titles.get(PurePosixPath(name).name)
+        if title or not chapters:
+            if heading and text.startswith(heading):
+                text = text[len(heading):].lstrip()
+            chapters.append(Chapter(title or heading or f"Chapter {len(chapters) + 1}", text))
+        else:  # a continuation file of the current chapter
+            chapters[-1].text += "\n\n" + text
+
+    def meta(name: str) -> str:
+        values = doc.get_metadata("DC", name)
+        return str(values[0][0]) if values else ""
+
+    book = Book(title=meta("title") or _title_from_path(path), chapters=chapters, author=meta("creator"), language=meta("language"))
+    cover = next((i for i in doc.get_items() if i.get_type() == ebooklib.ITEM_COVER), None)
+    if cover is None:
+        cover_meta = doc.get_metadata("OPF", "cover")
+        cover_id = cover_meta[0][1].get("content") if cover_meta else None
+        cover = doc.get_item_with_id(cover_id) if cover_id else None
+    if cover is not None:
+        book.cover, book.cover_type = cover.get_content(), cover.media_type
+    return book
+
+
+def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
+    """Read a .txt, .md/.markdown or .epub file into a Book."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise InputError(f"{path}: {size / 2**20:.1f} MiB is over the input limit of {limits.max_file_bytes / 2**20:.0f} MiB")
+    suffix = path.suffix.lower()
+    if suffix == ".epub":
+        book = read_epub(path, limits)
+    elif suffix in (".md", ".markdown"):
+        book = read_markdown(_decode(path.read_bytes(), path), _title_from_path(path))
+    elif suffix in (".txt", ".text", ""):
+        book = read_text(_decode(path.read_bytes(), path), _title_from_path(path))
+    else:
+        raise InputError(f"{path}: unsupported format {suffix!r} (use .txt, .md or .epub)")
+    if not book.chapters:
+        raise InputError(f"{path}: no speakable text found")
+    cover = book.extra.pop("cover", None)
+    if cover and book.cover is None:
+        cover_path = (path.parent / str(cover)).resolve()
+        if not cover_path.is_file():
+            raise InputError(f"{path}: cover image {cover_path} not found")
+        book.cover = cover_path.read_bytes()
+        book.cover_type = "image/png" if cover_path.suffix.lower() == ".png" else "image/jpeg"
+    book.source = str(path)
+    return book

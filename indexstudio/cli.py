@@ -1,0 +1,201 @@
+"""indexstudio: text and books to cloned-voice speech.
+
+    indexstudio speak "Hello there." -o hello.wav [--voice V] [--engine E] [--speed S]
+    indexstudio book my_book.epub -o my_book.m4b [--format m4b|mp3|wav|opus] [--mode normal|batch]
+    indexstudio voices [--engine E]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from indexstudio.errors import IndexStudioError, InputError
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    from indexstudio.engines import DEFAULT_ENGINE
+    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
+    p.add_argument("--model-dir", help="model folder for IndexTTS engines")
+    p.add_argument("--device", help="cuda, mps, xpu or cpu (IndexTTS engines; default: best available)")
+    p.add_argument("--voice", help="voice id (see `indexstudio voices`) or, for IndexTTS engines, a reference audio file")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal")
+    p.add_argument("--seed", type=int, help="random seed for sampling engines")
+    p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
+
+
+def _load_engine(args: argparse.Namespace):
+    from indexstudio.engines import get_engine
+    options = {"model_dir": args.model_dir, "device": args.device}
+    return get_engine(args.engine, **{k: v for k, v in options.items() if v is not None})
+
+
+def _voice(engine, requested: str | None) -> str:
+    voice = requested or engine.default_voice
+    if not voice:
+        raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
+    return voice
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    engine = _load_engine(args)
+    voices = engine.voices()
+    width = max((len(v.id) for v in voices), default=5)
+    for v in voices:
+        mark = "*" if v.id == engine.default_voice else " "
+        print(f"{mark} {v.id:<{width}}  {v.language:<6} {v.gender:<7} {v.description}")
+    print(f"{len(voices)} voices for engine {engine.name} (* = default)")
+    return 0
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    from indexstudio.audio.output import AudioWriter, format_of
+    from indexstudio.books.reader import has_speech
+    from indexstudio.engines.base import Controls
+    from indexstudio.text.segment import segment_text
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not has_speech(text):
+        raise InputError("no speakable text given")
+    output = Path(args.output)
+    format_of(output)
+    engine = _load_engine(args)
+    voice = _voice(engine, args.voice)
+    segments = segment_text(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens, engine.count_tokens)
+    gap = engine.sample_rate * 200 // 1000
+    start = time.perf_counter()
+    first_audio = None
+    with AudioWriter(output, engine.sample_rate) as writer:
+        for n, result in enumerate(engine.synthesize(segments, voice, Controls(args.speed, args.seed))):
+            first_audio = first_audio or time.perf_counter() - start
+            if n:
+                writer.write_silence(gap)
+            writer.write(result.audio)
+    wall = time.perf_counter() - start
+    seconds = writer.samples / engine.sample_rate
+    print(f"wrote {output}: {seconds:.1f} s of audio in {wall:.1f} s (RTF {wall / max(seconds, 1e-9):.2f}, "
+          f"first audio after {first_audio or 0:.2f} s)")
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexstudio.audio.output import Metadata, format_of
+    from indexstudio.books.reader import Limits, read_book
+    from indexstudio.engines.base import Controls
+    from indexstudio.pipeline.job import RenderSettings, render_book
+    from indexstudio.pipeline.plan import make_plan
+
+    output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
+    fmt = format_of(output, args.format)
+    book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
+    engine = _load_engine(args)
+    voice = _voice(engine, args.voice)
+    plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
+    settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
+                              chapter_gap_ms=args.chapter_gap_ms, bitrate=args.bitrate)
+    meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
+                    language=book.language, cover=book.cover, cover_type=book.cover_type or "image/jpeg")
+    if args.cover:
+        cover = Path(args.cover)
+        if not cover.is_file():
+            raise InputError(f"cover image {cover} not found")
+        meta.cover, meta.cover_type = cover.read_bytes(), "image/png" if cover.suffix.lower() == ".png" else "image/jpeg"
+    meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
+    work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
+    print(f"{book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
+          f"({args.mode} mode{f', buckets of {args.bucket_size}' if args.mode == 'batch' else ''}); work folder {work_dir}",
+          file=sys.stderr)
+    bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 10)
+
+    def on_progress(p) -> None:
+        if bar.n == 0 and p.resumed:
+            bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
+        bar.update(p.done - bar.n)
+        if p.elapsed:
+            bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
+
+    engine_id = f"{args.engine}:{Path(args.model_dir).resolve() if args.model_dir else ''}"
+    try:
+        result = render_book(plan, engine, voice, output, work_dir, Controls(args.speed, args.seed), settings, fmt, meta,
+                             engine_id, on_progress)
+    finally:
+        bar.close()
+    speed = (f"RTF {result.rtf:.2f}, {result.characters / result.wall_seconds:.0f} chars/s" if result.rtf is not None
+             else "nothing new to render")
+    print(f"wrote {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} chapters, "
+          f"{result.rendered} segments rendered + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} "
+          f"({speed})")
+    for mark in result.chapters:
+        print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from indexstudio.text.segment import DEFAULT_BUCKET_SIZE
+
+    parser = argparse.ArgumentParser(prog="indexstudio", description="Text and books to speech.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("speak", help="speak a text into an audio file")
+    p.add_argument("text", help='text to speak, or "-" to read standard input')
+    p.add_argument("-o", "--output", required=True, help="output file (.wav, .mp3, .m4b, .opus)")
+    _engine_args(p)
+    p.set_defaults(func=cmd_speak)
+
+    p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)")
+    p.add_argument("file", help="the book: .txt, .md or .epub")
+    p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
+    p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
+    _engine_args(p)
+    p.add_argument("--mode", choices=["normal", "batch"], default="normal",
+                   help="normal: one segment at a time; batch: segments bucketed by length")
+    p.add_argument("--bucket-size", type=int, default=DEFAULT_BUCKET_SIZE,
+                   help=f"segments per batch in batch mode (default {DEFAULT_BUCKET_SIZE}; bigger is faster, uses more memory)")
+    p.add_argument("--gap-ms", type=int, default=200, help="silence between segments (default 200 ms)")
+    p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
+    p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k)")
+    p.add_argument("--title", help="title tag (default: from the book)")
+    p.add_argument("--author", help="author tag (default: from the book)")
+    p.add_argument("--narrator", help="narrator tag")
+    p.add_argument("--cover", help="cover image (.jpg or .png; default: from the book)")
+    p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
+    p.add_argument("--work-dir", help="where finished segments are kept (default: OUTPUT with .work)")
+    p.add_argument("--max-input-mb", type=int, default=200, help="refuse input files larger than this")
+    p.add_argument("--max-unpacked-mb", type=int, default=500, help="refuse EPUBs that unpack beyond this")
+    p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("voices", help="list the voices of an engine")
+    _engine_args(p)
+    p.set_defaults(func=cmd_voices)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "max_segment_tokens", 1) < 1 or getattr(args, "bucket_size", 1) < 1:
+            raise InputError("--max-segment-tokens and --bucket-size must be at least 1")
+        if getattr(args, "speed", 1.0) <= 0:
+            raise InputError("--speed must be positive")
+        return args.func(args)
+    except IndexStudioError as exc:
+        print(f"indexstudio: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("indexstudio: interrupted; finished segments are kept, run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Conformance case handlers for one IndexTTS version (one module per pipeline stage)."""

@@ -1,0 +1,52 @@
+"""Engines by name.  Each engine is built once per process and shared (models load once)."""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any, Callable
+
+from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
+from indexstudio.errors import EngineError
+
+DEFAULT_ENGINE = "kokoro"
+
+# name -> "module:Class" (imported on first use, so `indexstudio voices` never loads torch)
+_BUILTIN = {
+    "kokoro": "indexstudio.engines.kokoro:KokoroEngine",
+}
+_factories: dict[str, Callable[..., Engine]] = {}
+_instances: dict[tuple, Engine] = {}
+_lock = threading.Lock()
+
+
+def register_engine(name: str, factory: Callable[..., Engine]) -> None:
+    """Add an engine under `name` (used by plug-ins and by the test suite's synthetic engine)."""
+    with _lock:
+        _factories[name] = factory
+        for key in [k for k in _instances if k[0] == name]:
+            del _instances[key]
+
+
+def engine_names() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_factories))
+
+
+def _factory(name: str) -> Callable[..., Engine]:
+    if name in _factories:
+        return _factories[name]
+    if name not in _BUILTIN:
+        raise EngineError(f"unknown engine {name!r}; available: {', '.join(engine_names())}")
+    module, cls = _BUILTIN[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
+    """The shared instance of engine `name` built with `options` (e.g. model_dir=...)."""
+    key = (name, tuple(sorted((k, str(v)) for k, v in options.items() if v is not None)))
+    with _lock:
+        if key not in _instances:
+            _instances[key] = _factory(name)(**{k: v for k, v in options.items() if v is not None})
+        return _instances[key]
+
+
+__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "engine_names", "get_engine", "register_engine"]

@@ -1,0 +1,68 @@
+"""The one interface every speech engine implements.
+
+An engine turns a batch of text segments into audio for one voice.  It yields
+each segment as soon as it is ready (possibly out of order for engines that
+batch), so the pipeline can write, encode and stream without waiting.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from indexstudio.text.normalize import normalize_text
+from indexstudio.text.segment import count_tokens
+
+
+
+@dataclass(frozen=True)
+class Voice:
+    id: str
+    language: str          # BCP-47-ish code, e.g. "en-us", "en-gb", "zh"
+    gender: str            # "female", "male" or "" when unknown
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Controls:
+    """How to speak: shared by every engine; `options` carries engine-specific settings."""
+    speed: float = 1.0
+    seed: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    index: int             # position in the batch passed to `synthesize`
+    audio: np.ndarray      # float32 mono in [-1, 1], at the engine's sample rate
+
+
+class Engine(abc.ABC):
+    name: str = ""
+    sample_rate: int = 24000
+    default_voice: str = ""
+    batch_size: int = 1     # how many segments `synthesize` can usefully take at once
+
+    @abc.abstractmethod
+    def voices(self) -> list[Voice]:
+        """The voices this engine offers (for cloning engines: the bundled prompts)."""
+
+    @abc.abstractmethod
+    def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
+        """Speak every segment; yield each one as soon as its audio exists."""
+
+    def normalize(self, text: str, language: str) -> str:
+        """Spoken form of written text (numbers, dates, abbreviations...); IndexTTS engines use their own."""
+        return normalize_text(text, language)
+
+    def count_tokens(self, text: str) -> int:
+        """Length measure used to cut segments; engines with a tokenizer override it."""
+        return count_tokens(text)
+
+    def language_of(self, voice: str) -> str:
+        for v in self.voices():
+            if v.id == voice:
+                return v.language
+        return "en-us"

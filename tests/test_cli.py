@@ -1,0 +1,70 @@
+"""The command line, run as a user runs it."""
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile as sf
+from helpers.readback import probe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "indexstudio", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_speak_writes_a_wav(tmp_path):
+    out = tmp_path / "hi.wav"
+    r = run("speak", "Hello there. It is 5 o'clock.", "-o", str(out), "--voice", "bm_george", "--speed", "1.1")
+    assert r.returncode == 0, r.stderr
+    info = sf.info(out)
+    assert info.samplerate == 24000 and info.subtype == "PCM_16" and 1.0 < info.duration < 8.0
+    assert "RTF" in r.stdout
+
+
+def test_voices_lists_at_least_eight(tmp_path):
+    r = run("voices")
+    assert r.returncode == 0
+    assert "af_heart" in r.stdout and "bm_george" in r.stdout
+    assert int(r.stdout.strip().splitlines()[-1].split()[0]) >= 8
+
+
+def _fails_cleanly(r, needle):
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_bad_input_is_one_line_without_traceback(tmp_path):
+    _fails_cleanly(run("book", str(tmp_path / "missing.md"), "-o", str(tmp_path / "x.m4b")), "no such file")
+    _fails_cleanly(run("speak", "  ...  ", "-o", str(tmp_path / "x.wav")), "no speakable text")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "nobody"), "unknown voice")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "no" / "dir" / "x.wav")), "does not exist")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.xyz")), "unsupported output format")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n   \n")
+    _fails_cleanly(run("book", str(empty), "-o", str(tmp_path / "x.m4b")), "no speakable text")
+
+
+def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
+    """The quick-start job: the bundled sample book on the embedded engine."""
+    m4b = tmp_path / "sample.m4b"
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(m4b), "--mode", "batch", "--bucket-size", "4")
+    assert r.returncode == 0, r.stderr
+    info = probe(m4b)
+    assert [c[2] for c in info["chapters"]] == ["Chapter 1: The Storm", "Chapter 2: The Clock", "Chapter 3: The Keeper"]
+    assert 40 < info["duration"] < 150
+    starts = [c[0] for c in info["chapters"]]
+    assert starts[0] == 0 and starts == sorted(starts) and starts[1] > 10
+    assert info["tags"]["title"] == "The Lighthouse Keeper's Clock" and info["tags"]["NARRATOR"] == "Kokoro (af_heart)"
+    assert "RTF" in r.stdout and "rendering" in r.stderr
+
+    mp3 = tmp_path / "sample.mp3"
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample.work"))
+    assert r.returncode == 0, r.stderr
+    assert "0 segments rendered" in r.stdout and "nothing new to render" in r.stdout
+    again = probe(mp3)
+    assert [round(c[0], 1) for c in again["chapters"]] == [round(s, 1) for s in starts]
+    assert abs(again["duration"] - info["duration"]) < 0.1

@@ -1,0 +1,37 @@
+"""Peak memory of a book render must not grow with the book's length."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+SCRIPT = textwrap.dedent("""
+    import resource, sys
+    sys.path.insert(0, sys.argv[3])
+    from helpers.synthetic_engine import SyntheticEngine
+    from indexstudio.books.reader import Book, Chapter
+    from indexstudio.pipeline.job import render_book
+    from indexstudio.pipeline.plan import make_plan
+
+    n = int(sys.argv[1])
+    sentence = "This sentence is long enough to make about one second of test tone audio, more or less. "
+    chapters = [Chapter(f"Part {c}", sentence * (n // 10)) for c in range(10)]
+    engine = SyntheticEngine()
+    plan = make_plan(Book("Memory", chapters), engine, "tone", read_titles=False)
+    assert len(plan.segments) == n, len(plan.segments)
+    render_book(plan, engine, "tone", sys.argv[2] + "/book.wav", sys.argv[2] + "/work")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+""")
+
+
+def _peak_rss_kib(n: int, folder: Path) -> int:
+    folder.mkdir()
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(n), str(folder), str(Path(__file__).parent)],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def test_peak_rss_is_flat_from_100_to_2000_segments(tmp_path):
+    small = _peak_rss_kib(100, tmp_path / "small")
+    large = _peak_rss_kib(2000, tmp_path / "large")
+    # 2000 segments are ~30 min of audio (~110 MB as float32): holding it would blow the ratio.
+    assert large <= 1.1 * small, (small, large)

@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers.readback import decode, probe
+from helpers.synthetic_engine import SyntheticEngine
+
+from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
+from indexstudio.books.reader import Book, Chapter
+from indexstudio.errors import InputError
+from indexstudio.pipeline.job import Job, RenderSettings, render_book
+from indexstudio.pipeline.plan import make_plan
+
+BOOK = Book("Test Book", [
+    Chapter("Chapter One", "The first sentence is here. A second sentence follows it closely. And a third one."),
+    Chapter("Chapter Two", "Only one sentence lives in this chapter, and it is rather long."),
+    Chapter("Chapter Three", "Short. Then a longer sentence to finish the book properly."),
+], author="Tester")
+
+
+def test_plan_reads_titles_and_numbers_segments():
+    plan = make_plan(BOOK, SyntheticEngine(), "tone")
+    assert plan.chapters == ["Chapter One", "Chapter Two", "Chapter Three"]
+    assert [s.index for s in plan.segments] == list(range(len(plan.segments)))
+    assert plan.segments[0].text == "Chapter One."
+    assert [s.chapter for s in plan.segments] == sorted(s.chapter for s in plan.segments)
+    with pytest.raises(InputError, match="no speakable text"):
+        make_plan(Book("Empty", [Chapter("", "... !!!")]), SyntheticEngine(), "tone", read_titles=False)
+
+
+def test_resume_renders_only_what_is_missing(tmp_path):
+    plan = make_plan(BOOK, SyntheticEngine(), "tone")
+    n = len(plan.segments)
+    failing = SyntheticEngine(fail_at_call=4)
+    with pytest.raises(RuntimeError):
+        render_book(plan, failing, "tone", tmp_path / "b.wav", tmp_path / "work")
+    assert len(failing.rendered) == 4
+    assert len((tmp_path / "work" / "done.jsonl").read_text().splitlines()) == 4   # finished work was kept
+    assert not (tmp_path / "b.wav").exists()
+
+    engine = SyntheticEngine()
+    result = render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "work")
+    assert len(engine.rendered) == n - 4 and (result.resumed, result.rendered) == (4, n - 4)
+    again = SyntheticEngine()
+    render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "work")
+    assert again.rendered == []
+    # A different voice is different audio: nothing is reused.
+    other = SyntheticEngine()
+    render_book(plan, other, "low", tmp_path / "c.wav", tmp_path / "work")
+    assert len(other.rendered) == n
+
+
+def test_edited_text_rerenders_only_the_changed_segment(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    plan.segments[2].text = "A different second sentence."
+    engine2 = SyntheticEngine()
+    render_book(plan, engine2, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert engine2.rendered == ["A different second sentence."]
+
+
+def test_batch_mode_buckets_segments(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w", settings=RenderSettings(mode="batch", bucket_size=3))
+    assert max(engine.batches) == 3 and sum(engine.batches) == len(plan.segments)
+    assert len(engine.batches) == -(-len(plan.segments) // 3)
+
+
+def test_m4b_chapters_sit_on_the_real_segment_boundaries(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    settings = RenderSettings(segment_gap_ms=200, chapter_gap_ms=1500)
+    result = render_book(plan, engine, "tone", tmp_path / "b.m4b", tmp_path / "w", settings=settings)
+    info = probe(tmp_path / "b.m4b")
+    assert [c[2] for c in info["chapters"]] == plan.chapters
+    # Find chapter starts independently: speech onsets after the long (chapter) silences of the decoded audio.
+    audio = decode(tmp_path / "b.m4b", engine.sample_rate)
+    loud = np.abs(audio) > 0.01
+    onsets, silent_run = [0.0], 0
+    for i, is_loud in enumerate(loud):
+        if is_loud:
+            if silent_run > 1.2 * engine.sample_rate:
+                onsets.append(i / engine.sample_rate)
+            silent_run = 0
+        else:
+            silent_run += 1
+    assert len(onsets) == len(plan.chapters)
+    for (start, _end, _title), onset in zip(info["chapters"], onsets):
+        assert abs(start - onset) < 0.05
+    assert info["duration"] == pytest.approx(result.audio_seconds, abs=0.05)
+
+
+def test_gaps_and_even_loudness(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    job = Job(tmp_path / "w", plan, engine, "tone", settings=RenderSettings(segment_gap_ms=200, chapter_gap_ms=1000))
+    samples, _ = job.render()
+    order, marks = job.layout(samples)
+    sr = engine.sample_rate
+    gaps = [gap for _, gap in order]
+    assert gaps.count(sr * 1000 // 1000) == len(plan.chapters) - 1 and gaps[-1] == 0
+    assert set(gaps[:-1]) == {sr // 5, sr}
+    levels = [loudness(sf.read(job.segment_path(i), dtype="float32")[0], sr) for i in samples]
+    assert max(levels) - min(levels) < 1.0
+    assert np.mean(levels) == pytest.approx(DEFAULT_LOUDNESS, abs=1.0)
+    doc = json.loads((tmp_path / "w" / "job.json").read_text())
+    assert doc["voice"] == "tone" and len(doc["plan"]["segments"]) == len(plan.segments)

@@ -1,0 +1,41 @@
+import re
+
+import pytest
+
+from indexstudio.text.segment import bucket_segments, count_tokens, segment_text, split_sentences
+
+
+def test_sentences_and_paragraphs():
+    assert split_sentences("One. Two! Three?\n\nFour") == ["One.", "Two!", "Three?", "Four"]
+    assert split_sentences("你好。今天天气很好！好") == ["你好。", "今天天气很好！", "好"]
+
+
+def test_token_count_mixes_scripts():
+    assert count_tokens("Hello, world") == 3
+    assert count_tokens("Mixed English句子") == 4
+    assert count_tokens("don't") == 1
+
+
+@pytest.mark.parametrize("max_tokens", [5, 12, 40, 120])
+def test_segments_respect_the_limit_and_never_split_words(max_tokens):
+    text = ("The quick brown fox, which was very quick indeed, jumped over the extraordinarily lazy dog; "
+            "then it ran home. ") * 3 + "我们去公园散步吧，今天天气很好，阳光明媚。Mixed English句子 here."
+    segments = segment_text(text, max_tokens)
+    assert all(count_tokens(s) <= max_tokens for s in segments)
+    words = re.findall(r"[A-Za-z']+", text)
+    assert re.findall(r"[A-Za-z']+", " ".join(segments)) == words     # every word intact, in order
+    assert "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(segments))) == "".join(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def test_short_sentences_join_the_next():
+    assert segment_text("Yes. I will come tomorrow morning.", 120) == ["Yes. I will come tomorrow morning."]
+
+
+def test_bucket_segments_groups_similar_lengths():
+    lengths = [50, 3, 49, 4, 51, 2, 30, 31]
+    buckets = bucket_segments(lengths, 3)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= 3 for b in buckets)
+    assert buckets[0] == [5, 1, 3]          # the three shortest together
+    with pytest.raises(ValueError):
+        bucket_segments(lengths, 0)
