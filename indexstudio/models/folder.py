@@ -21,19 +21,27 @@ class ModelFolderError(FileNotFoundError):
 
 
 # role -> (config key holding the relative path, default relative path, description)
+_SHARED_2X = {
+    "gpt": ("gpt_checkpoint", "gpt.pth", "UnifiedVoice GPT checkpoint"),
+    "s2mel": ("s2mel_checkpoint", "s2mel.pth", "S2Mel flow-matching checkpoint"),
+    "w2v_stat": ("w2v_stat", "wav2vec2bert_stats.pt", "w2v-BERT feature mean/var statistics"),
+    "spk_matrix": ("spk_matrix", "feat1.pt", "emotion speaker matrix (feat1.pt)"),
+    "emo_matrix": ("emo_matrix", "feat2.pt", "emotion matrix (feat2.pt)"),
+    "qwen_emo": ("qwen_emo_path", "qwen0.6bemo4-merge", "Qwen text-to-emotion model folder"),
+    "w2v_bert": (None, "hf_cache/w2v-bert-2.0", "w2v-BERT 2.0 folder (config.json, model.safetensors)"),
+    "campplus": (None, "hf_cache/campplus_cn_common.bin", "CAMPPlus speaker encoder weights"),
+    "bigvgan": (None, "hf_cache/bigvgan", "BigVGAN folder (config.json, bigvgan_generator.pt)"),
+}
 _FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
     "2": {
-        "gpt": ("gpt_checkpoint", "gpt.pth", "UnifiedVoice GPT checkpoint"),
-        "s2mel": ("s2mel_checkpoint", "s2mel.pth", "S2Mel flow-matching checkpoint"),
+        **_SHARED_2X,
         "bpe": ("dataset.bpe_model", "bpe.model", "sentencepiece BPE model"),
-        "w2v_stat": ("w2v_stat", "wav2vec2bert_stats.pt", "w2v-BERT feature mean/var statistics"),
-        "spk_matrix": ("spk_matrix", "feat1.pt", "emotion speaker matrix (feat1.pt)"),
-        "emo_matrix": ("emo_matrix", "feat2.pt", "emotion matrix (feat2.pt)"),
-        "qwen_emo": ("qwen_emo_path", "qwen0.6bemo4-merge", "Qwen text-to-emotion model folder"),
-        "w2v_bert": (None, "hf_cache/w2v-bert-2.0", "w2v-BERT 2.0 folder (config.json, model.safetensors)"),
         "semantic_codec": (None, "hf_cache/semantic_codec_model.safetensors", "semantic codec weights"),
-        "campplus": (None, "hf_cache/campplus_cn_common.bin", "CAMPPlus speaker encoder weights"),
-        "bigvgan": (None, "hf_cache/bigvgan", "BigVGAN folder (config.json, bigvgan_generator.pt)"),
+    },
+    "2.5": {
+        **_SHARED_2X,
+        "tokenizer": (None, "multilingual_zh_ja_yue_char_del.tiktoken", "multilingual byte-level BPE ranks"),
+        "codec": (None, "codec.pth", "EnhancedCodec checkpoint"),
     },
     "1.5": {
         "gpt": ("gpt_checkpoint", "gpt.pth", "UnifiedVoice GPT checkpoint"),

@@ -1,0 +1,94 @@
+"""Loading reference (prompt) audio the way each IndexTTS version does.
+
+2.x reads prompts with `librosa.load(path, sr=...)`: mono by channel mean,
+resampled by soxr at 'HQ' quality, length fixed to ceil(N * new / old), then
+cut to 15 s.  1.5 reads with torchaudio, averages channels and resamples to
+24 kHz with the windowed-sinc filter of `indexstudio.audio.resample`.  Both
+read 16-bit PCM as int / 32768, which is what soundfile gives us here.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from indexstudio.audio.resample import resample
+
+V2_SAMPLE_RATE = 22050
+V2_MAX_PROMPT_SECONDS = 15.0
+V1_5_SAMPLE_RATE = 24000
+V1_5_MAX_PROMPT_SECONDS = 50.0
+
+
+class AudioError(ValueError):
+    """Prompt audio that cannot be used: missing, unreadable, empty or not finite."""
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """(channels, samples) float32 in [-1, 1] and the file's sample rate; AudioError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"audio file not found: {path}")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+        raise AudioError(f"cannot read audio file {path}: {exc}") from exc
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise AudioError(f"audio file {path} contains no samples")
+    if not np.isfinite(data).all():
+        raise AudioError(f"audio file {path} contains NaN or infinite samples")
+    return np.ascontiguousarray(data.T), int(sr)
+
+
+def _cut(audio: torch.Tensor, sample_rate: int, max_seconds: float | None, path: Path) -> torch.Tensor:
+    if max_seconds is None:
+        return audio
+    limit = int(max_seconds * sample_rate)
+    if audio.shape[-1] > limit:
+        warnings.warn(
+            f"reference audio {path} is {audio.shape[-1] / sample_rate:.1f} s long; only the first "
+            f"{max_seconds:g} s are used",
+            stacklevel=3,
+        )
+        audio = audio[..., :limit]
+    return audio
+
+
+def soxr_resample(mono: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    """librosa's default resampler (soxr HQ), with librosa's output length ceil(N * new / orig)."""
+    if orig_sr == new_sr:
+        return mono
+    out = soxr.resample(mono, orig_sr, new_sr, quality="HQ")
+    size = int(math.ceil(mono.shape[-1] * float(new_sr) / orig_sr))
+    if out.shape[-1] < size:
+        out = np.pad(out, (0, size - out.shape[-1]))
+    return np.asarray(out[:size], dtype=mono.dtype)
+
+
+def load_prompt_v2(
+    path: str | Path,
+    sample_rate: int = V2_SAMPLE_RATE,
+    max_seconds: float | None = V2_MAX_PROMPT_SECONDS,
+) -> torch.Tensor:
+    """2.x prompt: (1, N) float32 mono at `sample_rate`, cut to `max_seconds` (with a warning)."""
+    data, file_sr = read_audio(path)
+    mono = data.mean(axis=0) if data.shape[0] > 1 else data[0]
+    mono = soxr_resample(mono, file_sr, sample_rate)
+    return _cut(torch.from_numpy(np.ascontiguousarray(mono)).unsqueeze(0), sample_rate, max_seconds, Path(path))
+
+
+def load_prompt_v1_5(
+    path: str | Path,
+    sample_rate: int = V1_5_SAMPLE_RATE,
+    max_seconds: float | None = V1_5_MAX_PROMPT_SECONDS,
+) -> torch.Tensor:
+    """1.5 prompt: channel mean, sinc resampling to `sample_rate`, cut to `max_seconds`; (1, N) float32."""
+    data, file_sr = read_audio(path)
+    audio = torch.from_numpy(data).mean(dim=0, keepdim=True)
+    audio = resample(audio, file_sr, sample_rate)
+    return _cut(audio, sample_rate, max_seconds, Path(path))

@@ -1,0 +1,14 @@
+"""BigVGAN v2 vocoder of IndexTTS-2: mel -> waveform."""
+from __future__ import annotations
+
+import torch
+
+from indexstudio.conformance.registry import Case, case
+from indexstudio.models.bigvgan import load_bigvgan_v2
+from indexstudio.models.folder import ModelFolder
+
+
+@case("2", "g1_bigvgan")
+def bigvgan(folder: ModelFolder, c: Case) -> dict[str, torch.Tensor]:
+    vocoder = load_bigvgan_v2(folder)
+    return {f"wav_{name}": vocoder(c.inputs[f"mel_{name}"]) for name in ("vc_target", "random")}

@@ -1,0 +1,187 @@
+"""GPT-2 decoder stack with an explicit, preallocated key/value cache (gpt-fast style).
+
+IndexTTS uses the GPT-2 blocks of HF transformers without their token and
+position embeddings (UnifiedVoice adds its own learned position embeddings), so
+only `h.N.*` and `ln_f` exist.  Module and parameter names match the official
+checkpoints (`gpt.h.N.attn.c_attn.weight`, ...); the projections keep GPT-2's
+"Conv1D" layout, i.e. weights stored as (in, out).
+
+`GPT2Transformer.forward(x, cache, input_pos, mask)` is a pure function of the
+input embeddings, their positions and the cache: it writes the new keys/values
+at `input_pos` and attends over cache slots [0, kv_len).  Search logic lives in
+`indexstudio.runtime.decoding`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LAYER_NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class GPT2Config:
+    layers: int
+    dim: int
+    heads: int
+    activation: str = "gelu_new"
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+
+class KVCache:
+    """Per-layer keys and values, each (batch, heads, max_len, head_dim)."""
+
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor]):
+        self.keys, self.values = keys, values
+
+    @classmethod
+    def allocate(cls, cfg: GPT2Config, batch: int, max_len: int,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> "KVCache":
+        shape = (batch, cfg.heads, max_len, cfg.head_dim)
+        return cls([torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)],
+                   [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)])
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0]
+
+    @property
+    def max_len(self) -> int:
+        return self.keys[0].shape[2]
+
+    def select(self, rows: torch.Tensor, filled: int | None = None) -> None:
+        """Reorder batch rows (beam search bookkeeping): row i becomes old row rows[i].
+
+        With `filled`, only slots [0, filled) are moved, in place (the rest is
+        unwritten); otherwise the whole cache is rebuilt, which also allows
+        changing the batch size.
+        """
+        rows = rows.to(self.keys[0].device)
+        if filled is None or rows.shape[0] != self.batch_size:
+            self.keys = [k.index_select(0, rows) for k in self.keys]
+            self.values = [v.index_select(0, rows) for v in self.values]
+            return
+        for t in (*self.keys, *self.values):
+            t[:, :, :filled] = t[rows, :, :filled]
+
+
+class Conv1D(nn.Module):
+    """GPT-2's linear layer: y = x @ W + b with W stored as (in, out)."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return flat.view(*x.shape[:-1], self.weight.shape[1])
+
+
+class GPT2Attention(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        if cfg.dim % cfg.heads:
+            raise ValueError(f"GPT width {cfg.dim} is not divisible by {cfg.heads} heads")
+        self.heads, self.head_dim = cfg.heads, cfg.head_dim
+        self.c_attn = Conv1D(cfg.dim, 3 * cfg.dim)
+        self.c_proj = Conv1D(cfg.dim, cfg.dim)
+
+    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
+                input_pos: torch.Tensor | None, kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in self.c_attn(x).split(d, dim=2))
+        if cache is not None:
+            cache_k, cache_v = cache
+            cache_k[:, :, input_pos] = k
+            cache_v[:, :, input_pos] = v
+            k, v = cache_k[:, :, :kv_len], cache_v[:, :, :kv_len]
+        causal = mask is None and t > 1
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.c_proj(out.transpose(1, 2).reshape(b, t, d))
+
+
+class GPT2MLP(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        if cfg.activation not in ("gelu_new", "gelu"):
+            raise ValueError(f"unsupported GPT-2 activation {cfg.activation!r}")
+        self.approximate = "tanh" if cfg.activation == "gelu_new" else "none"
+        self.c_fc = Conv1D(cfg.dim, 4 * cfg.dim)
+        self.c_proj = Conv1D(4 * cfg.dim, cfg.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate=self.approximate))
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
+        self.attn = GPT2Attention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
+        self.mlp = GPT2MLP(cfg)
+
+    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
+                input_pos: torch.Tensor | None, kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, input_pos, kv_len, mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Transformer(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.cfg = cfg
+        self.h = nn.ModuleList(GPT2Block(cfg) for _ in range(cfg.layers))
+        self.ln_f = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
+
+    def new_cache(self, batch: int, max_len: int) -> KVCache:
+        p = self.ln_f.weight
+        return KVCache.allocate(self.cfg, batch, max_len, dtype=p.dtype, device=p.device)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, input_pos: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, dim) embeddings -> (B, T, dim) hidden states after `ln_f`.
+
+        Without a cache this is plain causal self-attention over x.  With one,
+        `input_pos` (T,) are the cache slots of x; queries attend to slots
+        [0, kv_len) where kv_len = mask.shape[-1] if a boolean `mask`
+        (B or 1, 1, T, kv_len) is given (True = may attend), else input_pos[-1] + 1
+        with a causal pattern (which then requires slots to start at 0 when T > 1).
+        """
+        if cache is None:
+            kv_len = x.shape[1]
+        else:
+            if input_pos is None:
+                raise ValueError("a KV cache needs input_pos (the cache slots of the new positions)")
+            kv_len = mask.shape[-1] if mask is not None else int(input_pos[-1]) + 1
+            if mask is None and x.shape[1] > 1 and kv_len != x.shape[1]:
+                mask = causal_mask(input_pos, kv_len)
+            if kv_len > cache.max_len:
+                raise ValueError(f"sequence of {kv_len} positions exceeds the KV cache ({cache.max_len})")
+        for i, block in enumerate(self.h):
+            layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
+            x = block(x, layer_cache, input_pos, kv_len, mask)
+        return self.ln_f(x)
+
+
+def causal_mask(input_pos: torch.Tensor, kv_len: int, key_valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Boolean (B or 1, 1, T, kv_len) mask: query at slot p sees slots <= p that are valid.
+
+    `key_valid` (B, >= kv_len) marks padding slots False.  A query always sees its
+    own slot, so rows of padding never attend to nothing (they stay finite and
+    nobody attends to them).
+    """
+    slots = torch.arange(kv_len, device=input_pos.device)
+    allowed = slots.unsqueeze(0) <= input_pos.unsqueeze(1)                  # (T, kv_len)
+    if key_valid is None:
+        return allowed[None, None]
+    allowed = allowed.unsqueeze(0) & key_valid[:, None, :kv_len].bool()     # (B, T, kv_len)
+    allowed = allowed | (slots.unsqueeze(0) == input_pos.unsqueeze(1)).unsqueeze(0)
+    return allowed.unsqueeze(1)

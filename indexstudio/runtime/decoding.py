@@ -1,0 +1,265 @@
+"""Autoregressive decoding over an explicit KV cache: greedy, sampling, beam search (and beam sampling).
+
+The semantics are those of HF transformers' `generate` as IndexTTS calls it, so
+that codes come out identical:
+
+* logits processors in HF order: repetition penalty (over the whole `input_ids`,
+  prompt ids included), then - only when sampling - temperature, top-k, top-p;
+* greedy / sampling: finished rows keep receiving the pad token; the loop ends
+  when every row produced the stop token or `max_new_tokens` were produced;
+* beam search: scores are log-softmax values (the processors act on them), the
+  2*num_beams best candidates feed a BeamSearchScorer-equivalent with length
+  penalty, `early_stopping` (False / True / "never") and `num_return_sequences`;
+  a finished hypothesis is stored without its stop token and gets it back when
+  the result is assembled.
+
+The model is reached only through the `StepLM` protocol, so batching layers can
+be added on top without touching the search.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+import torch
+from transformers.generation.logits_process import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor,
+                                                    TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+
+from indexstudio.models.gpt2 import KVCache, causal_mask
+from indexstudio.models.unified_voice import MelPrompt
+
+EarlyStopping = Union[bool, str]
+
+
+class StepLM(Protocol):
+    def new_cache(self, batch: int, max_len: int) -> KVCache: ...
+
+    def next_logits(self, embeds: torch.Tensor, cache: KVCache, input_pos: torch.Tensor,
+                    mask: torch.Tensor | None) -> torch.Tensor: ...
+
+    def embed_generated(self, tokens: torch.Tensor, generated: int) -> torch.Tensor: ...
+
+
+@dataclass
+class DecodingConfig:
+    """Search settings; defaults are HF GenerationConfig's."""
+    max_new_tokens: int
+    stop_token: int
+    pad_token: int | None = None            # defaults to stop_token (as IndexTTS passes it)
+    do_sample: bool = False
+    num_beams: int = 1
+    num_return_sequences: int = 1
+    temperature: float = 1.0
+    top_k: int | None = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    early_stopping: EarlyStopping = False
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.num_beams < 1 or self.num_return_sequences < 1:
+            raise ValueError("num_beams and num_return_sequences must be >= 1")
+        if self.num_return_sequences > self.num_beams > 1:
+            raise ValueError(f"num_return_sequences ({self.num_return_sequences}) > num_beams ({self.num_beams})")
+        if self.do_sample and self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature}")
+        if not 0.0 <= self.top_p <= 1.0:
+            raise ValueError(f"top_p must lie in [0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        if self.early_stopping not in (True, False, "never"):
+            raise ValueError(f"early_stopping must be True, False or 'never', got {self.early_stopping!r}")
+
+    @property
+    def pad(self) -> int:
+        return self.stop_token if self.pad_token is None else self.pad_token
+
+
+def logits_processors(cfg: DecodingConfig) -> LogitsProcessorList:
+    """The processors HF generate would build for these settings, in its order."""
+    procs = LogitsProcessorList()
+    if cfg.repetition_penalty != 1.0:
+        procs.append(RepetitionPenaltyLogitsProcessor(cfg.repetition_penalty))
+    if cfg.do_sample:
+        keep = 2 if cfg.num_beams > 1 else 1     # beams keep one non-stop candidate besides the stop token
+        if cfg.temperature != 1.0:
+            procs.append(TemperatureLogitsWarper(cfg.temperature))
+        if cfg.top_k:
+            procs.append(TopKLogitsWarper(top_k=cfg.top_k, min_tokens_to_keep=keep))
+        if cfg.top_p < 1.0:
+            procs.append(TopPLogitsWarper(top_p=cfg.top_p, min_tokens_to_keep=keep))
+    return procs
+
+
+@torch.no_grad()
+def generate(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Decode after `prompt`; returns the new tokens only, (B * num_return_sequences, T_new).
+
+    Rows that stopped early are filled with the pad token after their stop token.
+    """
+    if cfg.num_beams > 1:
+        return _beam_search(lm, prompt, cfg, generator)
+    return _sample_or_greedy(lm, prompt, cfg, generator)
+
+
+class _Prefix:
+    """The prompt expanded to the search's rows, with its cache and masks."""
+
+    def __init__(self, lm: StepLM, prompt: MelPrompt, copies: int, max_new: int):
+        rows = torch.arange(prompt.input_ids.shape[0], device=prompt.input_ids.device).repeat_interleave(copies)
+        self.input_ids = prompt.input_ids.index_select(0, rows)
+        embeds = prompt.embeds.index_select(0, rows)
+        attention = prompt.attention_mask.index_select(0, rows).bool()
+        self.length = embeds.shape[1]
+        self.cache = lm.new_cache(embeds.shape[0], self.length + max_new)
+        # key validity over every cache slot; generated slots are always valid
+        self.key_valid = None
+        if not bool(attention.all()):
+            tail = attention.new_ones(attention.shape[0], max_new)
+            self.key_valid = torch.cat((attention, tail), dim=1)
+        pos = torch.arange(self.length, device=embeds.device)
+        self.first_logits = lm.next_logits(embeds, self.cache, pos, self._mask(pos))
+
+    def _mask(self, pos: torch.Tensor) -> torch.Tensor | None:
+        if self.key_valid is None:
+            return None
+        return causal_mask(pos, int(pos[-1]) + 1, self.key_valid)
+
+    def step(self, lm: StepLM, tokens: torch.Tensor, generated: int) -> torch.Tensor:
+        """Feed the `generated`-th new token of every row; logits for the next one."""
+        pos = torch.full((1,), self.length + generated - 1, dtype=torch.long, device=tokens.device)
+        return lm.next_logits(lm.embed_generated(tokens, generated), self.cache, pos, self._mask(pos))
+
+
+def _sample_or_greedy(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
+                      generator: torch.Generator | None) -> torch.Tensor:
+    prefix = _Prefix(lm, prompt, cfg.num_return_sequences, cfg.max_new_tokens)
+    procs = logits_processors(cfg)
+    input_ids = prefix.input_ids
+    running = torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+    logits = prefix.first_logits
+    for generated in range(1, cfg.max_new_tokens + 1):
+        scores = procs(input_ids, logits)
+        if cfg.do_sample:
+            tokens = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator).squeeze(1)
+        else:
+            tokens = scores.argmax(dim=-1)
+        tokens = torch.where(running, tokens, torch.full_like(tokens, cfg.pad))
+        input_ids = torch.cat((input_ids, tokens[:, None]), dim=1)
+        running &= tokens != cfg.stop_token
+        if not bool(running.any()) or generated == cfg.max_new_tokens:
+            break
+        logits = prefix.step(lm, tokens, generated)
+    return input_ids[:, prefix.length:]
+
+
+class _Hypotheses:
+    """The n best finished sequences of one prompt (HF BeamHypotheses semantics)."""
+
+    def __init__(self, size: int, length_penalty: float, early_stopping: EarlyStopping, max_new: int):
+        self.size, self.length_penalty, self.early_stopping, self.max_new = size, length_penalty, early_stopping, max_new
+        self.items: list[tuple[float, torch.Tensor]] = []
+        self.worst = 1e9
+
+    def add(self, tokens: torch.Tensor, sum_logprobs: float, generated_len: int) -> None:
+        score = sum_logprobs / (generated_len ** self.length_penalty)
+        if len(self.items) < self.size or score > self.worst:
+            self.items.append((score, tokens))
+            if len(self.items) > self.size:
+                ranked = sorted((s, i) for i, (s, _) in enumerate(self.items))
+                del self.items[ranked[0][1]]
+                self.worst = ranked[1][0]
+            else:
+                self.worst = min(score, self.worst)
+
+    def is_done(self, best_sum_logprobs: float, generated_len: int) -> bool:
+        if len(self.items) < self.size:
+            return False
+        if self.early_stopping is True:
+            return True
+        if self.early_stopping == "never" and self.length_penalty > 0.0:
+            best = best_sum_logprobs / self.max_new ** self.length_penalty
+        else:
+            best = best_sum_logprobs / generated_len ** self.length_penalty
+        return self.worst >= best
+
+
+def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
+                 generator: torch.Generator | None) -> torch.Tensor:
+    beams = cfg.num_beams
+    batch = prompt.input_ids.shape[0]
+    prefix = _Prefix(lm, prompt, beams, cfg.max_new_tokens)
+    procs = logits_processors(cfg)
+    device = prefix.input_ids.device
+    input_ids = prefix.input_ids
+    hyps = [_Hypotheses(beams, cfg.length_penalty, cfg.early_stopping, cfg.max_new_tokens) for _ in range(batch)]
+    done = [False] * batch
+    beam_scores = torch.zeros(batch, beams, dtype=torch.float32, device=device)
+    beam_scores[:, 1:] = -1e9
+    beam_scores = beam_scores.view(-1)
+    logits = prefix.first_logits
+    generated = 0
+    while True:
+        scores = procs(input_ids, torch.log_softmax(logits, dim=-1))
+        vocab = scores.shape[-1]
+        scores = (scores + beam_scores[:, None]).view(batch, beams * vocab)
+        keep = 2 * beams
+        if cfg.do_sample:
+            picked = torch.multinomial(torch.softmax(scores, dim=-1), keep, generator=generator)
+            top_scores, order = torch.sort(torch.gather(scores, -1, picked), descending=True, dim=1)
+            top_tokens = torch.gather(picked, -1, order)
+        else:
+            top_scores, top_tokens = torch.topk(scores, keep, dim=1, largest=True, sorted=True)
+        source_beam, token = top_tokens // vocab, top_tokens % vocab
+        generated += 1
+
+        next_scores = torch.zeros(batch, beams, dtype=top_scores.dtype, device=device)
+        next_tokens = torch.zeros(batch, beams, dtype=torch.long, device=device)
+        next_rows = torch.zeros(batch, beams, dtype=torch.long, device=device)
+        for b in range(batch):
+            if done[b]:
+                next_tokens[b] = cfg.pad
+                next_rows[b] = b * beams
+                continue
+            filled = 0
+            for rank in range(keep):
+                row = b * beams + int(source_beam[b, rank])
+                if int(token[b, rank]) == cfg.stop_token:
+                    if rank < beams:
+                        hyps[b].add(input_ids[row].clone(), float(top_scores[b, rank]), generated)
+                else:
+                    next_scores[b, filled] = top_scores[b, rank]
+                    next_tokens[b, filled] = token[b, rank]
+                    next_rows[b, filled] = row
+                    filled += 1
+                if filled == beams:
+                    break
+            done[b] = done[b] or hyps[b].is_done(float(top_scores[b].max()), generated)
+
+        beam_scores, rows, tokens = next_scores.view(-1), next_rows.view(-1), next_tokens.view(-1)
+        input_ids = torch.cat((input_ids.index_select(0, rows), tokens[:, None]), dim=1)
+        prefix.cache.select(rows, filled=prefix.length + generated - 1)
+        if all(done) or generated == cfg.max_new_tokens or bool((tokens == cfg.stop_token).all()):
+            break
+        logits = prefix.step(lm, tokens, generated)
+
+    for b in range(batch):
+        if not done[b]:
+            for i in range(beams):
+                row = b * beams + i
+                hyps[b].add(input_ids[row], float(beam_scores[row]), input_ids.shape[1] - prefix.length)
+    best: list[torch.Tensor] = []
+    for b in range(batch):
+        ranked = sorted(hyps[b].items, key=lambda item: item[0])
+        best.extend(ranked.pop()[1] for _ in range(cfg.num_return_sequences))
+    limit = prefix.length + cfg.max_new_tokens
+    width = min(max(len(t) for t in best) + 1, limit)
+    out = torch.full((len(best), width), cfg.pad, dtype=torch.long, device=device)
+    for i, seq in enumerate(best):
+        out[i, :len(seq)] = seq
+        if len(seq) < width:
+            out[i, len(seq)] = cfg.stop_token
+    return out[:, prefix.length:]

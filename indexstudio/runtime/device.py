@@ -1,0 +1,43 @@
+"""Which device and dtype the IndexTTS engines run on."""
+from __future__ import annotations
+
+import torch
+
+from indexstudio.errors import EngineError
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+def _available(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "xpu":
+        return hasattr(torch, "xpu") and torch.xpu.is_available()
+    if kind == "mps":
+        return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    return False
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """The requested device if it exists here, else the best one: cuda, xpu, mps, cpu."""
+    if requested:
+        device = torch.device(requested)
+        if not _available(device.type):
+            raise EngineError(f"device {requested!r} is not available with this torch build ({torch.__version__})")
+        return device
+    for kind in ("cuda", "xpu", "mps"):
+        if _available(kind):
+            return torch.device(kind)
+    return torch.device("cpu")
+
+
+def pick_dtype(requested: str | None = None) -> torch.dtype:
+    """float32 unless half precision is asked for (fp16/bf16 pay off on GPUs; bf16 also shrinks CPU weights)."""
+    if not requested:
+        return torch.float32
+    if requested not in _DTYPES:
+        raise EngineError(f"unknown dtype {requested!r}; choose float32, float16 or bfloat16")
+    return _DTYPES[requested]
