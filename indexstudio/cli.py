@@ -1,6 +1,7 @@
 """indexstudio: text and books to cloned-voice speech.
 
     indexstudio speak "Hello there." -o hello.wav [--voice V] [--engine E] [--speed S]
+    indexstudio speak "Hello." -o hello.wav --engine indextts2 --model-dir DIR --voice ref.wav [--emotion happy=0.6]
     indexstudio book my_book.epub -o my_book.m4b [--format m4b|mp3|wav|opus] [--mode normal|batch]
     indexstudio voices [--engine E]
 """
@@ -26,15 +27,46 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
     p.add_argument("--model-dir", help="model folder for IndexTTS engines")
     p.add_argument("--device", help="cuda, mps, xpu or cpu (IndexTTS engines; default: best available)")
+    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"],
+                   help="GPT precision of IndexTTS engines (default float32; float16/bfloat16 are faster on GPU)")
     p.add_argument("--voice", help="voice id (see `indexstudio voices`) or, for IndexTTS engines, a reference audio file")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")
     p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
+    g = p.add_argument_group("emotion (IndexTTS-2 / 2.5)")
+    g.add_argument("--emotion-audio", help="reference audio whose emotion to speak with")
+    g.add_argument("--emotion-alpha", type=float, help="strength of the emotion reference or vector, 0..1 (default 1)")
+    g.add_argument("--emotion", help='emotion weights, e.g. "happy=0.6,surprised=0.2" or 8 numbers '
+                                     "(happy, angry, sad, afraid, disgusted, melancholic, surprised, calm)")
+    g.add_argument("--emotion-text", help="describe the emotion in words (needs the Qwen emotion model in the folder)")
+    g.add_argument("--emotion-from-text", action="store_true",
+                   help="detect each segment's emotion from its own text (Qwen emotion model)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="engine option, repeatable (IndexTTS: top_k, top_p, temperature, num_beams, "
+                        "repetition_penalty, max_mel_tokens, diffusion_steps, cfg_rate, ...)")
+
+
+def _controls(args: argparse.Namespace, engine):
+    """Speed, seed and engine options from the command line, checked by the engine before work starts."""
+    from indexstudio.engines.base import Controls
+    options: dict = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = value.strip()
+    for key, value in (("emo_audio", args.emotion_audio), ("emo_alpha", args.emotion_alpha),
+                       ("emo_vector", args.emotion), ("emo_text", args.emotion_text),
+                       ("use_emo_text", args.emotion_from_text or None)):
+        if value is not None:
+            options[key] = value
+    engine.check_options(options)
+    return Controls(args.speed, args.seed, options)
 
 
 def _load_engine(args: argparse.Namespace):
     from indexstudio.engines import get_engine
-    options = {"model_dir": args.model_dir, "device": args.device}
+    options = {"model_dir": args.model_dir, "device": args.device, "dtype": args.dtype}
     return get_engine(args.engine, **{k: v for k, v in options.items() if v is not None})
 
 
@@ -59,7 +91,6 @@ def cmd_voices(args: argparse.Namespace) -> int:
 def cmd_speak(args: argparse.Namespace) -> int:
     from indexstudio.audio.output import AudioWriter, format_of
     from indexstudio.books.reader import has_speech
-    from indexstudio.engines.base import Controls
     from indexstudio.text.segment import segment_text
 
     text = sys.stdin.read() if args.text == "-" else args.text
@@ -69,12 +100,13 @@ def cmd_speak(args: argparse.Namespace) -> int:
     format_of(output)
     engine = _load_engine(args)
     voice = _voice(engine, args.voice)
+    controls = _controls(args, engine)
     segments = segment_text(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens, engine.count_tokens)
     gap = engine.sample_rate * 200 // 1000
     start = time.perf_counter()
     first_audio = None
     with AudioWriter(output, engine.sample_rate) as writer:
-        for n, result in enumerate(engine.synthesize(segments, voice, Controls(args.speed, args.seed))):
+        for n, result in enumerate(engine.synthesize(segments, voice, controls)):
             first_audio = first_audio or time.perf_counter() - start
             if n:
                 writer.write_silence(gap)
@@ -91,7 +123,6 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     from indexstudio.audio.output import Metadata, format_of
     from indexstudio.books.reader import Limits, read_book
-    from indexstudio.engines.base import Controls
     from indexstudio.pipeline.job import RenderSettings, render_book
     from indexstudio.pipeline.plan import make_plan
 
@@ -100,6 +131,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
     voice = _voice(engine, args.voice)
+    controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               chapter_gap_ms=args.chapter_gap_ms, bitrate=args.bitrate)
@@ -127,7 +159,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     engine_id = f"{args.engine}:{Path(args.model_dir).resolve() if args.model_dir else ''}"
     try:
-        result = render_book(plan, engine, voice, output, work_dir, Controls(args.speed, args.seed), settings, fmt, meta,
+        result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
                              engine_id, on_progress)
     finally:
         bar.close()

@@ -1,10 +1,11 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = Path(os.environ.get("INDEXSTUDIO_GOLDEN", ROOT.parent / "shared" / "golden"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 

@@ -18,6 +18,7 @@ import soxr
 import torch
 
 from indexstudio.audio.resample import resample
+from indexstudio.errors import InputError
 
 V2_SAMPLE_RATE = 22050
 V2_MAX_PROMPT_SECONDS = 15.0
@@ -25,7 +26,7 @@ V1_5_SAMPLE_RATE = 24000
 V1_5_MAX_PROMPT_SECONDS = 50.0
 
 
-class AudioError(ValueError):
+class AudioError(InputError, ValueError):
     """Prompt audio that cannot be used: missing, unreadable, empty or not finite."""
 
 

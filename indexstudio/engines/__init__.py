@@ -13,6 +13,7 @@ DEFAULT_ENGINE = "kokoro"
 # name -> "module:Class" (imported on first use, so `indexstudio voices` never loads torch)
 _BUILTIN = {
     "kokoro": "indexstudio.engines.kokoro:KokoroEngine",
+    "indextts2": "indexstudio.engines.indextts2:IndexTTS2Engine",
 }
 _factories: dict[str, Callable[..., Engine]] = {}
 _instances: dict[tuple, Engine] = {}

@@ -12,10 +12,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from indexstudio.errors import InputError
 from indexstudio.text.normalize import normalize_text
 from indexstudio.text.segment import count_tokens
-
-
 
 @dataclass(frozen=True)
 class Voice:
@@ -52,6 +51,11 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         """Speak every segment; yield each one as soon as its audio exists."""
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Reject engine options this engine does not understand (before any work starts)."""
+        if options:
+            raise InputError(f"engine {self.name} takes no engine options (got {', '.join(sorted(options))})")
 
     def normalize(self, text: str, language: str) -> str:
         """Spoken form of written text (numbers, dates, abbreviations...); IndexTTS engines use their own."""

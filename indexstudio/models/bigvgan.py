@@ -28,7 +28,7 @@ from torch import nn
 
 from indexstudio.models.ecapa_tdnn import EcapaTdnn
 from indexstudio.models.folder import ModelFolder, ModelFolderError
-from indexstudio.models.s2mel.model import fold_weight_norm
+from indexstudio.models.weight_norm import fold_weight_norm
 
 # the anti-aliased activation always resamples by 2 (filter length is read from the checkpoint)
 ALIAS_FREE_RATIO = 2

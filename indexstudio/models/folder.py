@@ -13,10 +13,12 @@ from typing import Any, Callable, TypeVar
 
 import yaml
 
+from indexstudio.errors import EngineError
+
 T = TypeVar("T")
 
 
-class ModelFolderError(FileNotFoundError):
+class ModelFolderError(EngineError, FileNotFoundError):
     """A model folder is missing a file or holds one we cannot use."""
 
 

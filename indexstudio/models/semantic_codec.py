@@ -1,17 +1,22 @@
-"""RepCodec semantic codec of IndexTTS-2 (MaskGCT's k-means replacement).
+"""Semantic codecs of IndexTTS-2 (RepCodec) and IndexTTS-2.5 (EnhancedCodec).
 
 w2v-BERT features (B, T, D) pass a Vocos (ConvNeXt) encoder and a residual
 stack of factorised vector quantisers: each projects its residual to a tiny
 codebook space (weight-normed 1x1 conv), picks the nearest code by cosine
 similarity (both sides L2-normalised), looks the code up and projects it back
 to D.  IndexTTS-2 uses the codes as the GPT's mel tokens and the embedding
-`vq2emb(codes)` as the S2Mel content input.  The decoder half is only needed
+`vq2emb(codes)` as the S2Mel content input; its decoder half is only needed
 for training, but its weights are in the checkpoint and load with it.
 
-Module attribute names follow the official checkpoint
-(`hf_cache/semantic_codec_model.safetensors`), which is loaded strictly; the
-legacy `weight_g`/`weight_v` pairs of the projections are accepted by torch's
-weight-norm parametrisation.
+IndexTTS-2.5's EnhancedCodec is the same codec at half the frame rate: a
+stride-2 conv (+ GELU) before the encoder, and on the way back the decoder
+output is repeated x2 in time and smoothed by a conv.  There the decoder is
+used at inference: `decode(codes)` is the S2Mel content input.
+
+Module attribute names follow the official checkpoints
+(`hf_cache/semantic_codec_model.safetensors`, `codec.pth`), which are loaded
+strictly; the legacy `weight_g`/`weight_v` pairs of the projections are
+accepted by torch's weight-norm parametrisation.
 """
 from __future__ import annotations
 
@@ -25,8 +30,17 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.s2mel.length_regulator import length_mask
 
 LAYER_NORM_EPS = 1e-6
+# EnhancedCodec halves/doubles the frame rate; the official code fixes the factor at 2
+# for every downsample_scale > 1
+CODEC_RATE_FACTOR = 2
+
+
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Zero the padding frames of (B, C, T) before a conv, so they read as the conv's own zero padding."""
+    return x if mask is None else x * mask
 
 
 class ConvNeXtBlock(nn.Module):
@@ -40,14 +54,18 @@ class ConvNeXtBlock(nn.Module):
         self.pwconv2 = nn.Linear(hidden_dim, dim)
         self.gamma = nn.Parameter(torch.ones(dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.norm(self.dwconv(x).transpose(1, 2))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.norm(self.dwconv(_masked(x, mask)).transpose(1, 2))
         h = self.gamma * self.pwconv2(F.gelu(self.pwconv1(h)))
         return x + h.transpose(1, 2)
 
 
 class VocosBackbone(nn.Module):
-    """Conv embedding, LayerNorm, ConvNeXt blocks, final LayerNorm. (B, C_in, T) -> (B, T, dim), channels last."""
+    """Conv embedding, LayerNorm, ConvNeXt blocks, final LayerNorm. (B, C_in, T) -> (B, T, dim), channels last.
+
+    `mask` (B, 1, T) marks each item's valid frames of a padded batch; with it
+    every valid frame comes out as if its item ran alone.
+    """
 
     def __init__(self, input_channels: int, dim: int, hidden_dim: int, num_layers: int):
         super().__init__()
@@ -56,10 +74,10 @@ class VocosBackbone(nn.Module):
         self.convnext = nn.ModuleList(ConvNeXtBlock(dim, hidden_dim) for _ in range(num_layers))
         self.final_layer_norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.norm(self.embed(_masked(x, mask)).transpose(1, 2)).transpose(1, 2)
         for block in self.convnext:
-            x = block(x)
+            x = block(x, mask)
         return self.final_layer_norm(x.transpose(1, 2))
 
 
@@ -147,16 +165,21 @@ class SemanticCodecConfig:
     vocos_intermediate_dim: int
     vocos_num_layers: int
     num_quantizers: int = 1
+    downsample_scale: int = 1
 
     @classmethod
-    def from_config(cls, section: dict) -> SemanticCodecConfig:
-        required = [f.name for f in fields(cls) if f.name != "num_quantizers"]
-        missing = [name for name in required if name not in (section or {})]
+    def from_config(cls, section: dict, default_downsample_scale: int = 1) -> SemanticCodecConfig:
+        """Parse the section; an absent `downsample_scale` takes the codec's own default
+        (RepCodec 1, EnhancedCodec 2, as in the official constructors), null means 1."""
+        section = section or {}
+        required = [f.name for f in fields(cls) if f.name not in ("num_quantizers", "downsample_scale")]
+        missing = [name for name in required if name not in section]
         if missing:
             raise ModelFolderError(f"config.yaml semantic_codec lacks {missing}")
-        if int(section.get("downsample_scale") or 1) > 1:
-            raise ModelFolderError("config.yaml semantic_codec: downsample_scale > 1 is the 2.5 codec, not RepCodec")
-        return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
+        values = {f.name: int(section[f.name]) for f in fields(cls) if section.get(f.name) is not None}
+        if "downsample_scale" not in section:
+            values["downsample_scale"] = default_downsample_scale
+        return cls(**values)
 
 
 class RepCodec(nn.Module):
@@ -206,19 +229,87 @@ class RepCodec(nn.Module):
         return self.quantizer.vq2emb(codes)
 
 
-def read_semantic_codec(path: str | Path, section: dict) -> RepCodec:
-    """Build RepCodec from the config section and load the safetensors weights strictly; eval, CPU."""
-    path = Path(path)
-    model = RepCodec(SemanticCodecConfig.from_config(section))
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelFolderError(f"{path}: not a readable safetensors file ({exc})") from exc
+class EnhancedCodec(RepCodec):
+    """IndexTTS-2.5 codec: RepCodec behind a stride-2 conv, so one code covers two feature frames.
+
+    quantize: (B, T, D) -> codes (B, ceil(T/2)); decode: codes (B, T') -> (B, 2T', D).
+    """
+
+    def __init__(self, cfg: SemanticCodecConfig):
+        if cfg.downsample_scale <= 1:
+            raise ValueError(f"EnhancedCodec needs semantic_codec.downsample_scale > 1, got {cfg.downsample_scale}")
+        super().__init__(cfg)
+        width = cfg.hidden_size
+        self.down = nn.Conv1d(width, width, kernel_size=3, stride=CODEC_RATE_FACTOR, padding=1)
+        self.up = nn.Conv1d(width, width, kernel_size=3, padding=1)
+
+    def encode(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) features -> (B, D, ceil(T/2)) latents fed to the quantiser."""
+        halved = F.gelu(self.down(features.transpose(1, 2)))
+        return super().encode(halved.transpose(1, 2))
+
+    def decode(self, codes: torch.Tensor, code_lens: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes (B, T) or (N, B, T) -> (B, 2T, D) features, the S2Mel content input of IndexTTS-2.5.
+
+        For a right-padded batch give `code_lens` (B,): item b's first
+        2 * code_lens[b] frames then equal its decode alone, later frames are zero.
+        """
+        emb = self.vq2emb(codes)                                        # (B, D, T)
+        batch, _, frames = emb.shape
+        mask = None
+        if code_lens is not None:
+            if code_lens.shape != (batch,):
+                raise ValueError(f"code_lens must be ({batch},), got shape {tuple(code_lens.shape)}")
+            mask = length_mask(code_lens.to(emb.device), frames).unsqueeze(1).to(emb.dtype)
+        backbone, to_width = self.decoder
+        x = to_width(backbone(emb, mask)).transpose(1, 2)               # (B, D, T)
+        x = F.interpolate(x, scale_factor=CODEC_RATE_FACTOR, mode="nearest")
+        if mask is not None:
+            mask = mask.repeat_interleave(CODEC_RATE_FACTOR, dim=-1)
+        return _masked(self.up(_masked(x, mask)), mask).transpose(1, 2)
+
+
+def _load_strict(model: RepCodec, state: dict[str, torch.Tensor], path: Path) -> RepCodec:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelFolderError(f"{path}: semantic codec weights do not match config.yaml semantic_codec: {exc}") from exc
     return model.eval()
+
+
+def read_semantic_codec(path: str | Path, section: dict) -> RepCodec:
+    """Build RepCodec from the config section and load the safetensors weights strictly; eval, CPU."""
+    path = Path(path)
+    cfg = SemanticCodecConfig.from_config(section)
+    if cfg.downsample_scale > 1:
+        raise ModelFolderError("config.yaml semantic_codec: downsample_scale > 1 is the 2.5 codec, not RepCodec")
+    model = RepCodec(cfg)
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise ModelFolderError(f"{path}: not a readable safetensors file ({exc})") from exc
+    return _load_strict(model, state, path)
+
+
+def read_enhanced_codec(path: str | Path, section: dict) -> EnhancedCodec:
+    """Build EnhancedCodec from the config section and load `codec.pth` ({'model': state_dict}) strictly."""
+    path = Path(path)
+    cfg = SemanticCodecConfig.from_config(section, default_downsample_scale=CODEC_RATE_FACTOR)
+    if cfg.downsample_scale <= 1:
+        raise ModelFolderError(
+            f"config.yaml semantic_codec: downsample_scale={cfg.downsample_scale}; the 2.5 codec needs > 1")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelFolderError(f"missing EnhancedCodec checkpoint: expected {path}") from None
+    except Exception as exc:
+        raise ModelFolderError(f"{path}: cannot read the codec checkpoint ({exc})") from exc
+    state = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelFolderError(f"{path}: not a codec checkpoint (expected {{'model': state_dict}}, found {found})")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    return _load_strict(EnhancedCodec(cfg), state, path)
 
 
 def load_semantic_codec(folder: ModelFolder) -> RepCodec:
@@ -227,3 +318,9 @@ def load_semantic_codec(folder: ModelFolder) -> RepCodec:
         "semantic_codec",
         lambda: read_semantic_codec(folder.path("semantic_codec"), folder.config.get("semantic_codec") or {}),
     )
+
+
+def load_enhanced_codec(folder: ModelFolder) -> EnhancedCodec:
+    """The folder's semantic codec (IndexTTS-2.5 `codec.pth`), loaded once per folder."""
+    return folder.component(
+        "codec", lambda: read_enhanced_codec(folder.path("codec"), folder.config.get("semantic_codec") or {}))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
+from transformers.utils import logging as hf_logging
 
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 
@@ -121,6 +122,7 @@ def _read_stats(path: Path, width: int) -> tuple[torch.Tensor, torch.Tensor]:
 def read_semantic_encoder(model_dir: str | Path, stats_path: str | Path) -> SemanticEncoder:
     """Load extractor, network (layers above SEMANTIC_LAYER dropped) and statistics; eval mode, CPU, float32."""
     model_dir, stats_path = Path(model_dir), Path(stats_path)
+    hf_logging.disable_progress_bar()    # a loading bar per process is noise on the command line
     try:
         extractor = SeamlessM4TFeatureExtractor.from_pretrained(model_dir, local_files_only=True)
         model, info = Wav2Vec2BertModel.from_pretrained(model_dir, local_files_only=True, output_loading_info=True)

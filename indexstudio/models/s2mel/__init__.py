@@ -7,9 +7,9 @@ guidance) and `model` (checkpoint loader).
 from indexstudio.models.s2mel.cfm import sample_euler_cfg
 from indexstudio.models.s2mel.dit import DiT, DiTConfig
 from indexstudio.models.s2mel.length_regulator import LengthRegulator, v2_5_target_length, v2_target_lengths
-from indexstudio.models.s2mel.model import S2Mel, fold_weight_norm, load_s2mel, read_s2mel
+from indexstudio.models.s2mel.model import S2Mel, load_s2mel, read_s2mel
 
 __all__ = [
-    "DiT", "DiTConfig", "LengthRegulator", "S2Mel", "fold_weight_norm", "load_s2mel", "read_s2mel",
+    "DiT", "DiTConfig", "LengthRegulator", "S2Mel", "load_s2mel", "read_s2mel",
     "sample_euler_cfg", "v2_5_target_length", "v2_target_lengths",
 ]

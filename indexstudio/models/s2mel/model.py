@@ -16,6 +16,7 @@ from torch import nn
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.s2mel.dit import DiT, DiTConfig
 from indexstudio.models.s2mel.length_regulator import LengthRegulator
+from indexstudio.models.weight_norm import fold_weight_norm
 
 # stored in the official checkpoints but unused at inference (discrete-content
 # embeddings, CFG content mask, the unused x_embedder, RoPE position buffer)
@@ -37,24 +38,6 @@ class S2Mel(nn.Module):
         if self.gpt_layer is None:
             raise RuntimeError("this S2Mel checkpoint has no gpt_layer (IndexTTS-2.5 does not use GPT latents)")
         return self.gpt_layer(latent)
-
-
-def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Replace every `<name>.weight_g` / `<name>.weight_v` pair by `<name>.weight = g * v / ||v||`
-    (norm over all dims but 0), the weight the legacy weight_norm hook computes on each call."""
-    folded = {}
-    for key, value in state.items():
-        if key.endswith(".weight_g"):
-            continue
-        if key.endswith(".weight_v"):
-            stem = key[: -len(".weight_v")]
-            gain = state.get(stem + ".weight_g")
-            if gain is None:
-                raise ModelFolderError(f"weight-norm tensor {key} has no matching {stem}.weight_g")
-            folded[stem + ".weight"] = torch._weight_norm(value, gain, 0)
-        else:
-            folded[key] = value
-    return folded
 
 
 def _section(cfg: dict, *keys: str) -> dict:

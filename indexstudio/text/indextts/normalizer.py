@@ -162,9 +162,8 @@ def wetext_grammars() -> tuple[Any, Any]:
             try:
                 from tn.english.normalizer import Normalizer as EnglishNormalizer
             except ImportError as exc:
-                raise EngineError("IndexTTS text normalisation needs WeTextProcessing and pynini: "
-                                  "pip install --no-deps 'WeTextProcessing==1.2.0' 'pynini==2.1.7' "
-                                  "importlib-resources") from exc
+                raise EngineError("IndexTTS text normalisation needs WeTextProcessing and pynini (Linux): "
+                                  "pip install 'indexstudio[indextts]'") from exc
             logging.getLogger("wetext").setLevel(logging.WARNING)   # it logs every cache hit at INFO
             zh = _chinese_grammar(wetext_cache_dir())
             en = EnglishNormalizer(overwrite_cache=False)   # the English grammar ships pre-compiled

@@ -1,0 +1,211 @@
+"""The IndexTTS-2 engine: conformance on the golden folder, and the engine in the product.
+
+The golden folder holds a reduced model with random weights, so the audio is
+noise: these tests check shapes, durations, determinism, caching, threads and
+errors, while the conformance cases check the numbers.
+"""
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import GOLDEN
+
+from indexstudio.conformance.runner import run_folder
+from indexstudio.engines import get_engine
+from indexstudio.engines.base import Controls
+from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights
+from indexstudio.errors import EngineError, IndexStudioError, InputError
+
+FOLDER = GOLDEN / "indextts2"
+PROMPT = FOLDER / "cases" / "prompt_en_22k.wav"
+HOP = 256        # BigVGAN samples per mel frame
+FAST = {"max_mel_tokens": 40, "diffusion_steps": 6}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return get_engine("indextts2", model_dir=str(FOLDER))
+
+
+def speak(engine, texts, seed=7, speed=1.0, **options):
+    return [r.audio for r in engine.synthesize(texts, str(PROMPT), Controls(speed, seed, {**FAST, **options}))]
+
+
+def test_conformance_runner_passes_every_golden_case():
+    cases = json.loads((FOLDER / "manifest.json").read_text())["cases"]
+    results = run_folder(FOLDER)
+    assert len(results) == len(cases) == 25
+    failed = [f"{r.name}: {r.worst}" for r in results if not r.passed]
+    assert not failed, failed
+
+
+def test_conformance_command_prints_one_line_per_case_and_a_summary():
+    r = subprocess.run([sys.executable, "-m", "indexstudio.conformance", str(FOLDER), "--only", "f2", "e1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1] == "2 passed, 0 failed"
+    assert lines[0].startswith("e1_remove_long_silence") and "PASS" in lines[0]
+
+
+def test_segments_come_back_in_order_with_whole_mel_frames(engine):
+    audio = speak(engine, ["Hello there.", "How are you today?"])
+    assert len(audio) == 2
+    for wav in audio:
+        assert wav.dtype == np.float32 and wav.ndim == 1
+        assert wav.size > 0 and wav.size % HOP == 0
+        assert np.isfinite(wav).all() and np.abs(wav).max() <= 1.0
+    assert engine.sample_rate == 22050
+
+
+def test_same_seed_same_audio_other_seed_other_audio(engine):
+    a, b, c = (speak(engine, ["Hello there."], seed=s)[0] for s in (3, 3, 4))
+    assert np.array_equal(a, b)
+    assert not (a.size == c.size and np.array_equal(a, c))
+
+
+def test_speed_stretches_the_mel_not_the_codes(engine):
+    normal = speak(engine, ["Hello there."], seed=5)[0]
+    slow = speak(engine, ["Hello there."], seed=5, speed=0.5)[0]
+    frames, slow_frames = normal.size // HOP, slow.size // HOP
+    codes = round(frames / 1.72)
+    assert abs(slow_frames - int(codes * 1.72 / 0.5)) <= 1 and slow_frames > 1.9 * frames
+
+
+def test_long_segments_are_split_inside_the_engine(engine):
+    text = "One two three four five six seven eight nine ten eleven twelve."
+    whole = speak(engine, [text], max_text_tokens_per_segment=200)[0]
+    parts = speak(engine, [text], max_text_tokens_per_segment=6, interval_silence_ms=100)[0]
+    assert parts.size > whole.size
+    gap = int(22050 * 0.1)
+    assert np.any(np.all(np.lib.stride_tricks.sliding_window_view(parts, gap) == 0, axis=1))
+
+
+def test_threads_share_the_engine_safely(engine):
+    expected = speak(engine, ["Good morning."], seed=11)[0]
+    results, errors = [None] * 3, []
+
+    def work(i):
+        try:
+            results[i] = speak(engine, ["Good morning."], seed=11)[0]
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_speaker_conditioning_is_cached_by_content_not_path(engine, tmp_path):
+    copy = tmp_path / "same_voice.wav"
+    shutil.copy(PROMPT, copy)
+    assert engine.model.speaker(copy) is engine.model.speaker(PROMPT)
+    other = FOLDER / "cases" / "prompt_zh_24k.wav"
+    assert engine.model.speaker(other) is not engine.model.speaker(PROMPT)
+
+
+def test_emotion_controls_change_the_conditioning(engine):
+    model = engine.model
+    speaker = model.speaker(PROMPT)
+    plain = model.emotion(speaker, PROMPT, IndexTTS2Options())
+    happy = model.emotion(speaker, PROMPT, IndexTTS2Options.from_mapping({"emo_vector": "happy=0.7"}))
+    other_audio = model.emotion(speaker, PROMPT, IndexTTS2Options.from_mapping(
+        {"emo_audio": str(FOLDER / "cases" / "prompt_zh_24k.wav"), "emo_alpha": 0.5}))
+    assert not np.allclose(plain.vector, happy.vector)
+    assert not np.allclose(plain.vector, other_audio.vector) and other_audio.alpha == 0.5
+    assert speak(engine, ["Hi there."], emo_vector=[0, 0, 0.5, 0, 0, 0, 0, 0.2], use_random=True)[0].size > 0
+
+
+def test_emotion_vector_parsing():
+    assert emotion_weights("happy=0.5, calm=0.25") == (0.5, 0, 0, 0, 0, 0, 0, 0.25)
+    assert emotion_weights([0, 1, 0, 0, 0, 0, 0, 0])[1] == 1.0
+    for bad, needle in (("joy=1", "unknown emotion"), ("1,2", "needs 8"), ([-1] + [0] * 7, ">= 0")):
+        with pytest.raises(InputError, match=needle):
+            emotion_weights(bad)
+
+
+def test_bad_options_and_voices_are_clear_errors(engine):
+    with pytest.raises(InputError, match="unknown IndexTTS-2 option.*tempo"):
+        engine.check_options({"tempo": 2})
+    with pytest.raises(InputError, match="top_k must be int"):
+        IndexTTS2Options.from_mapping({"top_k": "many"})
+    with pytest.raises(InputError, match="neither an audio file"):
+        list(engine.synthesize(["Hi."], "no_such_voice", Controls()))
+    with pytest.raises(InputError, match="speed"):
+        list(engine.synthesize(["Hi."], str(PROMPT), Controls(speed=3.0, options=FAST)))
+
+
+def test_emotion_from_text_without_the_qwen_folder_is_a_clear_error(engine):
+    with pytest.raises(IndexStudioError, match="qwen0.6bemo4-merge"):
+        list(engine.synthesize(["Hi."], str(PROMPT), Controls(options={**FAST, "emo_text": "so happy"})))
+
+
+def test_corrupt_and_long_reference_audio(engine, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEnot really audio")
+    with pytest.raises(InputError, match="cannot read audio file"):
+        engine.model.speaker(bad)
+    audio, sr = sf.read(PROMPT)
+    long = tmp_path / "long.wav"
+    sf.write(long, np.tile(audio, int(16 * sr / audio.size) + 1), sr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        speaker = engine.model.speaker(long)
+    assert any("only the first 15 s" in str(w.message) for w in caught)
+    # the S2Mel mel pads (n_fft - hop) / 2 on each side: frames = (N - hop) // hop + 1 for N = 15 s
+    assert speaker.mel.shape[-1] == (15 * 22050 - 256) // 256 + 1
+
+
+def test_missing_checkpoint_and_wrong_version_are_named(tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(FOLDER, model_dir, ignore=shutil.ignore_patterns("cases", "s2mel.pth"))
+    with pytest.raises(EngineError, match=r"S2Mel flow-matching checkpoint: expected .*s2mel\.pth"):
+        IndexTTS2Engine(model_dir)
+    with pytest.raises(EngineError, match="IndexTTS-1.5 model, not IndexTTS-2"):
+        IndexTTS2Engine(GOLDEN / "indextts1_5")
+    with pytest.raises(EngineError, match="needs --model-dir"):
+        IndexTTS2Engine()
+
+
+def test_cli_speaks_with_indextts2(tmp_path):
+    out = tmp_path / "hello.wav"
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "--engine", "indextts2", "--model-dir", str(FOLDER),
+                        "--voice", str(PROMPT), "Hello there. This is a test.", "-o", str(out), "--seed", "1",
+                        "--emotion", "happy=0.6", "--option", "max_mel_tokens=30", "--option", "diffusion_steps=4"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    info = sf.info(out)
+    assert info.samplerate == 22050 and info.frames > 0
+    bad = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "--engine", "indextts2", "--model-dir",
+                          str(FOLDER), "--voice", str(PROMPT), "Hi.", "-o", str(out), "--emotion", "joy=1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == ["indexstudio: error: unknown emotion(s) joy; known: happy, angry, sad, "
+                                               "afraid, disgusted, melancholic, surprised, calm"]
+
+
+def test_book_renders_through_the_pipeline_and_resumes(tmp_path):
+    from helpers.readback import probe
+    book = tmp_path / "book.md"
+    book.write_text("# One\n\nHello there. How are you?\n\n# Two\n\nFine, thank you.\n", encoding="utf-8")
+    out = tmp_path / "book.m4b"
+    cmd = [sys.executable, "-m", "indexstudio", "book", str(book), "-o", str(out), "--engine", "indextts2",
+           "--model-dir", str(FOLDER), "--voice", str(PROMPT), "--seed", "2", "--option", "max_mel_tokens=30",
+           "--option", "diffusion_steps=4"]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    info = probe(out)
+    assert len(info["chapters"]) == 2
+    assert info["duration"] > 0.4
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing new to render" in again.stdout
