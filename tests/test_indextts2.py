@@ -10,14 +10,13 @@ import subprocess
 import sys
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from conftest import GOLDEN
+from helpers.conformance import run_conformance
 
-from indexstudio.conformance.runner import run_folder
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
 from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights
@@ -40,19 +39,22 @@ def speak(engine, texts, seed=7, speed=1.0, **options):
 
 def test_conformance_runner_passes_every_golden_case():
     cases = json.loads((FOLDER / "manifest.json").read_text())["cases"]
-    results = run_folder(FOLDER)
-    assert len(results) == len(cases) == 25
-    failed = [f"{r.name}: {r.worst}" for r in results if not r.passed]
-    assert not failed, failed
+    rc, lines = run_conformance(FOLDER)
+    assert lines[-1] == f"{len(cases)} passed, 0 failed" and len(cases) == 25, lines
+    assert rc == 0
+    assert [line.split()[0] for line in lines[:-1]] == [c["name"] for c in cases]
 
 
-def test_conformance_command_prints_one_line_per_case_and_a_summary():
-    r = subprocess.run([sys.executable, "-m", "indexstudio.conformance", str(FOLDER), "--only", "f2", "e1"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.strip().splitlines()
-    assert lines[-1] == "2 passed, 0 failed"
+def test_conformance_command_filters_cases_and_fails_on_a_broken_folder(tmp_path):
+    rc, lines = run_conformance(FOLDER, "f2", "e1")
+    assert rc == 0 and lines[-1] == "2 passed, 0 failed"
     assert lines[0].startswith("e1_remove_long_silence") and "PASS" in lines[0]
+    broken = tmp_path / "golden"
+    shutil.copytree(FOLDER, broken)
+    (broken / "s2mel.pth").unlink()
+    rc, lines = run_conformance(broken, "f")
+    assert rc == 1 and lines[-1].endswith("failed") and not lines[-1].endswith(" 0 failed")
+    assert any("s2mel.pth" in line for line in lines)
 
 
 def test_segments_come_back_in_order_with_whole_mel_frames(engine):

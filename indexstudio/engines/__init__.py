@@ -14,6 +14,7 @@ DEFAULT_ENGINE = "kokoro"
 _BUILTIN = {
     "kokoro": "indexstudio.engines.kokoro:KokoroEngine",
     "indextts2": "indexstudio.engines.indextts2:IndexTTS2Engine",
+    "indextts1_5": "indexstudio.engines.indextts1_5:IndexTTS15Engine",
 }
 _factories: dict[str, Callable[..., Engine]] = {}
 _instances: dict[tuple, Engine] = {}

@@ -20,14 +20,11 @@ Stages report their tensors to an optional `trace(step, **tensors)` callback
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import random
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -35,8 +32,10 @@ import torch
 from indexstudio.audio.features import S2MelSpectrogramParams, centered_fbank, kaldi_fbank, s2mel_mel_spectrogram
 from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
 from indexstudio.audio.resample import resample
-from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
-from indexstudio.engines.reference_voices import content_hash, library_voices, resolve_reference
+from indexstudio.engines.base import Controls, SegmentAudio
+from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Noise, Trace,
+                                                 no_trace, seeded_generator, split_text, to_int16)
+from indexstudio.engines.reference_voices import resolve_reference
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v2
 from indexstudio.models.campplus import load_campplus
@@ -48,21 +47,20 @@ from indexstudio.models.s2mel.length_regulator import MEL_FRAMES_PER_CODE
 from indexstudio.models.semantic_codec import load_semantic_codec
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.w2vbert import load_semantic_encoder
-from indexstudio.runtime.decoding import DecodingConfig, generate
-from indexstudio.runtime.device import pick_device, pick_dtype
+from indexstudio.runtime.decoding import generate
 from indexstudio.text.indextts import load_text_frontend
 
 log = logging.getLogger(__name__)
 
 EMOTIONS = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
-Trace = Callable[..., None]
-Noise = Callable[[tuple[int, ...]], torch.Tensor]
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
 @dataclass(frozen=True)
-class IndexTTS2Options:
+class IndexTTS2Options(DecodingOptions):
     """Per-request settings (the engine options of `Controls.options`); defaults are the official ones."""
+    engine_label: ClassVar[str] = "IndexTTS-2"
+
     # emotion: from a second reference audio, an 8-value vector, or the text (Qwen emotion model)
     emo_audio: str | None = None
     emo_alpha: float = 1.0
@@ -71,71 +69,18 @@ class IndexTTS2Options:
     use_emo_text: bool = False
     use_random: bool = False
     normalize_emo_vector: bool = True      # the official web UI's bias table and 0.8 cap
-    # text
-    max_text_tokens_per_segment: int = 120
-    interval_silence_ms: int = 200
-    # GPT decoding
-    do_sample: bool = True
-    top_k: int = 30
-    top_p: float = 0.8
-    temperature: float = 0.8
-    num_beams: int = 3
-    repetition_penalty: float = 10.0
-    length_penalty: float = 0.0
-    max_mel_tokens: int = 1500
     # S2Mel
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
 
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> "IndexTTS2Options":
-        """Validated options; unknown names and bad values raise InputError naming them."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise InputError(f"unknown IndexTTS-2 option(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-        values: dict[str, Any] = {}
-        for name, value in options.items():
-            if value is None:
-                continue
-            if name == "emo_vector":
-                values[name] = emotion_weights(value)
-                continue
-            kind = cls.__annotations__[name]
-            try:
-                if kind.startswith("bool"):
-                    values[name] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-                elif kind.startswith("int"):
-                    values[name] = int(value)
-                elif kind.startswith("float"):
-                    values[name] = float(value)
-                else:
-                    values[name] = str(value)
-            except (TypeError, ValueError):
-                raise InputError(f"option {name} must be {kind.split(' ')[0]}, got {value!r}") from None
-        opts = cls(**values)
-        opts.check()
-        return opts
+    def parse_field(cls, name: str, value: Any) -> Any:
+        return emotion_weights(value) if name == "emo_vector" else super().parse_field(name, value)
 
     def check(self) -> None:
-        if self.max_text_tokens_per_segment < 1 or self.max_mel_tokens < 1 or self.diffusion_steps < 1:
-            raise InputError("max_text_tokens_per_segment, max_mel_tokens and diffusion_steps must be at least 1")
-        if self.interval_silence_ms < 0 or self.cfg_rate < 0:
-            raise InputError("interval_silence_ms and cfg_rate must not be negative")
-        if self.num_beams < 1 or (self.do_sample and (self.temperature <= 0 or self.top_k < 0)):
-            raise InputError("num_beams must be >= 1; temperature > 0 and top_k >= 0 when sampling")
-        if not 0.0 <= self.top_p <= 1.0 or self.repetition_penalty <= 0:
-            raise InputError("top_p must lie in [0, 1] and repetition_penalty be positive")
-
-    def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
-        if self.max_mel_tokens > model_limit:
-            log.info("max_mel_tokens %d exceeds this model's %d positions; using %d",
-                     self.max_mel_tokens, model_limit, model_limit)
-        return DecodingConfig(
-            max_new_tokens=min(self.max_mel_tokens, model_limit), stop_token=stop_token, do_sample=self.do_sample,
-            num_beams=self.num_beams, temperature=self.temperature, top_k=self.top_k or None, top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty, length_penalty=self.length_penalty,
-        )
+        super().check()
+        if self.diffusion_steps < 1 or self.cfg_rate < 0:
+            raise InputError("diffusion_steps must be at least 1 and cfg_rate not negative")
 
 
 def emotion_weights(value: Any) -> tuple[float, ...]:
@@ -176,29 +121,6 @@ class EmotionCondition:
     vector: torch.Tensor        # (1, d) what the GPT gets (merged, or mixed with the emotion matrix)
 
 
-def _no_trace(step: str, **tensors: Any) -> None:
-    return None
-
-
-class _LRU:
-    """A small thread-safe LRU map (conditioning per audio content hash)."""
-
-    def __init__(self, size: int = 16):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key: Any, build: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = build()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
-
-
 class IndexTTS2:
     """The IndexTTS-2 model stack of one folder on one device."""
 
@@ -222,8 +144,8 @@ class IndexTTS2:
         self.mel_params = S2MelSpectrogramParams.from_config(s2mel_cfg)
         self.sample_rate = int((s2mel_cfg.get("preprocess_params") or {}).get("sr", 22050))
         self.semantic_rate = self.encoder.sampling_rate
-        self._speakers = _LRU()
-        self._emotion_prompts = _LRU()
+        self._speakers = ConditioningCache()
+        self._emotion_prompts = ConditioningCache()
 
     # ---- conditioning -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -232,7 +154,7 @@ class IndexTTS2:
         path = Path(path)
         if trace is not None:
             return self._speaker(path, trace)
-        return self._speakers.get(content_hash(path) if path.is_file() else str(path), lambda: self._speaker(path, _no_trace))
+        return self._speakers.get(path, lambda: self._speaker(path, no_trace))
 
     def _speaker(self, path: Path, trace: Trace) -> SpeakerPrompt:
         audio = load_prompt_v2(path, self.sample_rate, V2_MAX_PROMPT_SECONDS)
@@ -275,7 +197,7 @@ class IndexTTS2:
             return features
         if trace is not None:
             return build(trace)
-        return self._emotion_prompts.get(content_hash(path) if path.is_file() else str(path), lambda: build(_no_trace))
+        return self._emotion_prompts.get(path, lambda: build(no_trace))
 
     @torch.inference_mode()
     def emotion(self, speaker: SpeakerPrompt, speaker_path: str | Path, opts: IndexTTS2Options, text: str = "",
@@ -286,7 +208,7 @@ class IndexTTS2:
         scaled by emo_alpha; without emotion audio the speaker prompt is its own emotion
         reference at alpha 1.
         """
-        trace = trace or _no_trace
+        trace = trace or no_trace
         weights = None
         if opts.use_emo_text or opts.emo_text:
             weights = self.text_emotion(opts.emo_text or text)
@@ -308,7 +230,7 @@ class IndexTTS2:
                 rows = self.emotions.nearest_rows(speaker.style.cpu())
                 for row in rows:
                     trace("most_similar", index=torch.tensor(row))
-        emo_features = self.emotion_prompt(emo_path, trace if trace is not _no_trace else None)
+        emo_features = self.emotion_prompt(emo_path, trace if trace is not no_trace else None)
         with self._gpt_precision():
             merged = self.gpt.merge_emovec(speaker.features, emo_features, self._width(speaker.features),
                                            self._width(emo_features), alpha=alpha).float()
@@ -338,7 +260,7 @@ class IndexTTS2:
                 opts: IndexTTS2Options, speed: float = 1.0, generator: torch.Generator | None = None,
                 noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
         """Text ids of one segment -> (1, N) float waveform in [-1, 1] at `sample_rate`."""
-        trace = trace or _no_trace
+        trace = trace or no_trace
         gpt = self.gpt
         tokens = torch.tensor([list(text_ids)], dtype=torch.int32, device=self.device)
         trace("merge_emovec", out=emotion.merged, alpha=torch.tensor(emotion.alpha, dtype=torch.float32))
@@ -389,26 +311,17 @@ class IndexTTS2:
         return (code_lens.float() * (MEL_FRAMES_PER_CODE / speed)).long().clamp(min=1)
 
     # ---- whole texts --------------------------------------------------------------------------
-    def text_segments(self, text: str, max_tokens: int) -> list[list[int]]:
-        segments = self.frontend.segment_ids(text, max_tokens)
-        if not segments:
-            raise InputError("the text has nothing to speak after normalisation")
-        unknown = sum(ids.count(self.frontend.unk_id) for ids in segments)
-        if unknown:
-            log.warning("%d text token(s) are not in the BPE vocabulary and will be spoken as <unk>", unknown)
-        return segments
-
     def silence(self, opts: IndexTTS2Options) -> int:
         return int(self.sample_rate * opts.interval_silence_ms / 1000.0)
 
     def infer(self, speaker_audio: str | Path, text: str, opts: IndexTTS2Options, seed: int | None = None,
               noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
         """The official `IndexTTS2.infer`: (N, 1) int16 waveform, segments joined by interval silence."""
-        generator = self._generator(seed)
+        generator = seeded_generator(self.device, seed)
         speaker = self.speaker(speaker_audio, trace)
         emotion = self.emotion(speaker, speaker_audio, opts, text, random.Random(seed), trace)
         pieces = []
-        for n, ids in enumerate(self.text_segments(text, opts.max_text_tokens_per_segment)):
+        for n, ids in enumerate(split_text(self.frontend, text, opts.max_text_tokens_per_segment)):
             if n and self.silence(opts):
                 pieces.append(torch.zeros(1, self.silence(opts), dtype=torch.int16))
             wav = self.segment(ids, speaker, emotion, opts, 1.0, generator, noise, trace)
@@ -419,14 +332,6 @@ class IndexTTS2:
         return final
 
     # ---- helpers ------------------------------------------------------------------------------
-    def _generator(self, seed: int | None) -> torch.Generator:
-        generator = torch.Generator(device=self.device)
-        if seed is None:
-            generator.seed()
-        else:
-            generator.manual_seed(seed)
-        return generator
-
     def _gpt_precision(self):
         enabled = self.gpt_dtype != torch.float32
         return torch.autocast(self.device.type, dtype=self.gpt_dtype, enabled=enabled)
@@ -437,47 +342,20 @@ class IndexTTS2:
         return torch.tensor([features.shape[-1]], device=features.device)
 
 
-def to_int16(wav: torch.Tensor) -> torch.Tensor:
-    """The official output conversion: clamp(32767 * wav) truncated to int16."""
-    return torch.clamp(32767 * wav, -32767.0, 32767.0).to(torch.int16)
-
-
-class IndexTTS2Engine(Engine):
+class IndexTTS2Engine(IndexTTSEngine):
     """IndexTTS-2 in the product: `--engine indextts2 --model-dir DIR --voice reference.wav`."""
 
     name = "indextts2"
-    default_voice = ""
-    batch_size = 1
+    version = "2"
+    options_type = IndexTTS2Options
 
-    def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
-                 **paths: str):
-        if not model_dir:
-            raise EngineError("engine indextts2 needs --model-dir: an IndexTTS-2 checkpoint folder "
-                              "(config.yaml, gpt.pth, s2mel.pth, bpe.model, hf_cache/...)")
-        folder = ModelFolder(model_dir, overrides=paths or None)
-        torch_device = pick_device(device)
-        if dtype and torch_device.type == "cpu" and pick_dtype(dtype) == torch.float16:
-            raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
-        self.model = IndexTTS2(folder, torch_device, pick_dtype(dtype))
-        self.sample_rate = self.model.sample_rate
-
-    def voices(self) -> list[Voice]:
-        return library_voices()
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> "IndexTTS2":
+        return IndexTTS2(folder, device, dtype)
 
     def check_options(self, options: dict[str, Any]) -> None:
         opts = IndexTTS2Options.from_mapping(options)
         if opts.use_emo_text or opts.emo_text:
             self.model.text_emotion_model()      # fails now, naming the missing folder, not mid-book
-
-    def language_of(self, voice: str) -> str:
-        return ""
-
-    def normalize(self, text: str, language: str) -> str:
-        return text    # the IndexTTS front-end normalises (WeTextProcessing) when it tokenises
-
-    @functools.lru_cache(maxsize=4096)
-    def count_tokens(self, text: str) -> int:
-        return len(self.model.frontend.tokenize(text))
 
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         opts = IndexTTS2Options.from_mapping(controls.options)
@@ -488,7 +366,7 @@ class IndexTTS2Engine(Engine):
             opts = dataclasses.replace(opts, emo_audio=str(resolve_reference(opts.emo_audio)))
         model = self.model
         self.model.target_frames(torch.tensor([1]), controls.speed)     # validates the speed early
-        generator = model._generator(controls.seed)
+        generator = seeded_generator(model.device, controls.seed)
         rng = random.Random(controls.seed)
         speaker = model.speaker(reference)
         fixed_emotion = None if opts.use_emo_text and not opts.emo_text else model.emotion(speaker, reference, opts, rng=rng)
@@ -496,7 +374,7 @@ class IndexTTS2Engine(Engine):
         for index, text in enumerate(segments):
             emotion = fixed_emotion or model.emotion(speaker, reference, opts, text, rng)
             parts = []
-            for n, ids in enumerate(model.text_segments(text, opts.max_text_tokens_per_segment)):
+            for n, ids in enumerate(split_text(model.frontend, text, opts.max_text_tokens_per_segment)):
                 if n and gap.size:
                     parts.append(gap)
                 wav = model.segment(ids, speaker, emotion, opts, controls.speed, generator)

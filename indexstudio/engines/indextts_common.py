@@ -1,0 +1,203 @@
+"""What the IndexTTS engines (1.5, 2, 2.5) share around their model stacks.
+
+* `DecodingOptions`: per-request settings parsed from `Controls.options`, with the
+  GPT decoding fields every version has (each version subclasses it with its
+  own defaults and extra fields);
+* `ConditioningCache`: prompt conditioning kept per audio *content* hash;
+* `Trace` / `Noise`: the hooks the conformance runner uses to capture stage
+  tensors and to inject the reference sampler noise;
+* `IndexTTSEngine`: the product-side adapter (model folder, device, voices,
+  option checks, token counting, segment splitting).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+import torch
+
+from indexstudio.engines.base import Engine, Voice
+from indexstudio.engines.reference_voices import content_hash, library_voices
+from indexstudio.errors import EngineError, InputError
+from indexstudio.models.folder import ModelFolder
+from indexstudio.runtime.decoding import DecodingConfig
+from indexstudio.runtime.device import pick_device, pick_dtype
+
+log = logging.getLogger(__name__)
+
+Trace = Callable[..., None]                          # trace(step, **tensors)
+Noise = Callable[[tuple[int, ...]], torch.Tensor]     # noise(shape) -> sampler start
+
+
+def no_trace(step: str, **tensors: Any) -> None:
+    return None
+
+
+def to_int16(wav: torch.Tensor) -> torch.Tensor:
+    """The official output conversion: clamp(32767 * wav) truncated to int16."""
+    return torch.clamp(32767 * wav, -32767.0, 32767.0).to(torch.int16)
+
+
+def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def split_text(frontend: Any, text: str, max_tokens: int) -> list[list[int]]:
+    """Token ids of `text` cut into GPT segments of at most `max_tokens` (the official split rules)."""
+    segments = frontend.segment_ids(text, max_tokens)
+    if not segments:
+        raise InputError("the text has nothing to speak after normalisation")
+    unknown = sum(ids.count(frontend.unk_id) for ids in segments)
+    if unknown:
+        log.warning("%d text token(s) are not in the BPE vocabulary and will be spoken as <unk>", unknown)
+    return segments
+
+
+def _parse(name: str, kind: str, value: Any) -> Any:
+    try:
+        if kind.startswith("bool"):
+            return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise InputError(f"option {name} must be {kind.split(' ')[0]}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Text cutting and GPT decoding settings shared by every IndexTTS version (official defaults of 2)."""
+    engine_label: ClassVar[str] = "IndexTTS"
+
+    max_text_tokens_per_segment: int = 120
+    interval_silence_ms: int = 200
+    do_sample: bool = True
+    top_k: int = 30
+    top_p: float = 0.8
+    temperature: float = 0.8
+    num_beams: int = 3
+    repetition_penalty: float = 10.0
+    length_penalty: float = 0.0
+    max_mel_tokens: int = 1500
+
+    @classmethod
+    def parse_field(cls, name: str, value: Any) -> Any:
+        """Hook for fields that are not plain numbers, flags or strings."""
+        kind = {f.name: f.type for f in dataclasses.fields(cls)}[name]
+        return _parse(name, str(kind), value)
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]):
+        """Validated options; unknown names and bad values raise InputError naming them."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise InputError(f"unknown {cls.engine_label} option(s) {', '.join(unknown)}; known: {', '.join(names)}")
+        opts = cls(**{k: cls.parse_field(k, v) for k, v in options.items() if v is not None})
+        opts.check()
+        return opts
+
+    def check(self) -> None:
+        if self.max_text_tokens_per_segment < 1 or self.max_mel_tokens < 1:
+            raise InputError("max_text_tokens_per_segment and max_mel_tokens must be at least 1")
+        if self.interval_silence_ms < 0:
+            raise InputError("interval_silence_ms must not be negative")
+        if self.num_beams < 1 or (self.do_sample and (self.temperature <= 0 or self.top_k < 0)):
+            raise InputError("num_beams must be >= 1; temperature > 0 and top_k >= 0 when sampling")
+        if not 0.0 <= self.top_p <= 1.0 or self.repetition_penalty <= 0:
+            raise InputError("top_p must lie in [0, 1] and repetition_penalty be positive")
+
+    def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
+        """The search settings, with max_mel_tokens capped to the model's mel position table."""
+        if self.max_mel_tokens > model_limit:
+            log.info("max_mel_tokens %d exceeds this model's %d positions; using %d",
+                     self.max_mel_tokens, model_limit, model_limit)
+        return DecodingConfig(
+            max_new_tokens=min(self.max_mel_tokens, model_limit), stop_token=stop_token, do_sample=self.do_sample,
+            num_beams=self.num_beams, temperature=self.temperature, top_k=self.top_k or None, top_p=self.top_p,
+            repetition_penalty=self.repetition_penalty, length_penalty=self.length_penalty,
+        )
+
+
+class ConditioningCache:
+    """Prompt conditioning per audio content hash: a small thread-safe LRU.
+
+    Keyed by what the audio is, so the same voice under another path is free and
+    an edited file is recomputed.  Building happens outside the lock.
+    """
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, build: Callable[[], Any], *extra: Any) -> Any:
+        key = (content_hash(path) if path.is_file() else str(path), *extra)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+class IndexTTSEngine(Engine):
+    """Product adapter shared by the IndexTTS engines: `--engine NAME --model-dir DIR --voice reference.wav`.
+
+    Subclasses set `version`, `options_type` and build their stack in `load(folder, device, dtype)`;
+    the stack exposes `sample_rate` and `frontend` (with `tokenize`).
+    """
+
+    version: ClassVar[str] = ""
+    options_type: ClassVar[type[DecodingOptions]] = DecodingOptions
+    default_voice = ""
+
+    def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
+                 **paths: str):
+        if not model_dir:
+            raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
+        folder = ModelFolder(model_dir, overrides=paths or None)
+        if folder.version != self.version:
+            raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-{self.version}")
+        torch_device = pick_device(device)
+        torch_dtype = pick_dtype(dtype)
+        if torch_device.type == "cpu" and torch_dtype == torch.float16:
+            raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
+        self.model = self.load(folder, torch_device, torch_dtype)
+        self.sample_rate = self.model.sample_rate
+
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> Any:
+        raise NotImplementedError
+
+    def voices(self) -> list[Voice]:
+        return library_voices()
+
+    def language_of(self, voice: str) -> str:
+        return ""
+
+    def normalize(self, text: str, language: str) -> str:
+        return text    # the IndexTTS front-ends normalise (WeTextProcessing) when they tokenise
+
+    @functools.lru_cache(maxsize=4096)
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.frontend.tokenize(text))
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        self.options_type.from_mapping(options)

@@ -1,0 +1,89 @@
+"""NeMo text normalisation (nemo_text_processing), as IndexTTS-2.5 uses it for Spanish.
+
+IndexTTS-2.5 sends Japanese and Spanish text to NeMo's written-to-spoken
+grammars with case kept (`input_case="cased"`).  NeMo has no grammar mapping
+for Japanese in IndexTTS-2.5's table, so Japanese comes back unchanged; Spanish
+numbers, currencies, ordinals and roman numerals are spelled out.
+
+Building a NeMo grammar takes most of a minute, so the compiled grammars are
+kept on disk (next to the WeTextProcessing cache) and shared in the process.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from indexstudio.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+# Languages IndexTTS-2.5 maps onto a NeMo grammar (its table has no Japanese entry).
+NEMO_LANGUAGES = frozenset({"ar", "zh", "es", "en"})
+_INPUT_CASE = "cased"
+
+_grammars: dict[str, Any] = {}
+_lock = threading.Lock()     # guards building and every use of the shared FSTs
+
+
+def nemo_cache_dir(lang: str) -> Path:
+    """Where the compiled grammar of `lang` lives: $INDEXSTUDIO_CACHE, else $XDG_CACHE_HOME/indexstudio."""
+    root = os.environ.get("INDEXSTUDIO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "indexstudio"
+    try:
+        version = importlib.metadata.version("nemo_text_processing")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return Path(root) / f"nemo-{version}" / f"{lang}_tn_{_INPUT_CASE}"
+
+
+def has_grammar(lang: str) -> bool:
+    return lang.lower() in NEMO_LANGUAGES
+
+
+def _build(lang: str) -> Any:
+    try:
+        from nemo_text_processing.text_normalization.normalize import Normalizer
+    except ImportError as exc:
+        raise EngineError("IndexTTS-2.5 Spanish text normalisation needs nemo_text_processing and pynini "
+                          "(Linux): pip install 'indexstudio[indextts]'") from exc
+    logging.getLogger("NeMo-text-processing").setLevel(logging.WARNING)
+    cache = nemo_cache_dir(lang)
+    if cache.is_dir():
+        return Normalizer(input_case=_INPUT_CASE, lang=lang, cache_dir=str(cache))
+    log.warning("compiling the NeMo %s text-normalisation grammar once (about a minute) into %s", lang, cache)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache.parent))
+    except OSError as exc:
+        raise EngineError(f"cannot write the text-normalisation cache {cache.parent} ({exc}); "
+                          "point INDEXSTUDIO_CACHE at a writable folder") from exc
+    try:
+        grammar = Normalizer(input_case=_INPUT_CASE, lang=lang, cache_dir=str(staging), overwrite_cache=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(cache)   # atomic; another process may have published it first
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return grammar
+
+
+def nemo_normalize(text: str, lang: str) -> str:
+    """`text` in spoken form by NeMo's `lang` grammar; unchanged where NeMo has none or fails."""
+    lang = lang.lower()
+    if not text or not has_grammar(lang):
+        return text
+    with _lock:
+        if lang not in _grammars:
+            _grammars[lang] = _build(lang)
+        try:
+            return _grammars[lang].normalize(text, verbose=False)
+        except Exception:   # the official front-end also keeps the text when a grammar fails
+            log.warning("NeMo normalisation failed, keeping the text as written: %r", text, exc_info=True)
+            return text
