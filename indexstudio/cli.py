@@ -33,6 +33,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")
     p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
+    p.add_argument("--lang", help="text language of IndexTTS-2.5 (zh, en, ja, es, ar, ...; default: guessed "
+                                  "from the script of each segment)")
     g = p.add_argument_group("emotion (IndexTTS-2 / 2.5)")
     g.add_argument("--emotion-audio", help="reference audio whose emotion to speak with")
     g.add_argument("--emotion-alpha", type=float, help="strength of the emotion reference or vector, 0..1 (default 1)")
@@ -57,7 +59,7 @@ def _controls(args: argparse.Namespace, engine):
         options[key.strip()] = value.strip()
     for key, value in (("emo_audio", args.emotion_audio), ("emo_alpha", args.emotion_alpha),
                        ("emo_vector", args.emotion), ("emo_text", args.emotion_text),
-                       ("use_emo_text", args.emotion_from_text or None)):
+                       ("use_emo_text", args.emotion_from_text or None), ("lang", args.lang)):
         if value is not None:
             options[key] = value
     engine.check_options(options)

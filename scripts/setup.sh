@@ -24,7 +24,7 @@ else
 fi
 
 echo "== installing indexstudio and its dependencies"
-"${PIP[@]}" install -e ".[zh,indextts,dev]"
+"${PIP[@]}" install -e ".[zh,indextts,es,dev]"
 
 # More Kokoro voices from the npm package kokoro-js, when npm is here (13 voices are bundled anyway).
 VOICES_DIR="${XDG_DATA_HOME:-$HOME/.local/share}/indexstudio/kokoro-voices"
@@ -44,3 +44,4 @@ fi
 
 # Compile the IndexTTS text-normalisation grammars once (about a minute), not on the first request.
 .venv/bin/python -c "from indexstudio.text.indextts import IndexTextNormalizer; IndexTextNormalizer(); print('== IndexTTS text normaliser ready')"
+.venv/bin/python -c "from indexstudio.text.indextts25.nemo import nemo_normalize; nemo_normalize('25', 'es'); print('== IndexTTS-2.5 Spanish normaliser ready')"

@@ -15,6 +15,7 @@ _BUILTIN = {
     "kokoro": "indexstudio.engines.kokoro:KokoroEngine",
     "indextts2": "indexstudio.engines.indextts2:IndexTTS2Engine",
     "indextts1_5": "indexstudio.engines.indextts1_5:IndexTTS15Engine",
+    "indextts2_5": "indexstudio.engines.indextts2_5:IndexTTS25Engine",
 }
 _factories: dict[str, Callable[..., Engine]] = {}
 _instances: dict[tuple, Engine] = {}

@@ -104,6 +104,11 @@ def emotion_weights(value: Any) -> tuple[float, ...]:
     return weights
 
 
+def check_speed(speed: float, label: str = "IndexTTS-2") -> None:
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InputError(f"{label} speed must lie in [{MIN_SPEED}, {MAX_SPEED}], got {speed}")
+
+
 @dataclass(frozen=True)
 class SpeakerPrompt:
     """Everything derived from one speaker reference audio."""
@@ -124,15 +129,17 @@ class EmotionCondition:
 class IndexTTS2:
     """The IndexTTS-2 model stack of one folder on one device."""
 
+    version: ClassVar[str] = "2"
+
     def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32):
-        if folder.version != "2":
-            raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-2")
+        if folder.version != self.version:
+            raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-{self.version}")
         self.folder = folder
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype
-        self.frontend = load_text_frontend(folder)
+        self.frontend = self.load_frontend(folder)
         self.encoder = load_semantic_encoder(folder).to(self.device)
-        self.codec = load_semantic_codec(folder).to(self.device)
+        self.codec = self.load_codec(folder).to(self.device)
         self.campplus = load_campplus(folder).to(self.device)
         # half-precision GPT: weights (and so the KV cache) in gpt_dtype, autocast around its calls for
         # the float32 inputs; every other stage stays float32 as in the official inference
@@ -146,6 +153,14 @@ class IndexTTS2:
         self.semantic_rate = self.encoder.sampling_rate
         self._speakers = ConditioningCache()
         self._emotion_prompts = ConditioningCache()
+
+    @staticmethod
+    def load_frontend(folder: ModelFolder) -> Any:
+        return load_text_frontend(folder)
+
+    @staticmethod
+    def load_codec(folder: ModelFolder) -> torch.nn.Module:
+        return load_semantic_codec(folder)
 
     # ---- conditioning -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -306,25 +321,30 @@ class IndexTTS2:
         """Mel frames for the codes: the official (code_lens * 1.72).long(), stretched by 1/speed."""
         if speed == 1.0:
             return v2_target_lengths(code_lens)
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InputError(f"IndexTTS-2 speed must lie in [{MIN_SPEED}, {MAX_SPEED}], got {speed}")
+        check_speed(speed)
         return (code_lens.float() * (MEL_FRAMES_PER_CODE / speed)).long().clamp(min=1)
 
     # ---- whole texts --------------------------------------------------------------------------
     def silence(self, opts: IndexTTS2Options) -> int:
         return int(self.sample_rate * opts.interval_silence_ms / 1000.0)
 
+    def render(self, text: str, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS2Options,
+               generator: torch.Generator | None = None, speed: float = 1.0, noise: Noise | None = None,
+               trace: Trace | None = None) -> Iterator[torch.Tensor]:
+        """Each GPT segment of `text` as a (1, N) float waveform, in order."""
+        for ids in split_text(self.frontend, text, opts.max_text_tokens_per_segment):
+            yield self.segment(ids, speaker, emotion, opts, speed, generator, noise, trace)
+
     def infer(self, speaker_audio: str | Path, text: str, opts: IndexTTS2Options, seed: int | None = None,
               noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
-        """The official `IndexTTS2.infer`: (N, 1) int16 waveform, segments joined by interval silence."""
+        """The official `infer`: (N, 1) int16 waveform, segments joined by interval silence."""
         generator = seeded_generator(self.device, seed)
         speaker = self.speaker(speaker_audio, trace)
         emotion = self.emotion(speaker, speaker_audio, opts, text, random.Random(seed), trace)
         pieces = []
-        for n, ids in enumerate(split_text(self.frontend, text, opts.max_text_tokens_per_segment)):
+        for n, wav in enumerate(self.render(text, speaker, emotion, opts, generator, noise=noise, trace=trace)):
             if n and self.silence(opts):
                 pieces.append(torch.zeros(1, self.silence(opts), dtype=torch.int16))
-            wav = self.segment(ids, speaker, emotion, opts, 1.0, generator, noise, trace)
             pieces.append(to_int16(wav))
         final = torch.cat(pieces, dim=1).T.contiguous()
         if trace is not None:
@@ -353,19 +373,24 @@ class IndexTTS2Engine(IndexTTSEngine):
         return IndexTTS2(folder, device, dtype)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        opts = IndexTTS2Options.from_mapping(options)
+        opts = self.options_type.from_mapping(options)
         if opts.use_emo_text or opts.emo_text:
             self.model.text_emotion_model()      # fails now, naming the missing folder, not mid-book
 
-    def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
-        opts = IndexTTS2Options.from_mapping(controls.options)
-        if not voice:
-            raise InputError("IndexTTS-2 needs a voice: a reference audio file (3-15 s of clean speech)")
-        reference = resolve_reference(voice)
+    def request_options(self, controls: Controls) -> IndexTTS2Options:
+        """The options of one request, with audio paths resolved and the speed checked before any work."""
+        opts = self.options_type.from_mapping(controls.options)
+        check_speed(controls.speed, opts.engine_label)
         if opts.emo_audio:
             opts = dataclasses.replace(opts, emo_audio=str(resolve_reference(opts.emo_audio)))
+        return opts
+
+    def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
+        opts = self.request_options(controls)
+        if not voice:
+            raise InputError(f"{opts.engine_label} needs a voice: a reference audio file (3-15 s of clean speech)")
+        reference = resolve_reference(voice)
         model = self.model
-        self.model.target_frames(torch.tensor([1]), controls.speed)     # validates the speed early
         generator = seeded_generator(model.device, controls.seed)
         rng = random.Random(controls.seed)
         speaker = model.speaker(reference)
@@ -374,9 +399,8 @@ class IndexTTS2Engine(IndexTTSEngine):
         for index, text in enumerate(segments):
             emotion = fixed_emotion or model.emotion(speaker, reference, opts, text, rng)
             parts = []
-            for n, ids in enumerate(split_text(model.frontend, text, opts.max_text_tokens_per_segment)):
+            for n, wav in enumerate(model.render(text, speaker, emotion, opts, generator, controls.speed)):
                 if n and gap.size:
                     parts.append(gap)
-                wav = model.segment(ids, speaker, emotion, opts, controls.speed, generator)
                 parts.append(wav[0].numpy())
             yield SegmentAudio(index, np.concatenate(parts).astype(np.float32))

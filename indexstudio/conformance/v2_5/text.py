@@ -53,6 +53,7 @@ def text_frontend(folder: ModelFolder, c: Case) -> dict[str, Any]:
         "text_pos_capacity": frontend.text_capacity,
         "special_tokens_sample": {name: frontend.special_token_id(name) for name in ref["special_tokens_sample"]},
         "split_text_by_punctuation": [
-            {"text": p["text"], "max_chars": p["max_chars"], "out": frontend.split_by_punctuation(p["text"], p["max_chars"])}
+            {**{k: p[k] for k in ("text", "max_chars")},
+             "out": frontend.split_by_punctuation(p["text"], p["max_chars"])}
             for p in ref["split_text_by_punctuation"]],
     }}

@@ -33,7 +33,8 @@ _lock = threading.Lock()     # guards building and every use of the shared FSTs
 
 def nemo_cache_dir(lang: str) -> Path:
     """Where the compiled grammar of `lang` lives: $INDEXSTUDIO_CACHE, else $XDG_CACHE_HOME/indexstudio."""
-    root = os.environ.get("INDEXSTUDIO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "indexstudio"
+    xdg_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    root = os.environ.get("INDEXSTUDIO_CACHE") or xdg_cache / "indexstudio"
     try:
         version = importlib.metadata.version("nemo_text_processing")
     except importlib.metadata.PackageNotFoundError:
@@ -50,7 +51,7 @@ def _build(lang: str) -> Any:
         from nemo_text_processing.text_normalization.normalize import Normalizer
     except ImportError as exc:
         raise EngineError("IndexTTS-2.5 Spanish text normalisation needs nemo_text_processing and pynini "
-                          "(Linux): pip install 'indexstudio[indextts]'") from exc
+                          "(Linux): pip install 'indexstudio[es]'") from exc
     logging.getLogger("NeMo-text-processing").setLevel(logging.WARNING)
     cache = nemo_cache_dir(lang)
     if cache.is_dir():

@@ -1,0 +1,190 @@
+"""IndexTTS-2.5: multilingual zero-shot voice cloning, the fastest IndexTTS.
+
+What changes against IndexTTS-2 (`engines.indextts2`, whose stack this one extends):
+
+* text: a tiktoken BPE with `<|lang|>` prefixes and per-language normalisation
+  (`text.indextts25`); the GPT adds a language embedding to every text position;
+* speaker: one GPT latent projected from the CAMPPlus style (no conformer /
+  perceiver), the S2Mel prompt condition is the length-regulated *continuous*
+  w2v-BERT features (no codec quantisation);
+* codes run at half the frame rate: the EnhancedCodec decodes them to twice as
+  many frames, which go straight to the length regulator (no GPT latent pass),
+  stretched by `duration_factor` (the speech-rate control);
+* no long-silence removal; streaming yields each segment followed by the
+  interval silence.
+
+Emotion control (audio, 8-value vector, text) is IndexTTS-2's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
+
+import torch
+
+from indexstudio.audio.features import centered_fbank, kaldi_fbank, s2mel_mel_spectrogram
+from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
+from indexstudio.audio.resample import resample
+from indexstudio.engines.indextts2 import (MAX_SPEED, MIN_SPEED, EmotionCondition, IndexTTS2, IndexTTS2Engine,
+                                           IndexTTS2Options, SpeakerPrompt, check_speed)
+from indexstudio.engines.indextts_common import Noise, Trace, no_trace, seeded_generator
+from indexstudio.errors import EngineError, InputError
+from indexstudio.models.codes import trim_at_stop
+from indexstudio.models.folder import ModelFolder
+from indexstudio.models.s2mel import sample_euler_cfg, v2_5_target_length
+from indexstudio.models.semantic_codec import load_enhanced_codec
+from indexstudio.runtime.decoding import generate
+from indexstudio.text.indextts25 import LANGUAGE_CODES, PreparedText, load_text_frontend_v2_5
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexTTS25Options(IndexTTS2Options):
+    """IndexTTS-2's options plus the language, the speech rate and the normalisation switch."""
+    engine_label: ClassVar[str] = "IndexTTS-2.5"
+
+    lang: str | None = None              # zh, en, ja, es, ar, ... ; None: guessed from the script of each text
+    duration_factor: float = 1.0         # > 1 slower, < 1 faster speech
+    text_normalization: bool = True
+
+    def check(self) -> None:
+        super().check()
+        if self.lang is not None and self.lang.lower() not in LANGUAGE_CODES and self.lang.lower() != "zhen":
+            raise InputError(f"unknown language {self.lang!r}; use a code such as zh, en, ja, es, ar")
+        if not 1 / MAX_SPEED <= self.duration_factor <= 1 / MIN_SPEED:
+            raise InputError(f"duration_factor must lie in [{1 / MAX_SPEED}, {1 / MIN_SPEED}], "
+                             f"got {self.duration_factor}")
+
+
+class IndexTTS25(IndexTTS2):
+    """The IndexTTS-2.5 model stack of one folder on one device."""
+
+    version: ClassVar[str] = "2.5"
+
+    @staticmethod
+    def load_frontend(folder: ModelFolder) -> Any:
+        return load_text_frontend_v2_5(folder)
+
+    @staticmethod
+    def load_codec(folder: ModelFolder) -> torch.nn.Module:
+        return load_enhanced_codec(folder)
+
+    # ---- conditioning -------------------------------------------------------------------------
+    def _speaker(self, path: Path, trace: Trace) -> SpeakerPrompt:
+        audio = load_prompt_v2(path, self.sample_rate, V2_MAX_PROMPT_SECONDS)
+        trace("load_audio", audio=audio)
+        audio_16k = resample(audio, self.sample_rate, self.semantic_rate)
+        if audio_16k.shape[-1] < self.semantic_rate // 10:
+            raise InputError(f"reference audio {path} is too short ({audio.shape[-1] / self.sample_rate:.2f} s)")
+        input_features, attention_mask = self.encoder.features(audio_16k)
+        trace("extract_features", input_features=input_features, attention_mask=attention_mask)
+        features = self.encoder(input_features.to(self.device), attention_mask.to(self.device))
+        trace("get_emb", out=features)
+        mel = s2mel_mel_spectrogram(audio.to(self.device), self.mel_params)
+        trace("mel_fn", mel=mel)
+        fbank = kaldi_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim, sample_frequency=self.semantic_rate)
+        trace("kaldi_fbank", audio_16k=audio_16k, fbank=fbank)
+        feat = centered_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim).unsqueeze(0).to(self.device)
+        style = self.campplus(feat)
+        trace("campplus", x=feat, out=style)
+        mel_frames = torch.tensor([mel.shape[-1]], device=self.device)
+        condition = self.s2mel.length_regulator(features, mel_frames)
+        trace("length_regulator", x=features, ylens=mel_frames, out=condition)
+        with self._gpt_precision():
+            latent = self.gpt.speaker_latent_from_style(style).float()
+        return SpeakerPrompt(features, latent, style, mel, condition)
+
+    # ---- text ---------------------------------------------------------------------------------
+    def prepare_text(self, text: str, opts: IndexTTS25Options) -> PreparedText:
+        """Segments and GPT ids of `text` in `opts.lang` (guessed from the script when None)."""
+        prepared = self.frontend.process(text, opts.lang, opts.max_text_tokens_per_segment, opts.text_normalization)
+        if not any(s.strip() for s in prepared.segments):
+            raise InputError("the text has nothing to speak after normalisation")
+        return prepared
+
+    # ---- one segment --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def segment(self, text_ids: Sequence[int], speaker: SpeakerPrompt, emotion: EmotionCondition,
+                opts: IndexTTS25Options, language_id: int = 0, generator: torch.Generator | None = None,
+                noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
+        """Text ids of one segment -> (1, N) float waveform in [-1, 1] at `sample_rate`."""
+        trace = trace or no_trace
+        gpt = self.gpt
+        tokens = torch.tensor([list(text_ids)], dtype=torch.int32, device=self.device)
+        langs = torch.tensor([language_id], dtype=torch.long, device=self.device)
+        trace("merge_emovec", out=emotion.merged, alpha=torch.tensor(emotion.alpha, dtype=torch.float32))
+        stop = gpt.cfg.stop_mel_token
+        with self._gpt_precision():
+            prompt = gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens, langs)
+            raw = generate(gpt, prompt, opts.decoding(stop, gpt.cfg.max_mel_tokens), generator)
+        trace("gpt_inference_speech", text_tokens=tokens, langs=langs, emo_vec=emotion.vector,
+              campplus_embedding=speaker.style, codes_raw=raw, speech_conditioning_latent=speaker.latent)
+        if bool((raw[:, -1] != stop).any()):
+            log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
+                        "tokens may be cut short - use shorter segments", raw.shape[1], tokens.shape[1])
+        codes, _ = trim_at_stop(raw, stop)
+        if codes.shape[1] == 0:
+            raise EngineError("the GPT produced no speech codes for this segment")
+        content = self.codec.decode(codes)
+        trace("codec_decode", codes=codes, S_infer=content)
+        frames = torch.tensor([v2_5_target_length(content.shape[1], opts.duration_factor)], device=self.device)
+        condition = self.s2mel.length_regulator(content, frames)
+        trace("length_regulator", x=content, ylens=frames, out=condition)
+        mu = torch.cat([speaker.condition, condition], dim=1)
+        shape = (1, speaker.mel.shape[1], mu.shape[1])
+        start = noise(shape) if noise is not None else torch.randn(shape, generator=generator, device=self.device)
+        x_lens = torch.tensor([mu.shape[1]], device=self.device)
+        mel = sample_euler_cfg(self.s2mel.estimator, start.to(self.device), mu, speaker.mel, speaker.style, x_lens,
+                               n_steps=opts.diffusion_steps, cfg_rate=opts.cfg_rate)
+        trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel)
+        target = mel[:, :, speaker.mel.shape[-1]:]
+        wav = self.vocoder(target)
+        trace("bigvgan", x=target, out=wav)
+        return wav.reshape(1, -1).float().cpu()
+
+    # ---- whole texts --------------------------------------------------------------------------
+    def render(self, text: str, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS25Options,
+               generator: torch.Generator | None = None, speed: float = 1.0, noise: Noise | None = None,
+               trace: Trace | None = None) -> Iterator[torch.Tensor]:
+        """Each GPT segment of `text` as a (1, N) float waveform; `speed` divides the duration factor."""
+        if speed != 1.0:
+            check_speed(speed, opts.engine_label)
+            opts = dataclasses.replace(opts, duration_factor=opts.duration_factor / speed)
+        prepared = self.prepare_text(text, opts)
+        for ids in prepared.segment_ids:
+            yield self.segment(ids, speaker, emotion, opts, prepared.language_id, generator, noise, trace)
+
+    def infer_stream(self, speaker_audio: str | Path, text: str, opts: IndexTTS25Options, seed: int | None = None,
+                     noise: Noise | None = None, trace: Trace | None = None) -> Iterator[torch.Tensor]:
+        """The official `infer(stream_return=True)`: per segment its (1, N) float samples in int16 scale
+        (clamped, not rounded), then the interval silence."""
+        generator = seeded_generator(self.device, seed)
+        speaker = self.speaker(speaker_audio, trace)
+        emotion = self.emotion(speaker, speaker_audio, opts, text, random.Random(seed), trace)
+        silence = torch.zeros(1, self.silence(opts))
+        for wav in self.render(text, speaker, emotion, opts, generator, noise=noise, trace=trace):
+            yield torch.clamp(32767 * wav, -32767.0, 32767.0)
+            if silence.shape[1]:
+                yield silence
+
+
+class IndexTTS25Engine(IndexTTS2Engine):
+    """IndexTTS-2.5 in the product: `--engine indextts2_5 --model-dir DIR --voice reference.wav [--lang xx]`.
+
+    `--speed` sets the speech rate: the duration factor is divided by it.
+    """
+
+    name = "indextts2_5"
+    version = "2.5"
+    options_type = IndexTTS25Options
+
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> IndexTTS25:
+        return IndexTTS25(folder, device, dtype)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.frontend.count_tokens(text)
