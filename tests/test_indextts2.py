@@ -73,6 +73,16 @@ def test_same_seed_same_audio_other_seed_other_audio(engine):
     assert not (a.size == c.size and np.array_equal(a, c))
 
 
+def test_batched_flow_matching_equals_one_at_a_time_and_companions_do_not_matter(engine):
+    texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
+    alone = speak(engine, texts, s2mel_batch_size=1)
+    batched = speak(engine, texts, s2mel_batch_size=8)
+    for a, b in zip(alone, batched):
+        assert a.size == b.size and np.abs(a - b).max() < 1e-4
+    single = speak(engine, texts[2:3], s2mel_batch_size=8)[0]
+    assert single.size == batched[2].size and np.abs(single - batched[2]).max() < 1e-4
+
+
 def test_speed_stretches_the_mel_not_the_codes(engine):
     normal = speak(engine, ["Hello there."], seed=5)[0]
     slow = speak(engine, ["Hello there."], seed=5, speed=0.5)[0]

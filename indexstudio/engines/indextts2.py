@@ -22,9 +22,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from collections import Counter
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +74,7 @@ class IndexTTS2Options(DecodingOptions):
     # S2Mel
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
+    s2mel_batch_size: int = 8              # segments per flow-matching batch (speed/memory only, same audio)
 
     @classmethod
     def parse_field(cls, name: str, value: Any) -> Any:
@@ -79,8 +82,8 @@ class IndexTTS2Options(DecodingOptions):
 
     def check(self) -> None:
         super().check()
-        if self.diffusion_steps < 1 or self.cfg_rate < 0:
-            raise InputError("diffusion_steps must be at least 1 and cfg_rate not negative")
+        if self.diffusion_steps < 1 or self.cfg_rate < 0 or self.s2mel_batch_size < 1:
+            raise InputError("diffusion_steps and s2mel_batch_size must be at least 1 and cfg_rate not negative")
 
 
 def emotion_weights(value: Any) -> tuple[float, ...]:
@@ -269,51 +272,93 @@ class IndexTTS2:
             raise InputError("emotion from text needs a non-empty text")
         return list(self.text_emotion_model().emotion_vector(text))
 
-    # ---- one segment --------------------------------------------------------------------------
+    # ---- one segment, stage by stage ----------------------------------------------------------
+    VOCODER_TRACE_FIELD: ClassVar[str] = "mel"     # the golden data's name of the vocoder input
+
     @torch.inference_mode()
     def segment(self, text_ids: Sequence[int], speaker: SpeakerPrompt, emotion: EmotionCondition,
-                opts: IndexTTS2Options, speed: float = 1.0, generator: torch.Generator | None = None,
-                noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
+                opts: IndexTTS2Options, generator: torch.Generator | None = None, speed: float = 1.0,
+                language: int | None = None, noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
         """Text ids of one segment -> (1, N) float waveform in [-1, 1] at `sample_rate`."""
         trace = trace or no_trace
-        gpt = self.gpt
         tokens = torch.tensor([list(text_ids)], dtype=torch.int32, device=self.device)
         trace("merge_emovec", out=emotion.merged, alpha=torch.tensor(emotion.alpha, dtype=torch.float32))
+        codes = self.codes(tokens, speaker, emotion, opts, generator, language, trace)
+        condition = self.condition(tokens, codes, speaker, emotion, opts, speed, trace)
+        mu = torch.cat([speaker.condition, condition], dim=1)
+        shape = (1, speaker.mel.shape[1], mu.shape[1])
+        start = noise(shape) if noise is not None else torch.randn(shape, generator=generator, device=self.device)
+        mel = self.mels([condition], speaker, opts, [start.to(self.device)], trace)[0]
+        return self.vocode(mel, trace)
+
+    def codes(self, tokens: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS2Options,
+              generator: torch.Generator | None = None, language: int | None = None,
+              trace: Trace = no_trace) -> torch.Tensor:
+        """GPT decoding of one segment's (1, L) text ids -> (1, T) codes without the stop token."""
+        gpt = self.gpt
+        langs = None if language is None else torch.tensor([language], dtype=torch.long, device=self.device)
         stop = gpt.cfg.stop_mel_token
         with self._gpt_precision():
-            prompt = gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens)
+            prompt = gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens, langs)
             raw = generate(gpt, prompt, opts.decoding(stop, gpt.cfg.max_mel_tokens), generator)
+        extra = {} if langs is None else {"langs": langs}
         trace("gpt_inference_speech", text_tokens=tokens, emo_vec=emotion.vector, codes_raw=raw,
-              speech_conditioning_latent=speaker.latent)
+              speech_conditioning_latent=speaker.latent, campplus_embedding=speaker.style, **extra)
         if bool((raw[:, -1] != stop).any()):
             log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
                         "tokens may be cut short - use shorter segments", raw.shape[1], tokens.shape[1])
-        codes, code_lens = trim_at_stop(raw, stop)
+        codes, _ = trim_at_stop(raw, stop)
         if codes.shape[1] == 0:
             raise EngineError("the GPT produced no speech codes for this segment")
+        return codes
+
+    def condition(self, tokens: torch.Tensor, codes: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition,
+                  opts: IndexTTS2Options, speed: float = 1.0, trace: Trace = no_trace) -> torch.Tensor:
+        """Codes -> (1, F, C) length-regulated S2Mel condition: GPT latents + codec embedding, 1.72 frames a code."""
+        code_lens = torch.tensor([codes.shape[1]], device=self.device)
         with self._gpt_precision():
-            latent = gpt(speaker.latent, tokens, torch.tensor([tokens.shape[1]], device=self.device), codes,
-                         torch.tensor([codes.shape[1]], device=self.device), emotion.vector).float()
+            latent = self.gpt(speaker.latent, tokens, torch.tensor([tokens.shape[1]], device=self.device), codes,
+                              code_lens, emotion.vector).float()
         trace("gpt_forward_latent", codes=codes, code_lens=code_lens, out=latent)
         projected = self.s2mel.project_gpt_latent(latent)
         trace("gpt_layer", x=latent, out=projected)
         embedding = self.codec.vq2emb(codes)
         trace("vq2emb", codes=codes.unsqueeze(1), emb=embedding)
         content = embedding.transpose(1, 2) + projected
-        frames = self.target_frames(code_lens, speed)
+        return self.regulate(content, self.target_frames(code_lens, speed), trace)
+
+    def regulate(self, content: torch.Tensor, frames: torch.Tensor, trace: Trace = no_trace) -> torch.Tensor:
         condition = self.s2mel.length_regulator(content, frames)
         trace("length_regulator", x=content, ylens=frames, out=condition)
-        mu = torch.cat([speaker.condition, condition], dim=1)
-        shape = (1, speaker.mel.shape[1], mu.shape[1])
-        start = noise(shape) if noise is not None else torch.randn(shape, generator=generator, device=self.device)
-        x_lens = torch.tensor([mu.shape[1]], device=self.device)
-        mel = sample_euler_cfg(self.s2mel.estimator, start.to(self.device), mu, speaker.mel, speaker.style, x_lens,
-                               n_steps=opts.diffusion_steps, cfg_rate=opts.cfg_rate)
-        trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel,
-              n_timesteps=torch.tensor(opts.diffusion_steps), inference_cfg_rate=torch.tensor(opts.cfg_rate))
-        target = mel[:, :, speaker.mel.shape[-1]:]
-        wav = self.vocoder(target)
-        trace("bigvgan", mel=target, out=wav)
+        return condition
+
+    def mels(self, conditions: Sequence[torch.Tensor], speaker: SpeakerPrompt, opts: IndexTTS2Options,
+             starts: Sequence[torch.Tensor], trace: Trace = no_trace) -> list[torch.Tensor]:
+        """CFM for several segments of one speaker as one padded batch -> each one's (1, mel, F) target mel.
+
+        `starts[i]` is segment i's (1, mel, P + F_i) noise; every item comes out as if sampled alone.
+        """
+        prompt_frames = speaker.mel.shape[-1]
+        lengths = [prompt_frames + c.shape[1] for c in conditions]
+        width, batch = max(lengths), len(conditions)
+        mu = speaker.condition.new_zeros(batch, width, speaker.condition.shape[-1])
+        start = speaker.mel.new_zeros(batch, speaker.mel.shape[1], width)
+        for i, (condition, noise) in enumerate(zip(conditions, starts)):
+            mu[i, :lengths[i]] = torch.cat([speaker.condition[0], condition[0]])
+            start[i, :, :lengths[i]] = noise[0]
+        x_lens = torch.tensor(lengths, device=self.device)
+        mel = sample_euler_cfg(self.s2mel.estimator, start, mu, speaker.mel.expand(batch, -1, -1),
+                               speaker.style.expand(batch, -1), x_lens, n_steps=opts.diffusion_steps,
+                               cfg_rate=opts.cfg_rate)
+        if batch == 1:
+            trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel,
+                  n_timesteps=torch.tensor(opts.diffusion_steps), inference_cfg_rate=torch.tensor(opts.cfg_rate))
+        return [mel[i:i + 1, :, prompt_frames:lengths[i]] for i in range(batch)]
+
+    def vocode(self, mel: torch.Tensor, trace: Trace = no_trace) -> torch.Tensor:
+        """(1, mel, F) -> (1, N) float waveform on the CPU."""
+        wav = self.vocoder(mel)
+        trace("bigvgan", out=wav, **{self.VOCODER_TRACE_FIELD: mel})
         return wav.reshape(1, -1).float().cpu()
 
     @staticmethod
@@ -328,12 +373,54 @@ class IndexTTS2:
     def silence(self, opts: IndexTTS2Options) -> int:
         return int(self.sample_rate * opts.interval_silence_ms / 1000.0)
 
+    def parts(self, text: str, opts: IndexTTS2Options) -> list[tuple[list[int], int | None]]:
+        """The GPT segments of `text`: (text ids, language row; None for IndexTTS-2)."""
+        return [(ids, None) for ids in split_text(self.frontend, text, opts.max_text_tokens_per_segment)]
+
     def render(self, text: str, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS2Options,
                generator: torch.Generator | None = None, speed: float = 1.0, noise: Noise | None = None,
                trace: Trace | None = None) -> Iterator[torch.Tensor]:
-        """Each GPT segment of `text` as a (1, N) float waveform, in order."""
-        for ids in split_text(self.frontend, text, opts.max_text_tokens_per_segment):
-            yield self.segment(ids, speaker, emotion, opts, speed, generator, noise, trace)
+        """Each GPT segment of `text` as a (1, N) float waveform, in order, one after the other."""
+        check_speed(speed, opts.engine_label)
+        for ids, language in self.parts(text, opts):
+            yield self.segment(ids, speaker, emotion, opts, generator, speed, language, noise, trace)
+
+    @torch.inference_mode()
+    def render_many(self, texts: Sequence[str], speaker: SpeakerPrompt, emotions: Callable[[str], EmotionCondition],
+                    opts: IndexTTS2Options, seed: int | None = None, speed: float = 1.0
+                    ) -> Iterator[tuple[int, list[torch.Tensor]]]:
+        """(index, its GPT segments' waveforms) for each text, as soon as all its segments are rendered.
+
+        Every GPT segment gets its own generator, seeded from `seed` and its text
+        ids, so its audio depends neither on its companions nor on its place (a
+        resumed book renders the same audio); the S2Mel flow matching runs
+        `opts.s2mel_batch_size` segments at a time as one padded batch.
+        """
+        check_speed(speed, opts.engine_label)
+        base = random.Random(seed).getrandbits(62)
+        parts = [(index, ids, language, emotion)
+                 for index, text in enumerate(texts)
+                 for emotion in [emotions(text)]
+                 for ids, language in self.parts(text, opts)]
+        remaining = Counter(index for index, *_ in parts)
+        waves: dict[int, list[torch.Tensor]] = {index: [] for index in remaining}
+        window: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        for number, (index, ids, language, emotion) in enumerate(parts):
+            generator = seeded_generator(self.device, (base + zlib.crc32(repr(ids).encode())) % 2**63)
+            tokens = torch.tensor([list(ids)], dtype=torch.int32, device=self.device)
+            codes = self.codes(tokens, speaker, emotion, opts, generator, language)
+            condition = self.condition(tokens, codes, speaker, emotion, opts, speed)
+            shape = (1, speaker.mel.shape[1], speaker.mel.shape[-1] + condition.shape[1])
+            window.append((index, condition, torch.randn(shape, generator=generator, device=self.device)))
+            if len(window) < opts.s2mel_batch_size and number + 1 < len(parts):
+                continue
+            mels = self.mels([c for _, c, _ in window], speaker, opts, [n for _, _, n in window])
+            for (index, _, _), mel in zip(window, mels):
+                waves[index].append(self.vocode(mel))
+                remaining[index] -= 1
+                if not remaining[index]:
+                    yield index, waves.pop(index)
+            window = []
 
     def infer(self, speaker_audio: str | Path, text: str, opts: IndexTTS2Options, seed: int | None = None,
               noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
@@ -391,16 +478,13 @@ class IndexTTS2Engine(IndexTTSEngine):
             raise InputError(f"{opts.engine_label} needs a voice: a reference audio file (3-15 s of clean speech)")
         reference = resolve_reference(voice)
         model = self.model
-        generator = seeded_generator(model.device, controls.seed)
         rng = random.Random(controls.seed)
         speaker = model.speaker(reference)
         fixed_emotion = None if opts.use_emo_text and not opts.emo_text else model.emotion(speaker, reference, opts, rng=rng)
+
+        def emotion_of(text: str) -> EmotionCondition:
+            return fixed_emotion or model.emotion(speaker, reference, opts, text, rng)
         gap = np.zeros(model.silence(opts), dtype=np.float32)
-        for index, text in enumerate(segments):
-            emotion = fixed_emotion or model.emotion(speaker, reference, opts, text, rng)
-            parts = []
-            for n, wav in enumerate(model.render(text, speaker, emotion, opts, generator, controls.speed)):
-                if n and gap.size:
-                    parts.append(gap)
-                parts.append(wav[0].numpy())
+        for index, waves in model.render_many(segments, speaker, emotion_of, opts, controls.seed, controls.speed):
+            parts = [part for n, wav in enumerate(waves) for part in ((gap, wav[0].numpy()) if n else (wav[0].numpy(),))]
             yield SegmentAudio(index, np.concatenate(parts).astype(np.float32))

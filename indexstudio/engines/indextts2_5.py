@@ -17,12 +17,11 @@ Emotion control (audio, 8-value vector, text) is IndexTTS-2's.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterator
 
 import torch
 
@@ -30,14 +29,12 @@ from indexstudio.audio.features import centered_fbank, kaldi_fbank, s2mel_mel_sp
 from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
 from indexstudio.audio.resample import resample
 from indexstudio.engines.indextts2 import (MAX_SPEED, MIN_SPEED, EmotionCondition, IndexTTS2, IndexTTS2Engine,
-                                           IndexTTS2Options, SpeakerPrompt, check_speed)
+                                           IndexTTS2Options, SpeakerPrompt)
 from indexstudio.engines.indextts_common import Noise, Trace, no_trace, seeded_generator
-from indexstudio.errors import EngineError, InputError
-from indexstudio.models.codes import trim_at_stop
+from indexstudio.errors import InputError
 from indexstudio.models.folder import ModelFolder
-from indexstudio.models.s2mel import sample_euler_cfg, v2_5_target_length
+from indexstudio.models.s2mel import v2_5_target_length
 from indexstudio.models.semantic_codec import load_enhanced_codec
-from indexstudio.runtime.decoding import generate
 from indexstudio.text.indextts25 import LANGUAGE_CODES, PreparedText, load_text_frontend_v2_5
 
 log = logging.getLogger(__name__)
@@ -107,57 +104,21 @@ class IndexTTS25(IndexTTS2):
             raise InputError("the text has nothing to speak after normalisation")
         return prepared
 
-    # ---- one segment --------------------------------------------------------------------------
-    @torch.inference_mode()
-    def segment(self, text_ids: Sequence[int], speaker: SpeakerPrompt, emotion: EmotionCondition,
-                opts: IndexTTS25Options, language_id: int = 0, generator: torch.Generator | None = None,
-                noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
-        """Text ids of one segment -> (1, N) float waveform in [-1, 1] at `sample_rate`."""
-        trace = trace or no_trace
-        gpt = self.gpt
-        tokens = torch.tensor([list(text_ids)], dtype=torch.int32, device=self.device)
-        langs = torch.tensor([language_id], dtype=torch.long, device=self.device)
-        trace("merge_emovec", out=emotion.merged, alpha=torch.tensor(emotion.alpha, dtype=torch.float32))
-        stop = gpt.cfg.stop_mel_token
-        with self._gpt_precision():
-            prompt = gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens, langs)
-            raw = generate(gpt, prompt, opts.decoding(stop, gpt.cfg.max_mel_tokens), generator)
-        trace("gpt_inference_speech", text_tokens=tokens, langs=langs, emo_vec=emotion.vector,
-              campplus_embedding=speaker.style, codes_raw=raw, speech_conditioning_latent=speaker.latent)
-        if bool((raw[:, -1] != stop).any()):
-            log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
-                        "tokens may be cut short - use shorter segments", raw.shape[1], tokens.shape[1])
-        codes, _ = trim_at_stop(raw, stop)
-        if codes.shape[1] == 0:
-            raise EngineError("the GPT produced no speech codes for this segment")
+    # ---- stages that differ from IndexTTS-2 ---------------------------------------------------
+    VOCODER_TRACE_FIELD: ClassVar[str] = "x"
+
+    def condition(self, tokens: torch.Tensor, codes: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition,
+                  opts: IndexTTS25Options, speed: float = 1.0, trace: Trace = no_trace) -> torch.Tensor:
+        """Codes -> codec frames (twice as many) -> (1, F, C) condition, F = int(2T * 1.72 * duration_factor)."""
         content = self.codec.decode(codes)
         trace("codec_decode", codes=codes, S_infer=content)
-        frames = torch.tensor([v2_5_target_length(content.shape[1], opts.duration_factor)], device=self.device)
-        condition = self.s2mel.length_regulator(content, frames)
-        trace("length_regulator", x=content, ylens=frames, out=condition)
-        mu = torch.cat([speaker.condition, condition], dim=1)
-        shape = (1, speaker.mel.shape[1], mu.shape[1])
-        start = noise(shape) if noise is not None else torch.randn(shape, generator=generator, device=self.device)
-        x_lens = torch.tensor([mu.shape[1]], device=self.device)
-        mel = sample_euler_cfg(self.s2mel.estimator, start.to(self.device), mu, speaker.mel, speaker.style, x_lens,
-                               n_steps=opts.diffusion_steps, cfg_rate=opts.cfg_rate)
-        trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel)
-        target = mel[:, :, speaker.mel.shape[-1]:]
-        wav = self.vocoder(target)
-        trace("bigvgan", x=target, out=wav)
-        return wav.reshape(1, -1).float().cpu()
+        frames = torch.tensor([v2_5_target_length(content.shape[1], opts.duration_factor / speed)], device=self.device)
+        return self.regulate(content, frames, trace)
 
     # ---- whole texts --------------------------------------------------------------------------
-    def render(self, text: str, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS25Options,
-               generator: torch.Generator | None = None, speed: float = 1.0, noise: Noise | None = None,
-               trace: Trace | None = None) -> Iterator[torch.Tensor]:
-        """Each GPT segment of `text` as a (1, N) float waveform; `speed` divides the duration factor."""
-        if speed != 1.0:
-            check_speed(speed, opts.engine_label)
-            opts = dataclasses.replace(opts, duration_factor=opts.duration_factor / speed)
+    def parts(self, text: str, opts: IndexTTS25Options) -> list[tuple[list[int], int | None]]:
         prepared = self.prepare_text(text, opts)
-        for ids in prepared.segment_ids:
-            yield self.segment(ids, speaker, emotion, opts, prepared.language_id, generator, noise, trace)
+        return [(ids, prepared.language_id) for ids in prepared.segment_ids]
 
     def infer_stream(self, speaker_audio: str | Path, text: str, opts: IndexTTS25Options, seed: int | None = None,
                      noise: Noise | None = None, trace: Trace | None = None) -> Iterator[torch.Tensor]:
