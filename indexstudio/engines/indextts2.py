@@ -394,7 +394,8 @@ class IndexTTS2:
         Every GPT segment gets its own generator, seeded from `seed` and its text
         ids, so its audio depends neither on its companions nor on its place (a
         resumed book renders the same audio); the S2Mel flow matching runs
-        `opts.s2mel_batch_size` segments at a time as one padded batch.
+        `opts.s2mel_batch_size` segments at a time as one padded batch (the first
+        one alone, for an early first audio).
         """
         check_speed(speed, opts.engine_label)
         base = random.Random(seed).getrandbits(62)
@@ -412,7 +413,9 @@ class IndexTTS2:
             condition = self.condition(tokens, codes, speaker, emotion, opts, speed)
             shape = (1, speaker.mel.shape[1], speaker.mel.shape[-1] + condition.shape[1])
             window.append((index, condition, torch.randn(shape, generator=generator, device=self.device)))
-            if len(window) < opts.s2mel_batch_size and number + 1 < len(parts):
+            # the first segment goes alone, so the first audio comes as early as possible
+            limit = opts.s2mel_batch_size if number else 1
+            if len(window) < limit and number + 1 < len(parts):
                 continue
             mels = self.mels([c for _, c, _ in window], speaker, opts, [n for _, _, n in window])
             for (index, _, _), mel in zip(window, mels):
