@@ -4,6 +4,7 @@
     indexstudio speak "Hello." -o hello.wav --engine indextts2 --model-dir DIR --voice ref.wav [--emotion happy=0.6]
     indexstudio book my_book.epub -o my_book.m4b [--format m4b|mp3|wav|opus] [--mode normal|batch]
     indexstudio voices [--engine E]
+    indexstudio bench decode [--segments N] [--tokens T] [--weights fp32|bf16|int8] ...   (GPT decode speed)
 """
 from __future__ import annotations
 
@@ -175,6 +176,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from importlib import import_module
+    return import_module(f"indexstudio.bench.{args.bench}").main(args.bench_args, prog=f"indexstudio bench {args.bench}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from indexstudio.text.segment import DEFAULT_BUCKET_SIZE
 
@@ -212,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("voices", help="list the voices of an engine")
     _engine_args(p)
     p.set_defaults(func=cmd_voices)
+
+    p = sub.add_parser("bench", help="benchmarks (see `indexstudio bench decode --help`)")
+    benches = p.add_subparsers(dest="bench", required=True)
+    # each benchmark parses its own options: prefix_chars="+" hands every "--option" through untouched
+    b = benches.add_parser("decode", help="GPT decode: the official way vs the batched runtime", add_help=False,
+                           prefix_chars="+")
+    b.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

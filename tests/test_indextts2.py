@@ -34,7 +34,10 @@ def engine():
 
 
 def speak(engine, texts, seed=7, speed=1.0, **options):
-    return [r.audio for r in engine.synthesize(texts, str(PROMPT), Controls(speed, seed, {**FAST, **options}))]
+    """Each text's audio, in text order (the engine yields segments as they finish)."""
+    results = list(engine.synthesize(texts, str(PROMPT), Controls(speed, seed, {**FAST, **options})))
+    assert sorted(r.index for r in results) == list(range(len(texts)))
+    return [r.audio for r in sorted(results, key=lambda r: r.index)]
 
 
 def test_conformance_runner_passes_every_golden_case():
@@ -57,7 +60,7 @@ def test_conformance_command_filters_cases_and_fails_on_a_broken_folder(tmp_path
     assert any("s2mel.pth" in line for line in lines)
 
 
-def test_segments_come_back_in_order_with_whole_mel_frames(engine):
+def test_every_segment_comes_back_with_whole_mel_frames(engine):
     audio = speak(engine, ["Hello there.", "How are you today?"])
     assert len(audio) == 2
     for wav in audio:
@@ -73,13 +76,15 @@ def test_same_seed_same_audio_other_seed_other_audio(engine):
     assert not (a.size == c.size and np.array_equal(a, c))
 
 
-def test_batched_flow_matching_equals_one_at_a_time_and_companions_do_not_matter(engine):
+@pytest.mark.parametrize("beams", [1, 3])
+def test_batched_decoding_and_flow_matching_equal_one_at_a_time(engine, beams):
+    """Single-beam requests decode together in the runtime; either way companions do not change a segment."""
     texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
-    alone = speak(engine, texts, s2mel_batch_size=1)
-    batched = speak(engine, texts, s2mel_batch_size=8)
+    alone = speak(engine, texts, num_beams=beams, s2mel_batch_size=1, gpt_batch_size=1)
+    batched = speak(engine, texts, num_beams=beams, s2mel_batch_size=8, gpt_batch_size=3)
     for a, b in zip(alone, batched):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
-    single = speak(engine, texts[2:3], s2mel_batch_size=8)[0]
+    single = speak(engine, texts[2:3], num_beams=beams, s2mel_batch_size=8)[0]
     assert single.size == batched[2].size and np.abs(single - batched[2]).max() < 1e-4
 
 

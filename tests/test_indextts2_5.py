@@ -33,7 +33,10 @@ def engine():
 
 
 def speak(engine, texts, seed=7, speed=1.0, **options):
-    return [r.audio for r in engine.synthesize(texts, str(PROMPT), Controls(speed, seed, {**FAST, **options}))]
+    """Each text's audio, in text order (the engine yields segments as they finish)."""
+    results = list(engine.synthesize(texts, str(PROMPT), Controls(speed, seed, {**FAST, **options})))
+    assert sorted(r.index for r in results) == list(range(len(texts)))
+    return [r.audio for r in sorted(results, key=lambda r: r.index)]
 
 
 def test_conformance_runner_passes_every_golden_case():

@@ -24,8 +24,8 @@ import logging
 import random
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -47,9 +47,11 @@ from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel import load_s2mel, sample_euler_cfg, v2_target_lengths
 from indexstudio.models.s2mel.length_regulator import MEL_FRAMES_PER_CODE
 from indexstudio.models.semantic_codec import load_semantic_codec
-from indexstudio.models.unified_voice import load_unified_voice_v2
+from indexstudio.models.unified_voice import MelPrompt, load_unified_voice_v2
 from indexstudio.models.w2vbert import load_semantic_encoder
-from indexstudio.runtime.decoding import generate
+from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
+from indexstudio.runtime.decoding import DecodingConfig
+from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.text.indextts import load_text_frontend
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class IndexTTS2Options(DecodingOptions):
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
     s2mel_batch_size: int = 8              # segments per flow-matching batch (speed/memory only, same audio)
+    gpt_batch_size: int = 16               # segments decoded together by the runtime (single-beam decoding)
 
     @classmethod
     def parse_field(cls, name: str, value: Any) -> Any:
@@ -82,8 +85,9 @@ class IndexTTS2Options(DecodingOptions):
 
     def check(self) -> None:
         super().check()
-        if self.diffusion_steps < 1 or self.cfg_rate < 0 or self.s2mel_batch_size < 1:
-            raise InputError("diffusion_steps and s2mel_batch_size must be at least 1 and cfg_rate not negative")
+        if min(self.diffusion_steps, self.s2mel_batch_size, self.gpt_batch_size) < 1 or self.cfg_rate < 0:
+            raise InputError("diffusion_steps, s2mel_batch_size and gpt_batch_size must be at least 1, "
+                             "cfg_rate not negative")
 
 
 def emotion_weights(value: Any) -> tuple[float, ...]:
@@ -295,22 +299,51 @@ class IndexTTS2:
               generator: torch.Generator | None = None, language: int | None = None,
               trace: Trace = no_trace) -> torch.Tensor:
         """GPT decoding of one segment's (1, L) text ids -> (1, T) codes without the stop token."""
-        gpt = self.gpt
-        langs = None if language is None else torch.tensor([language], dtype=torch.long, device=self.device)
-        stop = gpt.cfg.stop_mel_token
-        with self._gpt_precision():
-            prompt = gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens, langs)
-            raw = generate(gpt, prompt, opts.decoding(stop, gpt.cfg.max_mel_tokens), generator)
-        extra = {} if langs is None else {"langs": langs}
+        prompt = self.gpt_prompt(tokens, speaker, emotion, language)
+        raw = decode_rows(self.gpt, prompt, self.decoding(opts), [generator])[0].unsqueeze(0)
+        extra = {} if language is None else {"langs": torch.tensor([language], dtype=torch.long, device=self.device)}
         trace("gpt_inference_speech", text_tokens=tokens, emo_vec=emotion.vector, codes_raw=raw,
               speech_conditioning_latent=speaker.latent, campplus_embedding=speaker.style, **extra)
+        return self.finish_codes(raw, tokens.shape[1])
+
+    def gpt_prompt(self, tokens: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition,
+                   language: int | None = None) -> MelPrompt:
+        gpt = self.gpt
+        langs = None if language is None else torch.tensor([language], dtype=torch.long, device=self.device)
+        with self._gpt_precision():
+            return gpt.prepare_gpt_inputs(gpt.conditioning_prefix(speaker.latent, emotion.vector), tokens, langs)
+
+    def decoding(self, opts: IndexTTS2Options) -> DecodingConfig:
+        return opts.decoding(self.gpt.cfg.stop_mel_token, self.gpt.cfg.max_mel_tokens)
+
+    def finish_codes(self, raw: torch.Tensor, text_tokens: int) -> torch.Tensor:
+        """(1, T) generated codes -> codes before the stop token (a warning when it never came)."""
+        stop = self.gpt.cfg.stop_mel_token
         if bool((raw[:, -1] != stop).any()):
             log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
-                        "tokens may be cut short - use shorter segments", raw.shape[1], tokens.shape[1])
+                        "tokens may be cut short - use shorter segments", raw.shape[1], text_tokens)
         codes, _ = trim_at_stop(raw, stop)
         if codes.shape[1] == 0:
             raise EngineError("the GPT produced no speech codes for this segment")
         return codes
+
+    def decode_all(self, prompts: Sequence[MelPrompt], opts: IndexTTS2Options,
+                   generators: Sequence[torch.Generator]) -> Iterator[tuple[int, torch.Tensor]]:
+        """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
+
+        Single-beam decoding goes through the continuous-batching runtime
+        (`opts.gpt_batch_size` at a time); beam search runs one prompt at a time.
+        """
+        cfg = self.decoding(opts)
+        if cfg.num_beams > 1:
+            for i, (prompt, generator) in enumerate(zip(prompts, generators)):
+                yield i, decode_rows(self.gpt, prompt, cfg, [generator])[0].unsqueeze(0)
+            return
+        rows = [prompt_rows(prompt)[0] for prompt in prompts]
+        longest = max(embeds.shape[0] for embeds, _ in rows)
+        runtime = DecodeEngine(self.gpt, min(len(rows), opts.gpt_batch_size), longest + cfg.max_new_tokens)
+        for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
+            yield i, codes.unsqueeze(0)
 
     def condition(self, tokens: torch.Tensor, codes: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition,
                   opts: IndexTTS2Options, speed: float = 1.0, trace: Trace = no_trace) -> torch.Tensor:
@@ -389,13 +422,14 @@ class IndexTTS2:
     def render_many(self, texts: Sequence[str], speaker: SpeakerPrompt, emotions: Callable[[str], EmotionCondition],
                     opts: IndexTTS2Options, seed: int | None = None, speed: float = 1.0
                     ) -> Iterator[tuple[int, list[torch.Tensor]]]:
-        """(index, its GPT segments' waveforms) for each text, as soon as all its segments are rendered.
+        """(index, its GPT segments' waveforms) for each text in order, as soon as it and those before it are done.
 
         Every GPT segment gets its own generator, seeded from `seed` and its text
         ids, so its audio depends neither on its companions nor on its place (a
-        resumed book renders the same audio); the S2Mel flow matching runs
-        `opts.s2mel_batch_size` segments at a time as one padded batch (the first
-        one alone, for an early first audio).
+        resumed book renders the same audio).  The GPT decodes them together
+        (continuous batching), and as they finish the S2Mel flow matching runs
+        `opts.s2mel_batch_size` at a time as one padded batch (the first one
+        alone, for an early first audio).
         """
         check_speed(speed, opts.engine_label)
         base = random.Random(seed).getrandbits(62)
@@ -404,26 +438,34 @@ class IndexTTS2:
                  for emotion in [emotions(text)]
                  for ids, language in self.parts(text, opts)]
         remaining = Counter(index for index, *_ in parts)
-        waves: dict[int, list[torch.Tensor]] = {index: [] for index in remaining}
+        waves: dict[int, list[torch.Tensor | None]] = {index: [None] * count for index, count in remaining.items()}
+        place = [sum(1 for earlier in parts[:n] if earlier[0] == index) for n, (index, *_) in enumerate(parts)]
+        generators = [seeded_generator(self.device, (base + zlib.crc32(repr(ids).encode())) % 2**63)
+                      for _, ids, _, _ in parts]
+        tokens = [torch.tensor([list(ids)], dtype=torch.int32, device=self.device) for _, ids, _, _ in parts]
+        prompts = [self.gpt_prompt(t, speaker, emotion, language)
+                   for t, (_, _, language, emotion) in zip(tokens, parts)]
         window: list[tuple[int, torch.Tensor, torch.Tensor]] = []
-        for number, (index, ids, language, emotion) in enumerate(parts):
-            generator = seeded_generator(self.device, (base + zlib.crc32(repr(ids).encode())) % 2**63)
-            tokens = torch.tensor([list(ids)], dtype=torch.int32, device=self.device)
-            codes = self.codes(tokens, speaker, emotion, opts, generator, language)
-            condition = self.condition(tokens, codes, speaker, emotion, opts, speed)
+        next_index = 0
+        for done, (number, raw) in enumerate(self.decode_all(prompts, opts, generators), start=1):
+            index, _, _, emotion = parts[number]
+            codes = self.finish_codes(raw, tokens[number].shape[1])
+            condition = self.condition(tokens[number], codes, speaker, emotion, opts, speed)
             shape = (1, speaker.mel.shape[1], speaker.mel.shape[-1] + condition.shape[1])
-            window.append((index, condition, torch.randn(shape, generator=generator, device=self.device)))
+            window.append((number, condition, torch.randn(shape, generator=generators[number], device=self.device)))
             # the first segment goes alone, so the first audio comes as early as possible
-            limit = opts.s2mel_batch_size if number else 1
-            if len(window) < limit and number + 1 < len(parts):
+            limit = opts.s2mel_batch_size if done > 1 else 1
+            if len(window) < limit and done < len(parts):
                 continue
             mels = self.mels([c for _, c, _ in window], speaker, opts, [n for _, _, n in window])
-            for (index, _, _), mel in zip(window, mels):
-                waves[index].append(self.vocode(mel))
+            for (number, _, _), mel in zip(window, mels):
+                index = parts[number][0]
+                waves[index][place[number]] = self.vocode(mel)
                 remaining[index] -= 1
-                if not remaining[index]:
-                    yield index, waves.pop(index)
             window = []
+            while next_index in remaining and not remaining[next_index]:     # in text order, as streams need
+                yield next_index, waves.pop(next_index)
+                next_index += 1
 
     def infer(self, speaker_audio: str | Path, text: str, opts: IndexTTS2Options, seed: int | None = None,
               noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:

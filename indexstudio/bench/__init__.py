@@ -1,0 +1,1 @@
+"""Benchmarks run through `indexstudio bench ...` (each module has a `main(argv)`)."""

@@ -1,0 +1,218 @@
+"""GPT decode speed: the official way against the continuous-batching runtime, with the same weights.
+
+The model is a FULL-SIZE IndexTTS mel-code GPT with random weights (decode cost
+depends on the shapes, not the values); no conditioning encoder is needed: each
+segment's prompt is random conditioning rows (IndexTTS-2: 34, 1.5: 32,
+2.5: 3) followed by random text of 24 to 63 tokens.  Every segment decodes
+exactly --tokens greedy codes (the stop token is never chosen).
+
+(a) reference - how the official product runs its GPT: Hugging Face
+    `GPT2Model` (our weights, null position embeddings) with `past_key_values`
+    (a DynamicCache), batch 1, a greedy argmax loop in Python, one segment
+    after another;
+(b) ours - `runtime.DecodeEngine`: all segments submitted at once, continuous
+    batching over --max-batch slots; also one segment alone (batch 1).
+
+Printed: codes/s of each, the fraction of greedy codes equal to the
+reference's, with --weights bf16/int8 the speed of that mode and its code
+agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
+--weights / codes/s of (a)).
+
+    indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
+                             [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from indexstudio.models.unified_voice import MelCodeGPT, UnifiedVoiceConfig
+from indexstudio.runtime.decode_engine import DecodeEngine, PromptRow
+from indexstudio.runtime.device import pick_device, pick_dtype
+from indexstudio.runtime.sequence import SamplingParams
+from indexstudio.runtime.weights import WEIGHT_MODES
+
+
+@dataclass(frozen=True)
+class Shape:
+    layers: int = 24
+    dim: int = 1280
+    heads: int = 20
+    mel_codes: int = 8194
+    text_tokens: int = 12000
+    max_mel_tokens: int = 1815
+    max_text_tokens: int = 600
+    cond_rows: int = 34
+    position_offset: int = 1
+
+
+SHAPES = {
+    "indextts2": Shape(),
+    "indextts2_5": Shape(cond_rows=3),
+    "indextts1_5": Shape(max_mel_tokens=605, max_text_tokens=402, cond_rows=32, position_offset=0),
+}
+
+
+def build_gpt(shape: Shape, seed: int = 0) -> MelCodeGPT:
+    """A MelCodeGPT of this shape with N(0, 0.02) weights, zero biases and unit layer norms."""
+    cfg = UnifiedVoiceConfig(layers=shape.layers, model_dim=shape.dim, heads=shape.heads,
+                             max_text_tokens=shape.max_text_tokens, max_mel_tokens=shape.max_mel_tokens,
+                             number_text_tokens=shape.text_tokens, number_mel_codes=shape.mel_codes,
+                             start_text_token=0, stop_text_token=1, start_mel_token=shape.mel_codes - 2,
+                             stop_mel_token=shape.mel_codes - 1)
+    gpt = MelCodeGPT(cfg, generated_position_offset=shape.position_offset)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in gpt.modules():
+            if isinstance(module, nn.LayerNorm):
+                continue
+            for name, param in module.named_parameters(recurse=False):
+                if name == "weight":
+                    param.normal_(0.0, 0.02, generator=gen)
+                else:
+                    param.zero_()
+    return gpt.eval()
+
+
+def make_prompts(gpt: MelCodeGPT, segments: int, cond_rows: int, seed: int = 1) -> list[PromptRow]:
+    gen = torch.Generator().manual_seed(seed)
+    conds = torch.randn(1, cond_rows, gpt.cfg.model_dim, generator=gen)
+    rows = []
+    with torch.inference_mode():
+        for i in range(segments):
+            text = torch.randint(2, gpt.cfg.number_text_tokens, (1, 24 + (i * 13) % 40), generator=gen)
+            prompt = gpt.build_prompt(conds, text)
+            rows.append((prompt.embeds[0], prompt.input_ids[0]))
+    return rows
+
+
+class HFReference:
+    """Our GPT-2 weights inside transformers' GPT2Model, decoded like the official GPT2InferenceModel."""
+
+    def __init__(self, gpt: MelCodeGPT, max_positions: int):
+        from transformers import GPT2Config, GPT2Model
+        c, p = gpt.gpt.cfg, gpt.gpt.ln_f.weight
+        config = GPT2Config(vocab_size=1, n_positions=max_positions, n_embd=c.dim, n_layer=c.layers, n_head=c.heads,
+                            activation_function=c.activation, layer_norm_epsilon=1e-5, resid_pdrop=0.0,
+                            embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None, eos_token_id=None)
+        with torch.device("meta"):
+            self.model = GPT2Model(config)
+        state = dict(gpt.gpt.state_dict())
+        state["wte.weight"] = p.new_zeros(1, c.dim)                   # unused: inputs are embeddings
+        state["wpe.weight"] = p.new_zeros(max_positions, c.dim)       # the official null position embeddings
+        self.model.load_state_dict(state, assign=True)
+        self.model.eval()
+        self.gpt = gpt
+
+    @torch.inference_mode()
+    def decode(self, embeds: torch.Tensor, tokens: int) -> list[int]:
+        from transformers import DynamicCache
+        gpt, stop = self.gpt, self.gpt.cfg.stop_mel_token
+        cache = DynamicCache(config=self.model.config)
+        inputs = embeds.unsqueeze(0)
+        codes: list[int] = []
+        while True:
+            hidden = self.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
+            logits = gpt.mel_head(gpt.final_norm(hidden[:, -1])).float()
+            logits[:, stop] = float("-inf")
+            code = logits.argmax(dim=-1)
+            codes.append(int(code))
+            if len(codes) == tokens:
+                return codes
+            inputs = gpt.embed_generated(code, len(codes))
+
+
+def _timed(device: torch.device, fn):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def _agreement(a: list[list[int]], b: list[list[int]]) -> float:
+    pairs = [(x, y) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
+    return sum(x == y for x, y in pairs) / max(len(pairs), 1)
+
+
+def _ours(gpt: MelCodeGPT, rows: list[PromptRow], tokens: int, max_batch: int, weights: str,
+          device: torch.device) -> tuple[list[list[int]], float]:
+    """Codes and seconds of the runtime on `rows` (after a short warm-up through the same engine)."""
+    longest = max(e.shape[0] for e, _ in rows)
+    engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + tokens, weights=weights)
+    params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True)
+    engine.generate(rows[:1], SamplingParams(2, gpt.cfg.stop_mel_token, ignore_stop=True))
+    codes, seconds = _timed(device, lambda: engine.generate(rows, params))
+    return [c.tolist() for c in codes], seconds
+
+
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=sorted(SHAPES), default="indextts2", help="GPT shape (default indextts2)")
+    p.add_argument("--segments", type=int, default=16, help="segments to decode (default 16)")
+    p.add_argument("--tokens", type=int, help="codes per segment (default 64 on CPU, 256 on GPUs)")
+    p.add_argument("--device", help="cpu, cuda, ... (default: best available)")
+    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                   help="model precision for both ways (default float32)")
+    p.add_argument("--weights", choices=WEIGHT_MODES, default="fp32",
+                   help="runtime weight mode (fp32 = the model's own weights; default fp32)")
+    p.add_argument("--max-batch", type=int, default=16, help="runtime KV slots (default 16)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights and prompts")
+    # smaller shapes, for tests
+    p.add_argument("--layers", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--dim", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--heads", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    args = parser(prog).parse_args(argv)
+    if args.segments < 1 or args.max_batch < 1 or (args.tokens is not None and args.tokens < 1):
+        raise SystemExit("--segments, --tokens and --max-batch must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device, dtype = pick_device(args.device), pick_dtype(args.dtype)
+    tokens = args.tokens or (64 if device.type == "cpu" else 256)
+    shape = SHAPES[args.model]
+    overrides = {k: getattr(args, k) for k in ("layers", "dim", "heads") if getattr(args, k)}
+    shape = replace(shape, **overrides)
+    gpt = build_gpt(shape, args.seed).to(device, dtype)
+    rows = [(e.to(device, dtype), ids.to(device)) for e, ids in make_prompts(gpt, args.segments, shape.cond_rows,
+                                                                             args.seed + 1)]
+    total = args.segments * tokens
+    lengths = [e.shape[0] for e, _ in rows]
+    print(f"model {args.model}: {shape.layers} layers, dim {shape.dim}, {shape.heads} heads, {shape.mel_codes} codes; "
+          f"{args.segments} segments x {tokens} codes, prompts of {min(lengths)}-{max(lengths)} positions; "
+          f"{device} {args.dtype}, {torch.get_num_threads()} threads")
+
+    reference = HFReference(gpt, max(lengths) + tokens)
+    reference.decode(rows[0][0], 2)
+    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, tokens) for e, _ in rows])
+    ref_rate = total / ref_s
+    print(f"reference (HF GPT2Model + past_key_values, batch 1, one segment after another): "
+          f"{total} codes in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
+
+    single, single_s = _ours(gpt, rows[:1], tokens, 1, args.weights, device)
+    print(f"ours {args.weights}, batch 1 (one segment): {tokens} codes in {single_s:.2f} s = "
+          f"{tokens / single_s:.2f} codes/s ({tokens / single_s / ref_rate:.2f}x reference)")
+    batch = min(args.max_batch, args.segments)
+    codes, ours_s = _ours(gpt, rows, tokens, batch, args.weights, device)
+    rate = total / ours_s
+    print(f"ours {args.weights}, continuous batching ({batch} slots): {total} codes in {ours_s:.2f} s = "
+          f"{rate:.2f} codes/s")
+    if args.weights == "fp32":
+        print(f"greedy codes equal to the reference's: {_agreement(codes, ref_codes):.1%}")
+    else:
+        full, full_s = _ours(gpt, rows, tokens, batch, "fp32", device)
+        print(f"ours fp32, continuous batching ({batch} slots): {total / full_s:.2f} codes/s; "
+              f"fp32 codes equal to the reference's: {_agreement(full, ref_codes):.1%}; "
+              f"{args.weights} codes equal to fp32's: {_agreement(codes, full):.1%}")
+    print(f"speedup {rate / ref_rate:.2f}")
+    return 0

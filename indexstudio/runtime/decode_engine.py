@@ -1,0 +1,158 @@
+"""Continuous-batching decode of mel codes: many segments through one GPT, each as if decoded alone.
+
+`DecodeEngine` owns a slot cache (allocated once), a scheduler and a model
+runner; `step()` either prefills newly admitted sequences or decodes one code
+for every running one, and finished sequences leave at once so that waiting
+ones take their slots.  Each sequence keeps its own generator, so the codes of
+a segment do not depend on its batch companions, and with the model's own
+weights they are those of `decoding.generate` on that segment alone.
+
+`decode_rows` is the drop-in for engines: the rows of a `MelPrompt` in, one
+code tensor per row out (stop token included when produced).  Beam search (and
+several return sequences) falls back to `decoding.generate`, one row at a time.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+from typing import Sequence as Seq
+
+import torch
+
+from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
+from indexstudio.runtime.decoding import DecodingConfig, generate
+from indexstudio.runtime.kv_cache import SlotCache
+from indexstudio.runtime.model_runner import ModelRunner
+from indexstudio.runtime.sampler import sample
+from indexstudio.runtime.scheduler import Scheduler
+from indexstudio.runtime.sequence import SamplingParams, Sequence
+
+PromptRow = tuple[torch.Tensor, torch.Tensor]     # (S, D) embeddings, (S,) ids
+
+
+class DecodeEngine:
+    def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
+                 cuda_graphs: bool = True):
+        param = gpt.gpt.ln_f.weight
+        self.gpt, self.device = gpt, param.device
+        self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device)
+        self.scheduler = Scheduler(self.cache)
+        self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
+
+    def add(self, seq: Sequence) -> None:
+        """Queue a sequence (checked against the cache and the model's tables; its generator made if missing)."""
+        params, cfg = seq.params, self.gpt.cfg
+        if seq.embeds.shape[1] != cfg.model_dim:
+            raise ValueError(f"prompt embeddings are {seq.embeds.shape[1]} wide; the GPT is {cfg.model_dim}")
+        if seq.prompt_len + params.max_new_tokens > self.cache.max_len:
+            raise ValueError(f"prompt of {seq.prompt_len} positions + max_new_tokens {params.max_new_tokens} "
+                             f"exceed the engine's max_len ({self.cache.max_len})")
+        positions = self.gpt.mel_pos_embedding.emb.num_embeddings
+        if params.max_new_tokens - 1 + self.gpt.generated_position_offset >= positions:
+            raise ValueError(f"max_new_tokens {params.max_new_tokens} exceeds the model's {positions} mel positions")
+        if params.stop_token >= cfg.number_mel_codes:
+            raise ValueError(f"stop_token {params.stop_token} is not a mel code (< {cfg.number_mel_codes})")
+        if seq.generator is None and params.do_sample:
+            seq.generator = new_generator(self.device, seq.seed)
+        elif seq.generator is not None and seq.generator.device.type != self.device.type:
+            raise ValueError(f"sequence generator is on {seq.generator.device}, the GPT on {self.device}")
+        self.scheduler.add(seq)
+
+    @property
+    def is_idle(self) -> bool:
+        return self.scheduler.is_idle
+
+    @torch.inference_mode()
+    def step(self) -> list[Sequence]:
+        """One prefill or decode step; the sequences that finished in it."""
+        if self.is_idle:
+            return []
+        seqs, is_prefill = self.scheduler.schedule()
+        seqs = list(seqs)
+        if is_prefill:
+            logits = torch.cat([self.runner.prefill(seq) for seq in seqs])
+            slots = torch.tensor([seq.slot for seq in seqs], device=self.device)
+        else:
+            logits = self.runner.decode(seqs)
+            slots = torch.arange(len(seqs), device=self.device)
+        tokens = sample(logits, seqs, self.cache.seen[slots])
+        self.cache.seen[slots, tokens] = True
+        finished = []
+        for seq, token in zip(seqs, tokens.tolist()):
+            seq.append(token)
+            if seq.is_finished:
+                self.scheduler.finish(seq)
+                finished.append(seq)
+        return finished
+
+    def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
+               seeds: Seq[int | None] | None = None,
+               generators: Seq[torch.Generator | None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+        """Decode the prompts; yields (index, codes) for each as soon as it finishes."""
+        n = len(prompts)
+        params = [params] * n if isinstance(params, SamplingParams) else list(params)
+        seeds, generators = list(seeds or [None] * n), list(generators or [None] * n)
+        if not len(params) == len(seeds) == len(generators) == n:
+            raise ValueError(f"{n} prompts need as many params, seeds and generators")
+        index = {}
+        for i, ((embeds, ids), p, seed, gen) in enumerate(zip(prompts, params, seeds, generators)):
+            seq = Sequence(embeds, ids, p, gen, seed)
+            self.add(seq)
+            index[seq.id] = i
+        remaining = n
+        while remaining:
+            if self.is_idle:
+                raise RuntimeError("decode engine went idle with sequences unfinished")
+            for seq in self.step():
+                if seq.id in index:
+                    remaining -= 1
+                    yield index[seq.id], seq.codes().to(self.device)
+
+    def generate(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
+                 seeds: Seq[int | None] | None = None,
+                 generators: Seq[torch.Generator | None] | None = None) -> list[torch.Tensor]:
+        """Codes of every prompt, in order (each (T,) with the stop token when it was produced)."""
+        out: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+        for i, codes in self.stream(prompts, params, seeds, generators):
+            out[i] = codes
+        return out
+
+
+def new_generator(device: torch.device, seed: int | None = None) -> torch.Generator:
+    """A generator on `device` seeded with `seed`, or with a seed drawn from torch's global generator."""
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, ()))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def prompt_rows(prompt: MelPrompt) -> list[PromptRow]:
+    """The rows of a left-padded prompt without their padding."""
+    keep = prompt.attention_mask.bool()
+    return [(prompt.embeds[i][keep[i]], prompt.input_ids[i][keep[i]]) for i in range(keep.shape[0])]
+
+
+def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
+                generators: Seq[torch.Generator | None] | None = None, seeds: Seq[int | None] | None = None,
+                max_batch: int = 16, weights: str = "fp32") -> list[torch.Tensor]:
+    """Codes for every prompt row (num_return_sequences per row), each decoded with its own generator / seed."""
+    rows = prompt_rows(prompt)
+    if generators is not None and seeds is not None:
+        raise ValueError("give generators or seeds, not both")
+    if cfg.num_beams > 1 or cfg.num_return_sequences > 1:
+        gens = list(generators or [None if s is None else new_generator(gpt.gpt.ln_f.weight.device, s)
+                                   for s in (seeds or [None] * len(rows))])
+        if len(gens) != len(rows):
+            raise ValueError(f"{len(rows)} prompt rows need as many generators / seeds")
+        out = []
+        for (embeds, ids), gen in zip(rows, gens):
+            raw = generate(gpt, MelPrompt(embeds[None], ids[None], torch.ones_like(ids)[None]), cfg, gen)
+            out.extend(_trim(r, cfg.stop_token) for r in raw)
+        return out
+    longest = max(embeds.shape[0] for embeds, _ in rows)
+    engine = DecodeEngine(gpt, min(len(rows), max_batch), longest + cfg.max_new_tokens, weights)
+    return engine.generate(rows, SamplingParams.from_decoding(cfg), seeds, generators)
+
+
+def _trim(row: torch.Tensor, stop: int) -> torch.Tensor:
+    """A padded result row up to and including its first stop token."""
+    hits = (row == stop).nonzero()
+    return row if hits.numel() == 0 else row[:int(hits[0]) + 1]

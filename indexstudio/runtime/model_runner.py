@@ -1,0 +1,143 @@
+"""Runs the mel-code GPT for the runtime's batches against the slot cache.
+
+`prefill(seq)`: one prompt, unpadded, through the stack; its keys/values go to
+the sequence's slot.  These are the operations of `decoding.generate`'s
+prefill, so the first logits are the same.
+
+`decode(seqs)`: one step for every running sequence, row i in slot i.  Each row
+has its own cache position (prompt length + generated - 1) and mel position
+(generated + the model's offset): keys/values are written with advanced
+indexing and attention reads slots [0, n) and positions [0, longest) through
+slices, with a per-row length mask (none when all rows have the same length,
+as for one row - again `generate`'s operations).
+
+On CUDA the decode step is replayed from CUDA graphs captured per (batch
+bucket, length bucket) with static input buffers; the CPU path runs eagerly.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from indexstudio.models.unified_voice import MelCodeGPT
+from indexstudio.runtime.kv_cache import SlotCache
+from indexstudio.runtime.sequence import Sequence
+from indexstudio.runtime.weights import decode_layers
+
+
+class ModelRunner:
+    def __init__(self, gpt: MelCodeGPT, cache: SlotCache, weights: str = "fp32", cuda_graphs: bool = True):
+        self.gpt, self.cache = gpt, cache
+        self.layers = decode_layers(gpt.gpt, weights)
+        param = gpt.gpt.ln_f.weight
+        self.device, self.dtype = param.device, param.dtype
+        self.rows = torch.arange(cache.num_slots, device=self.device).unsqueeze(1)     # (slots, 1) row index
+        self.graphs = DecodeGraphs(self) if cuda_graphs and self.device.type == "cuda" else None
+
+    @torch.inference_mode()
+    def prefill(self, seq: Sequence) -> torch.Tensor:
+        """Logits (1, V) after the sequence's prompt."""
+        s = seq.prompt_len
+        x = seq.embeds.to(self.device, self.dtype).unsqueeze(0)
+        positions = torch.arange(s, device=self.device).unsqueeze(0)
+        hidden = self.forward(x, seq.slot, self.rows[seq.slot:seq.slot + 1], positions, s, None)
+        return self.logits(hidden)
+
+    @torch.inference_mode()
+    def decode(self, seqs: list[Sequence]) -> torch.Tensor:
+        """Logits (B, V) after feeding every sequence's last code; seqs[i] must hold slot i."""
+        generated = [len(s.tokens) for s in seqs]
+        cache_pos = [s.prompt_len + g - 1 for s, g in zip(seqs, generated)]
+        tokens = torch.tensor([s.tokens[-1] for s in seqs], device=self.device)
+        mel_pos = torch.tensor(generated, device=self.device) + self.gpt.generated_position_offset
+        pos = torch.tensor(cache_pos, device=self.device)
+        kv_len = max(cache_pos) + 1
+        if self.graphs is not None:
+            return self.graphs.run(tokens, mel_pos, pos, kv_len)
+        mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
+        return self.step(tokens, mel_pos, pos, kv_len, mask)
+
+    def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
+             mask: torch.Tensor | None) -> torch.Tensor:
+        """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture)."""
+        gpt = self.gpt
+        x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
+        n = tokens.shape[0]
+        return self.logits(self.forward(x, slice(0, n), self.rows[:n], pos.unsqueeze(1), kv_len, mask))
+
+    def forward(self, x: torch.Tensor, slots: int | slice, row_index: torch.Tensor, positions: torch.Tensor,
+                kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, D) inputs of slots `slots` at cache positions (B, T) -> final hidden state (B, D) of the last one."""
+        b, t, d = x.shape
+        heads = self.gpt.cfg.heads
+        head_dim = d // heads
+        read = slots if isinstance(slots, slice) else slice(slots, slots + 1)
+        causal = mask is None and t > 1
+        for layer, keys, values in zip(self.layers, self.cache.keys, self.cache.values):
+            q, k, v = layer.qkv(layer.ln_1(x)).split(d, dim=2)
+            keys[row_index, :, positions] = k.view(b, t, heads, head_dim)
+            values[row_index, :, positions] = v.view(b, t, heads, head_dim)
+            q = q.view(b, t, heads, head_dim).transpose(1, 2)
+            out = F.scaled_dot_product_attention(q, keys[read, :, :kv_len], values[read, :, :kv_len],
+                                                 attn_mask=mask, is_causal=causal)
+            x = x + layer.proj(out.transpose(1, 2).reshape(b, t, d))
+            x = x + layer.fc_out(F.gelu(layer.fc(layer.ln_2(x)), approximate=layer.approximate))
+        return self.gpt.gpt.ln_f(x[:, -1])
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.gpt.mel_head(self.gpt.final_norm(hidden)).float()
+
+
+def attention_mask(pos: torch.Tensor, kv_len: int) -> torch.Tensor:
+    """(B, 1, 1, kv_len) boolean: row b sees cache positions <= pos[b]."""
+    return (torch.arange(kv_len, device=pos.device) <= pos.unsqueeze(1))[:, None, None]
+
+
+class DecodeGraphs:
+    """CUDA graphs of `ModelRunner.step`, captured on first use per (batch bucket, kv-length bucket).
+
+    Batches are padded up to the bucket with code 0 at position 0 of the free
+    slots above the running ones (harmless: a prefill overwrites them); the
+    kv length is rounded up to a multiple of LENGTH_BUCKET so that attention
+    reads a bounded part of the cache.  All graphs share one memory pool.
+    """
+    LENGTH_BUCKET = 256
+
+    def __init__(self, runner: ModelRunner):
+        self.runner = runner
+        slots = runner.cache.num_slots
+        self.batch_buckets = sorted({min(1 << i, slots) for i in range(slots.bit_length() + 1)})
+        self.tokens, self.mel_pos, self.pos = (torch.zeros(slots, dtype=torch.long, device=runner.device)
+                                               for _ in range(3))
+        self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
+        self.outputs: dict[tuple[int, int], torch.Tensor] = {}
+        self.pool = None
+
+    def run(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int) -> torch.Tensor:
+        n = tokens.shape[0]
+        batch = next(b for b in self.batch_buckets if b >= n)
+        length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.max_len)
+        for buffer, values in ((self.tokens, tokens), (self.mel_pos, mel_pos), (self.pos, pos)):
+            buffer.zero_()
+            buffer[:n] = values
+        key = (batch, length)
+        if key not in self.graphs:
+            self._capture(key)
+        self.graphs[key].replay()
+        return self.outputs[key][:n]
+
+    def _step(self, batch: int, length: int) -> torch.Tensor:
+        pos = self.pos[:batch]
+        return self.runner.step(self.tokens[:batch], self.mel_pos[:batch], pos, length, attention_mask(pos, length))
+
+    def _capture(self, key: tuple[int, int]) -> None:
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            self._step(*key)                    # warm-up outside the graph (lazy inits, allocator)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self.pool):
+            self.outputs[key] = self._step(*key)
+        self.pool = graph.pool()
+        self.graphs[key] = graph

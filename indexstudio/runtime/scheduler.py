@@ -1,0 +1,60 @@
+"""Continuous batching: a waiting queue and a running set bounded by the cache's slots.
+
+Every step is either a prefill of newly admitted sequences (whenever a slot is
+free and someone waits) or one decode step of all running sequences.  A
+sequence leaves as soon as it finishes and its slot goes to the next waiting
+one at the following step.  Before a decode step the running sequences are
+packed into slots [0, n) (row i of the batch is slot i).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from indexstudio.runtime.kv_cache import SlotCache
+from indexstudio.runtime.sequence import Sequence, SequenceStatus
+
+
+class Scheduler:
+    def __init__(self, cache: SlotCache):
+        self.cache = cache
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []
+
+    def add(self, seq: Sequence) -> None:
+        seq.status = SequenceStatus.WAITING
+        self.waiting.append(seq)
+
+    @property
+    def is_idle(self) -> bool:
+        return not self.waiting and not self.running
+
+    def schedule(self) -> tuple[list[Sequence], bool]:
+        """(sequences, is_prefill): the newly admitted ones, else every running one in slot order."""
+        admitted = []
+        while self.waiting and self.cache.num_free:
+            seq = self.waiting.popleft()
+            seq.slot = self.cache.allocate(seq.input_ids)
+            seq.status = SequenceStatus.RUNNING
+            self.running.append(seq)
+            admitted.append(seq)
+        if admitted:
+            return admitted, True
+        self._pack()
+        return self.running, False
+
+    def finish(self, seq: Sequence) -> None:
+        self.running.remove(seq)
+        self.cache.free(seq.slot)
+        seq.slot = None
+
+    def _pack(self) -> None:
+        """Move the highest-slot sequences into lower free slots until slots [0, n) are the running ones."""
+        self.running.sort(key=lambda s: s.slot)
+        while self.running:
+            hole = self.cache.lowest_free()
+            last = self.running[-1]
+            if hole is None or hole > last.slot:
+                break
+            self.cache.move(last.slot, hole, last.cached_len)
+            last.slot = hole
+            self.running.sort(key=lambda s: s.slot)

@@ -1,0 +1,116 @@
+"""One segment's decode request: prompt row, sampling settings, own random generator, generated codes.
+
+A sequence carries its own `torch.Generator` so that what it samples does not
+depend on which other sequences it is batched with (each row draws from its own
+stream, exactly as `decoding.generate` draws for a batch of one).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from enum import Enum, auto
+from functools import lru_cache
+
+import torch
+from transformers.generation.logits_process import LogitsProcessorList
+
+from indexstudio.runtime.decoding import DecodingConfig, logits_processors
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-sequence search settings (HF generate semantics, one row, no beams).
+
+    `ignore_stop` never lets the stop token be chosen, so that every sequence
+    runs to `max_new_tokens` (fixed-length benchmarks).
+    """
+    max_new_tokens: int
+    stop_token: int
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int | None = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    ignore_stop: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {self.max_new_tokens!r}")
+        if not isinstance(self.stop_token, int) or self.stop_token < 0:
+            raise ValueError(f"stop_token must be a token id >= 0, got {self.stop_token!r}")
+        if self.do_sample and not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature}")
+        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 0):
+            raise ValueError(f"top_k must be None or an integer >= 0, got {self.top_k!r}")
+        if not 0.0 <= self.top_p <= 1.0:
+            raise ValueError(f"top_p must lie in [0, 1], got {self.top_p}")
+        if not self.repetition_penalty > 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+
+    @classmethod
+    def from_decoding(cls, cfg: DecodingConfig) -> "SamplingParams":
+        """The settings of a single-beam, single-return `DecodingConfig`."""
+        if cfg.num_beams != 1 or cfg.num_return_sequences != 1:
+            raise ValueError("the batched runtime decodes one beam and one return sequence per prompt")
+        return cls(cfg.max_new_tokens, cfg.stop_token, cfg.do_sample, cfg.temperature, cfg.top_k, cfg.top_p,
+                   cfg.repetition_penalty)
+
+    @property
+    def warpers(self) -> LogitsProcessorList:
+        """HF's processors after the repetition penalty (temperature, top-k, top-p; none when greedy)."""
+        return _warpers(self.do_sample, self.temperature, self.top_k, self.top_p)
+
+
+@lru_cache(maxsize=None)
+def _warpers(do_sample: bool, temperature: float, top_k: int | None, top_p: float) -> LogitsProcessorList:
+    return logits_processors(DecodingConfig(max_new_tokens=1, stop_token=0, do_sample=do_sample,
+                                            temperature=temperature, top_k=top_k, top_p=top_p))
+
+
+class SequenceStatus(Enum):
+    WAITING = auto()
+    RUNNING = auto()
+    FINISHED = auto()
+
+
+class Sequence:
+    """A prompt row without padding, (S, D) embeddings and (S,) ids, and what has been generated after it."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, embeds: torch.Tensor, input_ids: torch.Tensor, params: SamplingParams,
+                 generator: torch.Generator | None = None, seed: int | None = None):
+        if embeds.ndim != 2 or input_ids.ndim != 1 or embeds.shape[0] != input_ids.shape[0] or embeds.shape[0] < 1:
+            raise ValueError(f"a sequence prompt is (S, dim) embeddings with (S,) ids, got "
+                             f"{tuple(embeds.shape)} and {tuple(input_ids.shape)}")
+        if generator is not None and seed is not None:
+            raise ValueError("give a sequence a generator or a seed, not both")
+        self.id = next(Sequence._next_id)
+        self.embeds, self.input_ids, self.params = embeds, input_ids, params
+        self.generator, self.seed = generator, seed
+        self.tokens: list[int] = []
+        self.status = SequenceStatus.WAITING
+        self.slot: int | None = None
+
+    @property
+    def prompt_len(self) -> int:
+        return self.embeds.shape[0]
+
+    @property
+    def cached_len(self) -> int:
+        """Positions whose keys/values are in the cache: the prompt and every code but the last."""
+        return self.prompt_len + max(len(self.tokens) - 1, 0)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status is SequenceStatus.FINISHED
+
+    def append(self, token: int) -> None:
+        """Record the next code; the sequence finishes on the stop token or at max_new_tokens."""
+        self.tokens.append(token)
+        if token == self.params.stop_token or len(self.tokens) == self.params.max_new_tokens:
+            self.status = SequenceStatus.FINISHED
+
+    def codes(self) -> torch.Tensor:
+        """The generated codes, stop token included when there is one: (T,) long."""
+        return torch.tensor(self.tokens, dtype=torch.long)

@@ -1,0 +1,78 @@
+"""The GPT-2 layers the decode runtime runs: the model's own modules, or bf16 / int8 weight-only copies.
+
+"fp32" uses the model's modules untouched (whatever dtype the model is in), so
+its results are those of `decoding.generate`.  "bf16" and "int8" keep copies
+of the four projections of every block in (out, in) layout - bfloat16, or int8
+with one symmetric scale per output channel - and compute them in bfloat16;
+the residual stream, layer norms, attention and KV cache stay in the model's
+dtype.  The copies are the runtime's: the model itself is not changed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from indexstudio.models.gpt2 import Conv1D, GPT2Transformer
+
+WEIGHT_MODES = ("fp32", "bf16", "int8")
+
+Linear = Callable[[torch.Tensor], torch.Tensor]
+
+
+class BF16Linear(nn.Module):
+    def __init__(self, conv: Conv1D):
+        super().__init__()
+        self.weight = conv.weight.detach().t().to(torch.bfloat16).contiguous()
+        self.bias = conv.bias.detach().to(torch.bfloat16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(torch.bfloat16), self.weight, self.bias).to(x.dtype)
+
+
+class Int8Linear(nn.Module):
+    """Weight-only int8 with per-output-channel scales.
+
+    Up to PACKED_ROWS rows, `_weight_int8pack_mm` dequantises on the fly (reads a
+    quarter of the fp32 bytes); its cost grows with the rows, so larger inputs
+    (prefill) dequantise the weight once and run one bf16 GEMM.
+    """
+    PACKED_ROWS = 16
+
+    def __init__(self, conv: Conv1D):
+        super().__init__()
+        w = conv.weight.detach().t().float()
+        scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127
+        self.weight = torch.round(w / scales[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
+        self.scales = scales.to(torch.bfloat16)
+        self.bias = conv.bias.detach().to(torch.bfloat16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        if flat.shape[0] <= self.PACKED_ROWS:
+            y = torch._weight_int8pack_mm(flat, self.weight, self.scales) + self.bias
+        else:
+            y = F.linear(flat, self.weight.to(torch.bfloat16) * self.scales[:, None], self.bias)
+        return y.view(*x.shape[:-1], -1).to(x.dtype)
+
+
+@dataclass
+class DecodeLayer:
+    ln_1: nn.Module
+    qkv: Linear
+    proj: Linear
+    ln_2: nn.Module
+    fc: Linear
+    fc_out: Linear
+    approximate: str
+
+
+def decode_layers(gpt: GPT2Transformer, weights: str = "fp32") -> list[DecodeLayer]:
+    if weights not in WEIGHT_MODES:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}; got {weights!r}")
+    wrap = {"fp32": lambda conv: conv, "bf16": BF16Linear, "int8": Int8Linear}[weights]
+    return [DecodeLayer(b.ln_1, wrap(b.attn.c_attn), wrap(b.attn.c_proj), b.ln_2, wrap(b.mlp.c_fc),
+                        wrap(b.mlp.c_proj), b.mlp.approximate) for b in gpt.h]

@@ -1,0 +1,15 @@
+"""`indexstudio bench decode` end to end at a tiny shape (format, not timing)."""
+import re
+import subprocess
+import sys
+
+
+def test_bench_decode_runs_and_ends_with_the_speedup() -> None:
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "bench", "decode", "--layers", "2", "--dim", "64",
+                        "--heads", "4", "--segments", "3", "--tokens", "4", "--max-batch", "2", "--weights", "int8",
+                        "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
+    assert any(line.startswith("reference (HF GPT2Model") for line in lines)
+    assert any("int8 codes equal to fp32's" in line for line in lines)

@@ -1,0 +1,189 @@
+"""Continuous-batching decode runtime: same codes as `decoding.generate` alone, per-sequence sampling, slot reuse."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from indexstudio.models.folder import ModelFolder
+from indexstudio.models.unified_voice import load_unified_voice_v2
+from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
+from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
+from indexstudio.runtime.decoding import DecodingConfig, generate
+from indexstudio.runtime.sequence import SamplingParams, Sequence
+
+GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
+TEXT_LENGTHS = (19, 3, 11, 7, 15, 5)        # prompts of different lengths, more of them than slots
+SAMPLING = {"do_sample": True, "temperature": 0.8, "top_k": 30, "top_p": 0.8, "repetition_penalty": 10.0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The tiny models gain nothing from threads, and on a busy machine thread hand-offs dominate."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _v2_rows():
+    model = load_unified_voice_v2(ModelFolder(GOLDEN / "indextts2"))
+    t = load_file(GOLDEN / "indextts2" / "cases" / "d5_gpt_inference_speech.safetensors")
+    spk = t["in.spk_cond_emb"]
+    with torch.inference_mode():
+        conds = model.conditioning_prefix(model.get_conditioning(spk, torch.tensor([spk.shape[-1]])), t["in.emo_vec"])
+    return model, conds, t["in.text_tokens"]
+
+
+def _v1_5_rows():
+    model = load_unified_voice_v1_5(ModelFolder(GOLDEN / "indextts1_5"))
+    t = load_file(GOLDEN / "indextts1_5" / "cases" / "d3_gpt_forward_latent.safetensors")
+    with torch.inference_mode():
+        conds = model.get_conditioning(t["in.cond_mel"], t["in.cond_mel_lengths"])
+    return model, conds, t["in.text_tokens"]
+
+
+@pytest.fixture(scope="module", params=["indextts2", "indextts1_5"])
+def setup(request):
+    """(model, conditioning, single-row prompts of different lengths)."""
+    model, conds, text = (_v2_rows if request.param == "indextts2" else _v1_5_rows)()
+    gen = torch.Generator().manual_seed(0)
+    texts = [torch.cat((text[0], torch.randint(2, 200, (20,), generator=gen)))[:n].unsqueeze(0) for n in TEXT_LENGTHS]
+    with torch.inference_mode():
+        prompts = [model.prepare_gpt_inputs(conds, t) for t in texts]
+    return model, conds, prompts
+
+
+def _config(model, **settings) -> DecodingConfig:
+    return DecodingConfig(max_new_tokens=40, stop_token=model.cfg.stop_mel_token, **settings)
+
+
+def _trimmed(row: torch.Tensor, stop: int) -> torch.Tensor:
+    hits = (row == stop).nonzero()
+    return row if hits.numel() == 0 else row[:int(hits[0]) + 1]
+
+
+def _alone(model, prompts, cfg, seeds=None) -> list[torch.Tensor]:
+    with torch.inference_mode():
+        return [_trimmed(generate(model, p, cfg, None if seeds is None else torch.Generator().manual_seed(s))[0],
+                         cfg.stop_token) for p, s in zip(prompts, seeds or [None] * len(prompts))]
+
+
+@pytest.mark.parametrize("settings", [{}, {"repetition_penalty": 10.0}])
+def test_greedy_codes_equal_generate_alone_and_batched(setup, settings) -> None:
+    model, _, prompts = setup
+    cfg = _config(model, **settings)
+    expected = _alone(model, prompts, cfg)
+    if settings:
+        assert len({e.numel() for e in expected}) > 1 and any(e[-1] == cfg.stop_token for e in expected)
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams.from_decoding(cfg)
+    for slots in (1, 4):            # alone; batched with continuous admission (6 requests, 4 slots)
+        got = DecodeEngine(model, max_batch=slots, max_len=128).generate(rows, params)
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
+
+
+def test_decode_rows_of_a_left_padded_batch(setup) -> None:
+    model, conds, _ = setup
+    cfg = _config(model, repetition_penalty=10.0)
+    stop = model.cfg.stop_mel_token
+    texts = torch.full((3, max(TEXT_LENGTHS)), model.cfg.stop_text_token, dtype=torch.long)
+    lengths = TEXT_LENGTHS[:3]
+    gen = torch.Generator().manual_seed(3)
+    for i, n in enumerate(lengths):
+        texts[i, :n] = torch.randint(2, 200, (n,), generator=gen)
+    with torch.inference_mode():
+        batch = model.prepare_gpt_inputs(conds, texts)
+        singles = [model.prepare_gpt_inputs(conds, texts[i:i + 1, :n]) for i, n in enumerate(lengths)]
+    got = decode_rows(model, batch, cfg)
+    assert [g.tolist() for g in got] == [e.tolist() for e in _alone(model, singles, cfg)]
+    beams = _config(model, num_beams=3, length_penalty=0.0, repetition_penalty=10.0)
+    with torch.inference_mode():
+        expected = [_trimmed(generate(model, p, beams)[0], stop) for p in singles]
+    assert [g.tolist() for g in decode_rows(model, batch, beams)] == [e.tolist() for e in expected]
+
+
+def test_sampling_depends_only_on_the_sequence_seed(setup) -> None:
+    model, _, prompts = setup
+    cfg = _config(model, **SAMPLING)
+    seeds = [100 + i for i in range(len(prompts))]
+    expected = _alone(model, prompts, cfg, seeds)
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams.from_decoding(cfg)
+    alone = [DecodeEngine(model, max_batch=1, max_len=128).generate([r], params, [s])[0] for r, s in zip(rows, seeds)]
+    order = [3, 0, 5, 1, 4, 2]      # other companions, other admission order
+    engine = DecodeEngine(model, max_batch=3, max_len=128)
+    shuffled = engine.generate([rows[i] for i in order], params, [seeds[i] for i in order])
+    batched = [shuffled[order.index(i)] for i in range(len(rows))]
+    for runs in (alone, batched):
+        assert [g.tolist() for g in runs] == [e.tolist() for e in expected]
+    mixed = [params if i % 2 else SamplingParams.from_decoding(_config(model)) for i in range(len(rows))]
+    got = DecodeEngine(model, max_batch=4, max_len=128).generate(rows, mixed, seeds)
+    greedy = _alone(model, prompts, _config(model))
+    for i, codes in enumerate(got):
+        assert codes.tolist() == (expected[i] if i % 2 else greedy[i]).tolist()
+
+
+def test_stream_yields_sequences_as_they_finish(setup) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    lengths = [3, 9, 1, 5]
+    params = [SamplingParams(n, model.cfg.stop_mel_token, ignore_stop=True) for n in lengths]
+    order = [i for i, codes in DecodeEngine(model, max_batch=4, max_len=128).stream(rows[:4], params)]
+    assert order == [2, 0, 3, 1]
+
+
+def test_slots_are_reused_and_memory_stays_fixed(setup) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    engine = DecodeEngine(model, max_batch=4, max_len=64)
+    before = (engine.cache.nbytes, [k.data_ptr() for k in engine.cache.keys], engine.cache.seen.data_ptr())
+    params = [SamplingParams(1 + i % 4, model.cfg.stop_mel_token, ignore_stop=True) for i in range(200)]
+    got = engine.generate([rows[i % len(rows)] for i in range(200)], params)
+    assert [g.numel() for g in got] == [p.max_new_tokens for p in params]
+    assert (engine.cache.nbytes, [k.data_ptr() for k in engine.cache.keys], engine.cache.seen.data_ptr()) == before
+    assert engine.cache.num_free == 4 and engine.is_idle and engine.step() == []
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+def test_weight_modes_decode(setup, weights) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts[:3]]
+    params = SamplingParams(12, model.cfg.stop_mel_token, ignore_stop=True)
+    got = DecodeEngine(model, max_batch=2, max_len=96, weights=weights).generate(rows, params)
+    assert [g.numel() for g in got] == [12] * 3
+    assert all(0 <= int(c) < model.cfg.number_mel_codes for g in got for c in g)
+    assert model.gpt.h[0].attn.c_attn.weight.dtype == torch.float32      # the model itself is untouched
+
+
+def test_bad_requests_are_reported(setup) -> None:
+    model, _, prompts = setup
+    stop = model.cfg.stop_mel_token
+    for bad, message in (({"max_new_tokens": 0}, "max_new_tokens"),
+                         ({"do_sample": True, "temperature": 0.0}, "temperature"),
+                         ({"top_p": 1.5}, "top_p"), ({"top_k": -1}, "top_k"),
+                         ({"repetition_penalty": 0.0}, "repetition_penalty"), ({"stop_token": -1}, "stop_token")):
+        with pytest.raises(ValueError, match=message):
+            SamplingParams(**{"max_new_tokens": 4, "stop_token": stop, **bad})
+    with pytest.raises(ValueError, match="one beam"):
+        SamplingParams.from_decoding(_config(model, num_beams=2))
+    embeds, ids = prompt_rows(prompts[0])[0]
+    with pytest.raises(ValueError, match="embeddings"):
+        Sequence(embeds, ids[:-1], SamplingParams(4, stop))
+    engine = DecodeEngine(model, max_batch=1, max_len=embeds.shape[0] + 4)
+    with pytest.raises(ValueError, match="max_len"):
+        engine.add(Sequence(embeds, ids, SamplingParams(5, stop)))
+    with pytest.raises(ValueError, match="mel positions"):
+        DecodeEngine(model, max_batch=1, max_len=2048).add(Sequence(embeds, ids, SamplingParams(1000, stop)))
+    with pytest.raises(ValueError, match="not a mel code"):
+        engine.add(Sequence(embeds, ids, SamplingParams(4, model.cfg.number_mel_codes)))
+    with pytest.raises(ValueError, match="wide"):
+        engine.add(Sequence(embeds[:, :8], ids, SamplingParams(4, stop)))
+    with pytest.raises(ValueError, match="weights"):
+        DecodeEngine(model, max_batch=1, max_len=8, weights="fp8")
+    with pytest.raises(ValueError, match="as many"):
+        engine.generate(prompt_rows(prompts[0]), SamplingParams(4, stop), seeds=[1, 2])
+    with pytest.raises(ValueError, match="num_slots"):
+        DecodeEngine(model, max_batch=0, max_len=8)
