@@ -16,7 +16,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 PASSAGE = ("On the night of the storm the wind came in from the north and did not stop. "

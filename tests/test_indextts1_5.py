@@ -48,6 +48,15 @@ def test_a_bucket_decodes_as_one_batch_and_equals_one_at_a_time(engine):
     assert engine.sample_rate == 24000
 
 
+def test_single_beam_sampling_through_the_runtime_ignores_companions(engine):
+    opts = {"num_beams": 1, "max_mel_tokens": 30}      # sampling, each segment with its own generator
+    texts = ["Hello there.", "How are you today, my friend?", "Fine."]
+    together = list(engine.synthesize(texts, str(PROMPT), Controls(seed=3, options=opts)))
+    assert [r.index for r in together] == [0, 1, 2]      # streamed in text order
+    alone = next(iter(engine.synthesize(texts[1:2], str(PROMPT), Controls(seed=3, options=opts)))).audio
+    assert alone.size == together[1].audio.size and np.allclose(alone, together[1].audio, atol=1e-4)
+
+
 def test_sampling_is_seeded(engine):
     opts = {"max_mel_tokens": 30}
     a, b, c = (next(iter(engine.synthesize(["Hello there."], str(PROMPT), Controls(seed=s, options=opts)))).audio

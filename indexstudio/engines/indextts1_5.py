@@ -26,13 +26,15 @@ import torch
 from indexstudio.audio.features import log_mel_100
 from indexstudio.audio.prompt import V1_5_MAX_PROMPT_SECONDS, V1_5_SAMPLE_RATE, load_prompt_v1_5
 from indexstudio.engines.base import Controls, SegmentAudio
-from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Trace, no_trace,
-                                                 seeded_generator, split_text, to_int16)
+from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Trace,
+                                                 decode_prompts, no_trace, seeded_generator, segment_generators,
+                                                 split_text, to_int16)
 from indexstudio.engines.reference_voices import resolve_reference
 from indexstudio.errors import InputError
 from indexstudio.models.bigvgan import load_bigvgan_v1_5
 from indexstudio.models.codes import remove_long_silence
 from indexstudio.models.folder import ModelFolder
+from indexstudio.models.unified_voice import MelPrompt
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decoding import generate
 from indexstudio.text.indextts import load_text_frontend
@@ -96,14 +98,21 @@ class IndexTTS15:
     def generate_codes(self, rows: Sequence[Sequence[int]], prompt: PromptConditioning, opts: IndexTTS15Options,
                        generator: torch.Generator | None = None, trace: Trace = no_trace) -> torch.Tensor:
         """Decode a batch of text rows (right-padded with stop_text, one shared conditioning) -> raw codes (B, T)."""
+        batch, gpt_prompt = self._batch_prompt(rows, prompt)
+        raw = generate(self.gpt, gpt_prompt, opts.decoding(self.gpt.cfg.stop_mel_token, self.gpt.cfg.max_mel_tokens),
+                       generator)
+        trace("gpt_inference_speech", text_tokens=batch, codes_raw=raw)
+        return raw
+
+    def gpt_prompt(self, rows: Sequence[Sequence[int]], prompt: PromptConditioning) -> MelPrompt:
+        """The decoder prompt of text rows (right-padded with stop_text) sharing one conditioning."""
+        return self._batch_prompt(rows, prompt)[1]
+
+    def _batch_prompt(self, rows: Sequence[Sequence[int]], prompt: PromptConditioning) -> tuple[torch.Tensor, MelPrompt]:
         tokens = [torch.tensor(list(r), dtype=torch.int32, device=self.device) for r in rows]
         batch = self.frontend.pad_batch(tokens) if len(tokens) > 1 else tokens[0].unsqueeze(0)
         with self._gpt_precision():
-            gpt_prompt = self.gpt.prepare_gpt_inputs(prompt.latents.to(self.gpt_dtype), batch)
-            raw = generate(self.gpt, gpt_prompt, opts.decoding(self.gpt.cfg.stop_mel_token, self.gpt.cfg.max_mel_tokens),
-                           generator)
-        trace("gpt_inference_speech", text_tokens=batch, codes_raw=raw)
-        return raw
+            return batch, self.gpt.prepare_gpt_inputs(prompt.latents.to(self.gpt_dtype), batch)
 
     @torch.inference_mode()
     def latent(self, ids: Sequence[int], raw_codes: torch.Tensor, prompt: PromptConditioning,
@@ -193,21 +202,40 @@ class IndexTTS15Engine(IndexTTSEngine):
             raise InputError("IndexTTS-1.5 needs a voice: a reference audio file")
         model = self.model
         prompt = model.prompt(resolve_reference(voice))
-        generator = seeded_generator(model.device, controls.seed)
         # every segment may split into parts; parts of all segments are decoded together
         parts = [(index, ids) for index, text in enumerate(segments)
                  for ids in split_text(model.frontend, text, opts.max_text_tokens_per_segment)]
         gap = np.zeros(int(model.sample_rate * opts.interval_silence_ms / 1000), dtype=np.float32)
-        pending: dict[int, list[Any]] = {}
-        remaining = {i: sum(1 for j, _ in parts if j == i) for i in range(len(segments))}
+        pending: dict[int, list[Any]] = {i: [None] * sum(1 for j, _ in parts if j == i) for i in range(len(segments))}
+        place = [sum(1 for j, _ in parts[:n] if j == index) for n, (index, _) in enumerate(parts)]
+        next_index = 0
+        for number, raw in self._decode(parts, prompt, opts, controls.seed):
+            index, ids = parts[number]
+            pending[index][place[number]] = model.vocode(model.latent(ids, raw, prompt), prompt)[0].numpy()
+            while next_index in pending and all(a is not None for a in pending[next_index]):
+                audio = pending.pop(next_index)
+                joined = [a for k, piece in enumerate(audio) for a in ((gap, piece) if k and gap.size else (piece,))]
+                yield SegmentAudio(next_index, np.concatenate(joined).astype(np.float32))
+                next_index += 1
+
+    def _decode(self, parts: list[tuple[int, list[int]]], prompt: PromptConditioning, opts: IndexTTS15Options,
+                seed: int | None) -> Iterator[tuple[int, torch.Tensor]]:
+        """(part number, (T,) raw codes) as parts finish.
+
+        Single-beam decoding runs every part through the continuous-batching
+        runtime with its own generator; beam search keeps the official
+        `infer_fast` way: right-padded batches sharing one generator.
+        """
+        model = self.model
+        cfg = opts.decoding(model.gpt.cfg.stop_mel_token, model.gpt.cfg.max_mel_tokens)
+        if cfg.num_beams == 1:
+            generators = segment_generators(model.device, seed, [ids for _, ids in parts])
+            prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
+            for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, MAX_GPT_BATCH):
+                yield number, raw[0]
+            return
+        generator = seeded_generator(model.device, seed)
         for start in range(0, len(parts), MAX_GPT_BATCH):
             chunk = parts[start:start + MAX_GPT_BATCH]
             raw = model.generate_codes([ids for _, ids in chunk], prompt, opts, generator)
-            for (index, ids), row in zip(chunk, raw):
-                wav = model.vocode(model.latent(ids, row, prompt), prompt)[0].numpy()
-                pending.setdefault(index, []).append(wav)
-                remaining[index] -= 1
-                if remaining[index] == 0:
-                    audio = pending.pop(index)
-                    joined = [a for k, piece in enumerate(audio) for a in ((gap, piece) if k and gap.size else (piece,))]
-                    yield SegmentAudio(index, np.concatenate(joined).astype(np.float32))
+            yield from ((start + k, row) for k, row in enumerate(raw))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-import zlib
 from dataclasses import dataclass
 from collections import Counter
 from pathlib import Path
@@ -36,7 +35,8 @@ from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
 from indexstudio.audio.resample import resample
 from indexstudio.engines.base import Controls, SegmentAudio
 from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Noise, Trace,
-                                                 no_trace, seeded_generator, split_text, to_int16)
+                                                 decode_prompts, no_trace, seeded_generator, segment_generators,
+                                                 split_text, to_int16)
 from indexstudio.engines.reference_voices import resolve_reference
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v2
@@ -49,9 +49,8 @@ from indexstudio.models.s2mel.length_regulator import MEL_FRAMES_PER_CODE
 from indexstudio.models.semantic_codec import load_semantic_codec
 from indexstudio.models.unified_voice import MelPrompt, load_unified_voice_v2
 from indexstudio.models.w2vbert import load_semantic_encoder
-from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
+from indexstudio.runtime.decode_engine import decode_rows
 from indexstudio.runtime.decoding import DecodingConfig
-from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.text.indextts import load_text_frontend
 
 log = logging.getLogger(__name__)
@@ -327,24 +326,6 @@ class IndexTTS2:
             raise EngineError("the GPT produced no speech codes for this segment")
         return codes
 
-    def decode_all(self, prompts: Sequence[MelPrompt], opts: IndexTTS2Options,
-                   generators: Sequence[torch.Generator]) -> Iterator[tuple[int, torch.Tensor]]:
-        """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
-
-        Single-beam decoding goes through the continuous-batching runtime
-        (`opts.gpt_batch_size` at a time); beam search runs one prompt at a time.
-        """
-        cfg = self.decoding(opts)
-        if cfg.num_beams > 1:
-            for i, (prompt, generator) in enumerate(zip(prompts, generators)):
-                yield i, decode_rows(self.gpt, prompt, cfg, [generator])[0].unsqueeze(0)
-            return
-        rows = [prompt_rows(prompt)[0] for prompt in prompts]
-        longest = max(embeds.shape[0] for embeds, _ in rows)
-        runtime = DecodeEngine(self.gpt, min(len(rows), opts.gpt_batch_size), longest + cfg.max_new_tokens)
-        for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
-            yield i, codes.unsqueeze(0)
-
     def condition(self, tokens: torch.Tensor, codes: torch.Tensor, speaker: SpeakerPrompt, emotion: EmotionCondition,
                   opts: IndexTTS2Options, speed: float = 1.0, trace: Trace = no_trace) -> torch.Tensor:
         """Codes -> (1, F, C) length-regulated S2Mel condition: GPT latents + codec embedding, 1.72 frames a code."""
@@ -424,15 +405,12 @@ class IndexTTS2:
                     ) -> Iterator[tuple[int, list[torch.Tensor]]]:
         """(index, its GPT segments' waveforms) for each text in order, as soon as it and those before it are done.
 
-        Every GPT segment gets its own generator, seeded from `seed` and its text
-        ids, so its audio depends neither on its companions nor on its place (a
-        resumed book renders the same audio).  The GPT decodes them together
+        Every GPT segment gets its own generator (`segment_generators`).  The GPT decodes them together
         (continuous batching), and as they finish the S2Mel flow matching runs
         `opts.s2mel_batch_size` at a time as one padded batch (the first one
         alone, for an early first audio).
         """
         check_speed(speed, opts.engine_label)
-        base = random.Random(seed).getrandbits(62)
         parts = [(index, ids, language, emotion)
                  for index, text in enumerate(texts)
                  for emotion in [emotions(text)]
@@ -440,14 +418,14 @@ class IndexTTS2:
         remaining = Counter(index for index, *_ in parts)
         waves: dict[int, list[torch.Tensor | None]] = {index: [None] * count for index, count in remaining.items()}
         place = [sum(1 for earlier in parts[:n] if earlier[0] == index) for n, (index, *_) in enumerate(parts)]
-        generators = [seeded_generator(self.device, (base + zlib.crc32(repr(ids).encode())) % 2**63)
-                      for _, ids, _, _ in parts]
+        generators = segment_generators(self.device, seed, [ids for _, ids, _, _ in parts])
         tokens = [torch.tensor([list(ids)], dtype=torch.int32, device=self.device) for _, ids, _, _ in parts]
         prompts = [self.gpt_prompt(t, speaker, emotion, language)
                    for t, (_, _, language, emotion) in zip(tokens, parts)]
         window: list[tuple[int, torch.Tensor, torch.Tensor]] = []
         next_index = 0
-        for done, (number, raw) in enumerate(self.decode_all(prompts, opts, generators), start=1):
+        decoded = decode_prompts(self.gpt, prompts, self.decoding(opts), generators, opts.gpt_batch_size)
+        for done, (number, raw) in enumerate(decoded, start=1):
             index, _, _, emotion = parts[number]
             codes = self.finish_codes(raw, tokens[number].shape[1])
             condition = self.condition(tokens[number], codes, speaker, emotion, opts, speed)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import random
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import torch
 
@@ -26,7 +28,10 @@ from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import content_hash, library_voices
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
+from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
+from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
+from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.device import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,34 @@ def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:
     else:
         generator.manual_seed(seed)
     return generator
+
+
+def segment_generators(device: torch.device, seed: int | None, rows: Sequence[Sequence[int]]) -> list[torch.Generator]:
+    """One generator per GPT segment, seeded from the request's seed and the segment's text ids.
+
+    So a segment's audio depends neither on its batch companions nor on its
+    place in the request: a resumed book renders the same audio.
+    """
+    base = random.Random(seed).getrandbits(62)
+    return [seeded_generator(device, (base + zlib.crc32(repr(list(ids)).encode())) % 2**63) for ids in rows]
+
+
+def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,
+                   generators: Sequence[torch.Generator], batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
+
+    Single-beam decoding goes through the continuous-batching runtime,
+    `batch_size` sequences at a time; beam search runs one prompt at a time.
+    """
+    if cfg.num_beams > 1:
+        for i, (prompt, generator) in enumerate(zip(prompts, generators)):
+            yield i, decode_rows(gpt, prompt, cfg, [generator])[0].unsqueeze(0)
+        return
+    rows = [prompt_rows(prompt)[0] for prompt in prompts]
+    longest = max(embeds.shape[0] for embeds, _ in rows)
+    runtime = DecodeEngine(gpt, min(len(rows), batch_size), longest + cfg.max_new_tokens)
+    for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
+        yield i, codes.unsqueeze(0)
 
 
 def split_text(frontend: Any, text: str, max_tokens: int) -> list[list[int]]:
