@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAMPLE := samples/sample_book.md
 
-.PHONY: audiobook setup test conformance bench clean
+.PHONY: audiobook setup test conformance bench bench-indextts clean
 
 audiobook: setup
 	@mkdir -p out
@@ -24,9 +24,16 @@ test: setup
 
 conformance: setup
 	$(PY) -m indexstudio.conformance ../shared/golden/indextts2
+	$(PY) -m indexstudio.conformance ../shared/golden/indextts1_5
+	$(PY) -m indexstudio.conformance ../shared/golden/indextts2_5
 
 bench: setup
 	$(PY) bench/bench_kokoro.py
+
+# full-size IndexTTS-2 shapes with random weights (writes a 6.4 GiB folder to ~/.cache once)
+bench-indextts: setup
+	$(PY) -m indexstudio bench decode --segments 16 --tokens 32
+	$(PY) bench/bench_e2e.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -31,15 +31,19 @@ PromptRow = tuple[torch.Tensor, torch.Tensor]     # (S, D) embeddings, (S,) ids
 
 class DecodeEngine:
     def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
-                 cuda_graphs: bool = True):
+                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024):
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
         self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device)
-        self.scheduler = Scheduler(self.cache)
+        self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
 
     def add(self, seq: Sequence) -> None:
         """Queue a sequence (checked against the cache and the model's tables; its generator made if missing)."""
+        self._check(seq)
+        self.scheduler.add(seq)
+
+    def _check(self, seq: Sequence) -> None:
         params, cfg = seq.params, self.gpt.cfg
         if seq.embeds.shape[1] != cfg.model_dim:
             raise ValueError(f"prompt embeddings are {seq.embeds.shape[1]} wide; the GPT is {cfg.model_dim}")
@@ -55,7 +59,6 @@ class DecodeEngine:
             seq.generator = new_generator(self.device, seq.seed)
         elif seq.generator is not None and seq.generator.device.type != self.device.type:
             raise ValueError(f"sequence generator is on {seq.generator.device}, the GPT on {self.device}")
-        self.scheduler.add(seq)
 
     @property
     def is_idle(self) -> bool:
@@ -69,7 +72,7 @@ class DecodeEngine:
         seqs, is_prefill = self.scheduler.schedule()
         seqs = list(seqs)
         if is_prefill:
-            logits = torch.cat([self.runner.prefill(seq) for seq in seqs])
+            logits = self.runner.prefill(seqs)
             slots = torch.tensor([seq.slot for seq in seqs], device=self.device)
         else:
             logits = self.runner.decode(seqs)
@@ -87,18 +90,22 @@ class DecodeEngine:
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                seeds: Seq[int | None] | None = None,
                generators: Seq[torch.Generator | None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-        """Decode the prompts; yields (index, codes) for each as soon as it finishes."""
+        """Queue the prompts (all checked first); the iterator yields (index, codes) for each as soon as it finishes."""
         n = len(prompts)
         params = [params] * n if isinstance(params, SamplingParams) else list(params)
         seeds, generators = list(seeds or [None] * n), list(generators or [None] * n)
         if not len(params) == len(seeds) == len(generators) == n:
             raise ValueError(f"{n} prompts need as many params, seeds and generators")
-        index = {}
-        for i, ((embeds, ids), p, seed, gen) in enumerate(zip(prompts, params, seeds, generators)):
-            seq = Sequence(embeds, ids, p, gen, seed)
-            self.add(seq)
-            index[seq.id] = i
-        remaining = n
+        seqs = [Sequence(embeds, ids, p, gen, seed)
+                for (embeds, ids), p, seed, gen in zip(prompts, params, seeds, generators)]
+        for seq in seqs:            # all checked before any is queued
+            self._check(seq)
+        for seq in seqs:
+            self.scheduler.add(seq)
+        return self._drain({seq.id: i for i, seq in enumerate(seqs)})
+
+    def _drain(self, index: dict[int, int]) -> Iterator[tuple[int, torch.Tensor]]:
+        remaining = len(index)
         while remaining:
             if self.is_idle:
                 raise RuntimeError("decode engine went idle with sequences unfinished")

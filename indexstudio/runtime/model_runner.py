@@ -1,7 +1,8 @@
 """Runs the mel-code GPT for the runtime's batches against the slot cache.
 
-`prefill(seq)`: one prompt, unpadded, through the stack; its keys/values go to
-the sequence's slot.  These are the operations of `decoding.generate`'s
+`prefill(seqs)`: the prompts, unpadded and packed into one row, through the
+stack; keys/values go to each sequence's slot and attention stays within each
+prompt.  For one prompt these are the operations of `decoding.generate`'s
 prefill, so the first logits are the same.
 
 `decode(seqs)`: one step for every running sequence, row i in slot i.  Each row
@@ -16,6 +17,8 @@ bucket, length bucket) with static input buffers; the CPU path runs eagerly.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -23,6 +26,8 @@ from indexstudio.models.unified_voice import MelCodeGPT
 from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
+
+Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]    # (q, layer keys, layer values) -> out
 
 
 class ModelRunner:
@@ -35,13 +40,28 @@ class ModelRunner:
         self.graphs = DecodeGraphs(self) if cuda_graphs and self.device.type == "cuda" else None
 
     @torch.inference_mode()
-    def prefill(self, seq: Sequence) -> torch.Tensor:
-        """Logits (1, V) after the sequence's prompt."""
-        s = seq.prompt_len
-        x = seq.embeds.to(self.device, self.dtype).unsqueeze(0)
-        positions = torch.arange(s, device=self.device).unsqueeze(0)
-        hidden = self.forward(x, seq.slot, self.rows[seq.slot:seq.slot + 1], positions, s, None)
-        return self.logits(hidden)
+    def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
+        """Logits (n, V) after each sequence's prompt.
+
+        The prompts are packed into one row (no padding): the projections run
+        over all their positions at once, attention runs per prompt over its own
+        slot.  A single prompt goes through exactly `generate`'s prefill.
+        """
+        lengths = [s.prompt_len for s in seqs]
+        x = torch.cat([s.embeds for s in seqs]).to(self.device, self.dtype).unsqueeze(0)
+        slots = torch.tensor([s.slot for s in seqs], device=self.device)
+        sizes = torch.tensor(lengths, device=self.device)
+        row_index = slots.repeat_interleave(sizes).unsqueeze(0)
+        starts = torch.cumsum(sizes, 0) - sizes
+        positions = (torch.arange(x.shape[1], device=self.device) - starts.repeat_interleave(sizes)).unsqueeze(0)
+        spans = [(s.slot, int(a), n) for s, a, n in zip(seqs, starts, lengths)]
+
+        def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+            return torch.cat([F.scaled_dot_product_attention(q[:, :, a:a + n], keys[slot:slot + 1, :, :n],
+                                                             values[slot:slot + 1, :, :n], is_causal=n > 1)
+                              for slot, a, n in spans], dim=2)
+        x = self.forward(x, row_index, positions, attend)
+        return self.logits(x[0, starts + sizes - 1])
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -61,31 +81,35 @@ class ModelRunner:
              mask: torch.Tensor | None) -> torch.Tensor:
         """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture)."""
         gpt = self.gpt
-        x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
         n = tokens.shape[0]
-        return self.logits(self.forward(x, slice(0, n), self.rows[:n], pos.unsqueeze(1), kv_len, mask))
+        x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
 
-    def forward(self, x: torch.Tensor, slots: int | slice, row_index: torch.Tensor, positions: torch.Tensor,
-                kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
-        """(B, T, D) inputs of slots `slots` at cache positions (B, T) -> final hidden state (B, D) of the last one."""
+        def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+            return F.scaled_dot_product_attention(q, keys[:n, :, :kv_len], values[:n, :, :kv_len], attn_mask=mask)
+        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend)[:, -1])
+
+    def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor,
+                attend: Attend) -> torch.Tensor:
+        """(B, T, D) inputs -> (B, T, D) hidden states before `ln_f`.
+
+        Keys/values of input (b, t) go to cache slot row_index[b, 0 or t], position
+        positions[b, t]; `attend(q, keys, values)` reads the per-layer cache.
+        """
         b, t, d = x.shape
         heads = self.gpt.cfg.heads
         head_dim = d // heads
-        read = slots if isinstance(slots, slice) else slice(slots, slots + 1)
-        causal = mask is None and t > 1
         for layer, keys, values in zip(self.layers, self.cache.keys, self.cache.values):
             q, k, v = layer.qkv(layer.ln_1(x)).split(d, dim=2)
             keys[row_index, :, positions] = k.view(b, t, heads, head_dim)
             values[row_index, :, positions] = v.view(b, t, heads, head_dim)
-            q = q.view(b, t, heads, head_dim).transpose(1, 2)
-            out = F.scaled_dot_product_attention(q, keys[read, :, :kv_len], values[read, :, :kv_len],
-                                                 attn_mask=mask, is_causal=causal)
+            out = attend(q.view(b, t, heads, head_dim).transpose(1, 2), keys, values)
             x = x + layer.proj(out.transpose(1, 2).reshape(b, t, d))
             x = x + layer.fc_out(F.gelu(layer.fc(layer.ln_2(x)), approximate=layer.approximate))
-        return self.gpt.gpt.ln_f(x[:, -1])
+        return x
 
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.gpt.mel_head(self.gpt.final_norm(hidden)).float()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (B, D) -> float mel logits (B, V)."""
+        return self.gpt.mel_head(self.gpt.final_norm(self.gpt.gpt.ln_f(x))).float()
 
 
 def attention_mask(pos: torch.Tensor, kv_len: int) -> torch.Tensor:

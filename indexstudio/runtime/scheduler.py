@@ -1,7 +1,8 @@
 """Continuous batching: a waiting queue and a running set bounded by the cache's slots.
 
 Every step is either a prefill of newly admitted sequences (whenever a slot is
-free and someone waits) or one decode step of all running sequences.  A
+free and someone waits; together at most `max_prefill_tokens` prompt positions,
+or one prompt) or one decode step of all running sequences.  A
 sequence leaves as soon as it finishes and its slot goes to the next waiting
 one at the following step.  Before a decode step the running sequences are
 packed into slots [0, n) (row i of the batch is slot i).
@@ -15,8 +16,8 @@ from indexstudio.runtime.sequence import Sequence, SequenceStatus
 
 
 class Scheduler:
-    def __init__(self, cache: SlotCache):
-        self.cache = cache
+    def __init__(self, cache: SlotCache, max_prefill_tokens: int = 1024):
+        self.cache, self.max_prefill_tokens = cache, max_prefill_tokens
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
 
@@ -30,8 +31,11 @@ class Scheduler:
 
     def schedule(self) -> tuple[list[Sequence], bool]:
         """(sequences, is_prefill): the newly admitted ones, else every running one in slot order."""
-        admitted = []
+        admitted, tokens = [], 0
         while self.waiting and self.cache.num_free:
+            tokens += self.waiting[0].prompt_len
+            if admitted and tokens > self.max_prefill_tokens:
+                break
             seq = self.waiting.popleft()
             seq.slot = self.cache.allocate(seq.input_ids)
             seq.status = SequenceStatus.RUNNING

@@ -174,7 +174,8 @@ def test_bad_requests_are_reported(setup) -> None:
         Sequence(embeds, ids[:-1], SamplingParams(4, stop))
     engine = DecodeEngine(model, max_batch=1, max_len=embeds.shape[0] + 4)
     with pytest.raises(ValueError, match="max_len"):
-        engine.add(Sequence(embeds, ids, SamplingParams(5, stop)))
+        engine.generate([(embeds, ids)] * 2, [SamplingParams(4, stop), SamplingParams(5, stop)])
+    assert engine.is_idle               # nothing was queued
     with pytest.raises(ValueError, match="mel positions"):
         DecodeEngine(model, max_batch=1, max_len=2048).add(Sequence(embeds, ids, SamplingParams(1000, stop)))
     with pytest.raises(ValueError, match="not a mel code"):
