@@ -177,6 +177,8 @@ class IndexTTS2:
             return self._speaker(path, trace)
         return self._speakers.get(path, lambda: self._speaker(path, no_trace))
 
+    CAMPPLUS_TRACE_FIELD: ClassVar[str] = "feat"   # the golden data's name of the CAMPPlus input
+
     def _speaker(self, path: Path, trace: Trace) -> SpeakerPrompt:
         audio = load_prompt_v2(path, self.sample_rate, V2_MAX_PROMPT_SECONDS)
         trace("load_audio", audio=audio)
@@ -187,21 +189,30 @@ class IndexTTS2:
         trace("extract_features", audio=audio_16k, input_features=input_features, attention_mask=attention_mask)
         features = self.encoder(input_features.to(self.device), attention_mask.to(self.device))
         trace("get_emb", out=features)
-        codes, quantized = self.codec.quantize(features)
-        trace("codec_quantize", codes=codes, quantized=quantized)
+        content = self.prompt_content(features, trace)
         mel = s2mel_mel_spectrogram(audio.to(self.device), self.mel_params)
         trace("mel_fn", mel=mel)
         fbank = kaldi_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim, sample_frequency=self.semantic_rate)
-        trace("kaldi_fbank", fbank=fbank)
+        trace("kaldi_fbank", audio_16k=audio_16k, fbank=fbank)
         feat = centered_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim).unsqueeze(0).to(self.device)
         style = self.campplus(feat)
-        trace("campplus", feat=feat, out=style)
+        trace("campplus", out=style, **{self.CAMPPLUS_TRACE_FIELD: feat})
         mel_frames = torch.tensor([mel.shape[-1]], device=self.device)
-        condition = self.s2mel.length_regulator(quantized, mel_frames)
-        trace("length_regulator", x=quantized, ylens=mel_frames, out=condition)
+        condition = self.s2mel.length_regulator(content, mel_frames)
+        trace("length_regulator", x=content, ylens=mel_frames, out=condition)
         with self._gpt_precision():
-            latent = self.gpt.get_conditioning(features, self._width(features)).float()
+            latent = self.speaker_latent(features, style).float()
         return SpeakerPrompt(features, latent, style, mel, condition)
+
+    def prompt_content(self, features: torch.Tensor, trace: Trace = no_trace) -> torch.Tensor:
+        """The S2Mel prompt's content features: the quantised w2v-BERT features (IndexTTS-2)."""
+        codes, quantized = self.codec.quantize(features)
+        trace("codec_quantize", codes=codes, quantized=quantized)
+        return quantized
+
+    def speaker_latent(self, features: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """GPT speaker latents: conformer + perceiver over the w2v-BERT features (IndexTTS-2)."""
+        return self.gpt.get_conditioning(features, self._width(features))
 
     @torch.inference_mode()
     def emotion_prompt(self, path: str | Path, trace: Trace | None = None) -> torch.Tensor:

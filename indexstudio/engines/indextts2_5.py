@@ -25,9 +25,6 @@ from typing import Any, ClassVar, Iterator
 
 import torch
 
-from indexstudio.audio.features import centered_fbank, kaldi_fbank, s2mel_mel_spectrogram
-from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
-from indexstudio.audio.resample import resample
 from indexstudio.engines.indextts2 import (MAX_SPEED, MIN_SPEED, EmotionCondition, IndexTTS2, IndexTTS2Engine,
                                            IndexTTS2Options, SpeakerPrompt)
 from indexstudio.engines.indextts_common import Noise, Trace, no_trace, seeded_generator
@@ -72,29 +69,15 @@ class IndexTTS25(IndexTTS2):
         return load_enhanced_codec(folder)
 
     # ---- conditioning -------------------------------------------------------------------------
-    def _speaker(self, path: Path, trace: Trace) -> SpeakerPrompt:
-        audio = load_prompt_v2(path, self.sample_rate, V2_MAX_PROMPT_SECONDS)
-        trace("load_audio", audio=audio)
-        audio_16k = resample(audio, self.sample_rate, self.semantic_rate)
-        if audio_16k.shape[-1] < self.semantic_rate // 10:
-            raise InputError(f"reference audio {path} is too short ({audio.shape[-1] / self.sample_rate:.2f} s)")
-        input_features, attention_mask = self.encoder.features(audio_16k)
-        trace("extract_features", input_features=input_features, attention_mask=attention_mask)
-        features = self.encoder(input_features.to(self.device), attention_mask.to(self.device))
-        trace("get_emb", out=features)
-        mel = s2mel_mel_spectrogram(audio.to(self.device), self.mel_params)
-        trace("mel_fn", mel=mel)
-        fbank = kaldi_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim, sample_frequency=self.semantic_rate)
-        trace("kaldi_fbank", audio_16k=audio_16k, fbank=fbank)
-        feat = centered_fbank(audio_16k, num_mel_bins=self.campplus.feat_dim).unsqueeze(0).to(self.device)
-        style = self.campplus(feat)
-        trace("campplus", x=feat, out=style)
-        mel_frames = torch.tensor([mel.shape[-1]], device=self.device)
-        condition = self.s2mel.length_regulator(features, mel_frames)
-        trace("length_regulator", x=features, ylens=mel_frames, out=condition)
-        with self._gpt_precision():
-            latent = self.gpt.speaker_latent_from_style(style).float()
-        return SpeakerPrompt(features, latent, style, mel, condition)
+    CAMPPLUS_TRACE_FIELD: ClassVar[str] = "x"
+
+    def prompt_content(self, features: torch.Tensor, trace: Trace = no_trace) -> torch.Tensor:
+        """2.5 regulates the continuous w2v-BERT features (no codec quantisation)."""
+        return features
+
+    def speaker_latent(self, features: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """One GPT latent projected from the CAMPPlus style."""
+        return self.gpt.speaker_latent_from_style(style)
 
     # ---- text ---------------------------------------------------------------------------------
     def prepare_text(self, text: str, opts: IndexTTS25Options) -> PreparedText:
