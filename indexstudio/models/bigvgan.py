@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.models.ecapa_tdnn import EcapaTdnn
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, read_wrapped_state
 from indexstudio.models.weight_norm import fold_weight_norm
 
 # the anti-aliased activation always resamples by 2 (filter length is read from the checkpoint)
@@ -312,17 +312,8 @@ class SpeakerConditionedBigVGAN(BigVGAN):
 
 
 def _read_generator_state(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelFolderError(f"missing BigVGAN checkpoint: expected {path}") from None
-    except Exception as exc:
-        raise ModelFolderError(f"{path}: cannot read the BigVGAN checkpoint ({exc})") from exc
-    state = ckpt.get("generator") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelFolderError(f"{path}: not a BigVGAN checkpoint (expected {{'generator': state_dict}}, found {found})")
-    state = {k.removeprefix("module."): v.float() if v.is_floating_point() else v for k, v in state.items()}
+    state = read_wrapped_state(path, "BigVGAN", "generator")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
     return fold_weight_norm(state)
 
 

@@ -53,6 +53,25 @@ _FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
 }
 
 
+def read_wrapped_state(path: Path, what: str, key: str) -> dict:
+    """The state dict stored as `{key: state_dict}` in a torch checkpoint, floats as float32.
+
+    A missing, unreadable or differently shaped file is a ModelFolderError naming `what` and the path.
+    """
+    import torch
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelFolderError(f"missing {what} checkpoint: expected {path}") from None
+    except Exception as exc:
+        raise ModelFolderError(f"{path}: cannot read the {what} checkpoint ({exc})") from exc
+    state = ckpt.get(key) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelFolderError(f"{path}: not a {what} checkpoint (expected {{'{key}': state_dict}}, found {found})")
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def _lookup(cfg: dict, dotted: str) -> Any:
     node: Any = cfg
     for part in dotted.split("."):

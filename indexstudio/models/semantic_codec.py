@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, read_wrapped_state
 from indexstudio.models.s2mel.length_regulator import length_mask
 
 LAYER_NORM_EPS = 1e-6
@@ -298,18 +298,7 @@ def read_enhanced_codec(path: str | Path, section: dict) -> EnhancedCodec:
     if cfg.downsample_scale <= 1:
         raise ModelFolderError(
             f"config.yaml semantic_codec: downsample_scale={cfg.downsample_scale}; the 2.5 codec needs > 1")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelFolderError(f"missing EnhancedCodec checkpoint: expected {path}") from None
-    except Exception as exc:
-        raise ModelFolderError(f"{path}: cannot read the codec checkpoint ({exc})") from exc
-    state = ckpt.get("model") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelFolderError(f"{path}: not a codec checkpoint (expected {{'model': state_dict}}, found {found})")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    return _load_strict(EnhancedCodec(cfg), state, path)
+    return _load_strict(EnhancedCodec(cfg), read_wrapped_state(path, "codec", "model"), path)
 
 
 def load_semantic_codec(folder: ModelFolder) -> RepCodec:

@@ -315,6 +315,15 @@ def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
             if k not in _UNUSED_KEYS and not k.endswith(_UNUSED_KEY_SUFFIXES)}
 
 
+def load_gpt_weights(model: MelCodeGPT, state: dict[str, torch.Tensor], path: Path):
+    """`state` into `model` (strictly), in eval mode; a mismatch names the checkpoint and the config."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelFolderError(f"{path}: GPT weights do not match config.yaml's gpt section: {exc}") from exc
+    return model.eval()
+
+
 def _shape(state: dict[str, torch.Tensor], key: str, path: Path) -> torch.Size:
     if key not in state:
         raise ModelFolderError(f"{path}: GPT checkpoint lacks {key}")
@@ -350,11 +359,7 @@ def build_unified_voice_v2(config: dict, state: dict[str, torch.Tensor], path: P
         kwargs["num_latents"] = _shape(state, "perceiver_encoder.latents", path)[0]
     model = UnifiedVoiceV2(cfg, semantic_dim, ConformerConfig.from_module_config(semantic_dim, emo),
                            float(emo.get("perceiver_mult", 2)), **kwargs)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: GPT weights do not match config.yaml's gpt section: {exc}") from exc
-    return model.eval()
+    return load_gpt_weights(model, state, path)
 
 
 def load_unified_voice_v2(folder: ModelFolder) -> UnifiedVoiceV2:

@@ -24,7 +24,7 @@ import torch
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.perceiver import PerceiverResampler
-from indexstudio.models.unified_voice import (MelCodeGPT, MelPrompt, UnifiedVoiceConfig, _shape,
+from indexstudio.models.unified_voice import (MelCodeGPT, MelPrompt, UnifiedVoiceConfig, _shape, load_gpt_weights,
                                               read_gpt_state)
 
 # generation settings `IndexTTS.infer` / `infer_fast` use when the caller passes none
@@ -123,11 +123,7 @@ def build_unified_voice_v1_5(config: dict, state: dict[str, torch.Tensor], path:
                                f"(stored projection takes {projected} features)")
     model = UnifiedVoiceV1_5(cfg, speaker, float(module.get("perceiver_mult", 2)),
                              _shape(state, "perceiver_encoder.latents", path)[0])
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: GPT weights do not match config.yaml's gpt section: {exc}") from exc
-    return model.eval()
+    return load_gpt_weights(model, state, path)
 
 
 def load_unified_voice_v1_5(folder: ModelFolder) -> UnifiedVoiceV1_5:
