@@ -14,12 +14,14 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from conftest import GOLDEN
 from helpers.conformance import run_conformance
 
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
 from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights
+from indexstudio.engines.indextts_common import RuntimeSettings
 from indexstudio.errors import EngineError, IndexStudioError, InputError
 
 FOLDER = GOLDEN / "indextts2"
@@ -78,10 +80,11 @@ def test_same_seed_same_audio_other_seed_other_audio(engine):
 
 @pytest.mark.parametrize("beams", [1, 3])
 def test_batched_decoding_and_flow_matching_equal_one_at_a_time(engine, beams):
-    """Single-beam requests decode together in the runtime; either way companions do not change a segment."""
+    """Single-beam requests decode together in the runtime, flow matching and BigVGAN run padded batches;
+    either way companions do not change a segment."""
     texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
-    alone = speak(engine, texts, num_beams=beams, s2mel_batch_size=1, gpt_batch_size=1)
-    batched = speak(engine, texts, num_beams=beams, s2mel_batch_size=8, gpt_batch_size=3)
+    alone = speak(engine, texts, num_beams=beams, s2mel_batch_size=1, gpt_batch_size=1, vocoder_batch_size=1)
+    batched = speak(engine, texts, num_beams=beams, s2mel_batch_size=8, gpt_batch_size=3, vocoder_batch_size=3)
     for a, b in zip(alone, batched):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     single = speak(engine, texts[2:3], num_beams=beams, s2mel_batch_size=8)[0]
@@ -156,6 +159,8 @@ def test_bad_options_and_voices_are_clear_errors(engine):
         engine.check_options({"tempo": 2})
     with pytest.raises(InputError, match="top_k must be int"):
         IndexTTS2Options.from_mapping({"top_k": "many"})
+    with pytest.raises(InputError, match="vocoder_batch_size must be at least 1"):
+        IndexTTS2Options.from_mapping({"vocoder_batch_size": "0"})
     with pytest.raises(InputError, match="neither an audio file"):
         list(engine.synthesize(["Hi."], "no_such_voice", Controls()))
     with pytest.raises(InputError, match="speed"):
@@ -198,7 +203,8 @@ def test_cli_speaks_with_indextts2(tmp_path):
     out = tmp_path / "hello.wav"
     r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "--engine", "indextts2", "--model-dir", str(FOLDER),
                         "--voice", str(PROMPT), "Hello there. This is a test.", "-o", str(out), "--seed", "1",
-                        "--emotion", "happy=0.6", "--option", "max_mel_tokens=30", "--option", "diffusion_steps=4"],
+                        "--emotion", "happy=0.6", "--option", "max_mel_tokens=30", "--option", "diffusion_steps=4",
+                        "--option", "num_beams=1", "--gpt-weights", "int8"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     info = sf.info(out)
@@ -226,3 +232,35 @@ def test_book_renders_through_the_pipeline_and_resumes(tmp_path):
     assert info["duration"] > 0.4
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 0 and "nothing new to render" in again.stdout
+
+
+def test_cpu_decode_weights_are_an_engine_setting_built_once(engine):
+    bf16 = IndexTTS2Engine(FOLDER, gpt_weights="bf16")
+    texts = ["Hello there.", "How are you today, my friend?"]
+    first = speak(bf16, texts, num_beams=1)
+    built = bf16.model.gpt.gpt.__dict__["_decode_layers"]
+    assert set(built) == {"bf16"} and built["bf16"][0].qkv.weight.dtype == torch.bfloat16
+    layers = built["bf16"]
+    second = speak(bf16, texts, num_beams=1)
+    assert built["bf16"] is layers                      # the copies are made once per model
+    for a, b in zip(first, second):
+        assert a.size > 0 and np.isfinite(a).all() and np.array_equal(a, b)
+    assert "_decode_layers" not in engine.model.gpt.gpt.__dict__ or "bf16" not in engine.model.gpt.gpt._decode_layers
+    with pytest.raises(EngineError, match="gpt_weights must be one of fp32, bf16, int8"):
+        IndexTTS2Engine(FOLDER, gpt_weights="fp8")
+    with pytest.raises(EngineError, match="CPU mode"):
+        RuntimeSettings("int8").check(torch.device("cuda"))
+
+
+def test_compiled_flow_matching_renders_the_same_audio(engine):
+    compiled = IndexTTS2Engine(FOLDER, compile_s2mel=True)
+    assert compiled.model.estimator is not compiled.model.s2mel.estimator
+    texts = ["Hello there.", "How are you today, my friend?"]
+    options = {"num_beams": 1, "diffusion_steps": 3}
+    for a, b in zip(speak(engine, texts, **options), speak(compiled, texts, **options)):
+        assert a.size == b.size and np.abs(a - b).max() < 1e-4
+
+
+def test_settings_an_engine_does_not_take_are_named():
+    with pytest.raises(EngineError, match="engine kokoro does not take device, gpt_weights; it takes threads"):
+        get_engine("kokoro", device="cpu", gpt_weights="bf16")

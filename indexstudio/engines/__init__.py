@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 from typing import Any, Callable
 
@@ -45,10 +46,18 @@ def _factory(name: str) -> Callable[..., Engine]:
 
 def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
     """The shared instance of engine `name` built with `options` (e.g. model_dir=...)."""
-    key = (name, tuple(sorted((k, str(v)) for k, v in options.items() if v is not None)))
+    options = {k: v for k, v in options.items() if v is not None}
+    key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:
-            _instances[key] = _factory(name)(**{k: v for k, v in options.items() if v is not None})
+            factory = _factory(name)
+            params = inspect.signature(factory).parameters
+            if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                unknown = sorted(set(options) - set(params))
+                if unknown:
+                    raise EngineError(f"engine {name} does not take {', '.join(unknown)}; "
+                                      f"it takes {', '.join(params) or 'no settings'}")
+            _instances[key] = factory(**options)
         return _instances[key]
 
 

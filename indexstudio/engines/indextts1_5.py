@@ -26,7 +26,8 @@ import torch
 from indexstudio.audio.features import log_mel_100
 from indexstudio.audio.prompt import V1_5_MAX_PROMPT_SECONDS, V1_5_SAMPLE_RATE, load_prompt_v1_5
 from indexstudio.engines.base import Controls, SegmentAudio
-from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Trace,
+from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine,
+                                                 RuntimeSettings, Trace,
                                                  decode_prompts, no_trace, seeded_generator, segment_generators,
                                                  split_text, to_int16)
 from indexstudio.engines.reference_voices import resolve_reference
@@ -64,10 +65,12 @@ class PromptConditioning:
 class IndexTTS15:
     """The IndexTTS-1.5 model stack of one folder on one device."""
 
-    def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32):
+    def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32,
+                 runtime: RuntimeSettings = RuntimeSettings()):
         self.folder = folder
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype
+        self.runtime = runtime
         self.frontend = load_text_frontend(folder)
         self.gpt = load_unified_voice_v1_5(folder).to(self.device, gpt_dtype)
         self.vocoder = load_bigvgan_v1_5(folder).to(self.device)
@@ -191,8 +194,9 @@ class IndexTTS15Engine(IndexTTSEngine):
     options_type = IndexTTS15Options
     batch_size = MAX_GPT_BATCH
 
-    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> IndexTTS15:
-        return IndexTTS15(folder, device, dtype)
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
+             runtime: RuntimeSettings) -> IndexTTS15:
+        return IndexTTS15(folder, device, dtype, runtime)
 
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         opts = IndexTTS15Options.from_mapping(controls.options)
@@ -231,7 +235,8 @@ class IndexTTS15Engine(IndexTTSEngine):
         if cfg.num_beams == 1:
             generators = segment_generators(model.device, seed, [ids for _, ids in parts])
             prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
-            for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, MAX_GPT_BATCH):
+            for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, MAX_GPT_BATCH,
+                                              model.runtime.gpt_weights):
                 yield number, raw[0]
             return
         generator = seeded_generator(model.device, seed)

@@ -27,7 +27,7 @@ import torch
 
 from indexstudio.engines.indextts2 import (MAX_SPEED, MIN_SPEED, EmotionCondition, IndexTTS2, IndexTTS2Engine,
                                            IndexTTS2Options, SpeakerPrompt)
-from indexstudio.engines.indextts_common import Noise, Trace, no_trace, seeded_generator
+from indexstudio.engines.indextts_common import Noise, RuntimeSettings, Trace, no_trace, seeded_generator
 from indexstudio.errors import InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel import v2_5_target_length
@@ -127,8 +127,9 @@ class IndexTTS25Engine(IndexTTS2Engine):
     version = "2.5"
     options_type = IndexTTS25Options
 
-    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> IndexTTS25:
-        return IndexTTS25(folder, device, dtype)
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
+             runtime: RuntimeSettings) -> IndexTTS25:
+        return IndexTTS25(folder, device, dtype, runtime)
 
     def count_tokens(self, text: str) -> int:
         return self.model.frontend.count_tokens(text)

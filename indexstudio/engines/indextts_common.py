@@ -6,6 +6,8 @@
 * `ConditioningCache`: prompt conditioning kept per audio *content* hash;
 * `Trace` / `Noise`: the hooks the conformance runner uses to capture stage
   tensors and to inject the reference sampler noise;
+* `RuntimeSettings`: engine-wide speed settings fixed at load (GPT decode
+  weights on CPU, torch.compile of the flow-matching estimator);
 * `IndexTTSEngine`: the product-side adapter (model folder, device, voices,
   option checks, token counting, segment splitting).
 """
@@ -33,6 +35,7 @@ from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.device import pick_device, pick_dtype
+from indexstudio.runtime.weights import WEIGHT_MODES
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +71,28 @@ def segment_generators(device: torch.device, seed: int | None, rows: Sequence[Se
     return [seeded_generator(device, (base + zlib.crc32(repr(list(ids)).encode())) % 2**63) for ids in rows]
 
 
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`)."""
+    gpt_weights: str = "fp32"       # single-beam decode weights: fp32 (the model's own), bf16 or int8 weight-only
+    compile_s2mel: bool = False     # torch.compile the flow-matching estimator (pays off on a GPU)
+
+    def check(self, device: torch.device) -> None:
+        if self.gpt_weights not in WEIGHT_MODES:
+            raise EngineError(f"gpt_weights must be one of {', '.join(WEIGHT_MODES)}, got {self.gpt_weights!r}")
+        if self.gpt_weights != "fp32" and device.type != "cpu":
+            raise EngineError(f"--gpt-weights {self.gpt_weights} is a CPU mode; on {device.type} use "
+                              "--dtype float16 or bfloat16")
+
+
 def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,
-                   generators: Sequence[torch.Generator], batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
+                   generators: Sequence[torch.Generator], batch_size: int,
+                   weights: str = "fp32") -> Iterator[tuple[int, torch.Tensor]]:
     """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
 
     Single-beam decoding goes through the continuous-batching runtime,
-    `batch_size` sequences at a time; beam search runs one prompt at a time.
+    `batch_size` sequences at a time with `weights` (see `runtime.weights`);
+    beam search runs one prompt at a time with the model's own weights.
     """
     if cfg.num_beams > 1:
         for i, (prompt, generator) in enumerate(zip(prompts, generators)):
@@ -81,7 +100,7 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
         return
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    runtime = DecodeEngine(gpt, min(len(rows), batch_size), longest + cfg.max_new_tokens)
+    runtime = DecodeEngine(gpt, min(len(rows), batch_size), longest + cfg.max_new_tokens, weights)
     for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
         yield i, codes.unsqueeze(0)
 
@@ -194,7 +213,7 @@ class ConditioningCache:
 class IndexTTSEngine(Engine):
     """Product adapter shared by the IndexTTS engines: `--engine NAME --model-dir DIR --voice reference.wav`.
 
-    Subclasses set `version`, `options_type` and build their stack in `load(folder, device, dtype)`;
+    Subclasses set `version`, `options_type` and build their stack in `load(folder, device, dtype, runtime)`;
     the stack exposes `sample_rate` and `frontend` (with `tokenize`).
     """
 
@@ -203,7 +222,7 @@ class IndexTTSEngine(Engine):
     default_voice = ""
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
-                 **paths: str):
+                 gpt_weights: str = "fp32", compile_s2mel: bool | str = False, **paths: str):
         if not model_dir:
             raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
         folder = ModelFolder(model_dir, overrides=paths or None)
@@ -213,10 +232,12 @@ class IndexTTSEngine(Engine):
         torch_dtype = pick_dtype(dtype)
         if torch_device.type == "cpu" and torch_dtype == torch.float16:
             raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
-        self.model = self.load(folder, torch_device, torch_dtype)
+        runtime = RuntimeSettings(gpt_weights, str(compile_s2mel).lower() in ("1", "true", "yes", "on"))
+        runtime.check(torch_device)
+        self.model = self.load(folder, torch_device, torch_dtype, runtime)
         self.sample_rate = self.model.sample_rate
 
-    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype) -> Any:
+    def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype, runtime: RuntimeSettings) -> Any:
         raise NotImplementedError
 
     def voices(self) -> list[Voice]:

@@ -57,6 +57,21 @@ def kaiser_sinc_filter(cutoff: float, half_width: float, taps: int) -> torch.Ten
     return (response / response.sum()).view(1, 1, taps)
 
 
+def zero_tail(h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Zero each item's samples past its length: what a zero-padded conv sees past a lone item's end."""
+    if lengths is None:
+        return h
+    return h * (torch.arange(h.shape[-1], device=h.device) < lengths[:, None]).unsqueeze(1)
+
+
+def replicate_tail(h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Repeat each item's last sample past its length: what a replicate-padded filter sees past a lone item's end."""
+    if lengths is None:
+        return h
+    last = h.gather(2, (lengths - 1).view(-1, 1, 1).expand(-1, h.shape[1], 1))
+    return torch.where(torch.arange(h.shape[-1], device=h.device) < lengths.view(-1, 1, 1), h, last)
+
+
 class Snake(nn.Module):
     """Periodic activation x + sin^2(alpha x) / beta, per channel.
 
@@ -87,9 +102,9 @@ class LowPassFilter(nn.Module):
         self.pad = (taps // 2 - (taps % 2 == 0), taps // 2)
         self.register_buffer("filter", kaiser_sinc_filter(cutoff, half_width, taps))
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         channels = h.shape[1]
-        h = F.pad(h, self.pad, mode="replicate")
+        h = F.pad(replicate_tail(h, lengths), self.pad, mode="replicate")
         return F.conv1d(h, self.filter.expand(channels, -1, -1), stride=self.stride, groups=channels)
 
 
@@ -104,9 +119,9 @@ class Upsample(nn.Module):
         self.crop_right = self.edge * ratio + (taps - ratio + 1) // 2
         self.register_buffer("filter", kaiser_sinc_filter(0.5 / ratio, 0.6 / ratio, taps))
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         channels = h.shape[1]
-        h = F.pad(h, (self.edge, self.edge), mode="replicate")
+        h = F.pad(replicate_tail(h, lengths), (self.edge, self.edge), mode="replicate")
         y = F.conv_transpose1d(h, self.filter.expand(channels, -1, -1), stride=self.ratio, groups=channels)
         return (self.ratio * y)[..., self.crop_left:-self.crop_right]
 
@@ -118,8 +133,8 @@ class Downsample(nn.Module):
         super().__init__()
         self.lowpass = LowPassFilter(0.5 / ratio, 0.6 / ratio, stride=ratio, taps=taps)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.lowpass(h)
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.lowpass(h, lengths)
 
 
 class AntiAliasedActivation(nn.Module):
@@ -131,8 +146,9 @@ class AntiAliasedActivation(nn.Module):
         self.upsample = Upsample(ALIAS_FREE_RATIO, taps)
         self.downsample = Downsample(ALIAS_FREE_RATIO, taps)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.downsample(self.act(self.upsample(h)))
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        up = self.act(self.upsample(h, lengths))
+        return self.downsample(up, None if lengths is None else lengths * ALIAS_FREE_RATIO)
 
 
 @dataclass(frozen=True)
@@ -214,10 +230,10 @@ class AMPBlock1(nn.Module):
             for _ in dilations)
         self.activations = nn.ModuleList(_activation(cfg, channels) for _ in range(2 * len(dilations)))
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         for i, (dilated, plain) in enumerate(zip(self.convs1, self.convs2)):
-            y = dilated(self.activations[2 * i](h))
-            h = h + plain(self.activations[2 * i + 1](y))
+            y = dilated(zero_tail(self.activations[2 * i](h, lengths), lengths))
+            h = h + plain(zero_tail(self.activations[2 * i + 1](y, lengths), lengths))
         return h
 
 
@@ -231,9 +247,9 @@ class AMPBlock2(nn.Module):
             for d in dilations)
         self.activations = nn.ModuleList(_activation(cfg, channels) for _ in dilations)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         for conv, act in zip(self.convs, self.activations):
-            h = h + conv(act(h))
+            h = h + conv(zero_tail(act(h, lengths), lengths))
         return h
 
 
@@ -263,22 +279,26 @@ class BigVGAN(nn.Module):
     def hop_length(self) -> int:
         return self.cfg.hop_length
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.synthesize(self.conv_pre(mel))
+    def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """`lengths` (B,) in frames for a padded batch: item i comes out as if vocoded alone, valid
+        up to lengths[i] * hop_length (every time-mixing layer sees its own edges, not its neighbour's padding)."""
+        return self.synthesize(self.conv_pre(zero_tail(mel, lengths)), lengths=lengths)
 
-    def synthesize(self, x: torch.Tensor, stage_offsets: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def synthesize(self, x: torch.Tensor, stage_offsets: Sequence[torch.Tensor] | None = None,
+                   lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Run the trunk from the conv_pre output; `stage_offsets[i]` is added after upsampler i."""
         per_stage = len(self.cfg.resblock_kernel_sizes)
         for stage, (up,) in enumerate(self.ups):
-            x = up(x)
+            x = up(zero_tail(x, lengths))
+            lengths = None if lengths is None else lengths * self.cfg.upsample_rates[stage]
             if stage_offsets is not None:
                 x = x + stage_offsets[stage]
             blocks = self.resblocks[stage * per_stage:(stage + 1) * per_stage]
-            total = blocks[0](x)
+            total = blocks[0](x, lengths)
             for block in blocks[1:]:
-                total = total + block(x)
+                total = total + block(x, lengths)
             x = total / per_stage
-        wav = self.conv_post(self.activation_post(x))
+        wav = self.conv_post(zero_tail(self.activation_post(x, lengths), lengths))
         return torch.tanh(wav) if self.cfg.tanh_at_final else wav.clamp(-1.0, 1.0)
 
 

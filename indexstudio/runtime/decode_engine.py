@@ -20,7 +20,7 @@ import torch
 
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
-from indexstudio.runtime.kv_cache import SlotCache
+from indexstudio.runtime.kv_cache import BLOCK, SlotCache
 from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import sample
 from indexstudio.runtime.scheduler import Scheduler
@@ -31,10 +31,11 @@ PromptRow = tuple[torch.Tensor, torch.Tensor]     # (S, D) embeddings, (S,) ids
 
 class DecodeEngine:
     def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
-                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024):
+                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = BLOCK):
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
-        self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device)
+        self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device,
+                               cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
 

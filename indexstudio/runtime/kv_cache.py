@@ -1,12 +1,17 @@
-"""Slot-based key/value cache, allocated once: one slot per running sequence.
+"""Slot-based key/value cache: one slot per running sequence.
 
-Per layer, keys and values are (num_slots, heads, max_len, head_dim); beside
+Per layer, keys and values are (num_slots, heads, capacity, head_dim); beside
 them each slot keeps the set of token ids its sequence has seen (prompt ids and
 generated codes), which the repetition penalty needs.  Sequences take the lowest
 free slot and `move` lets the scheduler keep the running ones in slots
-[0, n), so that a decode step reads the cache through plain slices.  Memory is
-fixed by (num_slots, max_len): it does not grow with the number of sequences
-decoded.
+[0, n), so that a decode step reads the cache through plain slices.
+
+The capacity starts at one block of positions and grows by whole blocks
+(never past `max_len`) when a sequence gets longer than it: a slot sized
+for `max_mel_tokens` would hold ~6.5 GB of float32 for 16 full-size
+IndexTTS-2 segments, most of it never used, as typical segments stop far
+earlier.  Memory is bounded by (num_slots, max_len) and does not grow with the
+number of sequences decoded.
 """
 from __future__ import annotations
 
@@ -16,19 +21,40 @@ import torch
 
 from indexstudio.models.gpt2 import GPT2Config
 
+BLOCK = 256     # positions per growth step of the capacity
+
 
 class SlotCache:
     def __init__(self, cfg: GPT2Config, num_slots: int, max_len: int, vocab: int,
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
-        if num_slots < 1 or max_len < 1:
-            raise ValueError(f"a slot cache needs num_slots >= 1 and max_len >= 1, got {num_slots} and {max_len}")
-        self.num_slots, self.max_len = num_slots, max_len
-        shape = (num_slots, cfg.heads, max_len, cfg.head_dim)
-        # zeros, not empty: a decode step reads (masked) positions past a row's length, and 0 * NaN garbage is NaN
-        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)]
-        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)]
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", block: int = BLOCK):
+        if num_slots < 1 or max_len < 1 or block < 1:
+            raise ValueError(f"a slot cache needs num_slots, max_len and block >= 1, got {num_slots}, {max_len}, {block}")
+        self.num_slots, self.max_len, self.block = num_slots, max_len, block
+        self.heads, self.head_dim, self.dtype, self.device = cfg.heads, cfg.head_dim, dtype, device
+        self.capacity = 0
+        self.keys: list[torch.Tensor] = [self._zeros(0) for _ in range(cfg.layers)]
+        self.values: list[torch.Tensor] = [self._zeros(0) for _ in range(cfg.layers)]
+        self.reserve(1)
         self.seen = torch.zeros(num_slots, vocab, dtype=torch.bool, device=device)
         self._free = list(range(num_slots))
+
+    def _zeros(self, capacity: int) -> torch.Tensor:
+        # zeros, not empty: a decode step reads (masked) positions past a row's length, and 0 * NaN garbage is NaN
+        return torch.zeros(self.num_slots, self.heads, capacity, self.head_dim, dtype=self.dtype, device=self.device)
+
+    def reserve(self, length: int) -> bool:
+        """Room for positions [0, length) in every slot; True when the capacity grew (new tensors)."""
+        if length <= self.capacity:
+            return False
+        if length > self.max_len:
+            raise ValueError(f"{length} positions exceed the cache's max_len ({self.max_len})")
+        capacity = min(self.max_len, -(-length // self.block) * self.block)
+        for tensors in (self.keys, self.values):
+            for i, old in enumerate(tensors):           # one layer at a time: the old copy goes as the new one comes
+                tensors[i] = self._zeros(capacity)
+                tensors[i][:, :, :self.capacity] = old
+        self.capacity = capacity
+        return True
 
     @property
     def num_free(self) -> int:

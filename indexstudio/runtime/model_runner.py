@@ -48,6 +48,8 @@ class ModelRunner:
         slot.  A single prompt goes through exactly `generate`'s prefill.
         """
         lengths = [s.prompt_len for s in seqs]
+        if self.cache.reserve(max(lengths)) and self.graphs is not None:
+            self.graphs.reset()
         x = torch.cat([s.embeds for s in seqs]).to(self.device, self.dtype).unsqueeze(0)
         slots = torch.tensor([s.slot for s in seqs], device=self.device)
         sizes = torch.tensor(lengths, device=self.device)
@@ -72,6 +74,8 @@ class ModelRunner:
         mel_pos = torch.tensor(generated, device=self.device) + self.gpt.generated_position_offset
         pos = torch.tensor(cache_pos, device=self.device)
         kv_len = max(cache_pos) + 1
+        if self.cache.reserve(kv_len) and self.graphs is not None:
+            self.graphs.reset()                 # the captured graphs point at the old cache tensors
         if self.graphs is not None:
             return self.graphs.run(tokens, mel_pos, pos, kv_len)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
@@ -122,8 +126,9 @@ class DecodeGraphs:
 
     Batches are padded up to the bucket with code 0 at position 0 of the free
     slots above the running ones (harmless: a prefill overwrites them); the
-    kv length is rounded up to a multiple of LENGTH_BUCKET so that attention
-    reads a bounded part of the cache.  All graphs share one memory pool.
+    kv length is rounded up to a multiple of LENGTH_BUCKET (within the cache's
+    capacity) so that attention reads a bounded part of the cache.  All graphs
+    share one memory pool; they are dropped when the cache grows.
     """
     LENGTH_BUCKET = 256
 
@@ -133,6 +138,9 @@ class DecodeGraphs:
         self.batch_buckets = sorted({min(1 << i, slots) for i in range(slots.bit_length() + 1)})
         self.tokens, self.mel_pos, self.pos = (torch.zeros(slots, dtype=torch.long, device=runner.device)
                                                for _ in range(3))
+        self.reset()
+
+    def reset(self) -> None:
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
@@ -140,7 +148,7 @@ class DecodeGraphs:
     def run(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int) -> torch.Tensor:
         n = tokens.shape[0]
         batch = next(b for b in self.batch_buckets if b >= n)
-        length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.max_len)
+        length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.capacity)
         for buffer, values in ((self.tokens, tokens), (self.mel_pos, mel_pos), (self.pos, pos)):
             buffer.zero_()
             buffer[:n] = values

@@ -5,7 +5,9 @@ its results are those of `decoding.generate`.  "bf16" and "int8" keep copies
 of the four projections of every block in (out, in) layout - bfloat16, or int8
 with one symmetric scale per output channel - and compute them in bfloat16;
 the residual stream, layer norms, attention and KV cache stay in the model's
-dtype.  The copies are the runtime's: the model itself is not changed.
+dtype.  The copies are made once per model and weight mode and live as long as
+the model (every decode engine of that model shares them); the model's own
+modules are not changed.
 """
 from __future__ import annotations
 
@@ -73,6 +75,9 @@ class DecodeLayer:
 def decode_layers(gpt: GPT2Transformer, weights: str = "fp32") -> list[DecodeLayer]:
     if weights not in WEIGHT_MODES:
         raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}; got {weights!r}")
-    wrap = {"fp32": lambda conv: conv, "bf16": BF16Linear, "int8": Int8Linear}[weights]
-    return [DecodeLayer(b.ln_1, wrap(b.attn.c_attn), wrap(b.attn.c_proj), b.ln_2, wrap(b.mlp.c_fc),
-                        wrap(b.mlp.c_proj), b.mlp.approximate) for b in gpt.h]
+    built = gpt.__dict__.setdefault("_decode_layers", {})     # a plain attribute: not in the state dict
+    if weights not in built:
+        wrap = {"fp32": lambda conv: conv, "bf16": BF16Linear, "int8": Int8Linear}[weights]
+        built[weights] = [DecodeLayer(b.ln_1, wrap(b.attn.c_attn), wrap(b.attn.c_proj), b.ln_2, wrap(b.mlp.c_fc),
+                                      wrap(b.mlp.c_proj), b.mlp.approximate) for b in gpt.h]
+    return built[weights]

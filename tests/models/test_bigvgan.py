@@ -44,6 +44,27 @@ def test_v2_output_length_is_frames_times_hop() -> None:
     assert wav.abs().max() <= 1.0
 
 
+@pytest.mark.parametrize("version", ["indextts2", "indextts2_5"])
+def test_padded_batch_equals_each_item_alone(version: str) -> None:
+    model = read_bigvgan_v2(GOLDEN / version / "hf_cache" / "bigvgan")
+    torch.manual_seed(0)
+    frames = [9, 23, 16]
+    mels = [torch.randn(1, model.cfg.in_channels, f) for f in frames]
+    batch = torch.zeros(len(mels), model.cfg.in_channels, max(frames))
+    for i, mel in enumerate(mels):
+        batch[i, :, :frames[i]] = mel[0]
+    hop = model.hop_length
+    with torch.inference_mode():
+        alone = [model(mel)[0, 0] for mel in mels]
+        batched = model(batch, torch.tensor(frames))
+        naive = model(batch)                          # the same batch with no per-item edges
+    for i, wav in enumerate(alone):
+        assert wav.shape == (frames[i] * hop,)
+        torch.testing.assert_close(batched[i, 0, :frames[i] * hop], wav, rtol=0, atol=1e-5)
+    # without the lengths, the zeros after a short item leak into its last samples
+    assert (naive[0, 0, :frames[0] * hop] - alone[0]).abs().max() > 1e-3
+
+
 def test_kaiser_filter_is_a_unit_gain_lowpass() -> None:
     taps = kaiser_sinc_filter(0.25, 0.3, 12).flatten()
     assert taps.shape == (12,)

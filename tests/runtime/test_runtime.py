@@ -147,6 +147,22 @@ def test_slots_are_reused_and_memory_stays_fixed(setup) -> None:
     assert engine.cache.num_free == 4 and engine.is_idle and engine.step() == []
 
 
+def test_cache_grows_with_the_longest_sequence_and_codes_do_not_change(setup) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts[:3]]
+    params = SamplingParams(60, model.cfg.stop_mel_token, ignore_stop=True, repetition_penalty=10.0)
+    longest = max(embeds.shape[0] for embeds, _ in rows) + 60
+    whole = DecodeEngine(model, max_batch=3, max_len=longest, cache_block=longest)
+    growing = DecodeEngine(model, max_batch=3, max_len=longest, cache_block=8)
+    assert growing.cache.capacity == 8 and growing.cache.nbytes < whole.cache.nbytes
+    expected = whole.generate(rows, params)
+    got = growing.generate(rows, params)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
+    assert growing.cache.capacity == longest == whole.cache.capacity      # grew block by block, capped at max_len
+    with pytest.raises(ValueError, match="max_len"):
+        growing.cache.reserve(longest + 1)
+
+
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
 def test_weight_modes_decode(setup, weights) -> None:
     model, _, prompts = setup
