@@ -5,7 +5,10 @@ runner; `step()` either prefills newly admitted sequences or decodes one code
 for every running one, and finished sequences leave at once so that waiting
 ones take their slots.  Each sequence keeps its own generator, so the codes of
 a segment do not depend on its batch companions, and with the model's own
-weights they are those of `decoding.generate` on that segment alone.
+weights they are those of `decoding.generate` on that segment alone (up to
+float rounding when prompts are packed together).  The prompts of one `stream`
+call that start alike (one voice's conditioning rows) share that prefix: its
+keys/values are computed once, alone, and copied into each slot.
 
 `decode_rows` is the drop-in for engines: the rows of a `MelPrompt` in, one
 code tensor per row out (stop token included when produced).  Beam search (and
@@ -27,6 +30,7 @@ from indexstudio.runtime.scheduler import Scheduler
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 PromptRow = tuple[torch.Tensor, torch.Tensor]     # (S, D) embeddings, (S,) ids
+MIN_SHARED_PREFIX = 4     # shorter common prefixes are not worth a separate prefill
 
 
 class DecodeEngine:
@@ -99,8 +103,10 @@ class DecodeEngine:
             raise ValueError(f"{n} prompts need as many params, seeds and generators")
         seqs = [Sequence(embeds, ids, p, gen, seed)
                 for (embeds, ids), p, seed, gen in zip(prompts, params, seeds, generators)]
+        prefix_len = shared_prefix(prompts)
         for seq in seqs:            # all checked before any is queued
             self._check(seq)
+            seq.prefix_len = prefix_len
         for seq in seqs:
             self.scheduler.add(seq)
         return self._drain({seq.id: i for i, seq in enumerate(seqs)})
@@ -123,6 +129,22 @@ class DecodeEngine:
         for i, codes in self.stream(prompts, params, seeds, generators):
             out[i] = codes
         return out
+
+
+def shared_prefix(prompts: Seq[PromptRow], least: int = MIN_SHARED_PREFIX) -> int:
+    """Leading positions every prompt has in common (one voice's conditioning rows), if at least `least`.
+
+    At least one position of every prompt stays unshared: its logits start the decoding.
+    """
+    if len(prompts) < 2:
+        return 0
+    first_embeds, first_ids = prompts[0]
+    n = min(embeds.shape[0] for embeds, _ in prompts) - 1
+    same = torch.ones(max(n, 0), dtype=torch.bool, device=first_embeds.device)
+    for embeds, ids in prompts[1:]:
+        same &= (embeds[:n] == first_embeds[:n]).all(dim=1) & (ids[:n] == first_ids[:n])
+    length = int(same.int().cumprod(0).sum()) if n > 0 else 0
+    return length if length >= least else 0
 
 
 def new_generator(device: torch.device, seed: int | None = None) -> torch.Generator:

@@ -12,6 +12,10 @@ for `max_mel_tokens` would hold ~6.5 GB of float32 for 16 full-size
 IndexTTS-2 segments, most of it never used, as typical segments stop far
 earlier.  Memory is bounded by (num_slots, max_len) and does not grow with the
 number of sequences decoded.
+
+Shared prompt prefixes (the conditioning rows every segment of one voice
+starts with) are kept aside, at most MAX_PREFIXES of them, so that their
+keys/values are computed once and copied into each slot that needs them.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import torch
 
 from indexstudio.models.gpt2 import GPT2Config
 
-BLOCK = 256     # positions per growth step of the capacity
+BLOCK = 256         # positions per growth step of the capacity
+MAX_PREFIXES = 4    # shared prompt prefixes kept (newest first out last)
 
 
 class SlotCache:
@@ -37,6 +42,7 @@ class SlotCache:
         self.reserve(1)
         self.seen = torch.zeros(num_slots, vocab, dtype=torch.bool, device=device)
         self._free = list(range(num_slots))
+        self._prefixes: list[tuple[torch.Tensor, list[torch.Tensor]]] = []    # (prompt rows, keys + values)
 
     def _zeros(self, capacity: int) -> torch.Tensor:
         # zeros, not empty: a decode step reads (masked) positions past a row's length, and 0 * NaN garbage is NaN
@@ -54,6 +60,36 @@ class SlotCache:
                 tensors[i] = self._zeros(capacity)
                 tensors[i][:, :, :self.capacity] = old
         self.capacity = capacity
+        return True
+
+    def _prefix(self, embeds: torch.Tensor) -> list[torch.Tensor] | None:
+        for rows, tensors in self._prefixes:
+            if rows.shape == embeds.shape and torch.equal(rows, embeds):
+                return tensors
+        return None
+
+    def has_prefix(self, embeds: torch.Tensor) -> bool:
+        return self._prefix(embeds) is not None
+
+    def keep_prefix(self, slot: int, embeds: torch.Tensor) -> None:
+        """Remember the keys/values of slot positions [0, len(embeds)), computed from the prompt rows `embeds`."""
+        if self.has_prefix(embeds):
+            return
+        n = embeds.shape[0]
+        self._prefixes.append((embeds.clone(), [t[slot, :, :n].clone() for t in (*self.keys, *self.values)]))
+        del self._prefixes[:-MAX_PREFIXES]
+
+    def clear_prefixes(self) -> None:
+        self._prefixes.clear()
+
+    def restore_prefix(self, slot: int, embeds: torch.Tensor) -> bool:
+        """Copy a kept prefix of these prompt rows into `slot`; False when none is kept."""
+        tensors = self._prefix(embeds)
+        if tensors is None:
+            return False
+        n = embeds.shape[0]
+        for t, kept in zip((*self.keys, *self.values), tensors):
+            t[slot, :, :n] = kept
         return True
 
     @property

@@ -45,25 +45,40 @@ class ModelRunner:
 
         The prompts are packed into one row (no padding): the projections run
         over all their positions at once, attention runs per prompt over its own
-        slot.  A single prompt goes through exactly `generate`'s prefill.
+        slot.  A shared prefix (`Sequence.prefix_len`) is computed alone the
+        first time, kept by the cache and copied into each slot that starts with
+        it, so only the rest of such a prompt runs here.  A single prompt
+        without a shared prefix goes through exactly `generate`'s prefill.
         """
-        lengths = [s.prompt_len for s in seqs]
-        if self.cache.reserve(max(lengths)) and self.graphs is not None:
+        if self.cache.reserve(max(s.prompt_len for s in seqs)) and self.graphs is not None:
             self.graphs.reset()
-        x = torch.cat([s.embeds for s in seqs]).to(self.device, self.dtype).unsqueeze(0)
-        slots = torch.tensor([s.slot for s in seqs], device=self.device)
-        sizes = torch.tensor(lengths, device=self.device)
+        for s in seqs:
+            prefix = s.embeds[:s.prefix_len]
+            if s.prefix_len and not self.cache.has_prefix(prefix):
+                self._prefill([(s.slot, prefix, 0)])
+                self.cache.keep_prefix(s.slot, prefix)
+        starts = [s.prefix_len if s.prefix_len and self.cache.restore_prefix(s.slot, s.embeds[:s.prefix_len]) else 0
+                  for s in seqs]
+        return self.logits(self._prefill([(s.slot, s.embeds[a:], a) for s, a in zip(seqs, starts)]))
+
+    def _prefill(self, parts: list[tuple[int, torch.Tensor, int]]) -> torch.Tensor:
+        """(slot, prompt rows, first position) packed into one row -> each part's last hidden state (n, D)."""
+        x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype).unsqueeze(0)
+        sizes = torch.tensor([rows.shape[0] for _, rows, _ in parts], device=self.device)
+        slots = torch.tensor([slot for slot, _, _ in parts], device=self.device)
+        firsts = torch.tensor([first for _, _, first in parts], device=self.device)
         row_index = slots.repeat_interleave(sizes).unsqueeze(0)
-        starts = torch.cumsum(sizes, 0) - sizes
-        positions = (torch.arange(x.shape[1], device=self.device) - starts.repeat_interleave(sizes)).unsqueeze(0)
-        spans = [(s.slot, int(a), n) for s, a, n in zip(seqs, starts, lengths)]
+        offsets = torch.cumsum(sizes, 0) - sizes
+        positions = (torch.arange(x.shape[1], device=self.device) - offsets.repeat_interleave(sizes)
+                     + firsts.repeat_interleave(sizes)).unsqueeze(0)
+        spans = [(slot, int(a), rows.shape[0], first) for (slot, rows, first), a in zip(parts, offsets)]
 
         def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-            return torch.cat([F.scaled_dot_product_attention(q[:, :, a:a + n], keys[slot:slot + 1, :, :n],
-                                                             values[slot:slot + 1, :, :n], is_causal=n > 1)
-                              for slot, a, n in spans], dim=2)
-        x = self.forward(x, row_index, positions, attend)
-        return self.logits(x[0, starts + sizes - 1])
+            return torch.cat([F.scaled_dot_product_attention(
+                q[:, :, a:a + n], keys[slot:slot + 1, :, :first + n], values[slot:slot + 1, :, :first + n],
+                attn_mask=None if first == 0 else causal_after(first, n, q.device),
+                is_causal=first == 0 and n > 1) for slot, a, n, first in spans], dim=2)
+        return self.forward(x, row_index, positions, attend)[0, offsets + sizes - 1]
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -114,6 +129,11 @@ class ModelRunner:
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Final hidden states (B, D) -> float mel logits (B, V)."""
         return self.gpt.mel_head(self.gpt.final_norm(self.gpt.gpt.ln_f(x))).float()
+
+
+def causal_after(first: int, n: int, device: torch.device) -> torch.Tensor:
+    """(n, first + n) boolean: query i (position first + i) sees positions <= first + i."""
+    return torch.arange(first + n, device=device) <= torch.arange(first, first + n, device=device).unsqueeze(1)
 
 
 def attention_mask(pos: torch.Tensor, kv_len: int) -> torch.Tensor:

@@ -13,3 +13,4 @@ def test_bench_decode_runs_and_ends_with_the_speedup() -> None:
     assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
     assert any(line.startswith("reference (HF GPT2Model") for line in lines)
     assert any("int8 codes equal to fp32's" in line for line in lines)
+    assert any(re.match(r"ours int8, batch 1 \(one segment after another\): 12 codes in", line) for line in lines)

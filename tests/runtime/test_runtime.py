@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
-from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
+from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import DecodingConfig, generate
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
@@ -204,3 +204,18 @@ def test_bad_requests_are_reported(setup) -> None:
         engine.generate(prompt_rows(prompts[0]), SamplingParams(4, stop), seeds=[1, 2])
     with pytest.raises(ValueError, match="num_slots"):
         DecodeEngine(model, max_batch=0, max_len=8)
+
+
+def test_prompts_of_one_voice_share_their_conditioning_prefix(setup) -> None:
+    model, conds, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    shared = shared_prefix(rows)
+    assert conds.shape[1] <= shared < min(embeds.shape[0] for embeds, _ in rows)
+    assert shared_prefix(rows[:1]) == 0                                  # nothing to share with
+    assert shared_prefix([rows[0], (rows[1][0] + 1.0, rows[1][1])]) == 0  # another voice
+    engine = DecodeEngine(model, max_batch=2, max_len=128)
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    got = engine.generate(rows, params)
+    assert engine.cache.has_prefix(rows[0][0][:shared])
+    expected = _alone(model, prompts, _config(model, repetition_penalty=10.0))
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
