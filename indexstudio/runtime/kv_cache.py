@@ -26,7 +26,7 @@ import torch
 from indexstudio.models.gpt2 import GPT2Config
 
 BLOCK = 256         # positions per growth step of the capacity
-MAX_PREFIXES = 4    # shared prompt prefixes kept (newest first out last)
+MAX_PREFIXES = 4    # shared prompt prefixes kept (the oldest goes first)
 
 
 class SlotCache:
