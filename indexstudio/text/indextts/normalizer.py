@@ -19,13 +19,12 @@ import importlib.metadata
 import logging
 import os
 import re
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from indexstudio.errors import EngineError
+from indexstudio.text.grammar_cache import compile_into
 
 log = logging.getLogger(__name__)
 
@@ -135,23 +134,8 @@ def _chinese_grammar(cache: Path) -> Any:
 
     if (cache / "zh_tn_tagger.fst").is_file() and (cache / "zh_tn_verbalizer.fst").is_file():
         return Normalizer(cache_dir=str(cache), overwrite_cache=False, **_ZH_OPTIONS)
-    log.warning("compiling the Chinese text-normalisation grammar once (up to a minute) into %s", cache)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache.parent))
-    except OSError as exc:
-        raise EngineError(f"cannot write the text-normalisation cache {cache.parent} ({exc}); "
-                          "point INDEXSTUDIO_CACHE at a writable folder") from exc
-    try:
-        grammar = Normalizer(cache_dir=str(staging), overwrite_cache=True, **_ZH_OPTIONS)
-        staging.chmod(0o755)
-        try:
-            staging.rename(cache)   # atomic; a concurrent process may have published it first
-        except OSError:
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return grammar
+    return compile_into(cache, lambda staging: Normalizer(cache_dir=str(staging), overwrite_cache=True, **_ZH_OPTIONS),
+                        "Chinese text-normalisation grammar")
 
 
 def wetext_grammars() -> tuple[Any, Any]:

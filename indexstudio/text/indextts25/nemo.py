@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from indexstudio.errors import EngineError
+from indexstudio.text.grammar_cache import compile_into
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +55,9 @@ def _build(lang: str) -> Any:
     cache = nemo_cache_dir(lang)
     if cache.is_dir():
         return Normalizer(input_case=_INPUT_CASE, lang=lang, cache_dir=str(cache))
-    log.warning("compiling the NeMo %s text-normalisation grammar once (about a minute) into %s", lang, cache)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache.parent))
-    except OSError as exc:
-        raise EngineError(f"cannot write the text-normalisation cache {cache.parent} ({exc}); "
-                          "point INDEXSTUDIO_CACHE at a writable folder") from exc
-    try:
-        grammar = Normalizer(input_case=_INPUT_CASE, lang=lang, cache_dir=str(staging), overwrite_cache=True)
-        staging.chmod(0o755)
-        try:
-            staging.rename(cache)   # atomic; another process may have published it first
-        except OSError:
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return grammar
+    return compile_into(cache, lambda staging: Normalizer(input_case=_INPUT_CASE, lang=lang, cache_dir=str(staging),
+                                                          overwrite_cache=True),
+                        f"NeMo {lang} text-normalisation grammar")
 
 
 def nemo_normalize(text: str, lang: str) -> str:
