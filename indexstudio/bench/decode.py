@@ -22,6 +22,7 @@ agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
 
     indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
                              [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
+                             [--reference-segments K]
 """
 from __future__ import annotations
 
@@ -82,11 +83,13 @@ def build_gpt(shape: Shape, seed: int = 0) -> MelCodeGPT:
 
 def make_prompts(gpt: MelCodeGPT, segments: int, cond_rows: int, seed: int = 1) -> list[PromptRow]:
     gen = torch.Generator().manual_seed(seed)
-    conds = torch.randn(1, cond_rows, gpt.cfg.model_dim, generator=gen)
+    param = gpt.gpt.ln_f.weight
+    conds = torch.randn(1, cond_rows, gpt.cfg.model_dim, generator=gen).to(param.device, param.dtype)
     rows = []
     with torch.inference_mode():
         for i in range(segments):
             text = torch.randint(2, gpt.cfg.number_text_tokens, (1, 24 + (i * 13) % 40), generator=gen)
+            text = text.to(param.device)
             prompt = gpt.build_prompt(conds, text)
             rows.append((prompt.embeds[0], prompt.input_ids[0]))
     return rows
@@ -145,12 +148,17 @@ def _agreement(a: list[list[int]], b: list[list[int]]) -> float:
 
 def _ours(gpt: MelCodeGPT, rows: list[PromptRow], tokens: int, max_batch: int, weights: str,
           device: torch.device) -> tuple[list[list[int]], float]:
-    """Codes and seconds of the runtime on `rows`, after a warm-up of 2 codes per row through the same engine
-    (first calls at new shapes pay for oneDNN primitives and for growing the allocator's heap)."""
+    """Codes and seconds of the runtime on `rows`, after a warm-up through the same engine: on CPUs 2 codes
+    per row (first calls at new shapes pay for oneDNN primitives and for growing the allocator's heap), on
+    GPUs the whole run of the first `max_batch` rows (it captures the CUDA graphs of every batch and length
+    bucket the timed run replays)."""
     longest = max(e.shape[0] for e, _ in rows)
     engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + tokens, weights=weights)
     params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True)
-    engine.generate(rows, SamplingParams(2, gpt.cfg.stop_mel_token, ignore_stop=True))
+    if device.type == "cpu":
+        engine.generate(rows, SamplingParams(2, gpt.cfg.stop_mel_token, ignore_stop=True))
+    else:
+        engine.generate(sorted(rows, key=lambda r: -r[0].shape[0])[:max_batch], params)
     engine.cache.clear_prefixes()            # the timed run computes its shared prefix itself
     codes, seconds = _timed(device, lambda: engine.generate(rows, params))
     return [c.tolist() for c in codes], seconds
@@ -167,6 +175,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--weights", choices=WEIGHT_MODES, default="fp32",
                    help="runtime weight mode (fp32 = the model's own weights; default fp32)")
     p.add_argument("--max-batch", type=int, default=16, help="runtime KV slots (default 16)")
+    p.add_argument("--reference-segments", type=int,
+                   help="time the reference on the first K segments only (its codes/s do not depend on how many "
+                        "it decodes one after another; default: all)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and prompts")
     # smaller shapes, for tests
@@ -178,8 +189,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parser(prog).parse_args(argv)
-    if args.segments < 1 or args.max_batch < 1 or (args.tokens is not None and args.tokens < 1):
-        raise SystemExit("--segments, --tokens and --max-batch must be at least 1")
+    if args.segments < 1 or args.max_batch < 1 or (args.tokens is not None and args.tokens < 1) \
+            or (args.reference_segments is not None and args.reference_segments < 1):
+        raise SystemExit("--segments, --tokens, --max-batch and --reference-segments must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = pick_device(args.device), pick_dtype(args.dtype)
@@ -198,10 +210,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     reference = HFReference(gpt, max(lengths) + tokens)
     reference.decode(max(rows, key=lambda r: r[0].shape[0])[0], 2)      # warm-up
-    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, tokens) for e, _ in rows])
-    ref_rate = total / ref_s
+    ref_rows = rows[:args.reference_segments or len(rows)]
+    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, tokens) for e, _ in ref_rows])
+    ref_rate = len(ref_rows) * tokens / ref_s
     print(f"reference (HF GPT2Model + past_key_values, batch 1, one segment after another): "
-          f"{total} codes in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
+          f"{len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
 
     single, single_s = _ours(gpt, rows, tokens, 1, args.weights, device)
     print(f"ours {args.weights}, batch 1 (one segment after another): {total} codes in {single_s:.2f} s = "

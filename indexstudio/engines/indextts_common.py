@@ -31,7 +31,7 @@ from indexstudio.engines.reference_voices import content_hash, library_voices
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
-from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows
+from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.device import pick_device, pick_dtype
@@ -100,7 +100,7 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
         return
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    runtime = DecodeEngine(gpt, min(len(rows), batch_size), longest + cfg.max_new_tokens, weights)
+    runtime = engine_for(gpt, batch_size, longest + cfg.max_new_tokens, weights, len(rows))
     for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
         yield i, codes.unsqueeze(0)
 

@@ -34,26 +34,54 @@ class GPT2Config:
         return self.dim // self.heads
 
 
-class KVCache:
-    """Per-layer keys and values, each (batch, heads, max_len, head_dim)."""
+CACHE_BLOCK = 256      # positions per growth step of a KV cache's capacity
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor]):
+
+class KVCache:
+    """Per-layer keys and values, each (batch, heads, capacity, head_dim).
+
+    The capacity grows by whole blocks (never past `max_len`) as the sequences
+    get longer, so memory follows what is decoded, not the `max_len` a search
+    might reach (a full-size IndexTTS-2 cache for 3 beams and every possible
+    mel code would be ~1.4 GB of float32).
+    """
+
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], max_len: int | None = None,
+                 block: int = CACHE_BLOCK):
         self.keys, self.values = keys, values
+        self.max_len = self.capacity if max_len is None else max_len
+        self.block = block
 
     @classmethod
-    def allocate(cls, cfg: GPT2Config, batch: int, max_len: int,
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> "KVCache":
-        shape = (batch, cfg.heads, max_len, cfg.head_dim)
+    def allocate(cls, cfg: GPT2Config, batch: int, max_len: int, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str = "cpu", block: int = CACHE_BLOCK) -> "KVCache":
+        """An empty cache for up to `max_len` positions (it takes room as positions are written)."""
+        shape = (batch, cfg.heads, 0, cfg.head_dim)
         return cls([torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)],
-                   [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)])
+                   [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)], max_len, block)
 
     @property
     def batch_size(self) -> int:
         return self.keys[0].shape[0]
 
     @property
-    def max_len(self) -> int:
+    def capacity(self) -> int:
         return self.keys[0].shape[2]
+
+    def reserve(self, length: int) -> bool:
+        """Room for positions [0, length); True when the capacity grew (new tensors)."""
+        if length <= self.capacity:
+            return False
+        if length > self.max_len:
+            raise ValueError(f"sequence of {length} positions exceeds the KV cache's max_len ({self.max_len})")
+        capacity = min(self.max_len, -(-length // self.block) * self.block)
+        for tensors in (self.keys, self.values):
+            for i, old in enumerate(tensors):       # one layer at a time: the old copy goes as the new one comes
+                # zeros, not empty: attention reads (masked) positions past a row's length, and 0 * NaN is NaN
+                grown = old.new_zeros(old.shape[0], old.shape[1], capacity, old.shape[3])
+                grown[:, :, :old.shape[2]] = old
+                tensors[i] = grown
+        return True
 
     def select(self, rows: torch.Tensor, filled: int | None = None) -> None:
         """Reorder batch rows (beam search bookkeeping): row i becomes old row rows[i].
@@ -163,8 +191,7 @@ class GPT2Transformer(nn.Module):
             kv_len = mask.shape[-1] if mask is not None else int(input_pos[-1]) + 1
             if mask is None and x.shape[1] > 1 and kv_len != x.shape[1]:
                 mask = causal_mask(input_pos, kv_len)
-            if kv_len > cache.max_len:
-                raise ValueError(f"sequence of {kv_len} positions exceeds the KV cache ({cache.max_len})")
+            cache.reserve(kv_len)
         for i, block in enumerate(self.h):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block(x, layer_cache, input_pos, kv_len, mask)

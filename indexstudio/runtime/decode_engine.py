@@ -16,14 +16,16 @@ several return sequences) falls back to `decoding.generate`, one row at a time.
 """
 from __future__ import annotations
 
+import threading
 from typing import Iterator
 from typing import Sequence as Seq
 
 import torch
 
+from indexstudio.models.gpt2 import CACHE_BLOCK
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
-from indexstudio.runtime.kv_cache import BLOCK, SlotCache
+from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import sample
 from indexstudio.runtime.scheduler import Scheduler
@@ -35,18 +37,26 @@ MIN_SHARED_PREFIX = 4     # shorter common prefixes are not worth a separate pre
 
 class DecodeEngine:
     def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
-                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = BLOCK):
+                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = CACHE_BLOCK):
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
         self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device,
                                cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
+        self.weights = weights
+        self._lock = threading.RLock()      # one step at a time; streams of several threads share the steps
 
     def add(self, seq: Sequence) -> None:
         """Queue a sequence (checked against the cache and the model's tables; its generator made if missing)."""
         self._check(seq)
-        self.scheduler.add(seq)
+        with self._lock:
+            self.scheduler.add(seq)
+
+    def abort(self, seq: Sequence) -> None:
+        """Drop a sequence that is no longer wanted (its slot is freed at once)."""
+        with self._lock:
+            self.scheduler.abort(seq)
 
     def _check(self, seq: Sequence) -> None:
         params, cfg = seq.params, self.gpt.cfg
@@ -72,17 +82,21 @@ class DecodeEngine:
     @torch.inference_mode()
     def step(self) -> list[Sequence]:
         """One prefill or decode step; the sequences that finished in it."""
-        if self.is_idle:
-            return []
+        with self._lock:
+            return self._step() if not self.is_idle else []
+
+    def _step(self) -> list[Sequence]:
         seqs, is_prefill = self.scheduler.schedule()
         seqs = list(seqs)
         if is_prefill:
             logits = self.runner.prefill(seqs)
             slots = torch.tensor([seq.slot for seq in seqs], device=self.device)
-        else:
+            seen = self.cache.seen[slots]
+        else:                                   # row i is slot i
             logits = self.runner.decode(seqs)
-            slots = torch.arange(len(seqs), device=self.device)
-        tokens = sample(logits, seqs, self.cache.seen[slots])
+            slots = self.runner.rows[:len(seqs), 0]
+            seen = self.cache.seen[:len(seqs)]
+        tokens = sample(logits, seqs, seen)
         self.cache.seen[slots, tokens] = True
         finished = []
         for seq, token in zip(seqs, tokens.tolist()):
@@ -104,22 +118,32 @@ class DecodeEngine:
         seqs = [Sequence(embeds, ids, p, gen, seed)
                 for (embeds, ids), p, seed, gen in zip(prompts, params, seeds, generators)]
         prefix_len = shared_prefix(prompts)
+        prefix = prompts[0][0][:prefix_len] if prefix_len else None
         for seq in seqs:            # all checked before any is queued
             self._check(seq)
-            seq.prefix_len = prefix_len
-        for seq in seqs:
-            self.scheduler.add(seq)
-        return self._drain({seq.id: i for i, seq in enumerate(seqs)})
+            seq.prefix = prefix
+        with self._lock:
+            for seq in seqs:
+                self.scheduler.add(seq)
+        return self._drain(seqs)
 
-    def _drain(self, index: dict[int, int]) -> Iterator[tuple[int, torch.Tensor]]:
-        remaining = len(index)
-        while remaining:
-            if self.is_idle:
-                raise RuntimeError("decode engine went idle with sequences unfinished")
-            for seq in self.step():
-                if seq.id in index:
-                    remaining -= 1
-                    yield index[seq.id], seq.codes().to(self.device)
+    def _drain(self, seqs: list[Sequence]) -> Iterator[tuple[int, torch.Tensor]]:
+        """Step the engine until each of `seqs` is finished, yielding (its index, codes) as it finishes; the
+        steps also advance other streams' sequences.  Sequences still pending when the iterator is closed
+        (the caller stopped early or failed) are aborted, so they give their slots back."""
+        pending = dict(enumerate(seqs))
+        try:
+            while pending:
+                done = [i for i, seq in pending.items() if seq.is_finished]
+                if not done:
+                    if self.is_idle:
+                        raise RuntimeError("decode engine went idle with sequences unfinished")
+                    self.step()
+                for i in done:
+                    yield i, pending.pop(i).codes().to(self.device)
+        finally:
+            for seq in pending.values():
+                self.abort(seq)
 
     def generate(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                  seeds: Seq[int | None] | None = None,
@@ -178,8 +202,36 @@ def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
             out.extend(_trim(r, cfg.stop_token) for r in raw)
         return out
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    engine = DecodeEngine(gpt, min(len(rows), max_batch), longest + cfg.max_new_tokens, weights)
+    engine = engine_for(gpt, max_batch, longest + cfg.max_new_tokens, weights, len(rows))
     return engine.generate(rows, SamplingParams.from_decoding(cfg), seeds, generators)
+
+
+_engines_lock = threading.Lock()
+
+
+def engine_for(gpt: MelCodeGPT, max_batch: int, max_len: int, weights: str = "fp32",
+               sequences: int | None = None, keep: bool | None = None) -> DecodeEngine:
+    """A decode engine of the model for `sequences` prompts, at most `max_batch` at a time, up to `max_len`.
+
+    On CUDA one engine per model and weight mode lives as long as the model and
+    serves every request: its CUDA graphs stay captured, and the sequences of
+    overlapping requests decode together.  It has `max_batch` slots (their
+    memory grows only with the positions in use); a request that needs more
+    slots or length replaces it with one large enough for both (requests
+    already in flight finish on the old one).  Elsewhere each call gets a fresh
+    engine with no more slots than sequences: nothing to keep warm, and its
+    cache goes with the request.  `keep` overrides the choice.
+    """
+    if not (keep if keep is not None else gpt.gpt.ln_f.weight.device.type == "cuda"):
+        return DecodeEngine(gpt, min(max_batch, sequences or max_batch), max_len, weights)
+    engines: dict[str, DecodeEngine] = gpt.__dict__.setdefault("_decode_engines", {})   # not in the state dict
+    with _engines_lock:
+        engine = engines.get(weights)
+        if engine is None or engine.cache.num_slots < max_batch or engine.cache.max_len < max_len:
+            if engine is not None:
+                max_batch, max_len = max(max_batch, engine.cache.num_slots), max(max_len, engine.cache.max_len)
+            engine = engines[weights] = DecodeEngine(gpt, max_batch, max_len, weights)
+        return engine
 
 
 def _trim(row: torch.Tensor, stop: int) -> torch.Tensor:

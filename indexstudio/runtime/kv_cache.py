@@ -6,8 +6,9 @@ generated codes), which the repetition penalty needs.  Sequences take the lowest
 free slot and `move` lets the scheduler keep the running ones in slots
 [0, n), so that a decode step reads the cache through plain slices.
 
-The capacity starts at one block of positions and grows by whole blocks
-(never past `max_len`) when a sequence gets longer than it: a slot sized
+The keys and values are a `models.gpt2.KVCache` with one row per slot: its
+capacity starts at one block of positions and grows by whole blocks (never
+past `max_len`) when a sequence gets longer than it: a slot sized
 for `max_mel_tokens` would hold ~6.5 GB of float32 for 16 full-size
 IndexTTS-2 segments, most of it never used, as typical segments stop far
 earlier.  Memory is bounded by (num_slots, max_len) and does not grow with the
@@ -23,44 +24,42 @@ import heapq
 
 import torch
 
-from indexstudio.models.gpt2 import GPT2Config
+from indexstudio.models.gpt2 import CACHE_BLOCK, GPT2Config, KVCache
 
-BLOCK = 256         # positions per growth step of the capacity
 MAX_PREFIXES = 4    # shared prompt prefixes kept (the oldest goes first)
 
 
 class SlotCache:
     def __init__(self, cfg: GPT2Config, num_slots: int, max_len: int, vocab: int,
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", block: int = BLOCK):
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", block: int = CACHE_BLOCK):
         if num_slots < 1 or max_len < 1 or block < 1:
             raise ValueError(f"a slot cache needs num_slots, max_len and block >= 1, got {num_slots}, {max_len}, {block}")
-        self.num_slots, self.max_len, self.block = num_slots, max_len, block
-        self.heads, self.head_dim, self.dtype, self.device = cfg.heads, cfg.head_dim, dtype, device
-        self.capacity = 0
-        self.keys: list[torch.Tensor] = [self._zeros(0) for _ in range(cfg.layers)]
-        self.values: list[torch.Tensor] = [self._zeros(0) for _ in range(cfg.layers)]
-        self.reserve(1)
+        self.num_slots, self.device = num_slots, device
+        self.kv = KVCache.allocate(cfg, num_slots, max_len, dtype, device, block)
+        self.kv.reserve(1)
         self.seen = torch.zeros(num_slots, vocab, dtype=torch.bool, device=device)
         self._free = list(range(num_slots))
         self._prefixes: list[tuple[torch.Tensor, list[torch.Tensor]]] = []    # (prompt rows, keys + values)
 
-    def _zeros(self, capacity: int) -> torch.Tensor:
-        # zeros, not empty: a decode step reads (masked) positions past a row's length, and 0 * NaN garbage is NaN
-        return torch.zeros(self.num_slots, self.heads, capacity, self.head_dim, dtype=self.dtype, device=self.device)
+    @property
+    def keys(self) -> list[torch.Tensor]:
+        return self.kv.keys
+
+    @property
+    def values(self) -> list[torch.Tensor]:
+        return self.kv.values
+
+    @property
+    def capacity(self) -> int:
+        return self.kv.capacity
+
+    @property
+    def max_len(self) -> int:
+        return self.kv.max_len
 
     def reserve(self, length: int) -> bool:
         """Room for positions [0, length) in every slot; True when the capacity grew (new tensors)."""
-        if length <= self.capacity:
-            return False
-        if length > self.max_len:
-            raise ValueError(f"{length} positions exceed the cache's max_len ({self.max_len})")
-        capacity = min(self.max_len, -(-length // self.block) * self.block)
-        for tensors in (self.keys, self.values):
-            for i, old in enumerate(tensors):           # one layer at a time: the old copy goes as the new one comes
-                tensors[i] = self._zeros(capacity)
-                tensors[i][:, :, :self.capacity] = old
-        self.capacity = capacity
-        return True
+        return self.kv.reserve(length)
 
     def _prefix(self, embeds: torch.Tensor) -> list[torch.Tensor] | None:
         for rows, tensors in self._prefixes:
@@ -82,14 +81,15 @@ class SlotCache:
     def clear_prefixes(self) -> None:
         self._prefixes.clear()
 
-    def restore_prefix(self, slot: int, embeds: torch.Tensor) -> bool:
-        """Copy a kept prefix of these prompt rows into `slot`; False when none is kept."""
+    def restore_prefix(self, slots: list[int], embeds: torch.Tensor) -> bool:
+        """Copy a kept prefix of these prompt rows into every one of `slots`; False when none is kept."""
         tensors = self._prefix(embeds)
         if tensors is None:
             return False
         n = embeds.shape[0]
+        index = torch.tensor(slots, device=self.device)
         for t, kept in zip((*self.keys, *self.values), tensors):
-            t[slot, :, :n] = kept
+            t[index, :, :n] = kept
         return True
 
     @property

@@ -17,6 +17,7 @@ bucket, length bucket) with static input buffers; the CPU path runs eagerly.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import torch
@@ -45,54 +46,64 @@ class ModelRunner:
 
         The prompts are packed into one row (no padding): the projections run
         over all their positions at once, attention runs per prompt over its own
-        slot.  A shared prefix (`Sequence.prefix_len`) is computed alone the
-        first time, kept by the cache and copied into each slot that starts with
-        it, so only the rest of such a prompt runs here.  A single prompt
-        without a shared prefix goes through exactly `generate`'s prefill.
+        slot.  A shared prefix (`Sequence.prefix`, one tensor for all the
+        sequences that share it) is computed alone the first time, kept by the
+        cache and copied into the slots that start with it, so only the rest of
+        such a prompt runs here.  A single prompt without a shared prefix goes
+        through exactly `generate`'s prefill.
         """
         if self.cache.reserve(max(s.prompt_len for s in seqs)) and self.graphs is not None:
             self.graphs.reset()
+        groups: dict[int, list[Sequence]] = {}
         for s in seqs:
-            prefix = s.embeds[:s.prefix_len]
-            if s.prefix_len and not self.cache.has_prefix(prefix):
-                self._prefill([(s.slot, prefix, 0)])
-                self.cache.keep_prefix(s.slot, prefix)
-        starts = [s.prefix_len if s.prefix_len and self.cache.restore_prefix(s.slot, s.embeds[:s.prefix_len]) else 0
-                  for s in seqs]
-        return self.logits(self._prefill([(s.slot, s.embeds[a:], a) for s, a in zip(seqs, starts)]))
+            if s.prefix is not None:
+                groups.setdefault(id(s.prefix), []).append(s)
+        start = {}
+        for group in groups.values():
+            prefix = group[0].prefix
+            if not self.cache.has_prefix(prefix):
+                self._prefill([(group[0].slot, prefix, 0)])
+                self.cache.keep_prefix(group[0].slot, prefix)
+            if self.cache.restore_prefix([s.slot for s in group], prefix):
+                start.update((s.id, prefix.shape[0]) for s in group)
+        parts = [(s.slot, s.embeds[start.get(s.id, 0):], start.get(s.id, 0)) for s in seqs]
+        return self.logits(self._prefill(parts))
 
     def _prefill(self, parts: list[tuple[int, torch.Tensor, int]]) -> torch.Tensor:
-        """(slot, prompt rows, first position) packed into one row -> each part's last hidden state (n, D)."""
-        x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype).unsqueeze(0)
-        sizes = torch.tensor([rows.shape[0] for _, rows, _ in parts], device=self.device)
-        slots = torch.tensor([slot for slot, _, _ in parts], device=self.device)
-        firsts = torch.tensor([first for _, _, first in parts], device=self.device)
-        row_index = slots.repeat_interleave(sizes).unsqueeze(0)
-        offsets = torch.cumsum(sizes, 0) - sizes
-        positions = (torch.arange(x.shape[1], device=self.device) - offsets.repeat_interleave(sizes)
-                     + firsts.repeat_interleave(sizes)).unsqueeze(0)
-        spans = [(slot, int(a), rows.shape[0], first) for (slot, rows, first), a in zip(parts, offsets)]
+        """(slot, prompt rows, first position) packed into one row -> each part's last hidden state (n, D).
 
-        def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-            return torch.cat([F.scaled_dot_product_attention(
-                q[:, :, a:a + n], keys[slot:slot + 1, :, :first + n], values[slot:slot + 1, :, :first + n],
-                attn_mask=None if first == 0 else causal_after(first, n, q.device),
-                is_causal=first == 0 and n > 1) for slot, a, n, first in spans], dim=2)
-        return self.forward(x, row_index, positions, attend)[0, offsets + sizes - 1]
+        One part from position 0 attends causally within its slot (`generate`'s prefill); several
+        attend together as one padded batch (`SpanAttention`).
+        """
+        x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype).unsqueeze(0)
+        sizes = [rows.shape[0] for _, rows, _ in parts]
+        slots, firsts = [slot for slot, _, _ in parts], [first for _, _, first in parts]
+        row_index = torch.tensor([slot for slot, n in zip(slots, sizes) for _ in range(n)], device=self.device)
+        positions = torch.tensor([first + i for first, n in zip(firsts, sizes) for i in range(n)], device=self.device)
+        if len(parts) == 1 and firsts[0] == 0:
+            slot, n = slots[0], sizes[0]
+
+            def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+                return F.scaled_dot_product_attention(q, keys[slot:slot + 1, :, :n], values[slot:slot + 1, :, :n],
+                                                      is_causal=n > 1)
+        else:
+            attend = SpanAttention(slots, sizes, firsts, self.device)
+        last = torch.tensor(list(itertools.accumulate(sizes)), device=self.device) - 1
+        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend)[0, last]
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
         """Logits (B, V) after feeding every sequence's last code; seqs[i] must hold slot i."""
-        generated = [len(s.tokens) for s in seqs]
-        cache_pos = [s.prompt_len + g - 1 for s, g in zip(seqs, generated)]
-        tokens = torch.tensor([s.tokens[-1] for s in seqs], device=self.device)
-        mel_pos = torch.tensor(generated, device=self.device) + self.gpt.generated_position_offset
-        pos = torch.tensor(cache_pos, device=self.device)
+        cache_pos = [s.cached_len for s in seqs]
         kv_len = max(cache_pos) + 1
         if self.cache.reserve(kv_len) and self.graphs is not None:
             self.graphs.reset()                 # the captured graphs point at the old cache tensors
+        # one host-to-device copy: last codes, their mel positions, their cache positions
+        inputs = [[s.tokens[-1] for s in seqs], [len(s.tokens) + self.gpt.generated_position_offset for s in seqs],
+                  cache_pos]
         if self.graphs is not None:
-            return self.graphs.run(tokens, mel_pos, pos, kv_len)
+            return self.graphs.run(inputs, kv_len)
+        tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
         return self.step(tokens, mel_pos, pos, kv_len, mask)
 
@@ -141,6 +152,40 @@ def attention_mask(pos: torch.Tensor, kv_len: int) -> torch.Tensor:
     return (torch.arange(kv_len, device=pos.device) <= pos.unsqueeze(1))[:, None, None]
 
 
+class SpanAttention:
+    """Attention of several packed prompt parts, each over its own slot, as one padded batch.
+
+    Part s is n_s query rows at positions first_s.. of slot s; it sees that
+    slot's positions up to its own.  The queries are gathered into (S, H, Lq,
+    hd) with the longest part's Lq, keys/values are the slots' first kv_len
+    positions, and a mask hides what a row must not see (padding rows see
+    position 0 only, so they stay finite); the valid rows go back to packed
+    order.  The index tensors are built once per prefill, not per layer.
+    """
+
+    def __init__(self, slots: list[int], sizes: list[int], firsts: list[int], device: torch.device):
+        longest, kv_len = max(sizes), max(f + n for f, n in zip(firsts, sizes))
+        offsets = [0, *itertools.accumulate(sizes)][:-1]
+        rows = torch.arange(longest)
+        valid = rows < torch.tensor(sizes).unsqueeze(1)                                  # (S, Lq)
+        query_index = torch.where(valid, rows + torch.tensor(offsets).unsqueeze(1), 0)
+        mask = torch.arange(kv_len) <= (torch.tensor(firsts)[:, None, None] + rows[:, None])   # (S, Lq, kv)
+        mask = (mask & valid[:, :, None]) | (~valid[:, :, None] & (torch.arange(kv_len) == 0))
+        self.kv_len, self.longest = kv_len, longest
+        self.slots = torch.tensor(slots, device=device)
+        self.query_index = query_index.to(device)
+        self.mask = mask.unsqueeze(1).to(device)
+        self.valid = valid.flatten().nonzero().squeeze(1).to(device)
+
+    def __call__(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """(1, H, T, hd) packed queries -> (1, H, T, hd) outputs."""
+        heads, head_dim = q.shape[1], q.shape[3]
+        queries = q[0][:, self.query_index].transpose(0, 1)                              # (S, H, Lq, hd)
+        out = F.scaled_dot_product_attention(queries, keys[self.slots, :, :self.kv_len],
+                                             values[self.slots, :, :self.kv_len], attn_mask=self.mask)
+        return out.transpose(0, 1).reshape(heads, -1, head_dim)[:, self.valid].unsqueeze(0)
+
+
 class DecodeGraphs:
     """CUDA graphs of `ModelRunner.step`, captured on first use per (batch bucket, kv-length bucket).
 
@@ -148,7 +193,9 @@ class DecodeGraphs:
     slots above the running ones (harmless: a prefill overwrites them); the
     kv length is rounded up to a multiple of LENGTH_BUCKET (within the cache's
     capacity) so that attention reads a bounded part of the cache.  All graphs
-    share one memory pool; they are dropped when the cache grows.
+    share one memory pool and one static input buffer (codes, mel positions,
+    cache positions), filled by one host-to-device copy per step; they are
+    dropped when the cache grows.
     """
     LENGTH_BUCKET = 256
 
@@ -156,8 +203,7 @@ class DecodeGraphs:
         self.runner = runner
         slots = runner.cache.num_slots
         self.batch_buckets = sorted({min(1 << i, slots) for i in range(slots.bit_length() + 1)})
-        self.tokens, self.mel_pos, self.pos = (torch.zeros(slots, dtype=torch.long, device=runner.device)
-                                               for _ in range(3))
+        self.inputs = torch.zeros(3, slots, dtype=torch.long, device=runner.device)
         self.reset()
 
     def reset(self) -> None:
@@ -165,13 +211,14 @@ class DecodeGraphs:
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
 
-    def run(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int) -> torch.Tensor:
-        n = tokens.shape[0]
+    def run(self, inputs: list[list[int]], kv_len: int) -> torch.Tensor:
+        """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V)."""
+        n = len(inputs[0])
         batch = next(b for b in self.batch_buckets if b >= n)
         length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.capacity)
-        for buffer, values in ((self.tokens, tokens), (self.mel_pos, mel_pos), (self.pos, pos)):
-            buffer.zero_()
-            buffer[:n] = values
+        padded = torch.zeros(3, batch, dtype=torch.long)
+        padded[:, :n] = torch.tensor(inputs)
+        self.inputs[:, :batch].copy_(padded)
         key = (batch, length)
         if key not in self.graphs:
             self._capture(key)
@@ -179,8 +226,8 @@ class DecodeGraphs:
         return self.outputs[key][:n]
 
     def _step(self, batch: int, length: int) -> torch.Tensor:
-        pos = self.pos[:batch]
-        return self.runner.step(self.tokens[:batch], self.mel_pos[:batch], pos, length, attention_mask(pos, length))
+        tokens, mel_pos, pos = self.inputs[:, :batch]
+        return self.runner.step(tokens, mel_pos, pos, length, attention_mask(pos, length))
 
     def _capture(self, key: tuple[int, int]) -> None:
         stream = torch.cuda.Stream()

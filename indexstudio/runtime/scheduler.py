@@ -51,6 +51,14 @@ class Scheduler:
         self.cache.free(seq.slot)
         seq.slot = None
 
+    def abort(self, seq: Sequence) -> None:
+        """Take an unfinished sequence out of the queue or the running set (freeing its slot)."""
+        if seq in self.waiting:
+            self.waiting.remove(seq)
+        elif seq in self.running:
+            self.finish(seq)
+        seq.status = SequenceStatus.FINISHED
+
     def _pack(self) -> None:
         """Move the highest-slot sequences into lower free slots until slots [0, n) are the running ones."""
         self.running.sort(key=lambda s: s.slot)

@@ -91,9 +91,9 @@ class Sequence:
         self.tokens: list[int] = []
         self.status = SequenceStatus.WAITING
         self.slot: int | None = None
-        # leading prompt positions shared with other sequences (one voice's conditioning): the cache
-        # computes their keys/values once and copies them into each such sequence's slot
-        self.prefix_len = 0
+        # leading prompt rows shared with other sequences (one voice's conditioning), one tensor for all
+        # of them: the cache computes their keys/values once and copies them into each such slot
+        self.prefix: torch.Tensor | None = None
 
     @property
     def prompt_len(self) -> int:

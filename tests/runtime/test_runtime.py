@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
-from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, prompt_rows, shared_prefix
+from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import DecodingConfig, generate
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
@@ -45,15 +45,27 @@ def _v1_5_rows():
     return model, conds, t["in.text_tokens"]
 
 
-@pytest.fixture(scope="module", params=["indextts2", "indextts1_5"])
+# every test runs on the CPU, and also on CUDA (decode steps replayed from CUDA graphs) where a GPU exists
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(scope="module", params=[(m, d) for m in ("indextts2", "indextts1_5") for d in DEVICES],
+                ids=lambda p: "-".join(p))
 def setup(request):
-    """(model, conditioning, single-row prompts of different lengths)."""
-    model, conds, text = (_v2_rows if request.param == "indextts2" else _v1_5_rows)()
+    """(model, conditioning, single-row prompts of different lengths), on the parameter's device."""
+    name, device = request.param
+    model, conds, text = (_v2_rows if name == "indextts2" else _v1_5_rows)()
+    model, conds = model.to(device), conds.to(device)
     gen = torch.Generator().manual_seed(0)
-    texts = [torch.cat((text[0], torch.randint(2, 200, (20,), generator=gen)))[:n].unsqueeze(0) for n in TEXT_LENGTHS]
+    texts = [torch.cat((text[0], torch.randint(2, 200, (20,), generator=gen)))[:n].unsqueeze(0).to(device)
+             for n in TEXT_LENGTHS]
     with torch.inference_mode():
         prompts = [model.prepare_gpt_inputs(conds, t) for t in texts]
     return model, conds, prompts
+
+
+def _device(model) -> torch.device:
+    return model.gpt.ln_f.weight.device
 
 
 def _config(model, **settings) -> DecodingConfig:
@@ -67,7 +79,7 @@ def _trimmed(row: torch.Tensor, stop: int) -> torch.Tensor:
 
 def _alone(model, prompts, cfg, seeds=None) -> list[torch.Tensor]:
     with torch.inference_mode():
-        return [_trimmed(generate(model, p, cfg, None if seeds is None else torch.Generator().manual_seed(s))[0],
+        return [_trimmed(generate(model, p, cfg, None if s is None else torch.Generator(_device(model)).manual_seed(s))[0],
                          cfg.stop_token) for p, s in zip(prompts, seeds or [None] * len(prompts))]
 
 
@@ -94,6 +106,7 @@ def test_decode_rows_of_a_left_padded_batch(setup) -> None:
     gen = torch.Generator().manual_seed(3)
     for i, n in enumerate(lengths):
         texts[i, :n] = torch.randint(2, 200, (n,), generator=gen)
+    texts = texts.to(_device(model))
     with torch.inference_mode():
         batch = model.prepare_gpt_inputs(conds, texts)
         singles = [model.prepare_gpt_inputs(conds, texts[i:i + 1, :n]) for i, n in enumerate(lengths)]
@@ -166,6 +179,8 @@ def test_cache_grows_with_the_longest_sequence_and_codes_do_not_change(setup) ->
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
 def test_weight_modes_decode(setup, weights) -> None:
     model, _, prompts = setup
+    if _device(model).type != "cpu":
+        pytest.skip("weight-only modes are for CPUs (GPUs take --dtype)")
     rows = [prompt_rows(p)[0] for p in prompts[:3]]
     params = SamplingParams(12, model.cfg.stop_mel_token, ignore_stop=True)
     got = DecodeEngine(model, max_batch=2, max_len=96, weights=weights).generate(rows, params)
@@ -219,3 +234,40 @@ def test_prompts_of_one_voice_share_their_conditioning_prefix(setup) -> None:
     assert engine.cache.has_prefix(rows[0][0][:shared])
     expected = _alone(model, prompts, _config(model, repetition_penalty=10.0))
     assert all(torch.equal(a, b) for a, b in zip(got, expected))
+
+
+def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    expected = _alone(model, prompts, _config(model, repetition_penalty=10.0))
+    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    first, second = engine.stream(rows[:3], params), engine.stream(rows[3:], params)
+    got: dict[int, list[int]] = {}
+    for (i, a), (j, b) in zip(first, second):        # two requests' streams consumed in turns share the steps
+        got[i], got[3 + j] = a.tolist(), b.tolist()
+    assert [got[i] for i in range(len(rows))] == [e.tolist() for e in expected]
+    abandoned = engine.stream(rows, SamplingParams(30, model.cfg.stop_mel_token, ignore_stop=True))
+    next(abandoned)
+    abandoned.close()                                # the caller gave up: the rest leave the engine
+    assert engine.is_idle and engine.cache.num_free == 4
+
+
+def test_a_kept_engine_serves_later_requests_and_grows_when_one_needs_more(setup) -> None:
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    model.__dict__.pop("_decode_engines", None)
+    try:
+        engine = engine_for(model, 4, 160, sequences=1, keep=True)
+        assert engine.cache.num_slots == 4                       # the batch size, not the one request's row
+        params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+        assert all(torch.equal(a, b) for a, b in zip(engine.generate(rows, params),
+                                                      _alone(model, prompts, _config(model, repetition_penalty=10.0))))
+        assert engine_for(model, 2, 100, keep=True) is engine and engine.is_idle
+        bigger = engine_for(model, 8, 320, keep=True)
+        assert bigger is not engine and (bigger.cache.num_slots, bigger.cache.max_len) == (8, 320)
+        assert engine_for(model, 1, 200, keep=True) is bigger
+        fresh = engine_for(model, 4, 100, sequences=1, keep=False)
+        assert fresh is not bigger and fresh.cache.num_slots == 1   # sized for the request, not kept
+    finally:
+        model.__dict__.pop("_decode_engines", None)

@@ -1,0 +1,110 @@
+"""What only a CUDA GPU runs: the IndexTTS-2 stack against the golden data on the GPU, CUDA-graph decoding,
+half-precision GPT, flat GPU memory.  Skipped where torch sees no CUDA device (CI); BENCHMARKS.md says where
+they last ran.  The runtime's own tests (tests/runtime) also run on CUDA there."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from conftest import GOLDEN
+from indexstudio.conformance.recorder import Recorder
+from indexstudio.conformance.runner import check, load_case
+from indexstudio.conformance.v2.e2e import official_options
+from indexstudio.engines.indextts2 import IndexTTS2
+from indexstudio.models.folder import ModelFolder
+from indexstudio.runtime.decode_engine import DecodeEngine
+from indexstudio.runtime.sequence import SamplingParams
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+V2 = GOLDEN / "indextts2"
+
+
+@pytest.fixture
+def exact_float32():
+    """Plain float32 convolutions and matmuls (no TF32), so the GPU computes what the golden data holds."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _e2e(dtype: torch.dtype, recorded_noise: bool = True):
+    """The golden end-to-end case run on CUDA, its text ids taken from the case: (case, recorded outputs).
+
+    Half precision may decode other codes, so other lengths than the recorded noise has: it draws its own."""
+    entry = next(c for c in json.loads((V2 / "manifest.json").read_text())["cases"] if c["name"] == "i1_e2e_emo_audio")
+    case = load_case(V2, entry)
+    model = IndexTTS2(ModelFolder(V2), device="cuda", gpt_dtype=dtype)
+    ids = [case.expected[f"gpt_inference_speech#{k}.text_tokens"][0].tolist()
+           for k in range(sum(key.endswith(".codes_raw") for key in case.expected))]
+    model.parts = lambda text, opts: [(row, None) for row in ids]     # the front-end is tested on the CPU
+    opts = official_options(case.args)
+    opts = dataclasses.replace(opts, emo_audio=str(case.file(opts.emo_audio)))
+    recorder = Recorder({k: v.cuda() for k, v in case.inputs.items()})
+    with torch.inference_mode():
+        model.infer(case.file(case.args["spk_audio_prompt"]), case.args["text"], opts, seed=0,
+                    noise=recorder.noise if recorded_noise else None, trace=recorder)
+    return case, recorder.outputs
+
+
+def test_golden_end_to_end_case_passes_on_cuda(exact_float32) -> None:
+    case, outputs = _e2e(torch.float32)
+    passed, worst = check(case, outputs)
+    assert passed, worst
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_gpt_renders(dtype) -> None:
+    case, outputs = _e2e(dtype, recorded_noise=False)
+    final = outputs["final.wav_int16"]
+    assert final.dtype == torch.int16 and final.shape[0] > 0 and final.abs().max() > 0
+    for k in range(2):
+        codes = outputs[f"gpt_inference_speech#{k}.codes_raw"]
+        assert codes.numel() > 0 and int(codes.max()) < 8194
+        assert torch.isfinite(outputs[f"bigvgan#{k}.out"]).all()
+
+
+def _gpt_and_rows(count: int, device: str = "cuda"):
+    from indexstudio.bench.decode import make_prompts
+    from indexstudio.models.unified_voice import load_unified_voice_v2
+    gpt = load_unified_voice_v2(ModelFolder(V2)).to(device)
+    rows = [(e.to(device), ids.to(device)) for e, ids in make_prompts(gpt, count, cond_rows=34)]
+    return gpt, rows
+
+
+def test_cuda_graph_decoding_equals_eager_decoding() -> None:
+    gpt, rows = _gpt_and_rows(6)
+    params = SamplingParams(40, gpt.cfg.stop_mel_token, repetition_penalty=10.0)
+    eager = DecodeEngine(gpt, max_batch=4, max_len=160, cuda_graphs=False).generate(rows, params)
+    engine = DecodeEngine(gpt, max_batch=4, max_len=160)
+    graphed = engine.generate(rows, params)
+    assert engine.runner.graphs is not None and engine.runner.graphs.graphs      # steps were replayed from graphs
+    assert [g.tolist() for g in graphed] == [e.tolist() for e in eager]
+
+
+def test_gpu_memory_does_not_grow_with_the_number_of_segments() -> None:
+    gpt, rows = _gpt_and_rows(8)
+    engine = DecodeEngine(gpt, max_batch=4, max_len=160)
+    params = SamplingParams(30, gpt.cfg.stop_mel_token, ignore_stop=True)
+    peaks = []
+    for repeat in (1, 8):           # 8 then 64 segments through the same engine
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        engine.generate(rows * repeat, params)
+        torch.cuda.synchronize()
+        peaks.append(torch.cuda.max_memory_allocated())
+    assert peaks[1] <= 1.05 * peaks[0], peaks
+
+
+def test_the_model_keeps_one_decode_engine_on_cuda() -> None:
+    from indexstudio.runtime.decode_engine import engine_for
+    gpt, rows = _gpt_and_rows(3)
+    engine = engine_for(gpt, 4, 160, sequences=1)
+    params = SamplingParams(20, gpt.cfg.stop_mel_token, ignore_stop=True)
+    engine.generate(rows, params)
+    captured = dict(engine.runner.graphs.graphs)
+    assert captured and engine_for(gpt, 2, 100) is engine and engine.runner.graphs.graphs == captured
