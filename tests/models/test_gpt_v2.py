@@ -152,6 +152,44 @@ def test_kv_cache_overflow_is_reported(v2_model) -> None:
         v2_model.gpt(x, cache, torch.arange(5), None)
 
 
+def test_kv_cache_grows_by_blocks_and_keeps_what_was_written(v2_model) -> None:
+    gpt = v2_model.gpt
+    grown, whole = KVCache.allocate(gpt.cfg, 2, 40, block=8), KVCache.allocate(gpt.cfg, 2, 40, block=40)
+    assert grown.capacity == 0 and whole.capacity == 0
+    x = torch.randn(2, 13, v2_model.cfg.model_dim, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        for cache in (grown, whole):
+            first = gpt(x[:, :5], cache, torch.arange(5), None)            # prompt
+            steps = [gpt(x[:, i:i + 1], cache, torch.tensor([i]), None) for i in range(5, 13)]   # one at a time
+        assert (grown.capacity, whole.capacity) == (16, 40)               # 13 positions: two blocks of 8
+        expected = gpt(x)                                                  # no cache at all
+    assert torch.allclose(first, expected[:, :5], atol=1e-5)
+    assert torch.allclose(torch.cat(steps, dim=1), expected[:, 5:], atol=1e-5)
+    assert all(torch.equal(a[:, :, :13], b[:, :, :13]) for a, b in zip(grown.keys, whole.keys))
+
+
+def test_beam_search_cache_follows_the_decoded_length(v2_model, d5_prompt) -> None:
+    caches = []
+    new_cache = v2_model.new_cache
+
+    class Spy:          # the model, recording the caches its searches allocate
+        def __getattr__(self, name):
+            return getattr(v2_model, name)
+
+        def new_cache(self, batch, max_len):
+            caches.append(new_cache(batch, max_len))
+            return caches[-1]
+    conds, text = d5_prompt
+    cfg = DecodingConfig(max_new_tokens=1500, stop_token=v2_model.cfg.stop_mel_token, num_beams=3,
+                         repetition_penalty=10.0, length_penalty=0.0)
+    with torch.inference_mode():
+        prompt = v2_model.prepare_gpt_inputs(conds, text)
+        codes = generate(Spy(), prompt, cfg)
+    length = prompt.embeds.shape[1]
+    assert caches[0].max_len == length + 1500 and caches[0].batch_size == 3
+    assert caches[0].capacity <= -(-(length + codes.shape[1]) // 256) * 256 < caches[0].max_len
+
+
 def _folder(root: Path, gpt_state: object | None) -> ModelFolder:
     root.mkdir()
     shutil.copy(V2 / "config.yaml", root / "config.yaml")

@@ -253,6 +253,19 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
     assert engine.is_idle and engine.cache.num_free == 4
 
 
+def test_requests_of_two_threads_share_one_engine(setup) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
+    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(lambda part: engine.generate(part, params), (rows[:3], rows[3:])))
+    assert [g.tolist() for half in halves for g in half] == expected
+    assert engine.is_idle and engine.cache.num_free == 4
+
+
 def test_a_kept_engine_serves_later_requests_and_grows_when_one_needs_more(setup) -> None:
     model, _, prompts = setup
     rows = [prompt_rows(p)[0] for p in prompts]
