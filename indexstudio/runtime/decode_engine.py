@@ -44,7 +44,6 @@ class DecodeEngine:
                                cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
-        self.weights = weights
         self._lock = threading.RLock()      # one step at a time; streams of several threads share the steps
 
     def add(self, seq: Sequence) -> None:
