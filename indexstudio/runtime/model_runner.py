@@ -60,12 +60,13 @@ class ModelRunner:
                 groups.setdefault(id(s.prefix), []).append(s)
         start = {}
         for group in groups.values():
-            prefix = group[0].prefix
-            if not self.cache.has_prefix(prefix):
-                self._prefill([(group[0].slot, prefix, 0)])
-                self.cache.keep_prefix(group[0].slot, prefix)
-            if self.cache.restore_prefix([s.slot for s in group], prefix):
-                start.update((s.id, prefix.shape[0]) for s in group)
+            prefix, slots = group[0].prefix, [s.slot for s in group]
+            if not self.cache.restore_prefix(slots, prefix):        # first time: compute it in one slot, keep it
+                self._prefill([(slots[0], prefix, 0)])
+                self.cache.keep_prefix(slots[0], prefix)
+                if len(slots) > 1:
+                    self.cache.restore_prefix(slots[1:], prefix)
+            start.update((s.id, prefix.shape[0]) for s in group)
         parts = [(s.slot, s.embeds[start.get(s.id, 0):], start.get(s.id, 0)) for s in seqs]
         return self.logits(self._prefill(parts))
 
@@ -142,11 +143,6 @@ class ModelRunner:
         return self.gpt.mel_head(self.gpt.final_norm(self.gpt.gpt.ln_f(x))).float()
 
 
-def causal_after(first: int, n: int, device: torch.device) -> torch.Tensor:
-    """(n, first + n) boolean: query i (position first + i) sees positions <= first + i."""
-    return torch.arange(first + n, device=device) <= torch.arange(first, first + n, device=device).unsqueeze(1)
-
-
 def attention_mask(pos: torch.Tensor, kv_len: int) -> torch.Tensor:
     """(B, 1, 1, kv_len) boolean: row b sees cache positions <= pos[b]."""
     return (torch.arange(kv_len, device=pos.device) <= pos.unsqueeze(1))[:, None, None]
@@ -171,7 +167,7 @@ class SpanAttention:
         query_index = torch.where(valid, rows + torch.tensor(offsets).unsqueeze(1), 0)
         mask = torch.arange(kv_len) <= (torch.tensor(firsts)[:, None, None] + rows[:, None])   # (S, Lq, kv)
         mask = (mask & valid[:, :, None]) | (~valid[:, :, None] & (torch.arange(kv_len) == 0))
-        self.kv_len, self.longest = kv_len, longest
+        self.kv_len = kv_len
         self.slots = torch.tensor(slots, device=device)
         self.query_index = query_index.to(device)
         self.mask = mask.unsqueeze(1).to(device)
