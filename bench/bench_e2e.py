@@ -12,9 +12,12 @@ weights, generated once by bench/random_model.py into
 2. time to first audio: wall time from calling `synthesize` with --segments
    segments until the first SegmentAudio is yielded;
 3. batched throughput: audio seconds per wall second of that same call
-   (the engine may batch the segments internally).
+   (the engine may batch the segments internally);
+4. where one segment's time goes: the first text through the engine's
+   stage-by-stage path (GPT decode, GPT latent, codec embedding, length
+   regulator, flow matching, BigVGAN), the device synchronised at each stage.
 A warm-up call first computes the voice's conditioning (cached by the engine),
-so 1-3 measure steady-state synthesis.
+so 1-4 measure steady-state synthesis.
 
 Memory (model: --memory-model-dir, default the reduced golden folder, with
 max_mel_tokens=20, diffusion_steps=2 so that 100k characters finish in
@@ -99,11 +102,14 @@ def load_average() -> float | None:
         return None
 
 
-def load_engine(model_dir: str | Path, device: str | None = None, dtype: str | None = None, compile: bool = False):
-    """(engine, load seconds) for an IndexTTS-2 folder (`compile`: torch.compile the flow-matching estimator)."""
+def load_engine(model_dir: str | Path, device: str | None = None, dtype: str | None = None, compile: bool = False,
+                s2mel_dtype: str | None = None, gpt_weights: str = "fp32"):
+    """(engine, load seconds) for an IndexTTS-2 folder (`compile`: torch.compile the flow-matching estimator;
+    `s2mel_dtype`: its precision; `gpt_weights`: the CPU decode weights)."""
     from indexstudio.engines import get_engine
     start = time.perf_counter()
-    engine = get_engine("indextts2", model_dir=str(model_dir), device=device, dtype=dtype, compile_s2mel=compile)
+    engine = get_engine("indextts2", model_dir=str(model_dir), device=device, dtype=dtype, compile_s2mel=compile,
+                        s2mel_dtype=s2mel_dtype, gpt_weights=gpt_weights)
     return engine, time.perf_counter() - start
 
 
@@ -244,6 +250,54 @@ def bench_multi_segment(engine, voice: str | Path, texts: Sequence[str], options
             "cuda_peak_bytes": _cuda_peak(engine)}
 
 
+# The engine's trace steps, each the end of a stage, as the report names those stages.
+STAGE_LABELS = {"merge_emovec": "text front-end", "gpt_inference_speech": "GPT decode",
+                "gpt_forward_latent": "GPT latent", "gpt_layer": "latent projection", "vq2emb": "codec embedding",
+                "length_regulator": "length regulator", "cfm_inference": "flow matching", "bigvgan": "BigVGAN"}
+
+
+class StageClock:
+    """A trace for the engine's stage-by-stage path that times the stages: each trace call ends the
+    stage that began at the previous call (or at `start`); the device is synchronised at each, so
+    the time of a stage's kernels lands in that stage."""
+
+    def __init__(self, device) -> None:
+        import torch
+        self.sync = getattr(torch, device.type).synchronize if device.type != "cpu" else (lambda: None)
+        self.seconds: dict[str, float] = {}
+        self.last = 0.0
+
+    def start(self) -> None:
+        self.sync()
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str, **tensors: Any) -> None:
+        self.sync()
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self.last
+        self.last = now
+
+
+def bench_stages(engine, voice: str | Path, text: str, options: dict[str, Any], seed: int = 1) -> dict[str, Any]:
+    """Where one segment's time goes: `text` through the engine's stage-by-stage path (the official
+    `infer` order, batch 1, voice conditioning cached), seconds per traced stage."""
+    import random
+
+    from indexstudio.engines.indextts_common import seeded_generator
+    model, controls = engine.model, _controls(options, seed)
+    opts = engine.request_options(controls)
+    speaker = model.speaker(voice)
+    emotion = model.emotion(speaker, voice, opts, text, random.Random(seed))
+    clock = StageClock(model.device)
+    with StopCounter():
+        clock.start()
+        start = clock.last
+        waves = list(model.render(text, speaker, emotion, opts, seeded_generator(model.device, seed), trace=clock))
+        wall = clock.last - start
+    audio = sum(w.shape[-1] for w in waves) / engine.sample_rate
+    return {"stages_s": clock.seconds, "wall_s": wall, "audio_s": audio, "rtf": wall / audio}
+
+
 # ---- memory -----------------------------------------------------------------------------------
 def peak_rss_kib() -> int:
     """Peak resident memory of this process in KiB.
@@ -363,8 +417,10 @@ def print_report(result: dict[str, Any]) -> None:
     speed = result.get("speed")
     if speed:
         cfg = speed["config"]
-        print(f"speed model: {cfg['model_dir']} on {cfg['device']} / {cfg['dtype']}"
-              f"{' (flow matching compiled)' if cfg.get('compile_s2mel') else ''}; voice {cfg['voice']} "
+        print(f"speed model: {cfg['model_dir']} on {cfg['device']} / {cfg['dtype']} (decode weights "
+              f"{cfg.get('gpt_weights', 'fp32')})"
+              f"{' (flow matching compiled)' if cfg.get('compile_s2mel') else ''}, flow matching in "
+              f"{cfg.get('s2mel_dtype', 'float32')}; voice {cfg['voice']} "
               f"({cfg['prompt_s']:.1f} s); options {json.dumps(cfg['options'])}")
         single, multi = speed["single_stream"], speed["multi_segment"]
         rows += [
@@ -382,6 +438,11 @@ def print_report(result: dict[str, Any]) -> None:
              f"{multi['throughput']:.3f} audio s / wall s (RTF {multi['rtf']:.3f})"),
             ("batched vs single-stream throughput", f"x{multi['throughput'] * single['rtf']:.2f}"),
         ]
+        stages = speed["stages"]
+        split = ", ".join(f"{STAGE_LABELS.get(name, name)} {seconds:.3f}"
+                          for name, seconds in stages["stages_s"].items() if seconds >= 0.0005)
+        rows.append((f"one segment stage by stage ({stages['wall_s']:.2f} s, RTF {stages['rtf']:.3f}), s",
+                     split))
         if single.get("cuda_peak_bytes") is not None:
             rows.append(("CUDA peak allocated (single / batched)",
                          f"{_mib(single['cuda_peak_bytes'])} / {_mib(multi['cuda_peak_bytes'])}"))
@@ -431,6 +492,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="loop/cut the voice to this length (default 6; 0 = use it as is)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--compile", action="store_true", help="torch.compile the flow-matching estimator")
+    parser.add_argument("--gpt-weights", default="fp32", help="CPU decode weights: fp32 (default), bf16, int8")
+    parser.add_argument("--s2mel-dtype", default=None, help="flow-matching precision: float32 (default), bfloat16, "
+                                                            "float16")
     parser.add_argument("--memory-only", action="store_true", help="only the memory part")
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
     parser.add_argument("--memory-model-dir", type=Path, default=GOLDEN_MODEL,
@@ -457,7 +521,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             voice = prepare_voice(args.voice, args.prompt_seconds, tmp)
             import soundfile as sf
             prompt_s = sf.info(str(voice)).duration
-            engine, load_s = load_engine(model_dir, args.device, args.dtype, args.compile)
+            engine, load_s = load_engine(model_dir, args.device, args.dtype, args.compile, args.s2mel_dtype,
+                                         args.gpt_weights)
             print(f"loaded {model_dir} in {load_s:.1f} s", flush=True)
             warmup_s = warm_up(engine, voice, options)
             print(f"warm-up {warmup_s:.1f} s", flush=True)
@@ -466,12 +531,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"single stream: RTF {single['rtf']:.3f}", flush=True)
             multi = bench_multi_segment(engine, voice, texts, options)
             print(f"multi-segment: first audio {multi['first_audio_s']:.2f} s", flush=True)
+            stages = bench_stages(engine, voice, texts[0], options)
         device = str(engine.model.device)
         dtype = str(getattr(engine.model, "gpt_dtype", args.dtype)).removeprefix("torch.")
         result["speed"] = {"config": {"model_dir": str(model_dir), "device": device, "dtype": dtype,
-                                      "compile_s2mel": args.compile,
+                                      "compile_s2mel": args.compile, "gpt_weights": args.gpt_weights,
+                                      "s2mel_dtype": str(engine.model.runtime.s2mel_dtype).removeprefix("torch."),
                                       "voice": str(args.voice), "prompt_s": prompt_s, "options": options},
-                           "load_s": load_s, "warmup_s": warmup_s, "single_stream": single, "multi_segment": multi}
+                           "load_s": load_s, "warmup_s": warmup_s, "single_stream": single, "multi_segment": multi,
+                           "stages": stages}
     if not args.skip_memory:
         memory_options = {**MEMORY_OPTIONS, **parse_options(args.memory_option)}
         print(f"memory: books of {', '.join(f'{n:,}' for n in args.memory_chars)} characters ...", flush=True)

@@ -45,6 +45,12 @@ def test_speed_functions_report_positive_numbers(engine):
         assert _positive(multi[key]), key
     assert multi["first_audio_s"] <= multi["wall_s"]
 
+    stages = bench_e2e.bench_stages(engine, VOICE, texts[0], TINY)
+    assert list(stages["stages_s"])[-2:] == ["cfm_inference", "bigvgan"]
+    assert {"gpt_inference_speech", "gpt_forward_latent", "length_regulator"} <= set(stages["stages_s"])
+    assert all(seconds >= 0 for seconds in stages["stages_s"].values())
+    assert abs(sum(stages["stages_s"].values()) - stages["wall_s"]) < 1e-6 and _positive(stages["rtf"])
+
 
 def test_memory_function_measures_a_small_book_in_a_subprocess():
     run = bench_e2e.measure_book_memory(200, FOLDER, VOICE, {"max_mel_tokens": 10, "diffusion_steps": 2},
@@ -61,6 +67,7 @@ def test_command_line_prints_the_table(tmp_path, capsys):
                              "2", "--prompt-seconds", "2", "--skip-memory", "--json", str(out)])
     text = capsys.readouterr().out
     assert "single-stream RTF" in text and "time to first audio" in text and "torch" in text
+    assert "stage by stage" in text and "flow matching" in text and "BigVGAN" in text
     assert out.is_file() and result["speed"]["config"]["options"]["max_mel_tokens"] == 8
     assert abs(result["speed"]["config"]["prompt_s"] - 2.0) < 0.01
     hw = result["hardware"]

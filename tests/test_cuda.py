@@ -14,6 +14,7 @@ from indexstudio.conformance.recorder import Recorder
 from indexstudio.conformance.runner import check, load_case
 from indexstudio.conformance.v2.e2e import official_options
 from indexstudio.engines.indextts2 import IndexTTS2
+from indexstudio.engines.indextts_common import RuntimeSettings
 from indexstudio.models.folder import ModelFolder
 from indexstudio.runtime.decode_engine import DecodeEngine
 from indexstudio.runtime.sequence import SamplingParams
@@ -32,13 +33,13 @@ def exact_float32():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def _e2e(dtype: torch.dtype, recorded_noise: bool = True):
+def _e2e(dtype: torch.dtype, recorded_noise: bool = True, runtime: RuntimeSettings = RuntimeSettings()):
     """The golden end-to-end case run on CUDA, its text ids taken from the case: (case, recorded outputs).
 
     Half precision may decode other codes, so other lengths than the recorded noise has: it draws its own."""
     entry = next(c for c in json.loads((V2 / "manifest.json").read_text())["cases"] if c["name"] == "i1_e2e_emo_audio")
     case = load_case(V2, entry)
-    model = IndexTTS2(ModelFolder(V2), device="cuda", gpt_dtype=dtype)
+    model = IndexTTS2(ModelFolder(V2), device="cuda", gpt_dtype=dtype, runtime=runtime)
     ids = [case.expected[f"gpt_inference_speech#{k}.text_tokens"][0].tolist()
            for k in range(sum(key.endswith(".codes_raw") for key in case.expected))]
     model.parts = lambda text, opts: [(row, None) for row in ids]     # the front-end is tested on the CPU
@@ -66,6 +67,16 @@ def test_half_precision_gpt_renders(dtype) -> None:
         codes = outputs[f"gpt_inference_speech#{k}.codes_raw"]
         assert codes.numel() > 0 and int(codes.max()) < 8194
         assert torch.isfinite(outputs[f"bigvgan#{k}.out"]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_flow_matching_stays_close_to_float32(exact_float32, dtype) -> None:
+    _, exact = _e2e(torch.float32)
+    _, half = _e2e(torch.float32, runtime=RuntimeSettings(s2mel_dtype=dtype))
+    for k in range(2):
+        assert torch.equal(exact[f"gpt_inference_speech#{k}.codes_raw"], half[f"gpt_inference_speech#{k}.codes_raw"])
+        a, b = exact[f"cfm_inference#{k}.out"], half[f"cfm_inference#{k}.out"]
+        assert b.dtype == torch.float32 and float((a - b).norm() / a.norm()) < 0.05
 
 
 def _gpt_and_rows(count: int, device: str = "cuda"):

@@ -20,7 +20,7 @@ from helpers.conformance import run_conformance
 
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
-from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights
+from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights, flow_matching_group
 from indexstudio.engines.indextts_common import RuntimeSettings
 from indexstudio.errors import EngineError, IndexStudioError, InputError
 
@@ -89,6 +89,38 @@ def test_batched_decoding_and_flow_matching_equal_one_at_a_time(engine, beams):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     single = speak(engine, texts[2:3], num_beams=beams, s2mel_batch_size=8)[0]
     assert single.size == batched[2].size and np.abs(single - batched[2]).max() < 1e-4
+
+
+def test_the_first_text_goes_through_flow_matching_as_soon_as_it_is_decoded():
+    # the first text (parts 0, 1) waits for both its parts, then goes ahead of a fuller queue
+    assert flow_matching_group({0: 1, 5: 1, 6: 1}, [0, 1], 4, False) == []
+    assert flow_matching_group({0: 1, 1: 1, 5: 1, 6: 1, 7: 1, 8: 1}, [0, 1], 4, False) == [0, 1]
+    # later segments go in full batches, lowest first, and the rest once decoding is over
+    assert flow_matching_group({7: 1, 3: 1, 5: 1}, [], 4, False) == []
+    assert flow_matching_group({7: 1, 3: 1, 5: 1, 9: 1, 2: 1}, [], 4, False) == [2, 3, 5, 7]
+    assert flow_matching_group({7: 1}, [], 4, True) == [7]
+    assert flow_matching_group({}, [], 4, True) == []
+    # an opening text of more parts than a batch goes a batch at a time
+    assert flow_matching_group(dict.fromkeys(range(6)), list(range(6)), 4, False) == [0, 1, 2, 3]
+
+
+def test_quick_streaming_cuts_only_the_opening_text_shorter(engine):
+    text = ("The storm came in from the north, and the wind did not stop, and the sea rose over the rocks "
+            "until the old tower shook from its roots to the lamp at its top. The keeper waited.")
+    model = engine.model
+    opts = IndexTTS2Options(max_text_tokens_per_segment=40)
+    quick = IndexTTS2Options(max_text_tokens_per_segment=40, quick_streaming_tokens=40)
+    normal, fast = model.parts(text, opts), model.parts(text, quick)
+    assert len(fast[0][0]) < len(normal[0][0]) and len(fast[0][0]) <= 20
+    assert sum(len(ids) for ids, _ in fast) == sum(len(ids) for ids, _ in normal)     # nothing lost
+    assert model.parts(text, quick, quick=False) == normal                          # later texts as usual
+    audio = speak(engine, [text, "Fine."], max_text_tokens_per_segment=40, quick_streaming_tokens=40)
+    assert len(audio) == 2 and audio[1].size % HOP == 0 and all(np.isfinite(a).all() for a in audio)
+    gap = int(22050 * 0.2)       # the opening text's parts are joined by the interval silence
+    silent = np.all(np.lib.stride_tricks.sliding_window_view(audio[0], gap) == 0, axis=1)
+    assert np.count_nonzero(np.diff(silent.astype(int)) == 1) == len(fast) - 1
+    with pytest.raises(InputError, match="quick_streaming_tokens must not be negative"):
+        engine.check_options({"quick_streaming_tokens": -1})
 
 
 def test_speed_stretches_the_mel_not_the_codes(engine):
@@ -259,6 +291,21 @@ def test_compiled_flow_matching_renders_the_same_audio(engine):
     options = {"num_beams": 1, "diffusion_steps": 3}
     for a, b in zip(speak(engine, texts, **options), speak(compiled, texts, **options)):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
+
+
+def test_half_precision_flow_matching_stays_close_to_float32(engine):
+    bf16 = IndexTTS2Engine(FOLDER, s2mel_dtype="bfloat16")
+    assert bf16.model.runtime.s2mel_dtype == torch.bfloat16
+    texts = ["Hello there.", "How are you today, my friend?"]
+    options = {"num_beams": 1, "diffusion_steps": 4}
+    for a, b in zip(speak(engine, texts, **options), speak(bf16, texts, **options)):
+        assert a.size == b.size and b.dtype == np.float32 and np.isfinite(b).all()
+        error = np.linalg.norm(a - b) / np.linalg.norm(a)
+        assert 0 < error < 0.1, error        # other rounding, the same segment
+    with pytest.raises(EngineError, match="float16 needs a GPU; on CPU use bfloat16"):
+        IndexTTS2Engine(FOLDER, s2mel_dtype="float16")
+    with pytest.raises(EngineError, match="IndexTTS-1.5 has no flow-matching stage"):
+        get_engine("indextts1_5", model_dir=str(GOLDEN / "indextts1_5"), s2mel_dtype="bfloat16")
 
 
 def test_settings_an_engine_does_not_take_are_named():

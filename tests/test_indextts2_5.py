@@ -79,6 +79,20 @@ def test_pronunciation_annotations_reach_the_tokens(engine):
     assert prepared.segment_ids[0].count(marker) == 2
 
 
+def test_quick_streaming_cuts_the_opening_segments_shorter(engine):
+    text = ("The storm came in from the north, and the wind did not stop, and the sea rose over the rocks "
+            "until the old tower shook from its roots to the lamp at its top. The keeper waited.")
+    opts = IndexTTS25Options(lang="en", max_text_tokens_per_segment=40)
+    quick = IndexTTS25Options(lang="en", max_text_tokens_per_segment=40, quick_streaming_tokens=40)
+    model = engine.model
+    normal, fast = model.parts(text, opts), model.parts(text, quick)
+    assert len(fast) > len(normal) and len(fast[0][0]) < len(normal[0][0]) and len(fast[0][0]) <= 20
+    # the same words, only cut more often
+    words = [model.prepare_text(text, o, q).segments for o, q in ((opts, 0), (quick, 40))]
+    assert "".join(words[0]).split() == "".join(words[1]).split()
+    assert model.parts(text, quick, quick=False) == normal
+
+
 def test_bad_options_are_clear_errors(engine):
     with pytest.raises(InputError, match="unknown language 'xx'"):
         engine.check_options({"lang": "xx"})

@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 SCRIPT = textwrap.dedent("""
-    import resource, sys
+    import sys
     sys.path.insert(0, sys.argv[3])
     from helpers.synthetic_engine import SyntheticEngine
     from indexstudio.books.reader import Book, Chapter
@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent("""
     plan = make_plan(Book("Memory", chapters), engine, "tone", read_titles=False)
     assert len(plan.segments) == n, len(plan.segments)
     render_book(plan, engine, "tone", sys.argv[2] + "/book.wav", sys.argv[2] + "/work")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM: this process's own peak (ru_maxrss would also count the parent's peak before exec)
+    print(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 """)
 
 

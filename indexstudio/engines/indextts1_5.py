@@ -31,7 +31,7 @@ from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOpti
                                                  decode_prompts, no_trace, seeded_generator, segment_generators,
                                                  split_text, to_int16)
 from indexstudio.engines.reference_voices import resolve_reference
-from indexstudio.errors import InputError
+from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v1_5
 from indexstudio.models.codes import remove_long_silence
 from indexstudio.models.folder import ModelFolder
@@ -67,6 +67,9 @@ class IndexTTS15:
 
     def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32,
                  runtime: RuntimeSettings = RuntimeSettings()):
+        if runtime.tunes_s2mel:
+            raise EngineError("IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to "
+                              "IndexTTS-2 and 2.5")
         self.folder = folder
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype

@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -80,6 +80,8 @@ class IndexTTS2Options(DecodingOptions):
     gpt_batch_size: int = 16               # segments decoded together by the runtime (single-beam decoding)
     vocoder_batch_size: int | None = None  # segments per BigVGAN batch; None: the flow-matching batch on an
                                            # accelerator, 1 on CPU (padded batches ran 2.7x slower there)
+    quick_streaming_tokens: int = 0        # the first N text tokens of a request go in short segments, so the
+                                           # first audio comes sooner (official `more_segment_before`)
 
     @classmethod
     def parse_field(cls, name: str, value: Any) -> Any:
@@ -91,6 +93,8 @@ class IndexTTS2Options(DecodingOptions):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"{name} must be at least 1, got {value}")
+        if self.quick_streaming_tokens < 0:
+            raise InputError(f"quick_streaming_tokens must not be negative, got {self.quick_streaming_tokens}")
         if self.cfg_rate < 0:
             raise InputError(f"cfg_rate must not be negative, got {self.cfg_rate}")
 
@@ -321,7 +325,8 @@ class IndexTTS2:
               trace: Trace = no_trace) -> torch.Tensor:
         """GPT decoding of one segment's (1, L) text ids -> (1, T) codes without the stop token."""
         prompt = self.gpt_prompt(tokens, speaker, emotion, language)
-        raw = decode_rows(self.gpt, prompt, self.decoding(opts), [generator])[0].unsqueeze(0)
+        raw = decode_rows(self.gpt, prompt, self.decoding(opts), [generator],
+                          weights=self.runtime.gpt_weights)[0].unsqueeze(0)
         extra = {} if language is None else {"langs": torch.tensor([language], dtype=torch.long, device=self.device)}
         trace("gpt_inference_speech", text_tokens=tokens, emo_vec=emotion.vector, codes_raw=raw,
               speech_conditioning_latent=speaker.latent, campplus_embedding=speaker.style, **extra)
@@ -383,9 +388,10 @@ class IndexTTS2:
             mu[i, :lengths[i]] = torch.cat([speaker.condition[0], condition[0]])
             start[i, :, :lengths[i]] = noise[0]
         x_lens = torch.tensor(lengths, device=self.device)
-        mel = sample_euler_cfg(self.estimator, start, mu, speaker.mel.expand(batch, -1, -1),
-                               speaker.style.expand(batch, -1), x_lens, n_steps=opts.diffusion_steps,
-                               cfg_rate=opts.cfg_rate)
+        with self.runtime.s2mel_precision(self.device):
+            mel = sample_euler_cfg(self.estimator, start, mu, speaker.mel.expand(batch, -1, -1),
+                                   speaker.style.expand(batch, -1), x_lens, n_steps=opts.diffusion_steps,
+                                   cfg_rate=opts.cfg_rate).float()
         if batch == 1:
             trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel,
                   n_timesteps=torch.tensor(opts.diffusion_steps), inference_cfg_rate=torch.tensor(opts.cfg_rate))
@@ -432,9 +438,12 @@ class IndexTTS2:
     def silence(self, opts: IndexTTS2Options) -> int:
         return int(self.sample_rate * opts.interval_silence_ms / 1000.0)
 
-    def parts(self, text: str, opts: IndexTTS2Options) -> list[tuple[list[int], int | None]]:
-        """The GPT segments of `text`: (text ids, language row; None for IndexTTS-2)."""
-        return [(ids, None) for ids in split_text(self.frontend, text, opts.max_text_tokens_per_segment)]
+    def parts(self, text: str, opts: IndexTTS2Options, quick: bool = True) -> list[tuple[list[int], int | None]]:
+        """The GPT segments of `text`: (text ids, language row; None for IndexTTS-2).
+
+        `quick`: `text` opens a request, so `opts.quick_streaming_tokens` apply to it."""
+        quick_tokens = opts.quick_streaming_tokens if quick else 0
+        return [(ids, None) for ids in split_text(self.frontend, text, opts.max_text_tokens_per_segment, quick_tokens)]
 
     def render(self, text: str, speaker: SpeakerPrompt, emotion: EmotionCondition, opts: IndexTTS2Options,
                generator: torch.Generator | None = None, speed: float = 1.0, noise: Noise | None = None,
@@ -451,15 +460,14 @@ class IndexTTS2:
         """(index, its GPT segments' waveforms) for each text in order, as soon as it and those before it are done.
 
         Every GPT segment gets its own generator (`segment_generators`).  The GPT decodes them together
-        (continuous batching), and as they finish the S2Mel flow matching runs
-        `opts.s2mel_batch_size` at a time as one padded batch (the first one
-        alone, for an early first audio), then BigVGAN `vocoder_batch` at a time.
+        (continuous batching), and as they finish the S2Mel flow matching runs them as padded batches
+        (`flow_matching_group` says which and when), then BigVGAN `vocoder_batch` at a time.
         """
         check_speed(speed, opts.engine_label)
         parts = [(index, ids, language, emotion)
                  for index, text in enumerate(texts)
                  for emotion in [emotions(text)]
-                 for ids, language in self.parts(text, opts)]
+                 for ids, language in self.parts(text, opts, quick=index == 0)]
         remaining = Counter(index for index, *_ in parts)
         waves: dict[int, list[torch.Tensor | None]] = {index: [None] * count for index, count in remaining.items()}
         place = [sum(1 for earlier in parts[:n] if earlier[0] == index) for n, (index, *_) in enumerate(parts)]
@@ -467,7 +475,8 @@ class IndexTTS2:
         tokens = [torch.tensor([list(ids)], dtype=torch.int32, device=self.device) for _, ids, _, _ in parts]
         prompts = [self.gpt_prompt(t, speaker, emotion, language)
                    for t, (_, _, language, emotion) in zip(tokens, parts)]
-        window: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        ready: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}     # decoded: number -> (condition, noise)
+        opening = [number for number, (index, *_) in enumerate(parts) if index == 0]
         next_index = 0
         decoded = decode_prompts(self.gpt, prompts, self.decoding(opts), generators, opts.gpt_batch_size,
                                  self.runtime.gpt_weights)
@@ -476,20 +485,18 @@ class IndexTTS2:
             codes = self.finish_codes(raw, tokens[number].shape[1])
             condition = self.condition(tokens[number], codes, speaker, emotion, opts, speed)
             shape = (1, speaker.mel.shape[1], speaker.mel.shape[-1] + condition.shape[1])
-            window.append((number, condition, torch.randn(shape, generator=generators[number], device=self.device)))
-            # the first segment goes alone, so the first audio comes as early as possible
-            limit = opts.s2mel_batch_size if done > 1 else 1
-            if len(window) < limit and done < len(parts):
-                continue
-            mels = self.mels([c for _, c, _ in window], speaker, opts, [n for _, _, n in window])
-            for (number, _, _), wave in zip(window, self.vocode_many(mels, self.vocoder_batch(opts))):
-                index = parts[number][0]
-                waves[index][place[number]] = wave
-                remaining[index] -= 1
-            window = []
-            while next_index in remaining and not remaining[next_index]:     # in text order, as streams need
-                yield next_index, waves.pop(next_index)
-                next_index += 1
+            ready[number] = condition, torch.randn(shape, generator=generators[number], device=self.device)
+            while group := flow_matching_group(ready, opening, opts.s2mel_batch_size, done == len(parts)):
+                mels = self.mels([ready[n][0] for n in group], speaker, opts, [ready[n][1] for n in group])
+                for number, wave in zip(group, self.vocode_many(mels, self.vocoder_batch(opts))):
+                    del ready[number]
+                    index = parts[number][0]
+                    waves[index][place[number]] = wave
+                    remaining[index] -= 1
+                opening = [n for n in opening if n not in group]
+                while next_index in remaining and not remaining[next_index]:     # in text order, as streams need
+                    yield next_index, waves.pop(next_index)
+                    next_index += 1
 
     def infer(self, speaker_audio: str | Path, text: str, opts: IndexTTS2Options, seed: int | None = None,
               noise: Noise | None = None, trace: Trace | None = None) -> torch.Tensor:
@@ -516,6 +523,19 @@ class IndexTTS2:
     def _width(features: torch.Tensor) -> torch.Tensor:
         # the official code passes the feature width as the "length" of the conditioning input
         return torch.tensor([features.shape[-1]], device=features.device)
+
+
+def flow_matching_group(ready: Collection[int], opening: Sequence[int], batch: int, decoding_over: bool) -> list[int]:
+    """The decoded GPT segments (by number) to take through S2Mel now; [] to decode on first.
+
+    The segments of a request's first text (`opening`, those not rendered yet) go together as soon as
+    all of them are decoded, whatever else waits, so that the first audio is not held back; the
+    others go in full batches of `batch`, lowest numbers first, and once decoding is over whatever is left.
+    """
+    if opening and all(n in ready for n in opening):
+        return list(opening[:batch])
+    rest = sorted(n for n in ready if n not in opening)
+    return rest[:batch] if len(rest) >= batch or decoding_over else []
 
 
 class IndexTTS2Engine(IndexTTSEngine):

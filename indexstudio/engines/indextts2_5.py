@@ -80,9 +80,11 @@ class IndexTTS25(IndexTTS2):
         return self.gpt.speaker_latent_from_style(style)
 
     # ---- text ---------------------------------------------------------------------------------
-    def prepare_text(self, text: str, opts: IndexTTS25Options) -> PreparedText:
-        """Segments and GPT ids of `text` in `opts.lang` (guessed from the script when None)."""
-        prepared = self.frontend.process(text, opts.lang, opts.max_text_tokens_per_segment, opts.text_normalization)
+    def prepare_text(self, text: str, opts: IndexTTS25Options, quick_tokens: int = 0) -> PreparedText:
+        """Segments and GPT ids of `text` in `opts.lang` (guessed from the script when None), its first
+        `quick_tokens` tokens in short segments."""
+        prepared = self.frontend.process(text, opts.lang, opts.max_text_tokens_per_segment, opts.text_normalization,
+                                         quick_tokens)
         if not any(s.strip() for s in prepared.segments):
             raise InputError("the text has nothing to speak after normalisation")
         return prepared
@@ -99,8 +101,8 @@ class IndexTTS25(IndexTTS2):
         return self.regulate(content, frames, trace)
 
     # ---- whole texts --------------------------------------------------------------------------
-    def parts(self, text: str, opts: IndexTTS25Options) -> list[tuple[list[int], int | None]]:
-        prepared = self.prepare_text(text, opts)
+    def parts(self, text: str, opts: IndexTTS25Options, quick: bool = True) -> list[tuple[list[int], int | None]]:
+        prepared = self.prepare_text(text, opts, opts.quick_streaming_tokens if quick else 0)
         return [(ids, prepared.language_id) for ids in prepared.segment_ids]
 
     def infer_stream(self, speaker_audio: str | Path, text: str, opts: IndexTTS25Options, seed: int | None = None,

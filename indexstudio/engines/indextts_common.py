@@ -7,7 +7,7 @@
 * `Trace` / `Noise`: the hooks the conformance runner uses to capture stage
   tensors and to inject the reference sampler noise;
 * `RuntimeSettings`: engine-wide speed settings fixed at load (GPT decode
-  weights on CPU, torch.compile of the flow-matching estimator);
+  weights on CPU, precision and torch.compile of the flow-matching estimator);
 * `IndexTTSEngine`: the product-side adapter (model folder, device, voices,
   option checks, token counting, segment splitting).
 """
@@ -73,9 +73,10 @@ def segment_generators(device: torch.device, seed: int | None, rows: Sequence[Se
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`)."""
+    """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`, `--s2mel-dtype`)."""
     gpt_weights: str = "fp32"       # single-beam decode weights: fp32 (the model's own), bf16 or int8 weight-only
     compile_s2mel: bool = False     # torch.compile the flow-matching estimator (pays off on a GPU)
+    s2mel_dtype: torch.dtype = torch.float32    # flow matching under autocast to this (official: float32)
 
     def check(self, device: torch.device) -> None:
         if self.gpt_weights not in WEIGHT_MODES:
@@ -83,6 +84,17 @@ class RuntimeSettings:
         if self.gpt_weights != "fp32" and device.type != "cpu":
             raise EngineError(f"--gpt-weights {self.gpt_weights} is a CPU mode; on {device.type} use "
                               "--dtype float16 or bfloat16")
+        if self.s2mel_dtype == torch.float16 and device.type == "cpu":
+            raise EngineError("--s2mel-dtype float16 needs a GPU; on CPU use bfloat16 (fast where the CPU has AMX)")
+
+    @property
+    def tunes_s2mel(self) -> bool:
+        """Whether a setting for the flow-matching stage is given (IndexTTS-1.5 has none)."""
+        return self.compile_s2mel or self.s2mel_dtype != torch.float32
+
+    def s2mel_precision(self, device: torch.device):
+        """The autocast context the flow matching runs in."""
+        return torch.autocast(device.type, dtype=self.s2mel_dtype, enabled=self.s2mel_dtype != torch.float32)
 
 
 def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,
@@ -105,9 +117,10 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
         yield i, codes.unsqueeze(0)
 
 
-def split_text(frontend: Any, text: str, max_tokens: int) -> list[list[int]]:
-    """Token ids of `text` cut into GPT segments of at most `max_tokens` (the official split rules)."""
-    segments = frontend.segment_ids(text, max_tokens)
+def split_text(frontend: Any, text: str, max_tokens: int, quick_streaming_tokens: int = 0) -> list[list[int]]:
+    """Token ids of `text` cut into GPT segments of at most `max_tokens` (the official split rules; its first
+    `quick_streaming_tokens` tokens in segments of at most half that, for an earlier first audio)."""
+    segments = frontend.segment_ids(text, max_tokens, quick_streaming_tokens)
     if not segments:
         raise InputError("the text has nothing to speak after normalisation")
     unknown = sum(ids.count(frontend.unk_id) for ids in segments)
@@ -222,7 +235,8 @@ class IndexTTSEngine(Engine):
     default_voice = ""
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
-                 gpt_weights: str = "fp32", compile_s2mel: bool | str = False, **paths: str):
+                 gpt_weights: str = "fp32", compile_s2mel: bool | str = False, s2mel_dtype: str | None = None,
+                 **paths: str):
         if not model_dir:
             raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
         folder = ModelFolder(model_dir, overrides=paths or None)
@@ -232,7 +246,8 @@ class IndexTTSEngine(Engine):
         torch_dtype = pick_dtype(dtype)
         if torch_device.type == "cpu" and torch_dtype == torch.float16:
             raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
-        runtime = RuntimeSettings(gpt_weights, str(compile_s2mel).lower() in ("1", "true", "yes", "on"))
+        runtime = RuntimeSettings(gpt_weights, str(compile_s2mel).lower() in ("1", "true", "yes", "on"),
+                                  pick_dtype(s2mel_dtype))
         runtime.check(torch_device)
         self.model = self.load(folder, torch_device, torch_dtype, runtime)
         self.sample_rate = self.model.sample_rate
