@@ -163,9 +163,7 @@ class IndexTTS2:
         self.gpt = load_unified_voice_v2(folder).to(self.device, gpt_dtype)
         self.s2mel = load_s2mel(folder).to(self.device)
         self.runtime = runtime
-        # compiled for dynamic lengths: every segment and batch has its own frame count
-        self.estimator = (torch.compile(self.s2mel.estimator, dynamic=True) if runtime.compile_s2mel
-                          else self.s2mel.estimator)
+        self.estimator = runtime.s2mel_estimator(self.s2mel.estimator)
         self.vocoder = load_bigvgan_v2(folder).to(self.device)
         self.emotions = load_emotion_matrices(folder)
         s2mel_cfg = folder.config.get("s2mel") or {}
@@ -388,10 +386,9 @@ class IndexTTS2:
             mu[i, :lengths[i]] = torch.cat([speaker.condition[0], condition[0]])
             start[i, :, :lengths[i]] = noise[0]
         x_lens = torch.tensor(lengths, device=self.device)
-        with self.runtime.s2mel_precision(self.device):
-            mel = sample_euler_cfg(self.estimator, start, mu, speaker.mel.expand(batch, -1, -1),
-                                   speaker.style.expand(batch, -1), x_lens, n_steps=opts.diffusion_steps,
-                                   cfg_rate=opts.cfg_rate).float()
+        mel = sample_euler_cfg(self.estimator, start, mu, speaker.mel.expand(batch, -1, -1),
+                               speaker.style.expand(batch, -1), x_lens, n_steps=opts.diffusion_steps,
+                               cfg_rate=opts.cfg_rate)
         if batch == 1:
             trace("cfm_inference", mu=mu, x_lens=x_lens, style=speaker.style, out=mel,
                   n_timesteps=torch.tensor(opts.diffusion_steps), inference_cfg_rate=torch.tensor(opts.cfg_rate))

@@ -35,6 +35,7 @@ from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_ro
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.device import pick_device, pick_dtype
+from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.runtime.weights import WEIGHT_MODES
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,12 @@ class RuntimeSettings:
         """Whether a setting for the flow-matching stage is given (IndexTTS-1.5 has none)."""
         return self.compile_s2mel or self.s2mel_dtype != torch.float32
 
-    def s2mel_precision(self, device: torch.device):
-        """The autocast context the flow matching runs in."""
-        return torch.autocast(device.type, dtype=self.s2mel_dtype, enabled=self.s2mel_dtype != torch.float32)
+    def s2mel_estimator(self, estimator: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        """The flow-matching estimator as these settings run it: under autocast to `s2mel_dtype`, compiled
+        for dynamic lengths (every segment and batch has its own frame count)."""
+        if self.s2mel_dtype != torch.float32:
+            estimator = AutocastEstimator(estimator, self.s2mel_dtype)
+        return torch.compile(estimator, dynamic=True) if self.compile_s2mel else estimator
 
 
 def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,

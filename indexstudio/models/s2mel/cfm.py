@@ -26,6 +26,20 @@ class VelocityEstimator(Protocol):
                  style: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
 
 
+class AutocastEstimator(torch.nn.Module):
+    """An estimator run under autocast to `dtype`, its velocity back in float32.  The context lives inside
+    the module so that torch.compile traces the half-precision graph."""
+
+    def __init__(self, estimator: torch.nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.estimator, self.dtype = estimator, dtype
+
+    def forward(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor | None, t: torch.Tensor,
+                style: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return self.estimator(x, prompt_x, x_lens, t, style, cond).float()
+
+
 @torch.inference_mode()
 def sample_euler_cfg(
     estimator: VelocityEstimator,
