@@ -4,6 +4,7 @@ The golden folder holds a reduced model with random weights, so the audio is
 noise: these tests check shapes, durations, determinism, caching, threads and
 errors, while the conformance cases check the numbers.
 """
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -164,6 +165,20 @@ def test_speaker_conditioning_is_cached_by_content_not_path(engine, tmp_path):
     assert engine.model.speaker(copy) is engine.model.speaker(PROMPT)
     other = FOLDER / "cases" / "prompt_zh_24k.wav"
     assert engine.model.speaker(other) is not engine.model.speaker(PROMPT)
+
+
+def test_the_merged_emotion_is_cached_by_audio_content_and_alpha(engine, tmp_path):
+    model = engine.model
+    speaker = model.speaker(PROMPT)
+    opts = IndexTTS2Options()
+    first, again = (model.emotion(speaker, PROMPT, opts) for _ in range(2))
+    assert again.merged is first.merged                          # no second conformer pass
+    copy = tmp_path / "same_voice.wav"
+    shutil.copy(PROMPT, copy)
+    assert model.emotion(speaker, copy, opts).merged is first.merged          # keyed by content, not path
+    emo = dataclasses.replace(opts, emo_audio=str(copy), emo_alpha=0.5)
+    half = model.emotion(speaker, PROMPT, emo)
+    assert half.merged is not first.merged and not torch.equal(half.merged, first.merged)
 
 
 def test_emotion_controls_change_the_conditioning(engine):

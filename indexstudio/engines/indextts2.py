@@ -38,7 +38,7 @@ from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOpti
                                                  RuntimeSettings, Trace,
                                                  decode_prompts, no_trace, seeded_generator, segment_generators,
                                                  split_text, to_int16)
-from indexstudio.engines.reference_voices import resolve_reference
+from indexstudio.engines.reference_voices import content_hash, resolve_reference
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v2
 from indexstudio.models.campplus import load_campplus
@@ -172,6 +172,7 @@ class IndexTTS2:
         self.semantic_rate = self.encoder.sampling_rate
         self._speakers = ConditioningCache()
         self._emotion_prompts = ConditioningCache()
+        self._merged_emotions = ConditioningCache()
 
     @staticmethod
     def load_frontend(folder: ModelFolder) -> Any:
@@ -275,15 +276,26 @@ class IndexTTS2:
                 rows = self.emotions.nearest_rows(speaker.style.cpu())
                 for row in rows:
                     trace("most_similar", index=torch.tensor(row))
-        emo_features = self.emotion_prompt(emo_path, trace if trace is not no_trace else None)
-        with self._gpt_precision():
-            merged = self.gpt.merge_emovec(speaker.features, emo_features, self._width(speaker.features),
-                                           self._width(emo_features), alpha=alpha).float()
+        merged = self.merged_emotion(speaker, speaker_path, emo_path, alpha, trace)
         vector = merged
         if weight_tensor is not None:
             matrix = self.emotions.weighted_vector(weight_tensor.cpu(), rows).to(self.device)
             vector = mix_emotion_vector(matrix, weight_tensor, merged)
         return EmotionCondition(merged, alpha, vector)
+
+    def merged_emotion(self, speaker: SpeakerPrompt, speaker_path: str | Path, emo_path: str | Path, alpha: float,
+                       trace: Trace = no_trace) -> torch.Tensor:
+        """The GPT's emotion vector from the emotion reference and the speaker, merged at `alpha` (a
+        conformer pass over both; cached by both audios' content and alpha unless traced)."""
+        def build(trace: Trace) -> torch.Tensor:
+            emo_features = self.emotion_prompt(emo_path, trace if trace is not no_trace else None)
+            with self._gpt_precision():
+                return self.gpt.merge_emovec(speaker.features, emo_features, self._width(speaker.features),
+                                             self._width(emo_features), alpha=alpha).float()
+        if trace is not no_trace:
+            return build(trace)
+        return self._merged_emotions.get(Path(emo_path), lambda: build(no_trace), content_hash(Path(speaker_path)),
+                                         alpha)
 
     def text_emotion_model(self):
         """The folder's Qwen text-to-emotion model (loaded on first use; ModelFolderError when absent)."""

@@ -30,12 +30,12 @@ from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import content_hash, library_voices
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
+from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
-from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.device import pick_device, pick_dtype
-from indexstudio.models.s2mel.cfm import AutocastEstimator
+from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
 
 log = logging.getLogger(__name__)
