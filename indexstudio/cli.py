@@ -34,8 +34,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="CPU decode weights of IndexTTS engines: bf16 / int8 weight-only copies read 2x / 4x fewer "
                         "bytes per code (faster on CPU, codes differ slightly from fp32; default fp32)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the IndexTTS-2 / 2.5 flow-matching estimator (worth it on a GPU for long jobs; "
-                        "the first segments wait for the compilation)")
+                   help="torch.compile the IndexTTS-2 / 2.5 flow-matching estimator (on a GPU replayed from CUDA graphs; "
+                        "worth it for long jobs, the first segments wait for the compilation)")
     p.add_argument("--s2mel-dtype", choices=["float32", "float16", "bfloat16"],
                    help="precision of the IndexTTS-2 / 2.5 flow matching (default float32, the official; bfloat16 "
                         "ran 2.6-2.9x faster on a CPU with AMX, float16/bfloat16 use a GPU's tensor cores; the audio "

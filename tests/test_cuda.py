@@ -1,6 +1,7 @@
 """What only a CUDA GPU runs: the IndexTTS-2 stack against the golden data on the GPU, CUDA-graph decoding,
-half-precision GPT, flat GPU memory.  Skipped where torch sees no CUDA device (CI); BENCHMARKS.md says where
-they last ran.  The runtime's own tests (tests/runtime) also run on CUDA there."""
+half-precision GPT and flow matching, compiled flow matching replayed from CUDA graphs, flat GPU memory.
+Skipped where torch sees no CUDA device (CI); BENCHMARKS.md says where they last ran.  The runtime's own
+tests (tests/runtime) also run on CUDA there."""
 from __future__ import annotations
 
 import dataclasses
@@ -77,6 +78,19 @@ def test_half_precision_flow_matching_stays_close_to_float32(exact_float32, dtyp
         assert torch.equal(exact[f"gpt_inference_speech#{k}.codes_raw"], half[f"gpt_inference_speech#{k}.codes_raw"])
         a, b = exact[f"cfm_inference#{k}.out"], half[f"cfm_inference#{k}.out"]
         assert b.dtype == torch.float32 and float((a - b).norm() / a.norm()) < 0.05
+
+
+def test_compiled_flow_matching_replays_cuda_graphs_and_stays_close(exact_float32) -> None:
+    """`--compile` on CUDA: one graph per padded width (64-frame steps), replayed as CUDA graphs; the valid
+    frames equal the eager ones within float32 reordering, the padding comes back zero."""
+    _, exact = _e2e(torch.float32)
+    _, compiled = _e2e(torch.float32, runtime=RuntimeSettings(compile_s2mel=True))
+    for k in range(2):
+        assert torch.equal(exact[f"gpt_inference_speech#{k}.codes_raw"], compiled[f"gpt_inference_speech#{k}.codes_raw"])
+        a, b = exact[f"cfm_inference#{k}.out"], compiled[f"cfm_inference#{k}.out"]
+        assert b.shape[-1] % 64 == 0 and b.shape[-1] - a.shape[-1] < 64
+        assert float((a - b[..., :a.shape[-1]]).norm() / a.norm()) < 1e-3
+        assert b[..., a.shape[-1]:].abs().max().item() == 0.0
 
 
 def _gpt_and_rows(count: int, device: str = "cuda"):

@@ -163,7 +163,7 @@ class IndexTTS2:
         self.gpt = load_unified_voice_v2(folder).to(self.device, gpt_dtype)
         self.s2mel = load_s2mel(folder).to(self.device)
         self.runtime = runtime
-        self.estimator = runtime.s2mel_estimator(self.s2mel.estimator)
+        self.estimator = runtime.s2mel_estimator(self.s2mel.estimator, self.device)
         self.vocoder = load_bigvgan_v2(folder).to(self.device)
         self.emotions = load_emotion_matrices(folder)
         s2mel_cfg = folder.config.get("s2mel") or {}
@@ -391,7 +391,7 @@ class IndexTTS2:
         """
         prompt_frames = speaker.mel.shape[-1]
         lengths = [prompt_frames + c.shape[1] for c in conditions]
-        width, batch = max(lengths), len(conditions)
+        width, batch = self.runtime.s2mel_frames(max(lengths), self.device), len(conditions)
         mu = speaker.condition.new_zeros(batch, width, speaker.condition.shape[-1])
         start = speaker.mel.new_zeros(batch, speaker.mel.shape[1], width)
         for i, (condition, noise) in enumerate(zip(conditions, starts)):

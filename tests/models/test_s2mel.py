@@ -85,6 +85,30 @@ def test_padded_batch_matches_items_sampled_alone() -> None:
         assert single[0, :, p:].abs().max().item() > 0.0
 
 
+def test_estimator_is_one_graph_and_unpadded_batches_skip_the_mask() -> None:
+    """No tensor is read back to the host inside a step (a compiled estimator has no graph break, so CUDA
+    graphs can replay it), and the sampler asks for the masked path only when a batch is padded."""
+    estimator = load_s2mel(ModelFolder(V2)).estimator
+    width, mel, style_dim = estimator.cfg.content_dim, estimator.cfg.mel_channels, estimator.cfg.style_dim
+    x, cond, style = torch.randn(2, mel, 40), torch.randn(2, 40, width), torch.randn(2, style_dim)
+    for x_lens in (None, torch.tensor([40, 23])):
+        explained = torch._dynamo.explain(estimator)(x, torch.zeros_like(x), x_lens, torch.rand(2), style, cond)
+        assert explained.graph_break_count == 0, explained.break_reasons
+
+    seen: list[torch.Tensor | None] = []
+
+    def recording(*args):
+        seen.append(args[2])
+        return estimator(*args)
+
+    prompt = torch.randn(2, mel, 10)
+    sample_euler_cfg(recording, x, cond, prompt, style, n_steps=2)
+    sample_euler_cfg(recording, x, cond, prompt, style, x_lens=torch.tensor([40, 40]), n_steps=2)
+    assert seen == [None] * 4
+    sample_euler_cfg(recording, x, cond, prompt, style, x_lens=torch.tensor([40, 23]), n_steps=2)
+    assert [lens.tolist() for lens in seen[4:]] == [[40, 23, 40, 23]] * 2      # conditional and null halves
+
+
 def test_per_item_reflection_matches_reflect_padding() -> None:
     for length in range(1, 8):
         x = torch.randn(2, 3, length)

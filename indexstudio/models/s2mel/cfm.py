@@ -73,6 +73,8 @@ def sample_euler_cfg(
     if x_lens is None:
         x_lens = torch.full((batch,), frames, dtype=torch.long, device=device)
     x_lens = x_lens.to(device).expand(batch)
+    # decided once here, not per step: without padding the estimator runs unmasked and sync-free
+    estimator_lens = x_lens if bool((x_lens < frames).any()) else None
     in_prompt = length_mask(prompt_lens.to(device), frames).unsqueeze(1)          # (B, 1, T)
     zero = torch.zeros((), dtype=noise.dtype, device=device)
 
@@ -86,18 +88,18 @@ def sample_euler_cfg(
         prompt_x = torch.cat([prompt_x, torch.zeros_like(prompt_x)])
         style = torch.cat([style, torch.zeros_like(style)])
         cond = torch.cat([cond, torch.zeros_like(cond)])
-        x_lens = x_lens.repeat(2)
+        estimator_lens = None if estimator_lens is None else estimator_lens.repeat(2)
     copies = 2 if cfg_rate > 0 else 1
 
     t_span = torch.linspace(0, 1, n_steps + 1, device=device)
     t = t_span[0]
     for step in range(1, n_steps + 1):
         dt = t_span[step] - t_span[step - 1]
-        velocity = estimator(x.repeat(copies, 1, 1), prompt_x, x_lens, t.expand(copies * batch), style, cond)
+        velocity = estimator(x.repeat(copies, 1, 1), prompt_x, estimator_lens, t.expand(copies * batch), style, cond)
         if cfg_rate > 0:
             v_cond, v_null = velocity.chunk(2)
             velocity = (1.0 + cfg_rate) * v_cond - cfg_rate * v_null
         x = x + dt * velocity
         t = t + dt     # time advances by accumulation, as in the official loop
         x = torch.where(in_prompt, zero, x)
-    return torch.where(length_mask(x_lens[:batch], frames).unsqueeze(1), x, zero)
+    return torch.where(length_mask(x_lens, frames).unsqueeze(1), x, zero)

@@ -215,7 +215,8 @@ class DiT(nn.Module):
         style (B, style_dim); cond (B, T, content_dim)  ->  velocity (B, mel, T).
 
         Frames at or after x_lens[b] are masked out of attention and WaveNet,
-        so they never influence the valid frames of item b.
+        so they never influence the valid frames of item b.  Nothing here reads
+        a tensor back to the host, so a compiled estimator is one graph.
         """
         batch, _, frames = x.shape
         t_emb = self.t_embedder(t)
@@ -225,16 +226,16 @@ class DiT(nn.Module):
             parts.append(style.unsqueeze(1).expand(-1, frames, -1))
         h = self.cond_x_merge_linear(torch.cat(parts, dim=-1))
 
-        if x_lens is None:
-            x_lens = torch.full((1,), frames, dtype=torch.long, device=x.device)
-        valid = length_mask(x_lens.to(x.device), frames)                         # (B or 1, T)
-        key_mask = None if bool(valid.all()) else valid[:, None, None, :]
+        if x_lens is None:         # no padding: the unmasked attention, and no per-step host sync
+            key_mask, frame_mask, lengths = None, x.new_ones(1, 1, frames), None
+        else:
+            valid = length_mask(x_lens.to(x.device), frames)                     # (B or 1, T)
+            key_mask, frame_mask = valid[:, None, None, :], valid.unsqueeze(1).to(x.dtype)
+            lengths = x_lens.expand(batch)
         h = self.transformer(h, t_emb.unsqueeze(1), key_mask)
 
         if self.cfg.long_skip:
             h = self.skip_linear(torch.cat([h, noisy], dim=-1))
-        frame_mask = valid.unsqueeze(1).to(x.dtype)                               # (B or 1, 1, T)
-        post = self.wavenet(self.conv1(h).transpose(1, 2), frame_mask, self.t_embedder2(t).unsqueeze(2),
-                            lengths=x_lens.expand(batch))
+        post = self.wavenet(self.conv1(h).transpose(1, 2), frame_mask, self.t_embedder2(t).unsqueeze(2), lengths)
         post = post.transpose(1, 2) + self.res_projection(h)
         return self.conv2(self.final_layer(post, t_emb).transpose(1, 2))
