@@ -103,13 +103,14 @@ def load_average() -> float | None:
 
 
 def load_engine(model_dir: str | Path, device: str | None = None, dtype: str | None = None, compile: bool = False,
-                s2mel_dtype: str | None = None, gpt_weights: str = "fp32"):
+                s2mel_dtype: str | None = None, gpt_weights: str = "fp32", compile_decode: bool = False):
     """(engine, load seconds) for an IndexTTS-2 folder (`compile`: torch.compile the flow-matching estimator;
-    `s2mel_dtype`: its precision; `gpt_weights`: the CPU decode weights)."""
+    `s2mel_dtype`: its precision; `gpt_weights`: the CPU decode weights; `compile_decode`: torch.compile the
+    decode step)."""
     from indexstudio.engines import get_engine
     start = time.perf_counter()
     engine = get_engine("indextts2", model_dir=str(model_dir), device=device, dtype=dtype, compile_s2mel=compile,
-                        s2mel_dtype=s2mel_dtype, gpt_weights=gpt_weights)
+                        s2mel_dtype=s2mel_dtype, gpt_weights=gpt_weights, compile_decode=compile_decode)
     return engine, time.perf_counter() - start
 
 
@@ -419,7 +420,8 @@ def print_report(result: dict[str, Any]) -> None:
         cfg = speed["config"]
         print(f"speed model: {cfg['model_dir']} on {cfg['device']} / {cfg['dtype']} (decode weights "
               f"{cfg.get('gpt_weights', 'fp32')})"
-              f"{' (flow matching compiled)' if cfg.get('compile_s2mel') else ''}, flow matching in "
+              f"{' (flow matching compiled)' if cfg.get('compile_s2mel') else ''}"
+              f"{' (decode step compiled)' if cfg.get('compile_decode') else ''}, flow matching in "
               f"{cfg.get('s2mel_dtype', 'float32')}; voice {cfg['voice']} "
               f"({cfg['prompt_s']:.1f} s); options {json.dumps(cfg['options'])}")
         single, multi = speed["single_stream"], speed["multi_segment"]
@@ -492,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="loop/cut the voice to this length (default 6; 0 = use it as is)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--compile", action="store_true", help="torch.compile the flow-matching estimator")
+    parser.add_argument("--compile-decode", action="store_true", help="torch.compile the GPT decode step")
     parser.add_argument("--gpt-weights", default="fp32", help="CPU decode weights: fp32 (default), bf16, int8")
     parser.add_argument("--s2mel-dtype", default=None, help="flow-matching precision: float32 (default), bfloat16, "
                                                             "float16")
@@ -522,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             import soundfile as sf
             prompt_s = sf.info(str(voice)).duration
             engine, load_s = load_engine(model_dir, args.device, args.dtype, args.compile, args.s2mel_dtype,
-                                         args.gpt_weights)
+                                         args.gpt_weights, args.compile_decode)
             print(f"loaded {model_dir} in {load_s:.1f} s", flush=True)
             warmup_s = warm_up(engine, voice, options)
             print(f"warm-up {warmup_s:.1f} s", flush=True)
@@ -535,7 +538,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         device = str(engine.model.device)
         dtype = str(getattr(engine.model, "gpt_dtype", args.dtype)).removeprefix("torch.")
         result["speed"] = {"config": {"model_dir": str(model_dir), "device": device, "dtype": dtype,
-                                      "compile_s2mel": args.compile, "gpt_weights": args.gpt_weights,
+                                      "compile_s2mel": args.compile, "compile_decode": args.compile_decode,
+                                      "gpt_weights": args.gpt_weights,
                                       "s2mel_dtype": str(engine.model.runtime.s2mel_dtype).removeprefix("torch."),
                                       "voice": str(args.voice), "prompt_s": prompt_s, "options": options},
                            "load_s": load_s, "warmup_s": warmup_s, "single_stream": single, "multi_segment": multi,

@@ -299,9 +299,10 @@ def test_cpu_decode_weights_are_an_engine_setting_built_once(engine):
         RuntimeSettings("int8").check(torch.device("cuda"))
 
 
-def test_compiled_flow_matching_renders_the_same_audio(engine):
-    compiled = IndexTTS2Engine(FOLDER, compile_s2mel=True)
+def test_compiled_flow_matching_and_decode_step_render_the_same_audio(engine):
+    compiled = IndexTTS2Engine(FOLDER, compile_s2mel=True, compile_decode=True)
     assert compiled.model.estimator is not compiled.model.s2mel.estimator
+    assert compiled.model.runtime.compile_decode
     texts = ["Hello there.", "How are you today, my friend?"]
     options = {"num_beams": 1, "diffusion_steps": 3}
     for a, b in zip(speak(engine, texts, **options), speak(compiled, texts, **options)):

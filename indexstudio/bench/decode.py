@@ -22,7 +22,7 @@ agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
 
     indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
                              [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
-                             [--reference-segments K]
+                             [--reference-segments K] [--compile]
 """
 from __future__ import annotations
 
@@ -147,15 +147,15 @@ def _agreement(a: list[list[int]], b: list[list[int]]) -> float:
 
 
 def _ours(gpt: MelCodeGPT, rows: list[PromptRow], tokens: int, max_batch: int, weights: str,
-          device: torch.device) -> tuple[list[list[int]], float]:
+          device: torch.device, compiled: bool = False) -> tuple[list[list[int]], float]:
     """Codes and seconds of the runtime on `rows`, after a warm-up through the same engine: on CPUs 2 codes
     per row (first calls at new shapes pay for oneDNN primitives and for growing the allocator's heap), on
-    GPUs the whole run of the first `max_batch` rows (it captures the CUDA graphs of every batch and length
-    bucket the timed run replays)."""
+    GPUs or with a compiled step the whole run of the first `max_batch` rows (it compiles the step and
+    captures the CUDA graphs of every batch and length bucket the timed run replays)."""
     longest = max(e.shape[0] for e, _ in rows)
-    engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + tokens, weights=weights)
+    engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + tokens, weights=weights, compile_step=compiled)
     params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True)
-    if device.type == "cpu":
+    if device.type == "cpu" and not compiled:
         engine.generate(rows, SamplingParams(2, gpt.cfg.stop_mel_token, ignore_stop=True))
     else:
         engine.generate(sorted(rows, key=lambda r: -r[0].shape[0])[:max_batch], params)
@@ -174,6 +174,8 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="model precision for both ways (default float32)")
     p.add_argument("--weights", choices=WEIGHT_MODES, default="fp32",
                    help="runtime weight mode (fp32 = the model's own weights; default fp32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the runtime's decode step (compilation happens in the warm-up)")
     p.add_argument("--max-batch", type=int, default=16, help="runtime KV slots (default 16)")
     p.add_argument("--reference-segments", type=int,
                    help="time the reference on the first K segments only (its codes/s do not depend on how many "
@@ -216,13 +218,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     print(f"reference (HF GPT2Model + past_key_values, batch 1, one segment after another): "
           f"{len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
 
-    single, single_s = _ours(gpt, rows, tokens, 1, args.weights, device)
-    print(f"ours {args.weights}, batch 1 (one segment after another): {total} codes in {single_s:.2f} s = "
+    ours = f"{args.weights}{' compiled' if args.compile else ''}"
+    single, single_s = _ours(gpt, rows, tokens, 1, args.weights, device, args.compile)
+    print(f"ours {ours}, batch 1 (one segment after another): {total} codes in {single_s:.2f} s = "
           f"{total / single_s:.2f} codes/s ({total / single_s / ref_rate:.2f}x reference)")
     batch = min(args.max_batch, args.segments)
-    codes, ours_s = _ours(gpt, rows, tokens, batch, args.weights, device)
+    codes, ours_s = _ours(gpt, rows, tokens, batch, args.weights, device, args.compile)
     rate = total / ours_s
-    print(f"ours {args.weights}, continuous batching ({batch} slots): {total} codes in {ours_s:.2f} s = "
+    print(f"ours {ours}, continuous batching ({batch} slots): {total} codes in {ours_s:.2f} s = "
           f"{rate:.2f} codes/s")
     if args.weights == "fp32":
         print(f"greedy codes equal to the reference's: {_agreement(codes, ref_codes):.1%}")

@@ -239,7 +239,7 @@ class IndexTTS15Engine(IndexTTSEngine):
             generators = segment_generators(model.device, seed, [ids for _, ids in parts])
             prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
             for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, MAX_GPT_BATCH,
-                                              model.runtime.gpt_weights):
+                                              model.runtime.gpt_weights, model.runtime.compile_decode):
                 yield number, raw[0]
             return
         generator = seeded_generator(model.device, seed)

@@ -336,7 +336,7 @@ class IndexTTS2:
         """GPT decoding of one segment's (1, L) text ids -> (1, T) codes without the stop token."""
         prompt = self.gpt_prompt(tokens, speaker, emotion, language)
         raw = decode_rows(self.gpt, prompt, self.decoding(opts), [generator],
-                          weights=self.runtime.gpt_weights)[0].unsqueeze(0)
+                          weights=self.runtime.gpt_weights, compiled=self.runtime.compile_decode)[0].unsqueeze(0)
         extra = {} if language is None else {"langs": torch.tensor([language], dtype=torch.long, device=self.device)}
         trace("gpt_inference_speech", text_tokens=tokens, emo_vec=emotion.vector, codes_raw=raw,
               speech_conditioning_latent=speaker.latent, campplus_embedding=speaker.style, **extra)
@@ -488,7 +488,7 @@ class IndexTTS2:
         opening = [number for number, (index, *_) in enumerate(parts) if index == 0]
         next_index = 0
         decoded = decode_prompts(self.gpt, prompts, self.decoding(opts), generators, opts.gpt_batch_size,
-                                 self.runtime.gpt_weights)
+                                 self.runtime.gpt_weights, self.runtime.compile_decode)
         for done, (number, raw) in enumerate(decoded, start=1):
             index, _, _, emotion = parts[number]
             codes = self.finish_codes(raw, tokens[number].shape[1])

@@ -77,10 +77,12 @@ S2MEL_FRAME_BUCKET = 64     # mel frames (0.74 s of audio): the width step of co
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`, `--s2mel-dtype`)."""
+    """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`, `--s2mel-dtype`,
+    `--compile-decode`)."""
     gpt_weights: str = "fp32"       # single-beam decode weights: fp32 (the model's own), bf16 or int8 weight-only
     compile_s2mel: bool = False     # torch.compile the flow-matching estimator (pays off on a GPU)
     s2mel_dtype: torch.dtype = torch.float32    # flow matching under autocast to this (official: float32)
+    compile_decode: bool = False    # torch.compile the runtime's decode step (fused kernels in the CUDA graphs)
 
     def check(self, device: torch.device) -> None:
         if self.gpt_weights not in WEIGHT_MODES:
@@ -118,12 +120,13 @@ class RuntimeSettings:
 
 def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,
                    generators: Sequence[torch.Generator], batch_size: int,
-                   weights: str = "fp32") -> Iterator[tuple[int, torch.Tensor]]:
+                   weights: str = "fp32", compiled: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
     """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
 
     Single-beam decoding goes through the continuous-batching runtime,
-    `batch_size` sequences at a time with `weights` (see `runtime.weights`);
-    beam search runs one prompt at a time with the model's own weights.
+    `batch_size` sequences at a time with `weights` (see `runtime.weights`),
+    its step compiled if `compiled`; beam search runs one prompt at a time with
+    the model's own weights.
     """
     if cfg.num_beams > 1:
         for i, (prompt, generator) in enumerate(zip(prompts, generators)):
@@ -131,7 +134,7 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
         return
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    runtime = engine_for(gpt, batch_size, longest + cfg.max_new_tokens, weights, len(rows))
+    runtime = engine_for(gpt, batch_size, longest + cfg.max_new_tokens, weights, len(rows), compiled=compiled)
     for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
         yield i, codes.unsqueeze(0)
 
@@ -242,6 +245,11 @@ class ConditioningCache:
         return value
 
 
+def _flag(value: bool | str) -> bool:
+    """An engine option given as a bool or as text (from a job's stored settings)."""
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
 class IndexTTSEngine(Engine):
     """Product adapter shared by the IndexTTS engines: `--engine NAME --model-dir DIR --voice reference.wav`.
 
@@ -255,7 +263,7 @@ class IndexTTSEngine(Engine):
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
                  gpt_weights: str = "fp32", compile_s2mel: bool | str = False, s2mel_dtype: str | None = None,
-                 **paths: str):
+                 compile_decode: bool | str = False, **paths: str):
         if not model_dir:
             raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
         folder = ModelFolder(model_dir, overrides=paths or None)
@@ -265,8 +273,7 @@ class IndexTTSEngine(Engine):
         torch_dtype = pick_dtype(dtype)
         if torch_device.type == "cpu" and torch_dtype == torch.float16:
             raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
-        runtime = RuntimeSettings(gpt_weights, str(compile_s2mel).lower() in ("1", "true", "yes", "on"),
-                                  pick_dtype(s2mel_dtype))
+        runtime = RuntimeSettings(gpt_weights, _flag(compile_s2mel), pick_dtype(s2mel_dtype), _flag(compile_decode))
         runtime.check(torch_device)
         self.model = self.load(folder, torch_device, torch_dtype, runtime)
         self.sample_rate = self.model.sample_rate

@@ -37,13 +37,14 @@ MIN_SHARED_PREFIX = 4     # shorter common prefixes are not worth a separate pre
 
 class DecodeEngine:
     def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
-                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = CACHE_BLOCK):
+                 cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = CACHE_BLOCK,
+                 compile_step: bool = False):
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
         self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device,
                                cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
-        self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs)
+        self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs, compile_step)
         self._lock = threading.RLock()      # one step at a time; streams of several threads share the steps
 
     def add(self, seq: Sequence) -> None:
@@ -185,7 +186,7 @@ def prompt_rows(prompt: MelPrompt) -> list[PromptRow]:
 
 def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
                 generators: Seq[torch.Generator | None] | None = None, seeds: Seq[int | None] | None = None,
-                max_batch: int = 16, weights: str = "fp32") -> list[torch.Tensor]:
+                max_batch: int = 16, weights: str = "fp32", compiled: bool = False) -> list[torch.Tensor]:
     """Codes for every prompt row (num_return_sequences per row), each decoded with its own generator / seed."""
     rows = prompt_rows(prompt)
     if generators is not None and seeds is not None:
@@ -201,7 +202,7 @@ def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
             out.extend(_trim(r, cfg.stop_token) for r in raw)
         return out
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    engine = engine_for(gpt, max_batch, longest + cfg.max_new_tokens, weights, len(rows))
+    engine = engine_for(gpt, max_batch, longest + cfg.max_new_tokens, weights, len(rows), compiled=compiled)
     return engine.generate(rows, SamplingParams.from_decoding(cfg), seeds, generators)
 
 
@@ -209,7 +210,7 @@ _engines_lock = threading.Lock()
 
 
 def engine_for(gpt: MelCodeGPT, max_batch: int, max_len: int, weights: str = "fp32",
-               sequences: int | None = None, keep: bool | None = None) -> DecodeEngine:
+               sequences: int | None = None, keep: bool | None = None, compiled: bool = False) -> DecodeEngine:
     """A decode engine of the model for `sequences` prompts, at most `max_batch` at a time, up to `max_len`.
 
     On CUDA one engine per model and weight mode lives as long as the model and
@@ -217,19 +218,21 @@ def engine_for(gpt: MelCodeGPT, max_batch: int, max_len: int, weights: str = "fp
     overlapping requests decode together.  It has `max_batch` slots (their
     memory grows only with the positions in use); a request that needs more
     slots or length replaces it with one large enough for both (requests
-    already in flight finish on the old one).  Elsewhere each call gets a fresh
+    already in flight finish on the old one).  `compiled`: the decode step goes
+    through torch.compile (`ModelRunner`).  Elsewhere each call gets a fresh
     engine with no more slots than sequences: nothing to keep warm, and its
     cache goes with the request.  `keep` overrides the choice.
     """
     if not (keep if keep is not None else gpt.gpt.ln_f.weight.device.type == "cuda"):
-        return DecodeEngine(gpt, min(max_batch, sequences or max_batch), max_len, weights)
-    engines: dict[str, DecodeEngine] = gpt.__dict__.setdefault("_decode_engines", {})   # not in the state dict
+        return DecodeEngine(gpt, min(max_batch, sequences or max_batch), max_len, weights, compile_step=compiled)
+    # (weights, compiled) -> engine; a plain attribute, not in the state dict
+    engines: dict[tuple[str, bool], DecodeEngine] = gpt.__dict__.setdefault("_decode_engines", {})
     with _engines_lock:
-        engine = engines.get(weights)
+        engine = engines.get((weights, compiled))
         if engine is None or engine.cache.num_slots < max_batch or engine.cache.max_len < max_len:
             if engine is not None:
                 max_batch, max_len = max(max_batch, engine.cache.num_slots), max(max_len, engine.cache.max_len)
-            engine = engines[weights] = DecodeEngine(gpt, max_batch, max_len, weights)
+            engine = engines[weights, compiled] = DecodeEngine(gpt, max_batch, max_len, weights, compile_step=compiled)
         return engine
 
 

@@ -14,3 +14,14 @@ def test_bench_decode_runs_and_ends_with_the_speedup() -> None:
     assert any(line.startswith("reference (HF GPT2Model") for line in lines)
     assert any("int8 codes equal to fp32's" in line for line in lines)
     assert any(re.match(r"ours int8, batch 1 \(one segment after another\): 12 codes in", line) for line in lines)
+
+
+def test_bench_decode_times_a_compiled_step() -> None:
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "bench", "decode", "--layers", "2", "--dim", "64",
+                        "--heads", "4", "--segments", "2", "--tokens", "4", "--max-batch", "2", "--compile",
+                        "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert any(re.match(r"ours fp32 compiled, continuous batching \(2 slots\): 8 codes in", line) for line in lines)
+    assert "greedy codes equal to the reference's: 100.0%" in lines
+    assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]

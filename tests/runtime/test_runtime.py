@@ -97,6 +97,20 @@ def test_greedy_codes_equal_generate_alone_and_batched(setup, settings) -> None:
         assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
 
 
+def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
+    """torch.compile of the step (one graph, dynamic batch and length; on CUDA inside the graphs): the codes of
+    the eager runtime, alone and batched, with rows of different lengths (the masked attention)."""
+    model, _, prompts = setup
+    cfg = _config(model, repetition_penalty=10.0)
+    expected = _alone(model, prompts, cfg)
+    rows = [prompt_rows(p)[0] for p in prompts]
+    for slots in (1, 4):
+        engine = DecodeEngine(model, max_batch=slots, max_len=128, compile_step=True)
+        assert engine.runner.decode_step is not engine.runner.step
+        got = engine.generate(rows, SamplingParams.from_decoding(cfg))
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
+
+
 def test_decode_rows_of_a_left_padded_batch(setup) -> None:
     model, conds, _ = setup
     cfg = _config(model, repetition_penalty=10.0)
@@ -277,6 +291,7 @@ def test_a_kept_engine_serves_later_requests_and_grows_when_one_needs_more(setup
         assert all(torch.equal(a, b) for a, b in zip(engine.generate(rows, params),
                                                       _alone(model, prompts, _config(model, repetition_penalty=10.0))))
         assert engine_for(model, 2, 100, keep=True) is engine and engine.is_idle
+        assert engine_for(model, 2, 100, keep=True, compiled=True) is not engine     # kept apart, per setting
         bigger = engine_for(model, 8, 320, keep=True)
         assert bigger is not engine and (bigger.cache.num_slots, bigger.cache.max_len) == (8, 320)
         assert engine_for(model, 1, 200, keep=True) is bigger

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU figures of BENCHMARKS.md, part by part (each part fits in ten minutes on an H100):
+#
+#   bash bench/gpu_figures.sh tests    # tests/test_cuda.py and the runtime tests on CUDA
+#   bash bench/gpu_figures.sh decode   # `indexstudio bench decode`, batch 1 and 64 together, eager and compiled step
+#   bash bench/gpu_figures.sh e2e      # bench_e2e.py: RTF, first audio, stage split; official settings, then fast ones
+#   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters
+#
+# Logs go to $FIGURES (default bench/figures-<part>), one file per command; PYTHON picks the interpreter.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+part=${1:?"which part: tests, decode, e2e or memory"}
+out=${FIGURES:-bench/figures-$part}
+py=${PYTHON:-python}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1
+
+run() {     # run NAME COMMAND...: the command's output in $out/NAME.log, its exit status on the last line
+    local name=$1; shift
+    echo "== $name: $*"
+    "$@" > "$out/$name.log" 2>&1
+    local rc=$?
+    echo "exit $rc" >> "$out/$name.log"
+    tail -n 4 "$out/$name.log"
+}
+
+decode=("$py" -m indexstudio bench decode --device cuda --dtype float16 --tokens 256)
+e2e=("$py" bench/bench_e2e.py --device cuda --dtype float16 --option num_beams=1 --segments 4 --tokens 300)
+case $part in
+    tests)
+        run tests "$py" -m pytest -q tests/test_cuda.py tests/runtime -k "cuda" ;;
+    decode)
+        run decode-b1 "${decode[@]}" --segments 1
+        run decode-b1-compiled "${decode[@]}" --segments 1 --compile
+        run decode-64 "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2
+        run decode-64-compiled "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2 --compile ;;
+    e2e)
+        run e2e-official "${e2e[@]}" --skip-memory --json "$out/e2e-official.json"
+        run e2e-fast "${e2e[@]}" --skip-memory --s2mel-dtype float16 --compile --compile-decode \
+            --option quick_streaming_tokens=40 --json "$out/e2e-fast.json" ;;
+    memory)
+        run memory "$py" bench/bench_e2e.py --memory-only --device cuda --memory-option num_beams=1 \
+            --json "$out/memory.json" ;;
+    *)
+        echo "unknown part $part: tests, decode, e2e or memory" >&2; exit 2 ;;
+esac
