@@ -106,9 +106,9 @@ class RuntimeSettings:
             estimator = AutocastEstimator(estimator, self.s2mel_dtype)
         if not self.compile_s2mel:
             return estimator
-        if device.type == "cuda":
-            return torch.compile(estimator, mode="reduce-overhead", dynamic=False, fullgraph=True)
-        return torch.compile(estimator, dynamic=True, fullgraph=True)
+        # dynamic: one graph serves every batch and width (a recompile per shape would hit dynamo's limit)
+        mode = "reduce-overhead" if device.type == "cuda" else "default"
+        return torch.compile(estimator, mode=mode, dynamic=True, fullgraph=True)
 
     def s2mel_frames(self, frames: int, device: torch.device) -> int:
         """The padded width of a flow-matching batch: `frames`, or on CUDA with compile the next multiple of

@@ -109,6 +109,24 @@ def test_estimator_is_one_graph_and_unpadded_batches_skip_the_mask() -> None:
     assert [lens.tolist() for lens in seen[4:]] == [[40, 23, 40, 23]] * 2      # conditional and null halves
 
 
+def test_compiled_estimator_serves_every_batch_and_width_without_recompiling() -> None:
+    """A book brings many widths and batch sizes: one dynamic graph takes them all (a graph per shape would
+    hit dynamo's recompile limit, a hard error with fullgraph), each within float reordering of eager."""
+    from indexstudio.engines.indextts_common import RuntimeSettings
+    estimator = load_s2mel(ModelFolder(V2)).estimator
+    compiled = RuntimeSettings(compile_s2mel=True).s2mel_estimator(estimator, torch.device("cpu"))
+    width, mel, style_dim = estimator.cfg.content_dim, estimator.cfg.mel_channels, estimator.cfg.style_dim
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for batch, frames in [(2, 40), (2, 41), (4, 57), (2, 90), (6, 33), (2, 128), (4, 75), (2, 66), (4, 99),
+                              (2, 140), (6, 47), (4, 150)]:
+            x = torch.randn(batch, mel, frames, generator=gen)
+            lens = torch.randint(frames // 2, frames + 1, (batch,), generator=gen) if batch > 2 else None
+            args = (x, torch.zeros_like(x), lens, torch.rand(batch, generator=gen),
+                    torch.randn(batch, style_dim, generator=gen), torch.randn(batch, frames, width, generator=gen))
+            torch.testing.assert_close(compiled(*args), estimator(*args), atol=1e-4, rtol=1e-4)
+
+
 def test_per_item_reflection_matches_reflect_padding() -> None:
     for length in range(1, 8):
         x = torch.randn(2, 3, length)
