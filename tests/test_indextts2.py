@@ -303,6 +303,10 @@ def test_compiled_flow_matching_and_decode_step_render_the_same_audio(engine):
     compiled = IndexTTS2Engine(FOLDER, compile_s2mel=True, compile_decode=True)
     assert compiled.model.estimator is not compiled.model.s2mel.estimator
     assert compiled.model.runtime.compile_decode
+    # CUDA graphs are recorded per shape, so on CUDA a batch's width goes up to the next 64 frames
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert [compiled.model.runtime.s2mel_frames(n, cuda) for n in (1, 64, 65, 700)] == [64, 64, 128, 704]
+    assert compiled.model.runtime.s2mel_frames(65, cpu) == RuntimeSettings().s2mel_frames(65, cuda) == 65
     texts = ["Hello there.", "How are you today, my friend?"]
     options = {"num_beams": 1, "diffusion_steps": 3}
     for a, b in zip(speak(engine, texts, **options), speak(compiled, texts, **options)):

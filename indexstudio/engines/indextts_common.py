@@ -34,7 +34,7 @@ from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
-from indexstudio.runtime.device import pick_device, pick_dtype
+from indexstudio.runtime.device import compile_for, pick_device, pick_dtype
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
 
@@ -100,15 +100,11 @@ class RuntimeSettings:
 
     def s2mel_estimator(self, estimator: torch.nn.Module, device: torch.device) -> Callable[..., torch.Tensor]:
         """The flow-matching estimator as these settings run it: under autocast to `s2mel_dtype`, and compiled
-        as one graph; on CUDA the compiled steps also replay from CUDA graphs (recorded per batch shape, see
+        (`compile_for`); on CUDA the compiled steps also replay from CUDA graphs (recorded per shape, see
         `s2mel_frames`), since 25 steps of a few hundred small kernels are otherwise bound by launches."""
         if self.s2mel_dtype != torch.float32:
             estimator = AutocastEstimator(estimator, self.s2mel_dtype)
-        if not self.compile_s2mel:
-            return estimator
-        # dynamic: one graph serves every batch and width (a recompile per shape would hit dynamo's limit)
-        mode = "reduce-overhead" if device.type == "cuda" else "default"
-        return torch.compile(estimator, mode=mode, dynamic=True, fullgraph=True)
+        return compile_for(estimator, device, cuda_graphs=True) if self.compile_s2mel else estimator
 
     def s2mel_frames(self, frames: int, device: torch.device) -> int:
         """The padded width of a flow-matching batch: `frames`, or on CUDA with compile the next multiple of

@@ -1,5 +1,7 @@
-"""Which device and dtype the IndexTTS engines run on."""
+"""Which device and dtype the IndexTTS engines run on, and how they compile for it."""
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 
@@ -41,3 +43,24 @@ def pick_dtype(requested: str | None = None) -> torch.dtype:
     if requested not in _DTYPES:
         raise EngineError(f"unknown dtype {requested!r}; choose float32, float16 or bfloat16")
     return _DTYPES[requested]
+
+
+# compiled shapes that need a graph of their own (batch 1, a batch that fills the cache, a length at its
+# capacity, masked or not, ...): more than dynamo's default of 8 per function, but a bounded number
+RECOMPILE_LIMIT = 64
+
+
+def compile_for(fn: Callable[..., torch.Tensor], device: torch.device,
+                cuda_graphs: bool = False) -> Callable[..., torch.Tensor]:
+    """torch.compile for inference on `device`: one graph (no graph break) with dynamic shapes, so that one
+    graph serves most batches and lengths.  On a CPU the weights are frozen into the graph, where inductor
+    keeps them pre-packed for its matrix products (measured: decoding 16 segments 1.22x, bfloat16 flow
+    matching 1.13x; the price is a packed copy of the weights in memory).  On CUDA `cuda_graphs` also replays
+    the compiled calls from CUDA graphs (inductor's, one per shape)."""
+    options = {"freezing": True} if device.type == "cpu" else {"triton.cudagraphs": cuda_graphs}
+    compiled = torch.compile(fn, dynamic=True, fullgraph=True, options=options)
+
+    def call(*args: object) -> torch.Tensor:
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            return compiled(*args)
+    return call

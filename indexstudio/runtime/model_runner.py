@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from indexstudio.models.unified_voice import MelCodeGPT
+from indexstudio.runtime.device import compile_for
 from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
@@ -41,7 +42,8 @@ class ModelRunner:
         param = gpt.gpt.ln_f.weight
         self.device, self.dtype = param.device, param.dtype
         self.rows = torch.arange(cache.num_slots, device=self.device).unsqueeze(1)     # (slots, 1) row index
-        self.decode_step = torch.compile(self.step, dynamic=True, fullgraph=True) if compile_step else self.step
+        # on CUDA `DecodeGraphs` captures the compiled step itself
+        self.decode_step = compile_for(self.step, self.device) if compile_step else self.step
         self.graphs = DecodeGraphs(self) if cuda_graphs and self.device.type == "cuda" else None
 
     @torch.inference_mode()
@@ -94,7 +96,8 @@ class ModelRunner:
         else:
             attend = SpanAttention(slots, sizes, firsts, self.device)
         last = torch.tensor(list(itertools.accumulate(sizes)), device=self.device) - 1
-        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend)[0, last]
+        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.keys,
+                            self.cache.values)[0, last]
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -110,30 +113,31 @@ class ModelRunner:
             return self.graphs.run(inputs, kv_len)
         tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(tokens, mel_pos, pos, kv_len, mask)
+        return self.decode_step(tokens, mel_pos, pos, kv_len, mask, self.cache.keys, self.cache.values)
 
     def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
-             mask: torch.Tensor | None) -> torch.Tensor:
-        """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture)."""
+             mask: torch.Tensor | None, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
+        """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture).  The cache tensors come as
+        arguments: they are replaced when the cache grows, and a compiled step takes them as inputs."""
         gpt = self.gpt
         n = tokens.shape[0]
         x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
 
         def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
             return F.scaled_dot_product_attention(q, keys[:n, :, :kv_len], values[:n, :, :kv_len], attn_mask=mask)
-        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend)[:, -1])
+        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend, keys, values)[:, -1])
 
-    def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor,
-                attend: Attend) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor, attend: Attend,
+                cache_keys: list[torch.Tensor], cache_values: list[torch.Tensor]) -> torch.Tensor:
         """(B, T, D) inputs -> (B, T, D) hidden states before `ln_f`.
 
         Keys/values of input (b, t) go to cache slot row_index[b, 0 or t], position
-        positions[b, t]; `attend(q, keys, values)` reads the per-layer cache.
+        positions[b, t] of the per-layer cache tensors; `attend(q, keys, values)` reads them.
         """
         b, t, d = x.shape
         heads = self.gpt.cfg.heads
         head_dim = d // heads
-        for layer, keys, values in zip(self.layers, self.cache.keys, self.cache.values):
+        for layer, keys, values in zip(self.layers, cache_keys, cache_values):
             q, k, v = layer.qkv(layer.ln_1(x)).split(d, dim=2)
             keys[row_index, :, positions] = k.view(b, t, heads, head_dim)
             values[row_index, :, positions] = v.view(b, t, heads, head_dim)
@@ -227,7 +231,9 @@ class DecodeGraphs:
 
     def _step(self, batch: int, length: int) -> torch.Tensor:
         tokens, mel_pos, pos = self.inputs[:, :batch]
-        return self.runner.decode_step(tokens, mel_pos, pos, length, attention_mask(pos, length))
+        cache = self.runner.cache
+        return self.runner.decode_step(tokens, mel_pos, pos, length, attention_mask(pos, length), cache.keys,
+                                       cache.values)
 
     def _capture(self, key: tuple[int, int]) -> None:
         stream = torch.cuda.Stream()

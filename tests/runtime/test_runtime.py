@@ -99,16 +99,18 @@ def test_greedy_codes_equal_generate_alone_and_batched(setup, settings) -> None:
 
 def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
     """torch.compile of the step (one graph, dynamic batch and length; on CUDA inside the graphs): the codes of
-    the eager runtime, alone and batched, with rows of different lengths (the masked attention)."""
+    the eager runtime, alone and batched, with rows of different lengths (the masked attention), while the
+    cache grows block by block (new cache tensors: they must not be frozen into the graph like the weights)."""
     model, _, prompts = setup
     cfg = _config(model, repetition_penalty=10.0)
     expected = _alone(model, prompts, cfg)
     rows = [prompt_rows(p)[0] for p in prompts]
     for slots in (1, 4):
-        engine = DecodeEngine(model, max_batch=slots, max_len=128, compile_step=True)
+        engine = DecodeEngine(model, max_batch=slots, max_len=128, cache_block=16, compile_step=True)
         assert engine.runner.decode_step is not engine.runner.step
         got = engine.generate(rows, SamplingParams.from_decoding(cfg))
         assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
+        assert engine.cache.capacity > 16
 
 
 def test_decode_rows_of_a_left_padded_batch(setup) -> None:
