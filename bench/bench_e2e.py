@@ -331,7 +331,8 @@ from indexstudio.engines.base import Controls
 from indexstudio.pipeline.job import render_book
 from indexstudio.pipeline.plan import make_plan
 
-engine = get_engine("indextts2", model_dir=args["model_dir"], device=args["device"], dtype=args["dtype"])
+engine = get_engine("indextts2", model_dir=args["model_dir"], device=args["device"], dtype=args["dtype"],
+                    **args["settings"])
 device = engine.model.device
 if device.type == "cuda":
     torch.cuda.reset_peak_memory_stats(device)
@@ -372,12 +373,14 @@ def book_text(characters: int) -> list[str]:
 
 def measure_book_memory(characters: int, model_dir: str | Path = GOLDEN_MODEL, voice: str | Path = GOLDEN_VOICE,
                         options: dict[str, Any] | None = None, device: str | None = None,
-                        dtype: str | None = None, timeout: float | None = None) -> dict[str, Any]:
-    """Peak memory of rendering a book of ~`characters` characters with render_book, in a fresh process."""
+                        dtype: str | None = None, timeout: float | None = None,
+                        settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Peak memory of rendering a book of ~`characters` characters with render_book, in a fresh process
+    (`settings`: engine-wide settings such as compile_s2mel, compile_decode, s2mel_dtype)."""
     options = dict(MEMORY_OPTIONS if options is None else options)
     with tempfile.TemporaryDirectory(prefix="bench-e2e-mem-") as tmp:
         args = {"bench": str(BENCH), "model_dir": str(model_dir), "voice": str(voice), "chars": int(characters),
-                "options": options, "device": device, "dtype": dtype, "out": tmp}
+                "options": options, "device": device, "dtype": dtype, "out": tmp, "settings": settings or {}}
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, json.dumps(args)], capture_output=True,
                               text=True, env=env, timeout=timeout)
@@ -451,7 +454,8 @@ def print_report(result: dict[str, Any]) -> None:
     memory = result.get("memory")
     if memory:
         cfg = memory["config"]
-        print(f"memory model: {cfg['model_dir']}; voice {cfg['voice']}; options {json.dumps(cfg['options'])}")
+        print(f"memory model: {cfg['model_dir']}; voice {cfg['voice']}; options {json.dumps(cfg['options'])}; "
+              f"settings {json.dumps(cfg.get('settings') or {})}")
         for run in memory["runs"]:
             extra = f", CUDA {_mib(run['cuda_peak_bytes'])}" if run.get("cuda_peak_bytes") else ""
             rows.append((f"book of {run['characters']:,} chars ({run['segments']} segments, "
@@ -547,10 +551,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.skip_memory:
         memory_options = {**MEMORY_OPTIONS, **parse_options(args.memory_option)}
         print(f"memory: books of {', '.join(f'{n:,}' for n in args.memory_chars)} characters ...", flush=True)
+        settings = {"compile_s2mel": args.compile, "compile_decode": args.compile_decode,
+                    "s2mel_dtype": args.s2mel_dtype, "gpt_weights": args.gpt_weights}
+        settings = {k: v for k, v in settings.items() if v not in (None, False, "fp32")}
         memory = bench_memory(args.memory_chars, model_dir=args.memory_model_dir, voice=args.memory_voice,
-                              options=memory_options, device=args.device, dtype=args.dtype)
+                              options=memory_options, device=args.device, dtype=args.dtype, settings=settings)
         memory["config"] = {"model_dir": str(args.memory_model_dir), "voice": str(args.memory_voice),
-                            "options": memory_options}
+                            "options": memory_options, "settings": settings}
         result["memory"] = memory
     result["load_average_end"] = load_average()
     print_report(result)

@@ -4,7 +4,8 @@
 #   bash bench/gpu_figures.sh tests    # tests/test_cuda.py and the runtime tests on CUDA
 #   bash bench/gpu_figures.sh decode   # `indexstudio bench decode`, batch 1 and 64 together, eager and compiled step
 #   bash bench/gpu_figures.sh e2e      # bench_e2e.py: RTF, first audio, stage split; official settings, then fast ones
-#   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters
+#   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters, official
+#                                      # settings, then compiled (CUDA graphs recorded per shape must stay bounded)
 #
 # Logs go to $FIGURES (default bench/figures-<part>), one file per command; PYTHON picks the interpreter.
 set -uo pipefail
@@ -40,7 +41,9 @@ case $part in
             --option quick_streaming_tokens=40 --json "$out/e2e-fast.json" ;;
     memory)
         run memory "$py" bench/bench_e2e.py --memory-only --device cuda --memory-option num_beams=1 \
-            --json "$out/memory.json" ;;
+            --json "$out/memory.json"
+        run memory-compiled "$py" bench/bench_e2e.py --memory-only --device cuda --memory-option num_beams=1 \
+            --s2mel-dtype float16 --compile --compile-decode --json "$out/memory-compiled.json" ;;
     *)
         echo "unknown part $part: tests, decode, e2e or memory" >&2; exit 2 ;;
 esac

@@ -59,6 +59,9 @@ def test_memory_function_measures_a_small_book_in_a_subprocess():
     for key in ("audio_s", "wall_s", "peak_rss_kib", "peak_rss_mib"):
         assert _positive(run[key]), key
     assert run["cuda_peak_bytes"] is None
+    # engine-wide settings reach the engine of the subprocess (here one a CPU refuses)
+    with pytest.raises(RuntimeError, match="float16 needs a GPU"):
+        bench_e2e.measure_book_memory(200, FOLDER, VOICE, timeout=600, settings={"s2mel_dtype": "float16"})
 
 
 def test_command_line_prints_the_table(tmp_path, capsys):
