@@ -34,8 +34,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="CPU decode weights of IndexTTS engines: bf16 / int8 weight-only copies read 2x / 4x fewer "
                         "bytes per code (faster on CPU, codes differ slightly from fp32; default fp32)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the IndexTTS-2 / 2.5 flow-matching estimator (on a GPU replayed from CUDA graphs; "
-                        "worth it for long jobs, the first segments wait for the compilation)")
+                   help="torch.compile the IndexTTS-2 / 2.5 flow-matching estimator (on a GPU replayed from CUDA "
+                        "graphs; worth it for long jobs, the first segments wait for the compilation)")
     p.add_argument("--compile-decode", action="store_true",
                    help="torch.compile the GPT decode step of IndexTTS engines (on a GPU the CUDA graphs then replay "
                         "fewer, fused kernels; on a CPU 2-20%% faster with a packed copy of the weights, +2 GB at "

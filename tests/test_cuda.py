@@ -86,7 +86,8 @@ def test_compiled_flow_matching_replays_cuda_graphs_and_stays_close(exact_float3
     _, exact = _e2e(torch.float32)
     _, compiled = _e2e(torch.float32, runtime=RuntimeSettings(compile_s2mel=True))
     for k in range(2):
-        assert torch.equal(exact[f"gpt_inference_speech#{k}.codes_raw"], compiled[f"gpt_inference_speech#{k}.codes_raw"])
+        codes = f"gpt_inference_speech#{k}.codes_raw"
+        assert torch.equal(exact[codes], compiled[codes])
         a, b = exact[f"cfm_inference#{k}.out"], compiled[f"cfm_inference#{k}.out"]
         assert b.shape[-1] % 64 == 0 and b.shape[-1] - a.shape[-1] < 64
         assert float((a - b[..., :a.shape[-1]]).norm() / a.norm()) < 1e-3
