@@ -57,6 +57,19 @@ def test_single_beam_sampling_through_the_runtime_ignores_companions(engine):
     assert alone.size == together[1].audio.size and np.allclose(alone, together[1].audio, atol=1e-4)
 
 
+def test_a_compiled_decode_step_renders_the_same_audio(engine):
+    """--compile-decode applies to 1.5 too (its decoding is the shared runtime); --compile does not."""
+    compiled = get_engine("indextts1_5", model_dir=str(FOLDER), compile_decode=True)
+    assert compiled.model.runtime.compile_decode
+    texts = ["Hello there.", "How are you today, my friend?"]
+    options = {"num_beams": 1, "max_mel_tokens": 30}
+    for a, b in zip(engine.synthesize(texts, str(PROMPT), Controls(seed=3, options=options)),
+                    compiled.synthesize(texts, str(PROMPT), Controls(seed=3, options=options))):
+        assert a.index == b.index and a.audio.size == b.audio.size and np.allclose(a.audio, b.audio, atol=1e-4)
+    with pytest.raises(EngineError, match="IndexTTS-1.5 has no flow-matching stage"):
+        get_engine("indextts1_5", model_dir=str(FOLDER), compile_s2mel=True)
+
+
 def test_sampling_is_seeded(engine):
     opts = {"max_mel_tokens": 30}
     a, b, c = (next(iter(engine.synthesize(["Hello there."], str(PROMPT), Controls(seed=s, options=opts)))).audio

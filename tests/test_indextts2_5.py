@@ -93,6 +93,14 @@ def test_quick_streaming_cuts_the_opening_segments_shorter(engine):
     assert model.parts(text, quick, quick=False) == normal
 
 
+def test_compiled_flow_matching_and_decode_step_render_the_same_audio(engine):
+    compiled = get_engine("indextts2_5", model_dir=str(FOLDER), compile_s2mel=True, compile_decode=True)
+    assert compiled.model.estimator is not compiled.model.s2mel.estimator and compiled.model.runtime.compile_decode
+    texts = ["Hello there.", "How are you today, my friend?"]
+    for a, b in zip(speak(engine, texts, lang="en", num_beams=1), speak(compiled, texts, lang="en", num_beams=1)):
+        assert a.size == b.size and np.abs(a - b).max() < 1e-4
+
+
 def test_bad_options_are_clear_errors(engine):
     with pytest.raises(InputError, match="unknown language 'xx'"):
         engine.check_options({"lang": "xx"})
