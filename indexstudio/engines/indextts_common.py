@@ -34,7 +34,7 @@ from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
-from indexstudio.runtime.device import compile_for, pick_device, pick_dtype
+from indexstudio.runtime.device import compile_for, compile_unavailable, pick_device, pick_dtype
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
 
@@ -92,6 +92,10 @@ class RuntimeSettings:
                               "--dtype float16 or bfloat16")
         if self.s2mel_dtype == torch.float16 and device.type == "cpu":
             raise EngineError("--s2mel-dtype float16 needs a GPU; on CPU use bfloat16 (fast where the CPU has AMX)")
+        if self.compile_s2mel or self.compile_decode:
+            missing = compile_unavailable(device)
+            if missing:
+                raise EngineError(f"--compile / --compile-decode: {missing}")
 
     @property
     def tunes_s2mel(self) -> bool:

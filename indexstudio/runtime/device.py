@@ -1,6 +1,7 @@
 """Which device and dtype the IndexTTS engines run on, and how they compile for it."""
 from __future__ import annotations
 
+import importlib.util
 from typing import Callable
 
 import torch
@@ -43,6 +44,25 @@ def pick_dtype(requested: str | None = None) -> torch.dtype:
     if requested not in _DTYPES:
         raise EngineError(f"unknown dtype {requested!r}; choose float32, float16 or bfloat16")
     return _DTYPES[requested]
+
+
+def compile_unavailable(device: torch.device) -> str | None:
+    """Why torch.compile cannot build code for `device` here (no triton for a GPU, no C++ compiler for a CPU),
+    or None; checked when a model loads, since inductor would only fail at the first compiled call."""
+    if device.type == "cuda":
+        if importlib.util.find_spec("triton") is None:
+            return "torch.compile on a GPU needs triton (pip install triton, matching your torch build)"
+        return None
+    if device.type == "cpu":
+        try:
+            from torch._inductor import cpp_builder, exc
+        except ImportError:         # another inductor layout: its own error will have to do
+            return None
+        try:
+            cpp_builder.get_cpp_compiler()
+        except exc.InvalidCxxCompiler:
+            return "torch.compile on a CPU needs a C++ compiler: install g++ (or set CXX to one)"
+    return None
 
 
 # compiled shapes that need a graph of their own (batch 1, a batch that fills the cache, a length at its
