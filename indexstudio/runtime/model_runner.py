@@ -123,8 +123,9 @@ class ModelRunner:
         n = tokens.shape[0]
         x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
 
-        def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-            return F.scaled_dot_product_attention(q, keys[:n, :, :kv_len], values[:n, :, :kv_len], attn_mask=mask)
+        def attend(q: torch.Tensor, layer_keys: torch.Tensor, layer_values: torch.Tensor) -> torch.Tensor:
+            return F.scaled_dot_product_attention(q, layer_keys[:n, :, :kv_len], layer_values[:n, :, :kv_len],
+                                                  attn_mask=mask)
         return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend, keys, values)[:, -1])
 
     def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor, attend: Attend,
