@@ -4,15 +4,17 @@ The model is a FULL-SIZE IndexTTS mel-code GPT with random weights (decode cost
 depends on the shapes, not the values); no conditioning encoder is needed: each
 segment's prompt is random conditioning rows (IndexTTS-2: 34, 1.5: 32,
 2.5: 3) followed by random text of 24 to 63 tokens.  Every segment decodes
-exactly --tokens greedy codes (the stop token is never chosen).
+exactly --tokens greedy codes (the stop token is never chosen); with --beams B
+by beam search over B beams (IndexTTS's length_penalty 0), one segment's B
+rows together in both ways.
 
 (a) reference - how the official product runs its GPT: Hugging Face
     `GPT2Model` (our weights, null position embeddings) with `past_key_values`
-    (a DynamicCache), batch 1, a greedy argmax loop in Python, one segment
-    after another;
+    (a DynamicCache, reordered after each beam step), batch 1 (one segment's
+    beams), a greedy loop in Python, one segment after another;
 (b) ours - `runtime.DecodeEngine`: all segments submitted at once, continuous
-    batching over --max-batch slots; also with one slot (batch 1: the same
-    segments one after another, as the reference runs them).  Both share the
+    batching over --max-batch slots (a segment takes one per beam); also one
+    segment at a time (batch 1, as the reference runs them).  Both share the
     prompts' common conditioning prefix, computed once per run.
 
 Printed: codes/s of each, the fraction of greedy codes equal to the
@@ -22,7 +24,7 @@ agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
 
     indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
                              [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
-                             [--reference-segments K] [--compile]
+                             [--beams 1] [--reference-segments K] [--compile]
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from torch import nn
 
 from indexstudio.models.unified_voice import MelCodeGPT, UnifiedVoiceConfig
 from indexstudio.runtime.decode_engine import DecodeEngine, PromptRow
+from indexstudio.runtime.decoding import BeamSearch, beam_candidates
 from indexstudio.runtime.device import pick_device, pick_dtype
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
@@ -114,10 +117,13 @@ class HFReference:
         self.gpt = gpt
 
     @torch.inference_mode()
-    def decode(self, embeds: torch.Tensor, tokens: int) -> list[int]:
+    def decode(self, embeds: torch.Tensor, params: SamplingParams) -> list[int]:
+        """`params.max_new_tokens` codes after the prompt `embeds`, the stop token never chosen."""
         from transformers import DynamicCache
         gpt, stop = self.gpt, self.gpt.cfg.stop_mel_token
         cache = DynamicCache(config=self.model.config)
+        if params.num_beams > 1:
+            return self._beams(embeds, params, cache)
         inputs = embeds.unsqueeze(0)
         codes: list[int] = []
         while True:
@@ -126,9 +132,27 @@ class HFReference:
             logits[:, stop] = float("-inf")
             code = logits.argmax(dim=-1)
             codes.append(int(code))
-            if len(codes) == tokens:
+            if len(codes) == params.max_new_tokens:
                 return codes
             inputs = gpt.embed_generated(code, len(codes))
+
+    def _beams(self, embeds: torch.Tensor, params: SamplingParams, cache) -> list[int]:
+        """HF's beam search: the prompt expanded to the beams, the cache reordered after every step."""
+        gpt, cfg = self.gpt, params.decoding
+        search = BeamSearch(cfg, "cpu")
+        inputs = embeds.unsqueeze(0).expand(cfg.num_beams, -1, -1)
+        while True:
+            hidden = self.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
+            scores = torch.log_softmax(gpt.mel_head(gpt.final_norm(hidden[:, -1])).float(), dim=-1)
+            scores[:, cfg.stop_token] = float("-inf")
+            vocab = scores.shape[-1]
+            top_scores, top_tokens = beam_candidates((scores + search.scores.to(scores.device)[:, None]).view(1, -1),
+                                                     cfg, None)
+            sources, codes = search.advance(top_scores[0], top_tokens[0], vocab)
+            if search.finished:
+                return search.codes()
+            cache.reorder_cache(torch.tensor(sources, device=scores.device))
+            inputs = gpt.embed_generated(torch.tensor(codes, device=scores.device), search.generated)
 
 
 def _timed(device: torch.device, fn):
@@ -146,19 +170,19 @@ def _agreement(a: list[list[int]], b: list[list[int]]) -> float:
     return sum(x == y for x, y in pairs) / max(len(pairs), 1)
 
 
-def _ours(gpt: MelCodeGPT, rows: list[PromptRow], tokens: int, max_batch: int, weights: str,
+def _ours(gpt: MelCodeGPT, rows: list[PromptRow], params: SamplingParams, max_batch: int, weights: str,
           device: torch.device, compiled: bool = False) -> tuple[list[list[int]], float]:
     """Codes and seconds of the runtime on `rows`, after a warm-up through the same engine: on CPUs 2 codes
     per row (first calls at new shapes pay for oneDNN primitives and for growing the allocator's heap), on
     GPUs or with a compiled step the whole run of the first `max_batch` rows (it compiles the step and
     captures the CUDA graphs of every batch and length bucket the timed run replays)."""
     longest = max(e.shape[0] for e, _ in rows)
-    engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + tokens, weights=weights, compile_step=compiled)
-    params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True)
+    engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + params.max_new_tokens, weights=weights,
+                          compile_step=compiled)
     if device.type == "cpu" and not compiled:
-        engine.generate(rows, SamplingParams(2, gpt.cfg.stop_mel_token, ignore_stop=True))
+        engine.generate(rows, replace(params, max_new_tokens=2))
     else:
-        engine.generate(sorted(rows, key=lambda r: -r[0].shape[0])[:max_batch], params)
+        engine.generate(sorted(rows, key=lambda r: -r[0].shape[0])[:max_batch // params.num_beams], params)
     engine.cache.clear_prefixes()            # the timed run computes its shared prefix itself
     codes, seconds = _timed(device, lambda: engine.generate(rows, params))
     return [c.tolist() for c in codes], seconds
@@ -176,7 +200,10 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="runtime weight mode (fp32 = the model's own weights; default fp32)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the runtime's decode step (compilation happens in the warm-up)")
-    p.add_argument("--max-batch", type=int, default=16, help="runtime KV slots (default 16)")
+    p.add_argument("--max-batch", type=int, default=16,
+                   help="runtime KV slots, one per beam of each segment decoding (default 16)")
+    p.add_argument("--beams", type=int, default=1,
+                   help="beam search over this many beams (IndexTTS's default is 3; default 1: greedy)")
     p.add_argument("--reference-segments", type=int,
                    help="time the reference on the first K segments only (its codes/s do not depend on how many "
                         "it decodes one after another; default: all)")
@@ -191,9 +218,11 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parser(prog).parse_args(argv)
-    if args.segments < 1 or args.max_batch < 1 or (args.tokens is not None and args.tokens < 1) \
+    if args.segments < 1 or args.max_batch < 1 or args.beams < 1 or (args.tokens is not None and args.tokens < 1) \
             or (args.reference_segments is not None and args.reference_segments < 1):
-        raise SystemExit("--segments, --tokens, --max-batch and --reference-segments must be at least 1")
+        raise SystemExit("--segments, --tokens, --max-batch, --beams and --reference-segments must be at least 1")
+    if args.max_batch < args.beams:
+        raise SystemExit(f"--max-batch {args.max_batch} cannot hold one segment's {args.beams} beams")
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = pick_device(args.device), pick_dtype(args.dtype)
@@ -206,31 +235,34 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                                                                              args.seed + 1)]
     total = args.segments * tokens
     lengths = [e.shape[0] for e, _ in rows]
+    search = f"beam search over {args.beams} beams" if args.beams > 1 else "greedy"
     print(f"model {args.model}: {shape.layers} layers, dim {shape.dim}, {shape.heads} heads, {shape.mel_codes} codes; "
-          f"{args.segments} segments x {tokens} codes, prompts of {min(lengths)}-{max(lengths)} positions; "
+          f"{args.segments} segments x {tokens} codes ({search}), prompts of {min(lengths)}-{max(lengths)} positions; "
           f"{device} {args.dtype}, {torch.get_num_threads()} threads")
+    params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True,
+                            num_beams=args.beams, length_penalty=0.0)
 
     reference = HFReference(gpt, max(lengths) + tokens)
-    reference.decode(max(rows, key=lambda r: r[0].shape[0])[0], 2)      # warm-up
+    reference.decode(max(rows, key=lambda r: r[0].shape[0])[0], replace(params, max_new_tokens=2))   # warm-up
     ref_rows = rows[:args.reference_segments or len(rows)]
-    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, tokens) for e, _ in ref_rows])
+    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, params) for e, _ in ref_rows])
     ref_rate = len(ref_rows) * tokens / ref_s
     print(f"reference (HF GPT2Model + past_key_values, batch 1, one segment after another): "
           f"{len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
 
     ours = f"{args.weights}{' compiled' if args.compile else ''}"
-    single, single_s = _ours(gpt, rows, tokens, 1, args.weights, device, args.compile)
+    single, single_s = _ours(gpt, rows, params, args.beams, args.weights, device, args.compile)
     print(f"ours {ours}, batch 1 (one segment after another): {total} codes in {single_s:.2f} s = "
           f"{total / single_s:.2f} codes/s ({total / single_s / ref_rate:.2f}x reference)")
-    batch = min(args.max_batch, args.segments)
-    codes, ours_s = _ours(gpt, rows, tokens, batch, args.weights, device, args.compile)
+    batch = min(args.max_batch, args.segments * args.beams)
+    codes, ours_s = _ours(gpt, rows, params, batch, args.weights, device, args.compile)
     rate = total / ours_s
     print(f"ours {ours}, continuous batching ({batch} slots): {total} codes in {ours_s:.2f} s = "
           f"{rate:.2f} codes/s")
     if args.weights == "fp32":
-        print(f"greedy codes equal to the reference's: {_agreement(codes, ref_codes):.1%}")
+        print(f"{search} codes equal to the reference's: {_agreement(codes, ref_codes):.1%}")
     else:
-        full, full_s = _ours(gpt, rows, tokens, batch, "fp32", device)
+        full, full_s = _ours(gpt, rows, params, batch, "fp32", device)
         print(f"ours fp32, continuous batching ({batch} slots): {total / full_s:.2f} codes/s; "
               f"fp32 codes equal to the reference's: {_agreement(full, ref_codes):.1%}; "
               f"{args.weights} codes equal to fp32's: {_agreement(codes, full):.1%}")

@@ -32,7 +32,7 @@ from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
-from indexstudio.runtime.decode_engine import decode_rows, engine_for, prompt_rows
+from indexstudio.runtime.decode_engine import engine_for, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.device import compile_for, compile_unavailable, pick_device, pick_dtype
 from indexstudio.runtime.sequence import SamplingParams
@@ -123,18 +123,15 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
                    weights: str = "fp32", compiled: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
     """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
 
-    Single-beam decoding goes through the continuous-batching runtime,
-    `batch_size` sequences at a time with `weights` (see `runtime.weights`),
-    its step compiled if `compiled`; beam search runs one prompt at a time with
-    the model's own weights.
+    Every prompt goes through the continuous-batching runtime with its own
+    generator, `batch_size` rows at a time (a beam-search prompt takes one row
+    per beam), with `weights` (see `runtime.weights`), its step compiled if
+    `compiled`.
     """
-    if cfg.num_beams > 1:
-        for i, (prompt, generator) in enumerate(zip(prompts, generators)):
-            yield i, decode_rows(gpt, prompt, cfg, [generator])[0].unsqueeze(0)
-        return
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    runtime = engine_for(gpt, batch_size, longest + cfg.max_new_tokens, weights, len(rows), compiled=compiled)
+    runtime = engine_for(gpt, max(batch_size, cfg.num_beams), longest + cfg.max_new_tokens, weights,
+                         len(rows) * cfg.num_beams, compiled=compiled)
     for i, codes in runtime.stream(rows, SamplingParams.from_decoding(cfg), generators=generators):
         yield i, codes.unsqueeze(0)
 

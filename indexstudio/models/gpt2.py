@@ -95,8 +95,13 @@ class KVCache:
             self.keys = [k.index_select(0, rows) for k in self.keys]
             self.values = [v.index_select(0, rows) for v in self.values]
             return
+        self.copy_rows(rows, slice(None), filled)
+
+    def copy_rows(self, src: torch.Tensor | list[int] | int, dst: torch.Tensor | list[int] | int | slice,
+                  filled: int) -> None:
+        """Rows `dst` get positions [0, filled) of rows `src` (all read before any is written: rows may swap)."""
         for t in (*self.keys, *self.values):
-            t[:, :, :filled] = t[rows, :, :filled]
+            t[dst, :, :filled] = t[src, :, :filled]
 
 
 class Conv1D(nn.Module):

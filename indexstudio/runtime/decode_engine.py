@@ -10,9 +10,13 @@ float rounding when prompts are packed together).  The prompts of one `stream`
 call that start alike (one voice's conditioning rows) share that prefix: its
 keys/values are computed once, alone, and copied into each slot.
 
+Beam search runs here too: a sequence of B beams holds B slots, its rows
+decode in the same steps as everyone else's, and after each step its beams
+move between its slots as `decoding.generate` reorders its cache.
+
 `decode_rows` is the drop-in for engines: the rows of a `MelPrompt` in, one
-code tensor per row out (stop token included when produced).  Beam search (and
-several return sequences) falls back to `decoding.generate`, one row at a time.
+code tensor per row out (stop token included when produced).  Several return
+sequences per row fall back to `decoding.generate`, one row at a time.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
 from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.model_runner import ModelRunner
-from indexstudio.runtime.sampler import sample
+from indexstudio.runtime.sampler import next_beams, sample
 from indexstudio.runtime.scheduler import Scheduler
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
@@ -60,6 +64,8 @@ class DecodeEngine:
 
     def _check(self, seq: Sequence) -> None:
         params, cfg = seq.params, self.gpt.cfg
+        if seq.num_rows > self.cache.num_slots:
+            raise ValueError(f"{params.num_beams} beams need as many KV slots; the engine has {self.cache.num_slots}")
         if seq.embeds.shape[1] != cfg.model_dim:
             raise ValueError(f"prompt embeddings are {seq.embeds.shape[1]} wide; the GPT is {cfg.model_dim}")
         if seq.prompt_len + params.max_new_tokens > self.cache.max_len:
@@ -90,21 +96,37 @@ class DecodeEngine:
         seqs = list(seqs)
         if is_prefill:
             logits = self.runner.prefill(seqs)
-            slots = torch.tensor([seq.slot for seq in seqs], device=self.device)
-            seen = self.cache.seen[slots]
+            rows = [[i] * seq.num_rows for i, seq in enumerate(seqs)]     # all beams start from the prompt
         else:                                   # row i is slot i
             logits = self.runner.decode(seqs)
-            slots = self.runner.rows[:len(seqs), 0]
-            seen = self.cache.seen[:len(seqs)]
-        tokens = sample(logits, seqs, seen)
-        self.cache.seen[slots, tokens] = True
-        finished = []
-        for seq, token in zip(seqs, tokens.tolist()):
-            seq.append(token)
-            if seq.is_finished:
-                self.scheduler.finish(seq)
-                finished.append(seq)
+            rows = [seq.slots for seq in seqs]
+        single = [i for i, seq in enumerate(seqs) if seq.beams is None]
+        if single:
+            slots = torch.tensor([seqs[i].slots[0] for i in single], device=self.device)
+            index = torch.tensor([rows[i][0] for i in single], device=self.device)
+            tokens = sample(logits[index], [seqs[i] for i in single], self.cache.seen[slots])
+            self.cache.seen[slots, tokens] = True
+            for i, token in zip(single, tokens.tolist()):
+                seqs[i].append(token)
+        for seq, seq_rows in zip(seqs, rows):
+            if seq.beams is not None:
+                self._advance_beams(seq, logits[seq_rows])
+        finished = [seq for seq in seqs if seq.is_finished]
+        for seq in finished:
+            self.scheduler.finish(seq)
         return finished
+
+    def _advance_beams(self, seq: Sequence, logits: torch.Tensor) -> None:
+        """One beam-search step of `seq`: its new beams continue from other beams' slots (moved there) and
+        their codes join their slots' seen ids."""
+        slots = seq.slots
+        sources = next_beams(logits, seq, self.cache.seen[slots])
+        if seq.is_finished:
+            return
+        moved = [row for row, source in enumerate(sources) if source != row]
+        self.cache.copy([slots[sources[row]] for row in moved], [slots[row] for row in moved], seq.cached_len)
+        index = torch.tensor(slots, device=self.device)
+        self.cache.seen[index, seq.beams.tokens[:, -1].to(self.device)] = True
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                seeds: Seq[int | None] | None = None,
@@ -187,11 +209,12 @@ def prompt_rows(prompt: MelPrompt) -> list[PromptRow]:
 def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
                 generators: Seq[torch.Generator | None] | None = None, seeds: Seq[int | None] | None = None,
                 max_batch: int = 16, weights: str = "fp32", compiled: bool = False) -> list[torch.Tensor]:
-    """Codes for every prompt row (num_return_sequences per row), each decoded with its own generator / seed."""
+    """Codes for every prompt row (num_return_sequences per row), each decoded with its own generator / seed;
+    `max_batch` rows (a beam-search prompt takes one per beam) decode together."""
     rows = prompt_rows(prompt)
     if generators is not None and seeds is not None:
         raise ValueError("give generators or seeds, not both")
-    if cfg.num_beams > 1 or cfg.num_return_sequences > 1:
+    if cfg.num_return_sequences > 1:
         gens = list(generators or [None if s is None else new_generator(gpt.gpt.ln_f.weight.device, s)
                                    for s in (seeds or [None] * len(rows))])
         if len(gens) != len(rows):
@@ -202,7 +225,8 @@ def decode_rows(gpt: MelCodeGPT, prompt: MelPrompt, cfg: DecodingConfig,
             out.extend(_trim(r, cfg.stop_token) for r in raw)
         return out
     longest = max(embeds.shape[0] for embeds, _ in rows)
-    engine = engine_for(gpt, max_batch, longest + cfg.max_new_tokens, weights, len(rows), compiled=compiled)
+    engine = engine_for(gpt, max(max_batch, cfg.num_beams), longest + cfg.max_new_tokens, weights,
+                        len(rows) * cfg.num_beams, compiled=compiled)
     return engine.generate(rows, SamplingParams.from_decoding(cfg), seeds, generators)
 
 
@@ -211,7 +235,7 @@ _engines_lock = threading.Lock()
 
 def engine_for(gpt: MelCodeGPT, max_batch: int, max_len: int, weights: str = "fp32",
                sequences: int | None = None, keep: bool | None = None, compiled: bool = False) -> DecodeEngine:
-    """A decode engine of the model for `sequences` prompts, at most `max_batch` at a time, up to `max_len`.
+    """A decode engine of the model for `sequences` rows, at most `max_batch` at a time, up to `max_len`.
 
     On CUDA one engine per model and weight mode lives as long as the model and
     serves every request: its CUDA graphs stay captured, and the sequences of

@@ -187,6 +187,79 @@ class _Hypotheses:
         return self.worst >= best
 
 
+def beam_candidates(scores: torch.Tensor, cfg: DecodingConfig,
+                    generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, beams * V) running scores -> the 2 * beams best (or, when sampling, drawn) candidates of
+    every row, best first: their scores and flat (beam * V + code) indices, each (batch, 2 * beams)."""
+    keep = 2 * cfg.num_beams
+    if cfg.do_sample:
+        picked = torch.multinomial(torch.softmax(scores, dim=-1), keep, generator=generator)
+        top_scores, order = torch.sort(torch.gather(scores, -1, picked), descending=True, dim=1)
+        return top_scores, torch.gather(picked, -1, order)
+    return torch.topk(scores, keep, dim=1, largest=True, sorted=True)
+
+
+class BeamSearch:
+    """The beams of one prompt (HF BeamSearchScorer semantics): running scores and codes, finished hypotheses.
+
+    `advance` takes the prompt's candidates of one step and returns, for each
+    new beam, the beam it continues (the caller reorders its cache rows the
+    same way) and its code.  A hypothesis is stored without its stop token;
+    `best` gives it back when the result is shorter than `max_new_tokens`.
+    """
+
+    def __init__(self, cfg: DecodingConfig, device: torch.device | str):
+        self.cfg = cfg
+        self.scores = torch.zeros(cfg.num_beams, dtype=torch.float32, device=device)
+        self.scores[1:] = -1e9          # the beams start equal: only the first one's candidates count
+        self.tokens = torch.zeros(cfg.num_beams, 0, dtype=torch.long, device=device)
+        self.hyps = _Hypotheses(cfg.num_beams, cfg.length_penalty, cfg.early_stopping, cfg.max_new_tokens)
+        self.done = False
+
+    @property
+    def generated(self) -> int:
+        return self.tokens.shape[1]
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.generated == self.cfg.max_new_tokens
+
+    def advance(self, top_scores: torch.Tensor, top_tokens: torch.Tensor, vocab: int) -> tuple[list[int], list[int]]:
+        """One row of `beam_candidates` -> (source beam, code) of each new beam."""
+        beams, stop = self.cfg.num_beams, self.cfg.stop_token
+        generated = self.generated + 1
+        scores, sources, tokens = [], [], []
+        for rank, (score, flat) in enumerate(zip(top_scores.tolist(), top_tokens.tolist())):
+            source, token = divmod(flat, vocab)
+            if token == stop:
+                if rank < beams:
+                    self.hyps.add(self.tokens[source].clone(), score, generated)
+            else:
+                scores.append(score)
+                sources.append(source)
+                tokens.append(token)
+            if len(tokens) == beams:
+                break
+        self.done = self.hyps.is_done(max(top_scores.tolist()), generated)
+        device = self.scores.device
+        self.scores = torch.tensor(scores, dtype=torch.float32, device=device)
+        self.tokens = torch.cat((self.tokens[sources], torch.tensor(tokens, device=device)[:, None]), dim=1)
+        return sources, tokens
+
+    def best(self, n: int = 1) -> list[torch.Tensor]:
+        """The n best hypotheses, best first (running beams count when the search was not done)."""
+        if not self.done:
+            for beam in range(self.cfg.num_beams):
+                self.hyps.add(self.tokens[beam], float(self.scores[beam]), self.generated)
+        ranked = sorted(self.hyps.items, key=lambda item: item[0])
+        return [ranked.pop()[1] for _ in range(n)]
+
+    def codes(self) -> list[int]:
+        """The best hypothesis, with its stop token when it stopped before `max_new_tokens`."""
+        best = self.best()[0].tolist()
+        return best + [self.cfg.stop_token] if len(best) < self.cfg.max_new_tokens else best
+
+
 def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
                  generator: torch.Generator | None) -> torch.Tensor:
     beams = cfg.num_beams
@@ -195,71 +268,35 @@ def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
     procs = logits_processors(cfg)
     device = prefix.input_ids.device
     input_ids = prefix.input_ids
-    hyps = [_Hypotheses(beams, cfg.length_penalty, cfg.early_stopping, cfg.max_new_tokens) for _ in range(batch)]
-    done = [False] * batch
-    beam_scores = torch.zeros(batch, beams, dtype=torch.float32, device=device)
-    beam_scores[:, 1:] = -1e9
-    beam_scores = beam_scores.view(-1)
+    searches = [BeamSearch(cfg, device) for _ in range(batch)]
     logits = prefix.first_logits
-    generated = 0
     while True:
         scores = procs(input_ids, torch.log_softmax(logits, dim=-1))
         vocab = scores.shape[-1]
-        scores = (scores + beam_scores[:, None]).view(batch, beams * vocab)
-        keep = 2 * beams
-        if cfg.do_sample:
-            picked = torch.multinomial(torch.softmax(scores, dim=-1), keep, generator=generator)
-            top_scores, order = torch.sort(torch.gather(scores, -1, picked), descending=True, dim=1)
-            top_tokens = torch.gather(picked, -1, order)
-        else:
-            top_scores, top_tokens = torch.topk(scores, keep, dim=1, largest=True, sorted=True)
-        source_beam, token = top_tokens // vocab, top_tokens % vocab
-        generated += 1
-
-        next_scores = torch.zeros(batch, beams, dtype=top_scores.dtype, device=device)
-        next_tokens = torch.zeros(batch, beams, dtype=torch.long, device=device)
-        next_rows = torch.zeros(batch, beams, dtype=torch.long, device=device)
-        for b in range(batch):
-            if done[b]:
-                next_tokens[b] = cfg.pad
-                next_rows[b] = b * beams
-                continue
-            filled = 0
-            for rank in range(keep):
-                row = b * beams + int(source_beam[b, rank])
-                if int(token[b, rank]) == cfg.stop_token:
-                    if rank < beams:
-                        hyps[b].add(input_ids[row].clone(), float(top_scores[b, rank]), generated)
-                else:
-                    next_scores[b, filled] = top_scores[b, rank]
-                    next_tokens[b, filled] = token[b, rank]
-                    next_rows[b, filled] = row
-                    filled += 1
-                if filled == beams:
-                    break
-            done[b] = done[b] or hyps[b].is_done(float(top_scores[b].max()), generated)
-
-        beam_scores, rows, tokens = next_scores.view(-1), next_rows.view(-1), next_tokens.view(-1)
+        running = torch.stack([search.scores for search in searches])
+        top_scores, top_tokens = beam_candidates((scores.view(batch, beams, vocab) + running[:, :, None])
+                                                 .view(batch, beams * vocab), cfg, generator)
+        rows, tokens = [], []
+        for b, search in enumerate(searches):
+            if search.done:             # a finished prompt's rows run on with the pad token
+                sources, codes = [0] * beams, [cfg.pad] * beams
+            else:
+                sources, codes = search.advance(top_scores[b], top_tokens[b], vocab)
+            rows += [b * beams + source for source in sources]
+            tokens += codes
+        generated = max(search.generated for search in searches)
+        rows, tokens = torch.tensor(rows, device=device), torch.tensor(tokens, device=device)
         input_ids = torch.cat((input_ids.index_select(0, rows), tokens[:, None]), dim=1)
         prefix.cache.select(rows, filled=prefix.length + generated - 1)
-        if all(done) or generated == cfg.max_new_tokens or bool((tokens == cfg.stop_token).all()):
+        if all(search.finished for search in searches):
             break
         logits = prefix.step(lm, tokens, generated)
 
-    for b in range(batch):
-        if not done[b]:
-            for i in range(beams):
-                row = b * beams + i
-                hyps[b].add(input_ids[row], float(beam_scores[row]), input_ids.shape[1] - prefix.length)
-    best: list[torch.Tensor] = []
-    for b in range(batch):
-        ranked = sorted(hyps[b].items, key=lambda item: item[0])
-        best.extend(ranked.pop()[1] for _ in range(cfg.num_return_sequences))
-    limit = prefix.length + cfg.max_new_tokens
-    width = min(max(len(t) for t in best) + 1, limit)
+    best = [tokens for search in searches for tokens in search.best(cfg.num_return_sequences)]
+    width = min(max(len(t) for t in best) + 1, cfg.max_new_tokens)
     out = torch.full((len(best), width), cfg.pad, dtype=torch.long, device=device)
     for i, seq in enumerate(best):
         out[i, :len(seq)] = seq
         if len(seq) < width:
             out[i, len(seq)] = cfg.stop_token
-    return out[:, prefix.length:]
+    return out

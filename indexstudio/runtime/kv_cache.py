@@ -2,7 +2,8 @@
 
 Per layer, keys and values are (num_slots, heads, capacity, head_dim); beside
 them each slot keeps the set of token ids its sequence has seen (prompt ids and
-generated codes), which the repetition penalty needs.  Sequences take the lowest
+generated codes), which the repetition penalty needs.  A beam-search sequence
+holds one slot per beam, and `copy` moves beams between them.  Sequences take the lowest
 free slot and `move` lets the scheduler keep the running ones in slots
 [0, n), so that a decode step reads the cache through plain slices.
 
@@ -121,7 +122,14 @@ class SlotCache:
         """Move an allocated slot's first `length` positions (and seen ids) to the free slot `dst`."""
         self._free.remove(dst)
         heapq.heapify(self._free)
-        for t in (*self.keys, *self.values):
-            t[dst, :, :length] = t[src, :, :length]
+        self.kv.copy_rows(src, dst, length)
         self.seen[dst] = self.seen[src]
         self.free(src)
+
+    def copy(self, src: list[int], dst: list[int], length: int) -> None:
+        """Allocated slots `dst` become copies of slots `src` (first `length` positions and seen ids), all read
+        before any is written: beam search continues its beams from other beams' slots."""
+        if src != dst:
+            src_index, dst_index = (torch.tensor(s, device=self.device) for s in (src, dst))
+            self.kv.copy_rows(src_index, dst_index, length)
+            self.seen[dst_index] = self.seen[src_index]

@@ -1,12 +1,13 @@
 """Runs the mel-code GPT for the runtime's batches against the slot cache.
 
 `prefill(seqs)`: the prompts, unpadded and packed into one row, through the
-stack; keys/values go to each sequence's slot and attention stays within each
-prompt.  For one prompt these are the operations of `decoding.generate`'s
-prefill, so the first logits are the same.
+stack; keys/values go to each sequence's (first) slot and attention stays
+within each prompt.  For one prompt these are the operations of
+`decoding.generate`'s prefill, so the first logits are the same.  A
+beam-search sequence's other slots get copies of its prompt's keys/values.
 
-`decode(seqs)`: one step for every running sequence, row i in slot i.  Each row
-has its own cache position (prompt length + generated - 1) and mel position
+`decode(seqs)`: one step for every row of the running sequences (one per beam),
+row i in slot i.  Each row has its own cache position (prompt length + generated - 1) and mel position
 (generated + the model's offset): keys/values are written with advanced
 indexing and attention reads slots [0, n) and positions [0, longest) through
 slices, with a per-row length mask (none when all rows have the same length,
@@ -48,7 +49,7 @@ class ModelRunner:
 
     @torch.inference_mode()
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
-        """Logits (n, V) after each sequence's prompt.
+        """Logits (n, V) after each sequence's prompt (one row per sequence, whatever its beams).
 
         The prompts are packed into one row (no padding): the projections run
         over all their positions at once, attention runs per prompt over its own
@@ -66,15 +67,18 @@ class ModelRunner:
                 groups.setdefault(id(s.prefix), []).append(s)
         start = {}
         for group in groups.values():
-            prefix, slots = group[0].prefix, [s.slot for s in group]
+            prefix, slots = group[0].prefix, [s.slots[0] for s in group]
             if not self.cache.restore_prefix(slots, prefix):        # first time: compute it in one slot, keep it
                 self._prefill([(slots[0], prefix, 0)])
                 self.cache.keep_prefix(slots[0], prefix)
                 if len(slots) > 1:
                     self.cache.restore_prefix(slots[1:], prefix)
             start.update((s.id, prefix.shape[0]) for s in group)
-        parts = [(s.slot, s.embeds[start.get(s.id, 0):], start.get(s.id, 0)) for s in seqs]
-        return self.logits(self._prefill(parts))
+        parts = [(s.slots[0], s.embeds[start.get(s.id, 0):], start.get(s.id, 0)) for s in seqs]
+        logits = self.logits(self._prefill(parts))
+        for s in seqs:
+            self.cache.copy(s.slots[:1] * (s.num_rows - 1), s.slots[1:], s.prompt_len)
+        return logits
 
     def _prefill(self, parts: list[tuple[int, torch.Tensor, int]]) -> torch.Tensor:
         """(slot, prompt rows, first position) packed into one row -> each part's last hidden state (n, D).
@@ -101,14 +105,19 @@ class ModelRunner:
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
-        """Logits (B, V) after feeding every sequence's last code; seqs[i] must hold slot i."""
-        cache_pos = [s.cached_len for s in seqs]
+        """Logits (n, V) after feeding every row's last code, row i from slot i; the sequences' slots must be
+        [0, n)."""
+        n = sum(s.num_rows for s in seqs)
+        # one host-to-device copy: last codes, their mel positions, their cache positions
+        inputs = [[0] * n for _ in range(3)]
+        for s in seqs:
+            mel_pos, cached = s.generated + self.gpt.generated_position_offset, s.cached_len
+            for slot, token in zip(s.slots, s.last_tokens):
+                inputs[0][slot], inputs[1][slot], inputs[2][slot] = token, mel_pos, cached
+        cache_pos = inputs[2]
         kv_len = max(cache_pos) + 1
         if self.cache.reserve(kv_len) and self.graphs is not None:
             self.graphs.reset()                 # the captured graphs point at the old cache tensors
-        # one host-to-device copy: last codes, their mel positions, their cache positions
-        inputs = [[s.tokens[-1] for s in seqs], [len(s.tokens) + self.gpt.generated_position_offset for s in seqs],
-                  cache_pos]
         if self.graphs is not None:
             return self.graphs.run(inputs, kv_len)
         tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)

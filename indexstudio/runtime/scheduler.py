@@ -1,11 +1,11 @@
 """Continuous batching: a waiting queue and a running set bounded by the cache's slots.
 
-Every step is either a prefill of newly admitted sequences (whenever a slot is
-free and someone waits; together at most `max_prefill_tokens` prompt positions,
-or one prompt) or one decode step of all running sequences.  A
-sequence leaves as soon as it finishes and its slot goes to the next waiting
-one at the following step.  Before a decode step the running sequences are
-packed into slots [0, n) (row i of the batch is slot i).
+Every step is either a prefill of newly admitted sequences (whenever the
+first waiting one finds its slots free - one per beam - ; together at most
+`max_prefill_tokens` prompt positions, or one prompt) or one decode step of all
+running sequences.  A sequence leaves as soon as it finishes and its slots go
+to the next waiting one at the following step.  Before a decode step the
+running sequences' slots are packed into [0, n) (row i of the batch is slot i).
 """
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ class Scheduler:
         return not self.waiting and not self.running
 
     def schedule(self) -> tuple[list[Sequence], bool]:
-        """(sequences, is_prefill): the newly admitted ones, else every running one in slot order."""
+        """(sequences, is_prefill): the newly admitted ones, else every running one."""
         admitted, tokens = [], 0
-        while self.waiting and self.cache.num_free:
+        while self.waiting and self.cache.num_free >= self.waiting[0].num_rows:
             tokens += self.waiting[0].prompt_len
             if admitted and tokens > self.max_prefill_tokens:
                 break
             seq = self.waiting.popleft()
-            seq.slot = self.cache.allocate(seq.input_ids)
+            seq.slots = [self.cache.allocate(seq.input_ids) for _ in range(seq.num_rows)]
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
             admitted.append(seq)
@@ -48,11 +48,12 @@ class Scheduler:
 
     def finish(self, seq: Sequence) -> None:
         self.running.remove(seq)
-        self.cache.free(seq.slot)
-        seq.slot = None
+        for slot in seq.slots:
+            self.cache.free(slot)
+        seq.slots = []
 
     def abort(self, seq: Sequence) -> None:
-        """Take an unfinished sequence out of the queue or the running set (freeing its slot)."""
+        """Take an unfinished sequence out of the queue or the running set (freeing its slots)."""
         if seq in self.waiting:
             self.waiting.remove(seq)
         elif seq in self.running:
@@ -60,13 +61,13 @@ class Scheduler:
         seq.status = SequenceStatus.FINISHED
 
     def _pack(self) -> None:
-        """Move the highest-slot sequences into lower free slots until slots [0, n) are the running ones."""
-        self.running.sort(key=lambda s: s.slot)
-        while self.running:
-            hole = self.cache.lowest_free()
-            last = self.running[-1]
-            if hole is None or hole > last.slot:
+        """Move the highest running slots into lower free ones until slots [0, n) are the running ones."""
+        owner = {slot: (seq, row) for seq in self.running for row, slot in enumerate(seq.slots)}
+        while owner:
+            hole, last = self.cache.lowest_free(), max(owner)
+            if hole is None or hole > last:
                 break
-            self.cache.move(last.slot, hole, last.cached_len)
-            last.slot = hole
-            self.running.sort(key=lambda s: s.slot)
+            seq, row = owner.pop(last)
+            self.cache.move(last, hole, seq.cached_len)
+            seq.slots[row] = hole
+            owner[hole] = seq, row

@@ -1,25 +1,27 @@
-"""One segment's decode request: prompt row, sampling settings, own random generator, generated codes.
+"""One segment's decode request: prompt row, search settings, own random generator, generated codes.
 
 A sequence carries its own `torch.Generator` so that what it samples does not
 depend on which other sequences it is batched with (each row draws from its own
-stream, exactly as `decoding.generate` draws for a batch of one).
+stream, exactly as `decoding.generate` draws for a batch of one).  A beam-search
+sequence holds one cache slot per beam and a `decoding.BeamSearch`; its codes
+are the best hypothesis, set when it finishes.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, auto
 from functools import lru_cache
 
 import torch
 from transformers.generation.logits_process import LogitsProcessorList
 
-from indexstudio.runtime.decoding import DecodingConfig, logits_processors
+from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, EarlyStopping, logits_processors
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Per-sequence search settings (HF generate semantics, one row, no beams).
+    """Per-sequence search settings (HF generate semantics, one prompt row, one returned sequence).
 
     `ignore_stop` never lets the stop token be chosen, so that every sequence
     runs to `max_new_tokens` (fixed-length benchmarks).
@@ -32,6 +34,9 @@ class SamplingParams:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     ignore_stop: bool = False
+    num_beams: int = 1
+    length_penalty: float = 1.0
+    early_stopping: EarlyStopping = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
@@ -46,25 +51,43 @@ class SamplingParams:
             raise ValueError(f"top_p must lie in [0, 1], got {self.top_p}")
         if not self.repetition_penalty > 0:
             raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        if not isinstance(self.num_beams, int) or self.num_beams < 1:
+            raise ValueError(f"num_beams must be an integer >= 1, got {self.num_beams!r}")
+        if self.early_stopping not in (True, False, "never"):
+            raise ValueError(f"early_stopping must be True, False or 'never', got {self.early_stopping!r}")
 
     @classmethod
     def from_decoding(cls, cfg: DecodingConfig) -> "SamplingParams":
-        """The settings of a single-beam, single-return `DecodingConfig`."""
-        if cfg.num_beams != 1 or cfg.num_return_sequences != 1:
-            raise ValueError("the batched runtime decodes one beam and one return sequence per prompt")
+        """The settings of a single-return `DecodingConfig`."""
+        if cfg.num_return_sequences != 1:
+            raise ValueError("the batched runtime returns one sequence per prompt")
         return cls(cfg.max_new_tokens, cfg.stop_token, cfg.do_sample, cfg.temperature, cfg.top_k, cfg.top_p,
-                   cfg.repetition_penalty)
+                   cfg.repetition_penalty, num_beams=cfg.num_beams, length_penalty=cfg.length_penalty,
+                   early_stopping=cfg.early_stopping)
+
+    @property
+    def decoding(self) -> DecodingConfig:
+        """The same settings as `decoding.generate` takes them."""
+        return _decoding(self)
 
     @property
     def warpers(self) -> LogitsProcessorList:
         """HF's processors after the repetition penalty (temperature, top-k, top-p; none when greedy)."""
-        return _warpers(self.do_sample, self.temperature, self.top_k, self.top_p)
+        return _warpers(self)
 
 
 @lru_cache(maxsize=None)
-def _warpers(do_sample: bool, temperature: float, top_k: int | None, top_p: float) -> LogitsProcessorList:
-    return logits_processors(DecodingConfig(max_new_tokens=1, stop_token=0, do_sample=do_sample,
-                                            temperature=temperature, top_k=top_k, top_p=top_p))
+def _decoding(params: SamplingParams) -> DecodingConfig:
+    return DecodingConfig(max_new_tokens=params.max_new_tokens, stop_token=params.stop_token,
+                          do_sample=params.do_sample, num_beams=params.num_beams, temperature=params.temperature,
+                          top_k=params.top_k, top_p=params.top_p, repetition_penalty=params.repetition_penalty,
+                          length_penalty=params.length_penalty, early_stopping=params.early_stopping)
+
+
+@lru_cache(maxsize=None)
+def _warpers(params: SamplingParams) -> LogitsProcessorList:
+    """The runtime applies the repetition penalty itself (from the slots' seen ids)."""
+    return logits_processors(replace(params.decoding, repetition_penalty=1.0))
 
 
 class SequenceStatus(Enum):
@@ -89,8 +112,9 @@ class Sequence:
         self.embeds, self.input_ids, self.params = embeds, input_ids, params
         self.generator, self.seed = generator, seed
         self.tokens: list[int] = []
+        self.beams = BeamSearch(params.decoding, "cpu") if params.num_beams > 1 else None
         self.status = SequenceStatus.WAITING
-        self.slot: int | None = None
+        self.slots: list[int] = []        # one cache slot per beam while running
         # leading prompt rows shared with other sequences (one voice's conditioning), one tensor for all
         # of them: the cache computes their keys/values once and copies them into each such slot
         self.prefix: torch.Tensor | None = None
@@ -100,9 +124,23 @@ class Sequence:
         return self.embeds.shape[0]
 
     @property
+    def num_rows(self) -> int:
+        """Cache slots (batch rows) the sequence decodes in: one per beam."""
+        return self.params.num_beams
+
+    @property
+    def generated(self) -> int:
+        return self.beams.generated if self.beams is not None else len(self.tokens)
+
+    @property
+    def last_tokens(self) -> list[int]:
+        """The code each of its rows feeds next (one per beam)."""
+        return self.beams.tokens[:, -1].tolist() if self.beams is not None else self.tokens[-1:]
+
+    @property
     def cached_len(self) -> int:
         """Positions whose keys/values are in the cache: the prompt and every code but the last."""
-        return self.prompt_len + max(len(self.tokens) - 1, 0)
+        return self.prompt_len + max(self.generated - 1, 0)
 
     @property
     def is_finished(self) -> bool:
@@ -113,6 +151,15 @@ class Sequence:
         self.tokens.append(token)
         if token == self.params.stop_token or len(self.tokens) == self.params.max_new_tokens:
             self.status = SequenceStatus.FINISHED
+
+    def advance_beams(self, top_scores: torch.Tensor, top_tokens: torch.Tensor, vocab: int) -> list[int]:
+        """Take one step's candidates (`decoding.beam_candidates`); the beam each new beam continues.  When the
+        search is over, the codes become its best hypothesis (stop token included when it stopped early)."""
+        sources, _ = self.beams.advance(top_scores, top_tokens, vocab)
+        if self.beams.finished:
+            self.tokens = self.beams.codes()
+            self.status = SequenceStatus.FINISHED
+        return sources
 
     def codes(self) -> torch.Tensor:
         """The generated codes, stop token included when there is one: (T,) long."""

@@ -25,3 +25,19 @@ def test_bench_decode_times_a_compiled_step() -> None:
     assert any(re.match(r"ours fp32 compiled, continuous batching \(2 slots\): 8 codes in", line) for line in lines)
     assert "greedy codes equal to the reference's: 100.0%" in lines
     assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
+
+
+def test_bench_decode_beam_search_against_the_reference_beam_loop() -> None:
+    """--beams: HF's beam loop (cache reordered every step) against the runtime's beams, same codes."""
+    args = [sys.executable, "-m", "indexstudio", "bench", "decode", "--layers", "2", "--dim", "64", "--heads", "4",
+            "--segments", "3", "--tokens", "6", "--beams", "3", "--threads", "1"]
+    r = subprocess.run([*args, "--max-batch", "6"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "(beam search over 3 beams)" in lines[0]
+    assert any(re.match(r"ours fp32, batch 1 \(one segment after another\): 18 codes in", line) for line in lines)
+    assert any(re.match(r"ours fp32, continuous batching \(6 slots\): 18 codes in", line) for line in lines)
+    assert "beam search over 3 beams codes equal to the reference's: 100.0%" in lines
+    assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
+    r = subprocess.run([*args, "--max-batch", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "--max-batch 2 cannot hold one segment's 3 beams" in r.stderr

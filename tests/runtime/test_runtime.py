@@ -113,6 +113,36 @@ def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
         assert engine.cache.capacity > 16
 
 
+BEAM_SETTINGS = {"greedy": {"num_beams": 3, "length_penalty": 0.0, "repetition_penalty": 10.0},
+                 "early-stopping": {"num_beams": 2, "early_stopping": True, "repetition_penalty": 2.0},
+                 "sampled": {"num_beams": 3, "length_penalty": 0.0, **SAMPLING}}
+
+
+@pytest.mark.parametrize("settings", BEAM_SETTINGS.values(), ids=BEAM_SETTINGS.keys())
+def test_beam_search_equals_generate_alone_and_batched(setup, settings) -> None:
+    """A beam-search sequence holds a slot per beam and moves its beams between them: its codes are those of
+    `generate` on its prompt alone, whether it decodes alone, with other beam searches (continuous admission,
+    slots packed as others leave) or beside single-beam sequences, and whatever its companions draw."""
+    model, _, prompts = setup
+    cfg = _config(model, **settings)
+    seeds = [200 + i for i in range(len(prompts))]
+    expected = _alone(model, prompts, cfg, seeds)
+    assert len({e.numel() for e in expected}) > 1
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams.from_decoding(cfg)
+    for slots in (cfg.num_beams, 8):
+        engine = DecodeEngine(model, max_batch=slots, max_len=128)
+        got = engine.generate(rows, params, seeds)
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
+        assert engine.is_idle and engine.cache.num_free == slots
+    single = SamplingParams.from_decoding(_config(model, **SAMPLING))
+    mixed = [params if i % 2 else single for i in range(len(rows))]
+    got = DecodeEngine(model, max_batch=7, max_len=128).generate(rows, mixed, seeds)
+    alone = _alone(model, prompts, _config(model, **SAMPLING), seeds)
+    for i, codes in enumerate(got):
+        assert codes.tolist() == (expected[i] if i % 2 else alone[i]).tolist()
+
+
 def test_decode_rows_of_a_left_padded_batch(setup) -> None:
     model, conds, _ = setup
     cfg = _config(model, repetition_penalty=10.0)
@@ -214,8 +244,10 @@ def test_bad_requests_are_reported(setup) -> None:
                          ({"repetition_penalty": 0.0}, "repetition_penalty"), ({"stop_token": -1}, "stop_token")):
         with pytest.raises(ValueError, match=message):
             SamplingParams(**{"max_new_tokens": 4, "stop_token": stop, **bad})
-    with pytest.raises(ValueError, match="one beam"):
-        SamplingParams.from_decoding(_config(model, num_beams=2))
+    with pytest.raises(ValueError, match="num_beams"):
+        SamplingParams(4, stop, num_beams=0)
+    with pytest.raises(ValueError, match="one sequence"):
+        SamplingParams.from_decoding(_config(model, num_beams=2, num_return_sequences=2))
     embeds, ids = prompt_rows(prompts[0])[0]
     with pytest.raises(ValueError, match="embeddings"):
         Sequence(embeds, ids[:-1], SamplingParams(4, stop))
@@ -229,6 +261,8 @@ def test_bad_requests_are_reported(setup) -> None:
         engine.add(Sequence(embeds, ids, SamplingParams(4, model.cfg.number_mel_codes)))
     with pytest.raises(ValueError, match="wide"):
         engine.add(Sequence(embeds[:, :8], ids, SamplingParams(4, stop)))
+    with pytest.raises(ValueError, match="3 beams need as many KV slots"):
+        engine.add(Sequence(embeds, ids, SamplingParams(4, stop, num_beams=3)))
     with pytest.raises(ValueError, match="weights"):
         DecodeEngine(model, max_batch=1, max_len=8, weights="fp8")
     with pytest.raises(ValueError, match="as many"):
