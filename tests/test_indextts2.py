@@ -81,11 +81,12 @@ def test_same_seed_same_audio_other_seed_other_audio(engine):
 
 @pytest.mark.parametrize("beams", [1, 3])
 def test_batched_decoding_and_flow_matching_equal_one_at_a_time(engine, beams):
-    """Single-beam requests decode together in the runtime, flow matching and BigVGAN run padded batches;
-    either way companions do not change a segment."""
+    """Segments decode together in the runtime (3 at a time, each with its beams), flow matching and BigVGAN
+    run padded batches; either way companions do not change a segment."""
     texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
     alone = speak(engine, texts, num_beams=beams, s2mel_batch_size=1, gpt_batch_size=1, vocoder_batch_size=1)
-    batched = speak(engine, texts, num_beams=beams, s2mel_batch_size=8, gpt_batch_size=3, vocoder_batch_size=3)
+    batched = speak(engine, texts, num_beams=beams, s2mel_batch_size=8, gpt_batch_size=3 * beams,
+                    vocoder_batch_size=3)
     for a, b in zip(alone, batched):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     single = speak(engine, texts[2:3], num_beams=beams, s2mel_batch_size=8)[0]

@@ -77,7 +77,8 @@ class IndexTTS2Options(DecodingOptions):
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
     s2mel_batch_size: int = 8              # segments per flow-matching batch (speed/memory only, same audio)
-    gpt_batch_size: int = 16               # segments decoded together by the runtime (single-beam decoding)
+    gpt_batch_size: int = 16               # GPT rows decoded together by the runtime (a segment takes one
+                                           # per beam: 16 rows are 5 segments of 3 beams)
     vocoder_batch_size: int | None = None  # segments per BigVGAN batch; None: the flow-matching batch on an
                                            # accelerator, 1 on CPU (padded batches ran 2.7x slower there)
     quick_streaming_tokens: int = 0        # the first N text tokens of a request go in short segments, so the

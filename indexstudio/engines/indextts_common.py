@@ -79,7 +79,7 @@ S2MEL_FRAME_BUCKET = 64     # mel frames (0.74 s of audio): the width step of co
 class RuntimeSettings:
     """Engine-wide speed settings, fixed when the model loads (`--gpt-weights`, `--compile`, `--s2mel-dtype`,
     `--compile-decode`)."""
-    gpt_weights: str = "fp32"       # single-beam decode weights: fp32 (the model's own), bf16 or int8 weight-only
+    gpt_weights: str = "fp32"       # decode weights: fp32 (the model's own), bf16 or int8 weight-only
     compile_s2mel: bool = False     # torch.compile the flow-matching estimator (pays off on a GPU)
     s2mel_dtype: torch.dtype = torch.float32    # flow matching under autocast to this (official: float32)
     compile_decode: bool = False    # torch.compile the runtime's decode step (fused kernels in the CUDA graphs)

@@ -14,7 +14,9 @@ that codes come out identical:
   the result is assembled.
 
 The model is reached only through the `StepLM` protocol, so batching layers can
-be added on top without touching the search.
+be added on top without touching the search.  One prompt's beams live in a
+`BeamSearch`, which the decode runtime uses as well (`beam_candidates` picks a
+step's candidates for a batch of prompts at once, as HF draws them).
 """
 from __future__ import annotations
 
