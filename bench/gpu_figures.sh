@@ -6,11 +6,13 @@
 #   bash bench/gpu_figures.sh e2e      # bench_e2e.py: RTF, first audio, stage split; official settings, then fast ones
 #   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters, official
 #                                      # settings, then compiled (CUDA graphs recorded per shape must stay bounded)
+#   bash bench/gpu_figures.sh beams    # the official 3-beam search: bench decode --beams 3 (16 segments, 48 rows),
+#                                      # end to end with the official decoding, and its 1k vs 100k memory
 #
 # Logs go to $FIGURES (default bench/figures-<part>), one file per command; PYTHON picks the interpreter.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-part=${1:?"which part: tests, decode, e2e or memory"}
+part=${1:?"which part: tests, decode, e2e, memory or beams"}
 out=${FIGURES:-bench/figures-$part}
 py=${PYTHON:-python}
 mkdir -p "$out"
@@ -44,6 +46,11 @@ case $part in
             --json "$out/memory.json"
         run memory-compiled "$py" bench/bench_e2e.py --memory-only --device cuda --memory-option num_beams=1 \
             --s2mel-dtype float16 --compile --compile-decode --json "$out/memory-compiled.json" ;;
+    beams)
+        run decode-beams "${decode[@]}" --segments 16 --beams 3 --max-batch 48 --reference-segments 2
+        run e2e-beams "${e2e[@]/num_beams=1/num_beams=3}" --skip-memory --option gpt_batch_size=48 \
+            --json "$out/e2e-beams.json"
+        run memory-beams "$py" bench/bench_e2e.py --memory-only --device cuda --json "$out/memory-beams.json" ;;
     *)
-        echo "unknown part $part: tests, decode, e2e or memory" >&2; exit 2 ;;
+        echo "unknown part $part: tests, decode, e2e, memory or beams" >&2; exit 2 ;;
 esac
