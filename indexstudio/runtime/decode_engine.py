@@ -108,25 +108,35 @@ class DecodeEngine:
             self.cache.seen[slots, tokens] = True
             for i, token in zip(single, tokens.tolist()):
                 seqs[i].append(token)
-        for seq, seq_rows in zip(seqs, rows):
-            if seq.beams is not None:
-                self._advance_beams(seq, logits[seq_rows])
+        beams = [i for i, seq in enumerate(seqs) if seq.beams is not None]
+        if beams:
+            self._advance_beams([seqs[i] for i in beams], logits[torch.tensor([r for i in beams for r in rows[i]],
+                                                                            device=self.device)])
         finished = [seq for seq in seqs if seq.is_finished]
         for seq in finished:
             self.scheduler.finish(seq)
         return finished
 
-    def _advance_beams(self, seq: Sequence, logits: torch.Tensor) -> None:
-        """One beam-search step of `seq`: its new beams continue from other beams' slots (moved there) and
-        their codes join their slots' seen ids."""
-        slots = seq.slots
-        sources = next_beams(logits, seq, self.cache.seen[slots])
-        if seq.is_finished:
-            return
-        moved = [row for row, source in enumerate(sources) if source != row]
-        self.cache.copy([slots[sources[row]] for row in moved], [slots[row] for row in moved], seq.cached_len)
-        index = torch.tensor(slots, device=self.device)
-        self.cache.seen[index, seq.beams.tokens[:, -1].to(self.device)] = True
+    def _advance_beams(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
+        """One beam-search step of `seqs` (logits: their rows in turn).  A new beam that continues another
+        beam takes over that beam's slot contents (keys/values, seen ids; all moves in one copy, up to the
+        longest such sequence: what lies past a slot's own length is never attended), then its code joins its
+        slot's seen ids."""
+        slots = torch.tensor([slot for seq in seqs for slot in seq.slots], device=self.device)
+        sources = next_beams(logits, seqs, self.cache.seen[slots])
+        src, dst, length = [], [], 0
+        live = [(seq, seq_sources) for seq, seq_sources in zip(seqs, sources) if not seq.is_finished]
+        for seq, seq_sources in live:
+            for row, source in enumerate(seq_sources):
+                if source != row:
+                    src.append(seq.slots[source])
+                    dst.append(seq.slots[row])
+                    length = max(length, seq.cached_len)
+        self.cache.copy(src, dst, length)
+        if live:
+            index = torch.tensor([slot for seq, _ in live for slot in seq.slots], device=self.device)
+            codes = torch.cat([seq.beams.tokens[:, -1] for seq, _ in live]).to(self.device)
+            self.cache.seen[index, codes] = True
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                seeds: Seq[int | None] | None = None,

@@ -7,9 +7,9 @@ row has seen - prompt ids included - once, as HF's processor does; then HF's
 warpers (temperature, top-k, top-p) and, when sampling, one `torch.multinomial`
 draw from the row's generator.
 
-A beam-search sequence's rows go through `next_beams`: `generate`'s beam step
-for a prompt alone (log-probabilities, the same processors, its running beam
-scores, the 2 * beams best or drawn candidates from its own generator).
+Beam-search sequences go through `next_beams`: for each, `generate`'s beam
+step for its prompt alone (log-probabilities, the same processors, its running
+beam scores, the 2 * beams best or drawn candidates from its own generator).
 """
 from __future__ import annotations
 
@@ -51,12 +51,33 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
     return tokens
 
 
-def next_beams(logits: torch.Tensor, seq: Sequence, seen: torch.Tensor) -> list[int]:
-    """(beams, V) logits of a beam-search sequence's rows and their seen-ids masks -> for each new beam, the
-    beam it continues (`Sequence.advance_beams`)."""
-    params, beams = seq.params, seq.beams
-    scores = params.warpers(None, _penalised(torch.log_softmax(logits, dim=-1), params, seen))
-    vocab = scores.shape[-1]
-    scores = (scores + beams.scores.to(scores.device)[:, None]).view(1, -1)
-    top_scores, top_tokens = beam_candidates(scores, params.decoding, seq.generator)
-    return seq.advance_beams(top_scores[0], top_tokens[0], vocab)
+def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> list[list[int]]:
+    """The rows of beam-search sequences, each's `num_beams` in turn: (rows, V) logits and seen-ids masks ->
+    for each sequence and each of its new beams, the beam it continues (`Sequence.advance_beams`).
+
+    Sequences with equal settings go through the processors and (greedy) the candidate choice together,
+    and their candidates come to the host in one copy; a sampling sequence draws from its own generator.
+    """
+    groups: dict[SamplingParams, list[int]] = {}
+    for i, seq in enumerate(seqs):
+        groups.setdefault(seq.params, []).append(i)
+    first = [0]
+    for seq in seqs:
+        first.append(first[-1] + seq.num_rows)
+    sources: list[list[int]] = [[] for _ in seqs]
+    for params, members in groups.items():
+        rows = torch.tensor([r for i in members for r in range(first[i], first[i + 1])], device=logits.device)
+        scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows]))
+        vocab, n = scores.shape[-1], len(members)
+        running = torch.stack([seqs[i].beams.scores for i in members]).to(scores.device)
+        scores = (scores.view(n, params.num_beams, vocab) + running[:, :, None]).view(n, -1)
+        if params.do_sample:
+            drawn = [beam_candidates(scores[j:j + 1], params.decoding, seqs[i].generator)
+                     for j, i in enumerate(members)]
+            top_scores, top_tokens = (torch.cat(parts) for parts in zip(*drawn))
+        else:
+            top_scores, top_tokens = beam_candidates(scores, params.decoding, None)
+        top_scores, top_tokens = top_scores.cpu(), top_tokens.cpu()
+        for j, i in enumerate(members):
+            sources[i] = seqs[i].advance_beams(top_scores[j], top_tokens[j], vocab)
+    return sources
