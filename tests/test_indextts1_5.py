@@ -70,6 +70,18 @@ def test_a_compiled_decode_step_renders_the_same_audio(engine):
         get_engine("indextts1_5", model_dir=str(FOLDER), compile_s2mel=True)
 
 
+def test_decode_settings_that_beam_search_does_not_use_are_named(engine, caplog):
+    """1.5's beam search is the official batched one (shared generator, the model's own weights)."""
+    int8 = get_engine("indextts1_5", model_dir=str(FOLDER), gpt_weights="int8")
+    with caplog.at_level("WARNING", logger="indexstudio.engines.indextts1_5"):
+        list(int8.synthesize(["Hello there."], str(PROMPT), Controls(seed=1, options={"max_mel_tokens": 10})))
+    assert "--gpt-weights and --compile-decode apply to num_beams=1 only" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="indexstudio.engines.indextts1_5"):
+        list(engine.synthesize(["Hello there."], str(PROMPT), Controls(seed=1, options={"max_mel_tokens": 10})))
+    assert "num_beams=1 only" not in caplog.text
+
+
 def test_sampling_is_seeded(engine):
     opts = {"max_mel_tokens": 30}
     a, b, c = (next(iter(engine.synthesize(["Hello there."], str(PROMPT), Controls(seed=s, options=opts)))).audio

@@ -16,6 +16,7 @@ bucket of similar-length segments, which it decodes as one GPT batch.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
@@ -39,6 +40,8 @@ from indexstudio.models.unified_voice import MelPrompt
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decoding import generate
 from indexstudio.text.indextts import load_text_frontend
+
+log = logging.getLogger(__name__)
 
 MAX_GPT_BATCH = 16          # segments decoded together at most (GPU memory stays bounded)
 VOCODER_CHUNK = 2           # infer_fast vocodes this many segments' latents joined along time
@@ -242,6 +245,9 @@ class IndexTTS15Engine(IndexTTSEngine):
                                               model.runtime.gpt_weights, model.runtime.compile_decode):
                 yield number, raw[0]
             return
+        if model.runtime.gpt_weights != "fp32" or model.runtime.compile_decode:
+            log.warning("IndexTTS-1.5 beam search runs the official batched search with the model's own weights: "
+                        "--gpt-weights and --compile-decode apply to num_beams=1 only")
         generator = seeded_generator(model.device, seed)
         for start in range(0, len(parts), MAX_GPT_BATCH):
             chunk = parts[start:start + MAX_GPT_BATCH]
