@@ -207,7 +207,7 @@ class BeamSearch:
     `advance` takes the prompt's candidates of one step and returns, for each
     new beam, the beam it continues (the caller reorders its cache rows the
     same way) and its code.  A hypothesis is stored without its stop token;
-    `best` gives it back when the result is shorter than `max_new_tokens`.
+    `codes` gives it back when the result is shorter than `max_new_tokens`.
     """
 
     def __init__(self, cfg: DecodingConfig, device: torch.device | str):

@@ -76,7 +76,7 @@ class SamplingParams:
         return _warpers(self)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)        # bounded: a server sees requests of many settings
 def _decoding(params: SamplingParams) -> DecodingConfig:
     return DecodingConfig(max_new_tokens=params.max_new_tokens, stop_token=params.stop_token,
                           do_sample=params.do_sample, num_beams=params.num_beams, temperature=params.temperature,
@@ -84,7 +84,7 @@ def _decoding(params: SamplingParams) -> DecodingConfig:
                           length_penalty=params.length_penalty, early_stopping=params.early_stopping)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)
 def _warpers(params: SamplingParams) -> LogitsProcessorList:
     """The runtime applies the repetition penalty itself (from the slots' seen ids)."""
     return logits_processors(replace(params.decoding, repetition_penalty=1.0))
