@@ -301,6 +301,11 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
     next(abandoned)
     abandoned.close()                                # the caller gave up: the rest leave the engine
     assert engine.is_idle and engine.cache.num_free == 4
+    beams = engine.stream(rows, [SamplingParams(30, model.cfg.stop_mel_token, ignore_stop=True, num_beams=n)
+                                 for n in (1, 2, 3, 1, 2, 3)])
+    next(beams)
+    beams.close()                                    # beam searches give back every slot they hold
+    assert engine.is_idle and engine.cache.num_free == 4
 
 
 def test_requests_of_two_threads_share_one_engine(setup) -> None:
