@@ -3,9 +3,9 @@
 Per layer, keys and values are (num_slots, heads, capacity, head_dim); beside
 them each slot keeps the set of token ids its sequence has seen (prompt ids and
 generated codes), which the repetition penalty needs.  A beam-search sequence
-holds one slot per beam, and `copy` moves beams between them.  Sequences take the lowest
-free slot and `move` lets the scheduler keep the running ones in slots
-[0, n), so that a decode step reads the cache through plain slices.
+holds one slot per beam, and `copy` moves beams between them.  Sequences take
+the lowest free slot and `move` lets the scheduler keep the running ones in
+slots [0, n), so that a decode step reads the cache through plain slices.
 
 The keys and values are a `models.gpt2.KVCache` with one row per slot: its
 capacity starts at one block of positions and grows by whole blocks (never

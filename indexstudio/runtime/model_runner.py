@@ -6,12 +6,12 @@ within each prompt.  For one prompt these are the operations of
 `decoding.generate`'s prefill, so the first logits are the same.  A
 beam-search sequence's other slots get copies of its prompt's keys/values.
 
-`decode(seqs)`: one step for every row of the running sequences (one per beam),
-row i in slot i.  Each row has its own cache position (prompt length + generated - 1) and mel position
-(generated + the model's offset): keys/values are written with advanced
-indexing and attention reads slots [0, n) and positions [0, longest) through
-slices, with a per-row length mask (none when all rows have the same length,
-as for one row - again `generate`'s operations).
+`decode(seqs)`: one step for every row of the running sequences (one per
+beam), row i in slot i.  Each row has its own cache position (prompt length +
+generated - 1) and mel position (generated + the model's offset): keys/values
+are written with advanced indexing and attention reads slots [0, n) and
+positions [0, longest) through slices, with a per-row length mask (none when
+all rows have the same length, as for one row - again `generate`'s operations).
 
 On CUDA the decode step is replayed from CUDA graphs captured per (batch
 bucket, length bucket) with static input buffers; the CPU path runs eagerly.
