@@ -13,10 +13,20 @@ beam scores, the 2 * beams best or drawn candidates from its own generator).
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from indexstudio.runtime.decoding import beam_candidates
 from indexstudio.runtime.sequence import SamplingParams, Sequence
+
+
+def _by_settings(seqs: list[Sequence]) -> dict[SamplingParams, list[int]]:
+    """Indices of the sequences of each settings, in order."""
+    groups: dict[SamplingParams, list[int]] = {}
+    for i, seq in enumerate(seqs):
+        groups.setdefault(seq.params, []).append(i)
+    return groups
 
 
 def _penalised(scores: torch.Tensor, params: SamplingParams, seen: torch.Tensor) -> torch.Tensor:
@@ -31,11 +41,8 @@ def _penalised(scores: torch.Tensor, params: SamplingParams, seen: torch.Tensor)
 
 def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> torch.Tensor:
     """(B, V) float logits, B single-beam sequences and their (B, V) seen-ids masks -> (B,) next codes."""
-    groups: dict[SamplingParams, list[int]] = {}
-    for i, seq in enumerate(seqs):
-        groups.setdefault(seq.params, []).append(i)
     tokens = torch.empty(len(seqs), dtype=torch.long, device=logits.device)
-    for params, rows in groups.items():
+    for params, rows in _by_settings(seqs).items():
         if len(rows) == len(seqs):
             index, scores, hit = slice(None), logits, seen
         else:
@@ -58,14 +65,9 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
     Sequences with equal settings go through the processors and (greedy) the candidate choice together,
     and their candidates come to the host in one copy; a sampling sequence draws from its own generator.
     """
-    groups: dict[SamplingParams, list[int]] = {}
-    for i, seq in enumerate(seqs):
-        groups.setdefault(seq.params, []).append(i)
-    first = [0]
-    for seq in seqs:
-        first.append(first[-1] + seq.num_rows)
+    first = [0, *itertools.accumulate(seq.num_rows for seq in seqs)]
     sources: list[list[int]] = [[] for _ in seqs]
-    for params, members in groups.items():
+    for params, members in _by_settings(seqs).items():
         rows = torch.tensor([r for i in members for r in range(first[i], first[i + 1])], device=logits.device)
         scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows]))
         vocab, n = scores.shape[-1], len(members)
