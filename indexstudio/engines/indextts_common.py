@@ -242,11 +242,6 @@ class ConditioningCache:
         return value
 
 
-def _flag(value: bool | str) -> bool:
-    """An engine option given as a bool or as text (from a job's stored settings)."""
-    return str(value).lower() in ("1", "true", "yes", "on")
-
-
 class IndexTTSEngine(Engine):
     """Product adapter shared by the IndexTTS engines: `--engine NAME --model-dir DIR --voice reference.wav`.
 
@@ -270,7 +265,9 @@ class IndexTTSEngine(Engine):
         torch_dtype = pick_dtype(dtype)
         if torch_device.type == "cpu" and torch_dtype == torch.float16:
             raise EngineError("float16 needs a GPU; on CPU use float32 or bfloat16")
-        runtime = RuntimeSettings(gpt_weights, _flag(compile_s2mel), pick_dtype(s2mel_dtype), _flag(compile_decode))
+        # flags come as bools, or as text from a job's stored settings
+        runtime = RuntimeSettings(gpt_weights, _parse("compile_s2mel", "bool", compile_s2mel), pick_dtype(s2mel_dtype),
+                                  _parse("compile_decode", "bool", compile_decode))
         runtime.check(torch_device)
         self.model = self.load(folder, torch_device, torch_dtype, runtime)
         self.sample_rate = self.model.sample_rate
