@@ -10,12 +10,14 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from conftest import GOLDEN
 from helpers.conformance import run_conformance
 
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
 from indexstudio.engines.indextts1_5 import IndexTTS15Engine
+from indexstudio.engines.indextts_common import to_int16
 from indexstudio.errors import EngineError, InputError
 
 FOLDER = GOLDEN / "indextts1_5"
@@ -70,16 +72,29 @@ def test_a_compiled_decode_step_renders_the_same_audio(engine):
         get_engine("indextts1_5", model_dir=str(FOLDER), compile_s2mel=True)
 
 
-def test_decode_settings_that_beam_search_does_not_use_are_named(engine, caplog):
-    """1.5's beam search is the official batched one (shared generator, the model's own weights)."""
+def test_beam_search_runs_in_the_runtime_and_a_segment_ignores_its_bucket(engine):
+    """The official defaults (3 beams, sampling): a bucket's segments decode side by side, each as alone."""
+    opts = {"max_mel_tokens": 30}
+    texts = ["Hello there.", "How are you today, my friend?", "Fine."]
+    together = list(engine.synthesize(texts, str(PROMPT), Controls(seed=4, options={**opts, "gpt_batch_size": 9})))
+    assert [r.index for r in together] == [0, 1, 2]
+    alone = next(iter(engine.synthesize(texts[1:2], str(PROMPT), Controls(seed=4, options=opts)))).audio
+    assert alone.size == together[1].audio.size and np.allclose(alone, together[1].audio, atol=1e-4)
+    # weight-only modes apply to beam search too (they used to be ignored there)
     int8 = get_engine("indextts1_5", model_dir=str(FOLDER), gpt_weights="int8")
-    with caplog.at_level("WARNING", logger="indexstudio.engines.indextts1_5"):
-        list(int8.synthesize(["Hello there."], str(PROMPT), Controls(seed=1, options={"max_mel_tokens": 10})))
-    assert "--gpt-weights and --compile-decode apply to num_beams=1 only" in caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="indexstudio.engines.indextts1_5"):
-        list(engine.synthesize(["Hello there."], str(PROMPT), Controls(seed=1, options={"max_mel_tokens": 10})))
-    assert "num_beams=1 only" not in caplog.text
+    audio = next(iter(int8.synthesize(texts[:1], str(PROMPT), Controls(seed=4, options=opts)))).audio
+    assert audio.size % HOP == 0 and audio.size > 0 and np.isfinite(audio).all()
+
+
+def test_a_segment_from_the_engine_equals_the_official_infer(engine):
+    """Greedy 3-beam search through the runtime gives the official `infer` audio (conformance-checked)."""
+    text = "How are you today, my friend?"
+    options = {"do_sample": False, "num_beams": 3, "max_mel_tokens": 30}
+    audio = next(iter(engine.synthesize([text], str(PROMPT), Controls(seed=0, options=options)))).audio
+    model = engine.model
+    official = model.infer(PROMPT, text, type(engine).options_type.from_mapping(options))[:, 0].numpy()
+    ours = to_int16(torch.from_numpy(audio)).numpy().astype(np.int32)
+    assert ours.size == official.size and np.abs(ours - official).max() <= 1
 
 
 def test_sampling_is_seeded(engine):
@@ -101,6 +116,8 @@ def test_clear_errors(engine, tmp_path):
         list(engine.synthesize(["Hi."], str(PROMPT), Controls(speed=1.2)))
     with pytest.raises(InputError, match="unknown IndexTTS-1.5 option.*emo_alpha"):
         engine.check_options({"emo_alpha": 0.5})
+    with pytest.raises(InputError, match="gpt_batch_size must be at least 1, got 0"):
+        engine.check_options({"gpt_batch_size": "0"})
     with pytest.raises(EngineError, match="IndexTTS-2 model, not IndexTTS-1.5"):
         IndexTTS15Engine(GOLDEN / "indextts2")
     broken = tmp_path / "model"

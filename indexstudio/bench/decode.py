@@ -12,6 +12,11 @@ rows together in both ways.
     `GPT2Model` (our weights, null position embeddings) with `past_key_values`
     (a DynamicCache, reordered after each beam step), batch 1 (one segment's
     beams), a greedy loop in Python, one segment after another;
+    With --reference-batch K the reference instead decodes K segments at a time
+    as one left-padded batch through `decoding.generate` (HF generate's search,
+    checked against the official code by the conformance cases): how the
+    official IndexTTS-1.5 `infer_fast` runs a bucket.  The stop token is then
+    kept out by the mel head's bias, in both ways;
 (b) ours - `runtime.DecodeEngine`: all segments submitted at once, continuous
     batching over --max-batch slots (a segment takes one per beam); also one
     segment at a time (batch 1, as the reference runs them).  Both share the
@@ -24,7 +29,7 @@ agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
 
     indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
                              [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
-                             [--beams 1] [--reference-segments K] [--compile]
+                             [--beams 1] [--reference-segments K] [--reference-batch K] [--compile]
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from indexstudio.models.unified_voice import MelCodeGPT, UnifiedVoiceConfig
+from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt, UnifiedVoiceConfig
 from indexstudio.runtime.decode_engine import DecodeEngine, PromptRow
-from indexstudio.runtime.decoding import BeamSearch, beam_candidates
+from indexstudio.runtime.decoding import BeamSearch, beam_candidates, generate
 from indexstudio.runtime.device import pick_device, pick_dtype
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
@@ -155,6 +160,23 @@ class HFReference:
             inputs = gpt.embed_generated(torch.tensor(codes, device=scores.device), search.generated)
 
 
+def left_padded(rows: list[PromptRow]) -> MelPrompt:
+    """Prompt rows as one left-padded batch, as `MelCodeGPT.build_prompt` lays out a batch of texts."""
+    width = max(embeds.shape[0] for embeds, _ in rows)
+    embeds = torch.stack([torch.cat((e.new_zeros(width - e.shape[0], e.shape[1]), e)) for e, _ in rows])
+    ids = torch.stack([torch.cat((i.new_ones(width - i.shape[0]), i)) for _, i in rows])
+    mask = torch.stack([torch.arange(width, device=ids.device) >= width - e.shape[0] for e, _ in rows]).long()
+    return MelPrompt(embeds, ids, mask)
+
+
+def batched_reference(gpt: MelCodeGPT, rows: list[PromptRow], params: SamplingParams, batch: int) -> list[list[int]]:
+    """`batch` segments at a time as one left-padded batch through `decoding.generate` (see --reference-batch)."""
+    codes: list[list[int]] = []
+    for start in range(0, len(rows), batch):
+        codes.extend(generate(gpt, left_padded(rows[start:start + batch]), params.decoding).tolist())
+    return codes
+
+
 def _timed(device: torch.device, fn):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -207,6 +229,10 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--reference-segments", type=int,
                    help="time the reference on the first K segments only (its codes/s do not depend on how many "
                         "it decodes one after another; default: all)")
+    p.add_argument("--reference-batch", type=int, default=1,
+                   help="the reference decodes K segments at a time as one left-padded batch through "
+                        "decoding.generate, as the official IndexTTS-1.5 infer_fast does a bucket (default 1: "
+                        "the HF GPT2Model loop, one segment after another)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and prompts")
     # smaller shapes, for tests
@@ -219,8 +245,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parser(prog).parse_args(argv)
     if args.segments < 1 or args.max_batch < 1 or args.beams < 1 or (args.tokens is not None and args.tokens < 1) \
-            or (args.reference_segments is not None and args.reference_segments < 1):
-        raise SystemExit("--segments, --tokens, --max-batch, --beams and --reference-segments must be at least 1")
+            or (args.reference_segments is not None and args.reference_segments < 1) or args.reference_batch < 1:
+        raise SystemExit("--segments, --tokens, --max-batch, --beams, --reference-segments and --reference-batch "
+                         "must be at least 1")
     if args.max_batch < args.beams:
         raise SystemExit(f"--max-batch {args.max_batch} cannot hold one segment's {args.beams} beams")
     if args.threads:
@@ -242,13 +269,23 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     params = SamplingParams(max_new_tokens=tokens, stop_token=gpt.cfg.stop_mel_token, ignore_stop=True,
                             num_beams=args.beams, length_penalty=0.0)
 
-    reference = HFReference(gpt, max(lengths) + tokens)
-    reference.decode(max(rows, key=lambda r: r[0].shape[0])[0], replace(params, max_new_tokens=2))   # warm-up
     ref_rows = rows[:args.reference_segments or len(rows)]
-    ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, params) for e, _ in ref_rows])
+    if args.reference_batch > 1:
+        with torch.no_grad():
+            gpt.mel_head.bias[gpt.cfg.stop_mel_token] = float("-inf")     # generate has no ignore_stop
+        batched_reference(gpt, ref_rows[:args.reference_batch], replace(params, max_new_tokens=2),
+                          args.reference_batch)                          # warm-up
+        ref_codes, ref_s = _timed(device, lambda: batched_reference(gpt, ref_rows, params, args.reference_batch))
+        way = (f"decoding.generate, {args.reference_batch} segments at a time as one left-padded batch "
+               f"(IndexTTS-1.5 infer_fast)")
+    else:
+        reference = HFReference(gpt, max(lengths) + tokens)
+        reference.decode(max(rows, key=lambda r: r[0].shape[0])[0], replace(params, max_new_tokens=2))   # warm-up
+        ref_codes, ref_s = _timed(device, lambda: [reference.decode(e, params) for e, _ in ref_rows])
+        way = "HF GPT2Model + past_key_values, batch 1, one segment after another"
     ref_rate = len(ref_rows) * tokens / ref_s
-    print(f"reference (HF GPT2Model + past_key_values, batch 1, one segment after another): "
-          f"{len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = {ref_rate:.2f} codes/s")
+    print(f"reference ({way}): {len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = "
+          f"{ref_rate:.2f} codes/s")
 
     ours = f"{args.weights}{' compiled' if args.compile else ''}"
     single, single_s = _ours(gpt, rows, params, args.beams, args.weights, device, args.compile)

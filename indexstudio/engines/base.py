@@ -42,7 +42,6 @@ class Engine(abc.ABC):
     name: str = ""
     sample_rate: int = 24000
     default_voice: str = ""
-    batch_size: int = 1     # how many segments `synthesize` can usefully take at once
 
     @abc.abstractmethod
     def voices(self) -> list[Voice]:

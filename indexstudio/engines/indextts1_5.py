@@ -4,19 +4,18 @@ Pipeline (our own modules under `indexstudio.models`):
 
     prompt -> channel mean, 24 kHz, 100-bin log mel -> GPT conditioning latents,
                                                       ECAPA-TDNN speaker embedding
-    text -> BPE ids -> GPT decoding (one segment, or a right-padded bucket sharing
-            one conditioning) -> remove_long_silence -> teacher-forced GPT latents
+    text -> BPE ids -> GPT decoding -> remove_long_silence -> teacher-forced GPT latents
          -> BigVGAN conditioned on the speaker embedding -> 24 kHz
 
 `IndexTTS15.infer` and `infer_fast` are the official `IndexTTS.infer` /
-`infer_fast` semantics (the conformance runner checks them; `infer_fast` honours
-the bucket size on every device, where the official one uses 1 on a CPU).
-`IndexTTS15Engine` is the product engine: the pipeline's `batch` mode hands it a
-bucket of similar-length segments, which it decodes as one GPT batch.
+`infer_fast` semantics (the conformance runner checks them; `infer_fast` decodes a
+bucket as one right-padded batch sharing one generator, and honours the bucket size
+on every device, where the official one uses 1 on a CPU).  `IndexTTS15Engine` is
+the product engine: it decodes the segments it is given together in the shared
+runtime, each with its own generator, so a segment sounds the same in any bucket.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
@@ -41,9 +40,6 @@ from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decoding import generate
 from indexstudio.text.indextts import load_text_frontend
 
-log = logging.getLogger(__name__)
-
-MAX_GPT_BATCH = 16          # segments decoded together at most (GPU memory stays bounded)
 VOCODER_CHUNK = 2           # infer_fast vocodes this many segments' latents joined along time
 
 
@@ -190,15 +186,15 @@ class IndexTTS15:
 class IndexTTS15Engine(IndexTTSEngine):
     """IndexTTS-1.5 in the product: `--engine indextts1_5 --model-dir DIR --voice reference.wav`.
 
-    Each call decodes its segments together (batches of at most MAX_GPT_BATCH), so
-    `--mode batch --bucket-size N` gives one GPT batch per bucket and `--mode normal`
-    one segment at a time, as the official `infer_fast` / `infer`.
+    Each call decodes its segments together in the runtime (`gpt_batch_size` rows at
+    a time), so `--mode batch --bucket-size N` decodes a bucket side by side and
+    `--mode normal` one segment at a time; either way a segment gets the codes it
+    would get alone (the official `infer` for that segment).
     """
 
     name = "indextts1_5"
     version = "1.5"
     options_type = IndexTTS15Options
-    batch_size = MAX_GPT_BATCH
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> IndexTTS15:
@@ -230,26 +226,12 @@ class IndexTTS15Engine(IndexTTSEngine):
 
     def _decode(self, parts: list[tuple[int, list[int]]], prompt: PromptConditioning, opts: IndexTTS15Options,
                 seed: int | None) -> Iterator[tuple[int, torch.Tensor]]:
-        """(part number, (T,) raw codes) as parts finish.
-
-        Single-beam decoding runs every part through the continuous-batching
-        runtime with its own generator; beam search keeps the official
-        `infer_fast` way: right-padded batches sharing one generator.
-        """
+        """(part number, (T,) raw codes) as parts finish: every part through the continuous-batching runtime
+        with its own generator (beams included), so a part's codes do not depend on its bucket."""
         model = self.model
         cfg = opts.decoding(model.gpt.cfg.stop_mel_token, model.gpt.cfg.max_mel_tokens)
-        if cfg.num_beams == 1:
-            generators = segment_generators(model.device, seed, [ids for _, ids in parts])
-            prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
-            for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, MAX_GPT_BATCH,
-                                              model.runtime.gpt_weights, model.runtime.compile_decode):
-                yield number, raw[0]
-            return
-        if model.runtime.gpt_weights != "fp32" or model.runtime.compile_decode:
-            log.warning("IndexTTS-1.5 beam search runs the official batched search with the model's own weights: "
-                        "--gpt-weights and --compile-decode apply to num_beams=1 only")
-        generator = seeded_generator(model.device, seed)
-        for start in range(0, len(parts), MAX_GPT_BATCH):
-            chunk = parts[start:start + MAX_GPT_BATCH]
-            raw = model.generate_codes([ids for _, ids in chunk], prompt, opts, generator)
-            yield from ((start + k, row) for k, row in enumerate(raw))
+        generators = segment_generators(model.device, seed, [ids for _, ids in parts])
+        prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
+        for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, opts.gpt_batch_size,
+                                          model.runtime.gpt_weights, model.runtime.compile_decode):
+            yield number, raw[0]

@@ -77,8 +77,6 @@ class IndexTTS2Options(DecodingOptions):
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
     s2mel_batch_size: int = 8              # segments per flow-matching batch (speed/memory only, same audio)
-    gpt_batch_size: int = 16               # GPT rows decoded together by the runtime (a segment takes one
-                                           # per beam: 16 rows are 5 segments of 3 beams)
     vocoder_batch_size: int | None = None  # segments per BigVGAN batch; None: the flow-matching batch on an
                                            # accelerator, 1 on CPU (padded batches ran 2.7x slower there)
     quick_streaming_tokens: int = 0        # the first N text tokens of a request go in short segments, so the
@@ -90,7 +88,7 @@ class IndexTTS2Options(DecodingOptions):
 
     def check(self) -> None:
         super().check()
-        for name in ("diffusion_steps", "s2mel_batch_size", "gpt_batch_size", "vocoder_batch_size"):
+        for name in ("diffusion_steps", "s2mel_batch_size", "vocoder_batch_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"{name} must be at least 1, got {value}")

@@ -176,6 +176,9 @@ class DecodingOptions:
     repetition_penalty: float = 10.0
     length_penalty: float = 0.0
     max_mel_tokens: int = 1500
+    gpt_batch_size: int = 18          # GPT rows decoded together by the runtime, speed and memory only: a
+                                      # segment takes one per beam, so 18 rows hold a book's default bucket
+                                      # (6 segments) at the default 3 beams
 
     @classmethod
     def parse_field(cls, name: str, value: Any) -> Any:
@@ -199,6 +202,8 @@ class DecodingOptions:
             raise InputError("max_text_tokens_per_segment and max_mel_tokens must be at least 1")
         if self.interval_silence_ms < 0:
             raise InputError("interval_silence_ms must not be negative")
+        if self.gpt_batch_size < 1:
+            raise InputError(f"gpt_batch_size must be at least 1, got {self.gpt_batch_size}")
         if self.num_beams < 1 or (self.do_sample and (self.temperature <= 0 or self.top_k < 0)):
             raise InputError("num_beams must be >= 1; temperature > 0 and top_k >= 0 when sampling")
         if not 0.0 <= self.top_p <= 1.0 or self.repetition_penalty <= 0:

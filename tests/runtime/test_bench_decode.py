@@ -41,3 +41,17 @@ def test_bench_decode_beam_search_against_the_reference_beam_loop() -> None:
     assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
     r = subprocess.run([*args, "--max-batch", "2"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "--max-batch 2 cannot hold one segment's 3 beams" in r.stderr
+
+
+def test_bench_decode_against_a_batched_reference() -> None:
+    """--reference-batch: IndexTTS-1.5's infer_fast way (a bucket as one padded batch), the same beam codes."""
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "bench", "decode", "--model", "indextts1_5",
+                        "--layers", "2", "--dim", "64", "--heads", "4", "--segments", "5", "--tokens", "6",
+                        "--beams", "3", "--max-batch", "6", "--reference-batch", "2", "--threads", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert any(re.match(r"reference \(decoding\.generate, 2 segments at a time as one left-padded batch.*\): "
+                        r"30 codes \(5 segments\)", line) for line in lines), lines
+    assert "beam search over 3 beams codes equal to the reference's: 100.0%" in lines
+    assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
