@@ -20,14 +20,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.models.ecapa_tdnn import EcapaTdnn
-from indexstudio.models.folder import ModelFolder, ModelFolderError, read_wrapped_state
+from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights, read_wrapped_state
 from indexstudio.models.weight_norm import fold_weight_norm
 
 # the anti-aliased activation always resamples by 2 (filter length is read from the checkpoint)
@@ -344,12 +344,11 @@ def _filter_taps(state: dict[str, torch.Tensor], path: Path) -> int:
     return int(state[key].shape[-1])
 
 
-def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: BigVGAN weights do not match the configuration: {exc}") from exc
-    model.eval()
+M = TypeVar("M", bound=nn.Module)
+
+
+def _load_strict(build: Callable[[], M], state: dict[str, torch.Tensor], path: Path) -> M:
+    return load_weights(build, state, f"{path}: BigVGAN weights do not match the configuration")
 
 
 def read_bigvgan_v2(directory: str | Path) -> BigVGAN:
@@ -367,9 +366,7 @@ def read_bigvgan_v2(directory: str | Path) -> BigVGAN:
         h, in_channels=h.get("num_mels"), tanh_at_final=h.get("use_tanh_at_final", True),
         bias_at_final=h.get("use_bias_at_final", True), filter_taps=_filter_taps(state, weights_path),
         where=str(config_path))
-    model = BigVGAN(cfg)
-    _load_strict(model, state, weights_path)
-    return model
+    return _load_strict(lambda: BigVGAN(cfg), state, weights_path)
 
 
 def read_bigvgan_v1_5(path: str | Path, cfg: dict) -> SpeakerConditionedBigVGAN:
@@ -389,12 +386,9 @@ def read_bigvgan_v1_5(path: str | Path, cfg: dict) -> SpeakerConditionedBigVGAN:
         raise ModelFolderError(
             f"{path}: speaker encoder maps {speaker_encoder.input_size} mel bins -> {speaker_encoder.embedding_dim}, "
             f"config.yaml bigvgan expects num_mels {expected[0]} -> speaker_embedding_dim {expected[1]}")
-    model = SpeakerConditionedBigVGAN(
-        gen_cfg, speaker_encoder,
-        condition_every_stage=bool(h.get("cond_d_vector_in_each_upsampling_layer", False)),
-        feat_upsample=bool(h.get("feat_upsample", False)))
-    _load_strict(model, state, path)
-    return model
+    return _load_strict(lambda: SpeakerConditionedBigVGAN(
+        gen_cfg, speaker_encoder, condition_every_stage=bool(h.get("cond_d_vector_in_each_upsampling_layer", False)),
+        feat_upsample=bool(h.get("feat_upsample", False))), state, path)
 
 
 def load_bigvgan_v2(folder: ModelFolder) -> BigVGAN:

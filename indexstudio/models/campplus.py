@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.audio.features import centered_fbank
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
 
 FRONT_CHANNELS = 32
 GROWTH = 32
@@ -230,12 +230,8 @@ def read_campplus(path: str | Path) -> CAMPPlus:
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     embedding_size = state["xvector.dense.linear.weight"].shape[0]
     feat_dim = state["xvector.tdnn.linear.weight"].shape[1] // FRONT_CHANNELS * 8
-    model = CAMPPlus(feat_dim=feat_dim, embedding_size=embedding_size)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: CAMPPlus weights do not match the architecture: {exc}") from exc
-    return model.eval()
+    return load_weights(lambda: CAMPPlus(feat_dim=feat_dim, embedding_size=embedding_size), state,
+                        f"{path}: CAMPPlus weights do not match the architecture")
 
 
 def load_campplus(folder: ModelFolder) -> CAMPPlus:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError, read_wrapped_state
+from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights, read_wrapped_state
 from indexstudio.models.s2mel.length_regulator import length_mask
 
 LAYER_NORM_EPS = 1e-6
@@ -269,12 +270,11 @@ class EnhancedCodec(RepCodec):
         return _masked(self.up(_masked(x, mask)), mask).transpose(1, 2)
 
 
-def _load_strict(model: RepCodec, state: dict[str, torch.Tensor], path: Path) -> RepCodec:
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: semantic codec weights do not match config.yaml semantic_codec: {exc}") from exc
-    return model.eval()
+C = TypeVar("C", bound=nn.Module)
+
+
+def _load_strict(build: Callable[[], C], state: dict[str, torch.Tensor], path: Path) -> C:
+    return load_weights(build, state, f"{path}: semantic codec weights do not match config.yaml semantic_codec")
 
 
 def read_semantic_codec(path: str | Path, section: dict) -> RepCodec:
@@ -283,12 +283,11 @@ def read_semantic_codec(path: str | Path, section: dict) -> RepCodec:
     cfg = SemanticCodecConfig.from_config(section)
     if cfg.downsample_scale > 1:
         raise ModelFolderError("config.yaml semantic_codec: downsample_scale > 1 is the 2.5 codec, not RepCodec")
-    model = RepCodec(cfg)
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise ModelFolderError(f"{path}: not a readable safetensors file ({exc})") from exc
-    return _load_strict(model, state, path)
+    return _load_strict(lambda: RepCodec(cfg), state, path)
 
 
 def read_enhanced_codec(path: str | Path, section: dict) -> EnhancedCodec:
@@ -298,7 +297,7 @@ def read_enhanced_codec(path: str | Path, section: dict) -> EnhancedCodec:
     if cfg.downsample_scale <= 1:
         raise ModelFolderError(
             f"config.yaml semantic_codec: downsample_scale={cfg.downsample_scale}; the 2.5 codec needs > 1")
-    return _load_strict(EnhancedCodec(cfg), read_wrapped_state(path, "codec", "model"), path)
+    return _load_strict(lambda: EnhancedCodec(cfg), read_wrapped_state(path, "codec", "model"), path)
 
 
 def load_semantic_codec(folder: ModelFolder) -> RepCodec:

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
 from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer, KVCache
 from indexstudio.models.perceiver import PerceiverResampler
 
@@ -30,6 +31,8 @@ from indexstudio.models.perceiver import PerceiverResampler
 # and the token table HF's GPT2Model gets once the mel embedding is aliased into it.
 _UNUSED_KEY_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 _UNUSED_KEYS = ("gpt.wte.weight", "gpt.wpe.weight")
+
+G = TypeVar("G", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -315,13 +318,9 @@ def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
             if k not in _UNUSED_KEYS and not k.endswith(_UNUSED_KEY_SUFFIXES)}
 
 
-def load_gpt_weights(model: MelCodeGPT, state: dict[str, torch.Tensor], path: Path):
-    """`state` into `model` (strictly), in eval mode; a mismatch names the checkpoint and the config."""
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: GPT weights do not match config.yaml's gpt section: {exc}") from exc
-    return model.eval()
+def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], path: Path) -> G:
+    """The GPT `build()` makes, holding `state` (strictly), in eval mode; a mismatch names the checkpoint."""
+    return load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
 
 
 def _shape(state: dict[str, torch.Tensor], key: str, path: Path) -> torch.Size:
@@ -357,9 +356,9 @@ def build_unified_voice_v2(config: dict, state: dict[str, torch.Tensor], path: P
         kwargs["speaker_module"] = ConformerConfig.from_module_config(semantic_dim, spk)
         kwargs["speaker_perceiver_mult"] = float(spk.get("perceiver_mult", 2))
         kwargs["num_latents"] = _shape(state, "perceiver_encoder.latents", path)[0]
-    model = UnifiedVoiceV2(cfg, semantic_dim, ConformerConfig.from_module_config(semantic_dim, emo),
-                           float(emo.get("perceiver_mult", 2)), **kwargs)
-    return load_gpt_weights(model, state, path)
+    emotion = ConformerConfig.from_module_config(semantic_dim, emo)
+    return load_gpt_weights(lambda: UnifiedVoiceV2(cfg, semantic_dim, emotion, float(emo.get("perceiver_mult", 2)),
+                                                   **kwargs), state, path)
 
 
 def load_unified_voice_v2(folder: ModelFolder) -> UnifiedVoiceV2:

@@ -121,9 +121,9 @@ def build_unified_voice_v1_5(config: dict, state: dict[str, torch.Tensor], path:
     if projected != speaker.output_size * ((mel_bins - 1) // 2):
         raise ModelFolderError(f"{path}: conditioning encoder input does not fit {mel_bins} mel bins "
                                f"(stored projection takes {projected} features)")
-    model = UnifiedVoiceV1_5(cfg, speaker, float(module.get("perceiver_mult", 2)),
-                             _shape(state, "perceiver_encoder.latents", path)[0])
-    return load_gpt_weights(model, state, path)
+    latents = _shape(state, "perceiver_encoder.latents", path)[0]
+    return load_gpt_weights(lambda: UnifiedVoiceV1_5(cfg, speaker, float(module.get("perceiver_mult", 2)), latents),
+                            state, path)
 
 
 def load_unified_voice_v1_5(folder: ModelFolder) -> UnifiedVoiceV1_5:

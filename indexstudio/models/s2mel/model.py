@@ -9,11 +9,12 @@ embeddings, the position buffer) are dropped by name before a strict load.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import torch
 from torch import nn
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
 from indexstudio.models.s2mel.dit import DiT, DiTConfig
 from indexstudio.models.s2mel.length_regulator import LengthRegulator
 from indexstudio.models.weight_norm import fold_weight_norm
@@ -128,11 +129,11 @@ def _strip(state: dict[str, torch.Tensor], prefix: str = "", drop: tuple[str, ..
     return out
 
 
-def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
-    try:
-        module.load_state_dict(fold_weight_norm(state), strict=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{path}: {what} weights do not match config.yaml: {exc}") from exc
+M = TypeVar("M", bound=nn.Module)
+
+
+def _load_strict(build: Callable[[], M], state: dict[str, torch.Tensor], what: str, path: Path) -> M:
+    return load_weights(build, fold_weight_norm(state), f"{path}: {what} weights do not match config.yaml")
 
 
 def read_s2mel(path: str | Path, cfg: dict) -> S2Mel:
@@ -149,17 +150,14 @@ def read_s2mel(path: str | Path, cfg: dict) -> S2Mel:
     net = {part: {k: v.float() if v.is_floating_point() else v for k, v in sd.items()} for part, sd in net.items()}
 
     estimator_state = _strip(net["cfm"], "estimator.", _UNUSED_ESTIMATOR)
-    estimator = DiT(dit_config(cfg, estimator_state))
-    _load_strict(estimator, estimator_state, "cfm estimator", path)
-
-    regulator = _length_regulator(cfg)
-    _load_strict(regulator, _strip(net["length_regulator"], drop=_UNUSED_REGULATOR), "length_regulator", path)
+    estimator = _load_strict(lambda: DiT(dit_config(cfg, estimator_state)), estimator_state, "cfm estimator", path)
+    regulator = _load_strict(lambda: _length_regulator(cfg), _strip(net["length_regulator"], drop=_UNUSED_REGULATOR),
+                             "length_regulator", path)
 
     gpt_layer = None
     if "gpt_layer" in net:
         gpt_state = _strip(net["gpt_layer"])
-        gpt_layer = _gpt_layer(gpt_state, cfg)
-        _load_strict(gpt_layer, gpt_state, "gpt_layer", path)
+        gpt_layer = _load_strict(lambda: _gpt_layer(gpt_state, cfg), gpt_state, "gpt_layer", path)
     return S2Mel(estimator, regulator, gpt_layer).eval()
 
 
