@@ -189,7 +189,7 @@ class IndexTTS15Engine(IndexTTSEngine):
     Each call decodes its segments together in the runtime (`gpt_batch_size` rows at
     a time), so `--mode batch --bucket-size N` decodes a bucket side by side and
     `--mode normal` one segment at a time; either way a segment gets the codes it
-    would get alone (the official `infer` for that segment).
+    would get alone (the official `infer`'s search, with the segment's own generator).
     """
 
     name = "indextts1_5"

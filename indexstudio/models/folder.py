@@ -8,8 +8,8 @@ is reported with the file's role, never discovered later as a stack trace.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from itertools import chain
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 import yaml
