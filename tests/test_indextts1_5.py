@@ -13,10 +13,11 @@ import soundfile as sf
 import torch
 from conftest import GOLDEN
 from helpers.conformance import run_conformance
+from helpers.stop_first import stop_first
 
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
-from indexstudio.engines.indextts1_5 import IndexTTS15Engine
+from indexstudio.engines.indextts1_5 import IndexTTS15Engine, IndexTTS15Options
 from indexstudio.engines.indextts_common import to_int16
 from indexstudio.errors import EngineError, InputError
 
@@ -95,6 +96,18 @@ def test_a_segment_from_the_engine_equals_the_official_infer(engine):
     official = model.infer(PROMPT, text, type(engine).options_type.from_mapping(options))[:, 0].numpy()
     ours = to_int16(torch.from_numpy(audio)).numpy().astype(np.int32)
     assert ours.size == official.size and np.abs(ours - official).max() <= 1
+
+
+def test_a_segment_whose_gpt_would_stop_at_once_still_speaks(engine):
+    """The official search ends such a segment with no codes and fails on it; the engine bars the stop token
+    from the first code, so a book goes on (with real weights top-k leaves the stop token out anyway)."""
+    text = "Hello there."
+    with stop_first(engine.model.gpt):
+        for options in ({"num_beams": 3, "max_mel_tokens": 30}, {"num_beams": 1, "max_mel_tokens": 30}):
+            audio = next(iter(engine.synthesize([text], str(PROMPT), Controls(seed=4, options=options)))).audio
+            assert audio.size == HOP and np.isfinite(audio).all()      # one code
+        with pytest.raises(EngineError, match="the GPT produced no speech codes"):
+            engine.model.infer(PROMPT, text, IndexTTS15Options.from_mapping({"max_mel_tokens": 30}), seed=4)
 
 
 def test_sampling_is_seeded(engine):

@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 from conftest import GOLDEN
 from helpers.conformance import run_conformance
+from helpers.stop_first import stop_first
 
 from indexstudio.engines import get_engine
 from indexstudio.engines.base import Controls
@@ -104,6 +105,17 @@ def test_the_first_text_goes_through_flow_matching_as_soon_as_it_is_decoded():
     assert flow_matching_group({}, [], 4, True) == []
     # an opening text of more parts than a batch goes a batch at a time
     assert flow_matching_group(dict.fromkeys(range(6)), list(range(6)), 4, False) == [0, 1, 2, 3]
+
+
+def test_a_segment_whose_gpt_would_stop_at_once_still_speaks(engine):
+    """The official search gives such a segment no codes and fails; the engine bars the stop token from the
+    first code (a no-op wherever top-k leaves the stop token out of the first draw)."""
+    with stop_first(engine.model.gpt):
+        for beams in (1, 2):
+            audio, = speak(engine, ["Hello there."], num_beams=beams)
+            assert 0 < audio.size <= 2 * HOP and np.isfinite(audio).all()    # one code: 1.72 mel frames
+        with pytest.raises(EngineError, match="the GPT produced no speech codes"):
+            engine.model.infer(PROMPT, "Hello there.", IndexTTS2Options.from_mapping(FAST), seed=7)
 
 
 def test_quick_streaming_cuts_only_the_opening_text_shorter(engine):

@@ -8,7 +8,7 @@ from helpers.synthetic_engine import SyntheticEngine
 
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
 from indexstudio.books.reader import Book, Chapter
-from indexstudio.errors import InputError
+from indexstudio.errors import EngineError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
 from indexstudio.pipeline.plan import make_plan
 
@@ -33,9 +33,14 @@ def test_resume_renders_only_what_is_missing(tmp_path):
     plan = make_plan(BOOK, SyntheticEngine(), "tone")
     n = len(plan.segments)
     failing = SyntheticEngine(fail_at_call=4)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as failure:
         render_book(plan, failing, "tone", tmp_path / "b.wav", tmp_path / "work")
     assert len(failing.rendered) == 4
+    fifth = plan.segments[4]
+    words = " ".join(fifth.text.split()[:8])
+    assert failure.value.__notes__ == [f"while rendering segment 5 of {n} (chapter {plan.chapters[fifth.chapter]!r}, "
+                                       f"{words!r}...). 4 finished segment(s) are kept in "
+                                       f"{tmp_path / 'work'}; run the same command again to go on from there"]
     assert len((tmp_path / "work" / "done.jsonl").read_text().splitlines()) == 4   # finished work was kept
     assert not (tmp_path / "b.wav").exists()
 
@@ -49,6 +54,19 @@ def test_resume_renders_only_what_is_missing(tmp_path):
     other = SyntheticEngine()
     render_book(plan, other, "low", tmp_path / "c.wav", tmp_path / "work")
     assert len(other.rendered) == n
+
+
+def test_an_engine_error_names_the_segments_and_what_was_kept(tmp_path):
+    """The CLI prints an IndexStudioError's message alone, so the message says where the book failed."""
+    plan = make_plan(BOOK, SyntheticEngine(), "tone")
+    failing = SyntheticEngine(fail_at_call=3, fail_with=EngineError)
+    settings = RenderSettings(mode="batch", bucket_size=4)
+    with pytest.raises(EngineError) as failure:
+        render_book(plan, failing, "tone", tmp_path / "b.wav", tmp_path / "work", settings=settings)
+    first = Job(tmp_path / "work", plan, failing, "tone", settings=settings).batches(list(range(len(plan.segments))))[0]
+    message = str(failure.value)      # the fourth segment of the first bucket failed
+    assert message.startswith(f"segment {first[3] + 1} of {len(plan.segments)} (chapter ")
+    assert ": synthetic failure. 3 finished segment(s) are kept in" in message and "go on from there" in message
 
 
 def test_edited_text_rerenders_only_the_changed_segment(tmp_path):

@@ -126,7 +126,7 @@ class IndexTTS15:
         codes, code_lens = remove_long_silence(raw_codes.unsqueeze(0), self.gpt.cfg.stop_mel_token)
         trace("remove_long_silence", codes=codes, code_lens=code_lens)
         if int(code_lens[0]) == 0:
-            raise InputError("the GPT produced no speech codes for this segment")
+            raise EngineError("the GPT produced no speech codes for this segment")
         tokens = torch.tensor([list(ids)], dtype=torch.int32, device=self.device)
         with self._gpt_precision():
             latent = self.gpt(prompt.latents.to(self.gpt_dtype), tokens, codes, code_lens).float()

@@ -126,8 +126,12 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
     Every prompt goes through the continuous-batching runtime with its own
     generator, `batch_size` rows at a time (a beam-search prompt takes one row
     per beam), with `weights` (see `runtime.weights`), its step compiled if
-    `compiled`.
+    `compiled`.  The stop token cannot come first (`min_new_tokens` 1): the
+    official code would fail on that segment later, and where top-k / top-p
+    leave the stop token out of the first draw anyway (real weights, nearly
+    always) this changes nothing.
     """
+    cfg = dataclasses.replace(cfg, min_new_tokens=max(cfg.min_new_tokens, 1))
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
     runtime = engine_for(gpt, max(batch_size, cfg.num_beams), longest + cfg.max_new_tokens, weights,

@@ -27,6 +27,7 @@ import soundfile as sf
 from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, format_of
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
+from indexstudio.errors import IndexStudioError
 from indexstudio.pipeline.plan import Plan
 from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
@@ -144,23 +145,47 @@ class Job:
         progress = Progress(len(done), len(self.plan.segments), 0.0, 0, 0.0, resumed)
         if on_progress:
             on_progress(progress)
-        sr = self.engine.sample_rate
         for batch in self.batches(pending):
-            texts = [self.plan.segments[i].text for i in batch]
-            for result in self.engine.synthesize(texts, self.voice, self.controls):
-                index = batch[result.index]
-                audio = trim_silence(np.asarray(result.audio, np.float32).reshape(-1), sr)
-                if self.settings.loudness is not None:
-                    audio = match_loudness(audio, sr, self.settings.loudness)
-                self._store(index, audio)
-                done[index] = audio.size
-                progress.done += 1
-                progress.audio_seconds += audio.size / sr
-                progress.characters += len(self.plan.segments[index].text)
-                progress.elapsed = time.perf_counter() - start
-                if on_progress:
-                    on_progress(progress)
+            try:
+                self._render_batch(batch, done, progress, start, on_progress)
+            except Exception as exc:
+                where, kept = self.where([i for i in batch if i not in done] or batch), self.kept(done)
+                if isinstance(exc, IndexStudioError):    # the CLI prints the message alone: it names the place
+                    raise type(exc)(f"{where}: {str(exc).rstrip('.')}. {kept}") from exc
+                exc.add_note(f"while rendering {where}. {kept}")
+                raise
         return done, progress
+
+    def _render_batch(self, batch: list[int], done: dict[int, int], progress: Progress, start: float,
+                      on_progress: Callable[[Progress], None] | None) -> None:
+        sr = self.engine.sample_rate
+        texts = [self.plan.segments[i].text for i in batch]
+        for result in self.engine.synthesize(texts, self.voice, self.controls):
+            index = batch[result.index]
+            audio = trim_silence(np.asarray(result.audio, np.float32).reshape(-1), sr)
+            if self.settings.loudness is not None:
+                audio = match_loudness(audio, sr, self.settings.loudness)
+            self._store(index, audio)
+            done[index] = audio.size
+            progress.done += 1
+            progress.audio_seconds += audio.size / sr
+            progress.characters += len(self.plan.segments[index].text)
+            progress.elapsed = time.perf_counter() - start
+            if on_progress:
+                on_progress(progress)
+
+    def where(self, indices: list[int]) -> str:
+        """Segments as a user finds them: numbers, the first one's chapter and opening words."""
+        segs = sorted(indices)
+        numbers = ", ".join(str(i + 1) for i in segs[:6]) + (", ..." if len(segs) > 6 else "")
+        first = self.plan.segments[segs[0]]
+        words = " ".join(first.text.split()[:8])
+        return (f"segment{'s' if len(segs) > 1 else ''} {numbers} of {len(self.plan.segments)} "
+                f"(chapter {self.plan.chapters[first.chapter]!r}, {words!r}...)")
+
+    def kept(self, done: dict[int, int]) -> str:
+        return (f"{len(done)} finished segment(s) are kept in {self.dir}; "
+                "run the same command again to go on from there")
 
     # -- assembly ------------------------------------------------------------------------------
     def layout(self, samples: dict[int, int]) -> tuple[list[tuple[int, int]], list[ChapterMark]]:

@@ -4,7 +4,8 @@ The semantics are those of HF transformers' `generate` as IndexTTS calls it, so
 that codes come out identical:
 
 * logits processors in HF order: repetition penalty (over the whole `input_ids`,
-  prompt ids included), then - only when sampling - temperature, top-k, top-p;
+  prompt ids included), the stop token barred before `min_new_tokens` codes,
+  then - only when sampling - temperature, top-k, top-p;
 * greedy / sampling: finished rows keep receiving the pad token; the loop ends
   when every row produced the stop token or `max_new_tokens` were produced;
 * beam search: scores are log-softmax values (the processors act on them), the
@@ -57,10 +58,13 @@ class DecodingConfig:
     repetition_penalty: float = 1.0
     length_penalty: float = 1.0
     early_stopping: EarlyStopping = False
+    min_new_tokens: int = 0                 # the stop token cannot be chosen before this many codes
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError(f"min_new_tokens must lie in [0, max_new_tokens], got {self.min_new_tokens}")
         if self.num_beams < 1 or self.num_return_sequences < 1:
             raise ValueError("num_beams and num_return_sequences must be >= 1")
         if self.num_return_sequences > self.num_beams > 1:
@@ -93,6 +97,11 @@ def logits_processors(cfg: DecodingConfig) -> LogitsProcessorList:
         if cfg.top_p < 1.0:
             procs.append(TopPLogitsWarper(top_p=cfg.top_p, min_tokens_to_keep=keep))
     return procs
+
+
+def bar_stop(scores: torch.Tensor, stop_token: int) -> torch.Tensor:
+    """The scores with the stop token's at -inf (HF's MinNewTokensLengthLogitsProcessor, before enough codes)."""
+    return scores.index_fill(1, torch.tensor([stop_token], device=scores.device), float("-inf"))
 
 
 @torch.no_grad()
@@ -144,6 +153,8 @@ def _sample_or_greedy(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
     running = torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
     logits = prefix.first_logits
     for generated in range(1, cfg.max_new_tokens + 1):
+        if generated <= cfg.min_new_tokens:
+            logits = bar_stop(logits, cfg.stop_token)       # -inf passes the repetition penalty unchanged
         scores = procs(input_ids, logits)
         if cfg.do_sample:
             tokens = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator).squeeze(1)
@@ -273,7 +284,10 @@ def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
     searches = [BeamSearch(cfg, device) for _ in range(batch)]
     logits = prefix.first_logits
     while True:
-        scores = procs(input_ids, torch.log_softmax(logits, dim=-1))
+        scores = torch.log_softmax(logits, dim=-1)
+        if max(search.generated for search in searches) < cfg.min_new_tokens:
+            scores = bar_stop(scores, cfg.stop_token)
+        scores = procs(input_ids, scores)
         vocab = scores.shape[-1]
         running = torch.stack([search.scores for search in searches])
         top_scores, top_tokens = beam_candidates((scores.view(batch, beams, vocab) + running[:, :, None])

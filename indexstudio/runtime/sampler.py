@@ -3,7 +3,8 @@
 Single-beam rows with equal settings are processed together; the result of each
 row is the one `decoding.generate` gets for that row alone: the repetition
 penalty divides (positive) or multiplies (negative) the logit of every id the
-row has seen - prompt ids included - once, as HF's processor does; then HF's
+row has seen - prompt ids included - once, as HF's processor does (the stop
+token is barred before the row has `min_new_tokens` codes); then HF's
 warpers (temperature, top-k, top-p) and, when sampling, one `torch.multinomial`
 draw from the row's generator.
 
@@ -17,7 +18,7 @@ import itertools
 
 import torch
 
-from indexstudio.runtime.decoding import beam_candidates
+from indexstudio.runtime.decoding import bar_stop, beam_candidates
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 
@@ -29,10 +30,15 @@ def _by_settings(seqs: list[Sequence]) -> dict[SamplingParams, list[int]]:
     return groups
 
 
-def _penalised(scores: torch.Tensor, params: SamplingParams, seen: torch.Tensor) -> torch.Tensor:
-    """`ignore_stop` and the repetition penalty over the rows' seen ids."""
-    if params.ignore_stop:
-        scores = scores.index_fill(1, torch.tensor([params.stop_token], device=scores.device), float("-inf"))
+def _penalised(scores: torch.Tensor, params: SamplingParams, seen: torch.Tensor, generated: list[int]) -> torch.Tensor:
+    """The stop token barred (`ignore_stop`; rows with fewer than `min_new_tokens` codes, `generated` of
+    them), then the repetition penalty over the rows' seen ids."""
+    short = [row for row, made in enumerate(generated) if made < params.min_new_tokens]
+    if params.ignore_stop or len(short) == len(generated):
+        scores = bar_stop(scores, params.stop_token)
+    elif short:
+        index = torch.tensor(short, device=scores.device)
+        scores = scores.index_copy(0, index, bar_stop(scores[index], params.stop_token))
     penalty = params.repetition_penalty
     if penalty != 1.0:
         scores = torch.where(seen, torch.where(scores < 0, scores * penalty, scores / penalty), scores)
@@ -48,7 +54,7 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
         else:
             index = torch.tensor(rows, device=logits.device)
             scores, hit = logits[index], seen[index]
-        scores = params.warpers(None, _penalised(scores, params, hit))
+        scores = params.warpers(None, _penalised(scores, params, hit, [seqs[row].generated for row in rows]))
         if params.do_sample:
             probs = torch.softmax(scores, dim=-1)
             tokens[index] = torch.cat([torch.multinomial(probs[j:j + 1], 1, generator=seqs[row].generator)[0]
@@ -69,7 +75,8 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
     sources: list[list[int]] = [[] for _ in seqs]
     for params, members in _by_settings(seqs).items():
         rows = torch.tensor([r for i in members for r in range(first[i], first[i + 1])], device=logits.device)
-        scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows]))
+        generated = [seqs[i].generated for i in members for _ in range(params.num_beams)]
+        scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows], generated))
         vocab, n = scores.shape[-1], len(members)
         running = torch.stack([seqs[i].beams.scores for i in members]).to(scores.device)
         scores = (scores.view(n, params.num_beams, vocab) + running[:, :, None]).view(n, -1)

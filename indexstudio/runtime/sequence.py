@@ -24,7 +24,8 @@ class SamplingParams:
     """Per-sequence search settings (HF generate semantics, one prompt row, one returned sequence).
 
     `ignore_stop` never lets the stop token be chosen, so that every sequence
-    runs to `max_new_tokens` (fixed-length benchmarks).
+    runs to `max_new_tokens` (fixed-length benchmarks); `min_new_tokens` bars it
+    for the first codes only.
     """
     max_new_tokens: int
     stop_token: int
@@ -37,10 +38,13 @@ class SamplingParams:
     num_beams: int = 1
     length_penalty: float = 1.0
     early_stopping: EarlyStopping = False
+    min_new_tokens: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {self.max_new_tokens!r}")
+        if not isinstance(self.min_new_tokens, int) or not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError(f"min_new_tokens must be an integer in [0, max_new_tokens], got {self.min_new_tokens!r}")
         if not isinstance(self.stop_token, int) or self.stop_token < 0:
             raise ValueError(f"stop_token must be a token id >= 0, got {self.stop_token!r}")
         if self.do_sample and not self.temperature > 0:
@@ -63,7 +67,7 @@ class SamplingParams:
             raise ValueError("the batched runtime returns one sequence per prompt")
         return cls(cfg.max_new_tokens, cfg.stop_token, cfg.do_sample, cfg.temperature, cfg.top_k, cfg.top_p,
                    cfg.repetition_penalty, num_beams=cfg.num_beams, length_penalty=cfg.length_penalty,
-                   early_stopping=cfg.early_stopping)
+                   early_stopping=cfg.early_stopping, min_new_tokens=cfg.min_new_tokens)
 
     @property
     def decoding(self) -> DecodingConfig:
@@ -81,7 +85,8 @@ def _decoding(params: SamplingParams) -> DecodingConfig:
     return DecodingConfig(max_new_tokens=params.max_new_tokens, stop_token=params.stop_token,
                           do_sample=params.do_sample, num_beams=params.num_beams, temperature=params.temperature,
                           top_k=params.top_k, top_p=params.top_p, repetition_penalty=params.repetition_penalty,
-                          length_penalty=params.length_penalty, early_stopping=params.early_stopping)
+                          length_penalty=params.length_penalty, early_stopping=params.early_stopping,
+                          min_new_tokens=params.min_new_tokens)
 
 
 @lru_cache(maxsize=256)

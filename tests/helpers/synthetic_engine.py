@@ -21,9 +21,10 @@ class SyntheticEngine(Engine):
     sample_rate = 16000
     default_voice = "tone"
 
-    def __init__(self, seconds_per_char: float = 0.01, fail_at_call: int | None = None):
+    def __init__(self, seconds_per_char: float = 0.01, fail_at_call: int | None = None,
+                 fail_with: type[Exception] = RuntimeError):
         self.seconds_per_char = seconds_per_char
-        self.fail_at_call = fail_at_call
+        self.fail_at_call, self.fail_with = fail_at_call, fail_with
         self.rendered: list[str] = []
         self.batches: list[int] = []
 
@@ -34,7 +35,7 @@ class SyntheticEngine(Engine):
         self.batches.append(len(segments))
         for i, text in enumerate(segments):
             if self.fail_at_call is not None and len(self.rendered) == self.fail_at_call:
-                raise RuntimeError("synthetic failure")
+                raise self.fail_with("synthetic failure")
             self.rendered.append(text)
             n = max(1, int(len(text) * self.seconds_per_char * self.sample_rate / controls.speed))
             freq = 220.0 if voice == "low" else 440.0

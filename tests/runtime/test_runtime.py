@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.stop_first import stop_first
 from safetensors.torch import load_file
 
 from indexstudio.models.folder import ModelFolder
@@ -183,6 +184,31 @@ def test_sampling_depends_only_on_the_sequence_seed(setup) -> None:
     greedy = _alone(model, prompts, _config(model))
     for i, codes in enumerate(got):
         assert codes.tolist() == (expected[i] if i % 2 else greedy[i]).tolist()
+
+
+STOP_FIRST = {"greedy": {}, "sampled": SAMPLING, "beams": {"num_beams": 3, "length_penalty": 0.0}}
+
+
+@pytest.mark.parametrize("settings", STOP_FIRST.values(), ids=STOP_FIRST.keys())
+def test_min_new_tokens_bars_the_stop_token_from_the_first_codes(setup, settings) -> None:
+    """A model that would stop at once (its stop logit raised) gives `min_new_tokens` codes before the stop;
+    the runtime gets `generate`'s codes alone, with sequences barred and free in one batch."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    seeds = [300 + i for i in range(len(prompts))]
+    with stop_first(model) as stop:
+        free, barred = _config(model, **settings), _config(model, min_new_tokens=2, **settings)
+        assert all(codes.tolist() == [stop] for codes in _alone(model, prompts, free, seeds))
+        expected = _alone(model, prompts, barred, seeds)
+        assert all(len(codes) == 3 and stop not in codes[:2] and codes[2] == stop for codes in expected)
+        params = [SamplingParams.from_decoding(barred if i % 2 else free) for i in range(len(rows))]
+        got = DecodeEngine(model, max_batch=8, max_len=128).generate(rows, params, seeds)
+        for i, codes in enumerate(got):
+            assert codes.tolist() == (expected[i].tolist() if i % 2 else [stop])
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        _config(model, min_new_tokens=41)
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        SamplingParams(4, model.cfg.stop_mel_token, min_new_tokens=-1)
 
 
 def test_stream_yields_sequences_as_they_finish(setup) -> None:
