@@ -161,7 +161,7 @@ class IndexTTS15:
         trace = trace or no_trace
         generator = seeded_generator(self.device, seed)
         segments = split_text(self.frontend, text, opts.max_text_tokens_per_segment)
-        buckets = self.frontend.bucket_segments(segments, bucket_size)
+        buckets = self.frontend.infer_fast_buckets(segments, bucket_size)
         raw_rows = [(item, row) for bucket in buckets
                     for item, row in zip(bucket, self.generate_codes([it["sent"] for it in bucket], prompt, opts,
                                                                      generator, trace))]

@@ -11,7 +11,7 @@ import torch
 from indexstudio.conformance.runner import run_folder
 from indexstudio.errors import EngineError
 from indexstudio.models.folder import ModelFolder, ModelFolderError
-from indexstudio.text.indextts import (IndexTextFrontend, IndexTextNormalizer, bucket_segments, load_text_frontend,
+from indexstudio.text.indextts import (IndexTextFrontend, IndexTextNormalizer, infer_fast_buckets, load_text_frontend,
                                        pad_text_batch, space_cjk_upper, split_segments)
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -77,10 +77,10 @@ def test_split_segments_rules():
         split_segments(tokens, max_tokens=0)
 
 
-def test_bucket_segments_small_input_is_one_ordered_bucket():
+def test_infer_fast_buckets_small_input_is_one_ordered_bucket():
     segments = [["a"] * 3, ["b"] * 1]
-    assert [[it["idx"] for it in b] for b in bucket_segments(segments, 4)] == [[0, 1]]
-    buckets = bucket_segments([["x"] * n for n in (8, 1, 8, 1, 4)], 2)
+    assert [[it["idx"] for it in b] for b in infer_fast_buckets(segments, 4)] == [[0, 1]]
+    buckets = infer_fast_buckets([["x"] * n for n in (8, 1, 8, 1, 4)], 2)
     assert sorted(it["idx"] for b in buckets for it in b) == [0, 1, 2, 3, 4]
     assert all(len(b) <= 2 for b in buckets)
 

@@ -25,7 +25,7 @@ def text_tokenizer_and_buckets(folder: ModelFolder, c: Case) -> dict[str, Any]:
     inputs = c.json["bucket_input_segments"]
     buckets = {
         str(size): [[{"idx": it["idx"], "len": it["len"]} for it in bucket]
-                    for bucket in frontend.bucket_segments(inputs, size)]
+                    for bucket in frontend.infer_fast_buckets(inputs, size)]
         for size in c.args["bucket_max_sizes"]
     }
     return {"json": {"items": items, "bucket_input_segments": inputs, "buckets": buckets}}

@@ -16,7 +16,7 @@ import torch
 
 from indexstudio.errors import EngineError
 from indexstudio.text.indextts.normalizer import IndexTextNormalizer, read_glossary
-from indexstudio.text.indextts.segments import bucket_segments, pad_text_batch, split_segments
+from indexstudio.text.indextts.segments import infer_fast_buckets, pad_text_batch, split_segments
 
 if TYPE_CHECKING:
     from indexstudio.models.folder import ModelFolder
@@ -39,7 +39,7 @@ def space_cjk_upper(text: str) -> str:
 class IndexTextFrontend:
     """Text to BPE pieces / ids and GPT-sized segments, as IndexTTS 1.5 and 2 do it."""
 
-    bucket_segments = staticmethod(bucket_segments)
+    infer_fast_buckets = staticmethod(infer_fast_buckets)
 
     def __init__(self, bpe_model: str | Path, normalizer: IndexTextNormalizer, stop_text_token: int = 1):
         try:

@@ -82,7 +82,7 @@ def split_segments(tokens: Sequence[str], max_tokens: int = 120, quick_streaming
     return split_at_pieces(tokens, SENTENCE_END_PIECES, max_tokens, quick_streaming_tokens)
 
 
-def bucket_segments(segments: Sequence[Sequence[Any]], bucket_max_size: int = 4) -> list[list[dict]]:
+def infer_fast_buckets(segments: Sequence[Sequence[Any]], bucket_max_size: int = 4) -> list[list[dict]]:
     """Group segments of similar length for batched generation (IndexTTS 1.5 `infer_fast`).
 
     Returns buckets of {"idx": position in `segments`, "sent": segment, "len": length}.
