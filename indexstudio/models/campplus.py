@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.audio.features import centered_fbank
-from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
+from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
 
 FRONT_CHANNELS = 32
 GROWTH = 32
@@ -224,10 +224,10 @@ def _campplus_file(folder: ModelFolder) -> Path:
 def read_campplus(path: str | Path) -> CAMPPlus:
     """Build CAMPPlus from a state-dict file (float16 values are widened to float32); eval mode, CPU."""
     path = Path(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path, "CAMPPlus speaker encoder weights")
     if not isinstance(state, dict) or "xvector.dense.linear.weight" not in state or "xvector.tdnn.linear.weight" not in state:
         raise ModelFolderError(f"{path}: not a CAMPPlus state dict (no xvector.tdnn / xvector.dense weights)")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    state = as_float32(state)
     embedding_size = state["xvector.dense.linear.weight"].shape[0]
     feat_dim = state["xvector.tdnn.linear.weight"].shape[1] // FRONT_CHANNELS * 8
     return load_weights(lambda: CAMPPlus(feat_dim=feat_dim, embedding_size=embedding_size), state,

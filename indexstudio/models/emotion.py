@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, read_checkpoint
 
 # per-emotion damping of the UI helper (happy, angry, sad, afraid, disgusted, melancholic, surprised, calm)
 EMOTION_BIAS = (0.9375, 0.875, 1.0, 1.0, 0.9375, 0.9375, 0.6875, 0.5625)
@@ -77,11 +77,7 @@ def load_emotion_matrices(folder: ModelFolder) -> EmotionMatrices:
             raise ModelFolderError("config.yaml has no emo_num list")
         tensors = []
         for role in ("spk_matrix", "emo_matrix"):
-            path = folder.path(role)
-            try:
-                tensors.append(torch.load(path, map_location="cpu", weights_only=True))
-            except Exception as exc:
-                raise ModelFolderError(f"{path}: cannot read the {role} tensor ({exc})") from exc
+            tensors.append(read_checkpoint(folder.path(role), f"{role} tensor"))
         try:
             return EmotionMatrices.from_tensors(tensors[0], tensors[1], [int(n) for n in emo_num])
         except (ValueError, AttributeError) as exc:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
-from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
+from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
 from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer, KVCache
 from indexstudio.models.perceiver import PerceiverResampler
 
@@ -306,16 +306,13 @@ class UnifiedVoiceV2(MelCodeGPT):
 # ---- loading ------------------------------------------------------------------------------------
 def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
     """A UnifiedVoice state dict (plain or under 'model'), minus keys no module uses."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable / not a torch file
-        raise ModelFolderError(f"{path}: cannot read the GPT checkpoint ({exc})") from exc
+    state = read_checkpoint(path, "GPT checkpoint")
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or "mel_head.weight" not in state or "gpt.ln_f.weight" not in state:
         raise ModelFolderError(f"{path}: not a UnifiedVoice state dict (no mel_head / gpt.ln_f weights)")
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()
-            if k not in _UNUSED_KEYS and not k.endswith(_UNUSED_KEY_SUFFIXES)}
+    return as_float32({k: v for k, v in state.items()
+                       if k not in _UNUSED_KEYS and not k.endswith(_UNUSED_KEY_SUFFIXES)})
 
 
 def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], path: Path) -> G:

@@ -22,7 +22,7 @@ from torch import nn
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 from transformers.utils import logging as hf_logging
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.folder import ModelFolder, ModelFolderError, read_checkpoint
 
 # IndexTTS 2.x takes hidden_states[17]: index 0 is the projected input, index i the output of layer i.
 SEMANTIC_LAYER = 17
@@ -108,7 +108,7 @@ def _as_mono(wave: torch.Tensor, index: int) -> np.ndarray:
 
 
 def _read_stats(path: Path, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    stats = torch.load(path, map_location="cpu", weights_only=True)
+    stats = read_checkpoint(path, "w2v-BERT feature statistics")
     if not isinstance(stats, dict) or not {"mean", "var"} <= stats.keys():
         raise ModelFolderError(f"{path}: expected a dict with 'mean' and 'var' tensors")
     mean, var = stats["mean"].float(), stats["var"].float()

@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 import torch
 from torch import nn
 
-from indexstudio.models.folder import ModelFolder, ModelFolderError, load_weights
+from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
 from indexstudio.models.s2mel.dit import DiT, DiTConfig
 from indexstudio.models.s2mel.length_regulator import LengthRegulator
 from indexstudio.models.weight_norm import fold_weight_norm
@@ -139,15 +139,12 @@ def _load_strict(build: Callable[[], M], state: dict[str, torch.Tensor], what: s
 def read_s2mel(path: str | Path, cfg: dict) -> S2Mel:
     """Build S2Mel from `s2mel.pth` and the folder's config dict; eval mode, float32, CPU."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelFolderError(f"{path}: cannot read the S2Mel checkpoint ({exc})") from exc
+    ckpt = read_checkpoint(path, "S2Mel checkpoint")
     net = ckpt.get("net") if isinstance(ckpt, dict) else None
     if not isinstance(net, dict) or "cfm" not in net or "length_regulator" not in net:
         found = sorted(net) if isinstance(net, dict) else sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ModelFolderError(f"{path}: not an S2Mel checkpoint (need net.cfm and net.length_regulator; found {found})")
-    net = {part: {k: v.float() if v.is_floating_point() else v for k, v in sd.items()} for part, sd in net.items()}
+    net = {part: as_float32(sd) for part, sd in net.items()}
 
     estimator_state = _strip(net["cfm"], "estimator.", _UNUSED_ESTIMATOR)
     estimator = _load_strict(lambda: DiT(dit_config(cfg, estimator_state)), estimator_state, "cfm estimator", path)
