@@ -98,10 +98,11 @@ class KVCache:
         self.copy_rows(rows, slice(None), filled)
 
     def copy_rows(self, src: torch.Tensor | list[int] | int, dst: torch.Tensor | list[int] | int | slice,
-                  filled: int) -> None:
-        """Rows `dst` get positions [0, filled) of rows `src` (all read before any is written: rows may swap)."""
+                  filled: int, start: int = 0) -> None:
+        """Rows `dst` get positions [start, filled) of rows `src` (all read before any is written: rows may
+        swap)."""
         for t in (*self.keys, *self.values):
-            t[dst, :, :filled] = t[src, :, :filled]
+            t[dst, :, start:filled] = t[src, :, start:filled]
 
 
 class Conv1D(nn.Module):

@@ -119,23 +119,27 @@ class DecodeEngine:
 
     def _advance_beams(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
         """One beam-search step of `seqs` (logits: their rows in turn).  A new beam that continues another
-        beam takes over that beam's slot contents (keys/values, seen ids; all moves in one copy, up to the
-        longest such sequence: what lies past a slot's own length is never attended), then its code joins its
-        slot's seen ids."""
+        beam takes over that beam's slot contents (keys/values, seen ids), then its code joins its slot's
+        seen ids.  All moves are one copy, of the positions where some moved pair differs: two beams hold
+        the same keys/values up to where their codes part (beams mostly share a long history, so this is
+        a few positions, not the whole sequence), and past the longest such sequence nothing is attended."""
         slots = torch.tensor([slot for seq in seqs for slot in seq.slots], device=self.device)
+        before = [seq.beams.tokens for seq in seqs]     # the codes whose keys/values the slots hold
         sources = next_beams(logits, seqs, self.cache.seen[slots])
-        src, dst, length = [], [], 0
-        live = [(seq, seq_sources) for seq, seq_sources in zip(seqs, sources) if not seq.is_finished]
-        for seq, seq_sources in live:
+        src, dst, start, length = [], [], None, 0
+        live = [(seq, seq_sources, old) for seq, seq_sources, old in zip(seqs, sources, before) if not seq.is_finished]
+        for seq, seq_sources, old in live:
             for row, source in enumerate(seq_sources):
                 if source != row:
                     src.append(seq.slots[source])
                     dst.append(seq.slots[row])
+                    shared = seq.prompt_len + int((old[source] == old[row]).cumprod(0).sum())
+                    start = shared if start is None else min(start, shared)
                     length = max(length, seq.cached_len)
-        self.cache.copy(src, dst, length)
+        self.cache.copy(src, dst, length, start or 0)
         if live:
-            index = torch.tensor([slot for seq, _ in live for slot in seq.slots], device=self.device)
-            codes = torch.cat([seq.beams.tokens[:, -1] for seq, _ in live]).to(self.device)
+            index = torch.tensor([slot for seq, _, _ in live for slot in seq.slots], device=self.device)
+            codes = torch.cat([seq.beams.tokens[:, -1] for seq, _, _ in live]).to(self.device)
             self.cache.seen[index, codes] = True
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],

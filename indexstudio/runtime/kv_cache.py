@@ -126,10 +126,11 @@ class SlotCache:
         self.seen[dst] = self.seen[src]
         self.free(src)
 
-    def copy(self, src: list[int], dst: list[int], length: int) -> None:
-        """Allocated slots `dst` become copies of slots `src` (first `length` positions and seen ids), all read
-        before any is written: beam search continues its beams from other beams' slots."""
+    def copy(self, src: list[int], dst: list[int], length: int, start: int = 0) -> None:
+        """Allocated slots `dst` become copies of slots `src` (positions [start, length) - the slots already
+        agree on those before `start` - and seen ids), all read before any is written: beam search continues
+        its beams from other beams' slots."""
         if src != dst:
             src_index, dst_index = (torch.tensor(s, device=self.device) for s in (src, dst))
-            self.kv.copy_rows(src_index, dst_index, length)
+            self.kv.copy_rows(src_index, dst_index, length, start)
             self.seen[dst_index] = self.seen[src_index]
