@@ -126,17 +126,16 @@ class DecodeEngine:
         slots = torch.tensor([slot for seq in seqs for slot in seq.slots], device=self.device)
         before = [seq.beams.tokens for seq in seqs]     # the codes whose keys/values the slots hold
         sources = next_beams(logits, seqs, self.cache.seen[slots])
-        src, dst, start, length = [], [], None, 0
+        src, dst, starts, length = [], [], [], 0
         live = [(seq, seq_sources, old) for seq, seq_sources, old in zip(seqs, sources, before) if not seq.is_finished]
         for seq, seq_sources, old in live:
             for row, source in enumerate(seq_sources):
                 if source != row:
                     src.append(seq.slots[source])
                     dst.append(seq.slots[row])
-                    shared = seq.prompt_len + int((old[source] == old[row]).cumprod(0).sum())
-                    start = shared if start is None else min(start, shared)
+                    starts.append(seq.prompt_len + int((old[source] == old[row]).cumprod(0).sum()))
                     length = max(length, seq.cached_len)
-        self.cache.copy(src, dst, length, start or 0)
+        self.cache.copy(src, dst, length, min(starts, default=0))
         if live:
             index = torch.tensor([slot for seq, _, _ in live for slot in seq.slots], device=self.device)
             codes = torch.cat([seq.beams.tokens[:, -1] for seq, _, _ in live]).to(self.device)
