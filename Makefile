@@ -33,6 +33,7 @@ bench: setup
 # full-size IndexTTS-2 shapes with random weights (writes a 6.4 GiB folder to ~/.cache once)
 bench-indextts: setup
 	$(PY) -m indexstudio bench decode --segments 16 --tokens 32
+	$(PY) bench/bench_step_overhead.py
 	$(PY) bench/bench_e2e.py
 
 clean:

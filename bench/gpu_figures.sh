@@ -2,7 +2,8 @@
 # The GPU figures of BENCHMARKS.md, part by part (each part fits in ten minutes on an H100):
 #
 #   bash bench/gpu_figures.sh tests    # tests/test_cuda.py and the runtime tests on CUDA
-#   bash bench/gpu_figures.sh decode   # `indexstudio bench decode`, batch 1 and 64 together, eager and compiled step
+#   bash bench/gpu_figures.sh decode   # `indexstudio bench decode`, batch 1 and 64 together, eager and compiled step;
+#                                      # the runtime's eager work per step (bench_step_overhead.py)
 #   bash bench/gpu_figures.sh e2e      # bench_e2e.py: RTF, first audio, stage split; official settings, then fast ones
 #   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters, official
 #                                      # settings, then compiled (CUDA graphs recorded per shape must stay bounded)
@@ -36,7 +37,8 @@ case $part in
         run decode-b1 "${decode[@]}" --segments 1
         run decode-b1-compiled "${decode[@]}" --segments 1 --compile
         run decode-64 "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2
-        run decode-64-compiled "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2 --compile ;;
+        run decode-64-compiled "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2 --compile
+        run step-overhead "$py" bench/bench_step_overhead.py --device cuda --layers 24 ;;
     e2e)
         run e2e-official "${e2e[@]}" --skip-memory --json "$out/e2e-official.json"
         run e2e-fast "${e2e[@]}" --skip-memory --s2mel-dtype float16 --compile --compile-decode \

@@ -144,16 +144,16 @@ class HFReference:
     def _beams(self, embeds: torch.Tensor, params: SamplingParams, cache) -> list[int]:
         """HF's beam search: the prompt expanded to the beams, the cache reordered after every step."""
         gpt, cfg = self.gpt, params.decoding
-        search = BeamSearch(cfg, "cpu")
+        search = BeamSearch(cfg)
         inputs = embeds.unsqueeze(0).expand(cfg.num_beams, -1, -1)
         while True:
             hidden = self.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
             scores = torch.log_softmax(gpt.mel_head(gpt.final_norm(hidden[:, -1])).float(), dim=-1)
             scores[:, cfg.stop_token] = float("-inf")
             vocab = scores.shape[-1]
-            top_scores, top_tokens = beam_candidates((scores + search.scores.to(scores.device)[:, None]).view(1, -1),
-                                                     cfg, None)
-            sources, codes = search.advance(top_scores[0], top_tokens[0], vocab)
+            running = torch.tensor(search.scores, dtype=torch.float32, device=scores.device)
+            top_scores, top_tokens = beam_candidates((scores + running[:, None]).view(1, -1), cfg, None)
+            sources, codes = search.advance(top_scores[0].tolist(), top_tokens[0].tolist(), vocab)
             if search.finished:
                 return search.codes()
             cache.reorder_cache(torch.tensor(sources, device=scores.device))

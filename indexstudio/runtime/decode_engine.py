@@ -124,21 +124,23 @@ class DecodeEngine:
         the same keys/values up to where their codes part (beams mostly share a long history, so this is
         a few positions, not the whole sequence), and past the longest such sequence nothing is attended."""
         slots = torch.tensor([slot for seq in seqs for slot in seq.slots], device=self.device)
-        before = [seq.beams.tokens for seq in seqs]     # the codes whose keys/values the slots hold
+        before = [seq.beams.shared for seq in seqs]     # common codes of the beams whose keys/values the slots hold
         sources = next_beams(logits, seqs, self.cache.seen[slots])
         src, dst, starts, length = [], [], [], 0
-        live = [(seq, seq_sources, old) for seq, seq_sources, old in zip(seqs, sources, before) if not seq.is_finished]
-        for seq, seq_sources, old in live:
+        live = [(seq, seq_sources, shared) for seq, seq_sources, shared in zip(seqs, sources, before)
+                if not seq.is_finished]
+        for seq, seq_sources, shared in live:
             for row, source in enumerate(seq_sources):
                 if source != row:
                     src.append(seq.slots[source])
                     dst.append(seq.slots[row])
-                    starts.append(seq.prompt_len + int((old[source] == old[row]).cumprod(0).sum()))
+                    starts.append(seq.prompt_len + shared[source][row])
                     length = max(length, seq.cached_len)
         self.cache.copy(src, dst, length, min(starts, default=0))
         if live:
             index = torch.tensor([slot for seq, _, _ in live for slot in seq.slots], device=self.device)
-            codes = torch.cat([seq.beams.tokens[:, -1] for seq, _, _ in live]).to(self.device)
+            codes = torch.tensor([seq_codes[-1] for seq, _, _ in live for seq_codes in seq.beams.tokens],
+                                 device=self.device)
             self.cache.seen[index, codes] = True
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],

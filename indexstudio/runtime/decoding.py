@@ -22,10 +22,10 @@ step's candidates for a batch of prompts at once, as HF draws them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol, Sequence, Union
 
 import torch
-from transformers.generation.logits_process import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor,
+from transformers.generation.logits_process import (LogitsProcessor, RepetitionPenaltyLogitsProcessor,
                                                     TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
 
 from indexstudio.models.gpt2 import KVCache, causal_mask
@@ -83,9 +83,20 @@ class DecodingConfig:
         return self.stop_token if self.pad_token is None else self.pad_token
 
 
-def logits_processors(cfg: DecodingConfig) -> LogitsProcessorList:
+class LogitsProcessors(tuple[LogitsProcessor, ...]):
+    """HF logits processors applied in turn, as HF's `LogitsProcessorList` applies them, minus its
+    inspection of every processor's signature on every call (~0.05 ms each; with three warpers a
+    quarter of the host's work in a decode step, which a GPU step waits for)."""
+
+    def __call__(self, input_ids: torch.Tensor | None, scores: torch.Tensor) -> torch.Tensor:
+        for processor in self:
+            scores = processor(input_ids, scores)
+        return scores
+
+
+def logits_processors(cfg: DecodingConfig) -> LogitsProcessors:
     """The processors HF generate would build for these settings, in its order."""
-    procs = LogitsProcessorList()
+    procs: list[LogitsProcessor] = []
     if cfg.repetition_penalty != 1.0:
         procs.append(RepetitionPenaltyLogitsProcessor(cfg.repetition_penalty))
     if cfg.do_sample:
@@ -96,7 +107,7 @@ def logits_processors(cfg: DecodingConfig) -> LogitsProcessorList:
             procs.append(TopKLogitsWarper(top_k=cfg.top_k, min_tokens_to_keep=keep))
         if cfg.top_p < 1.0:
             procs.append(TopPLogitsWarper(top_p=cfg.top_p, min_tokens_to_keep=keep))
-    return procs
+    return LogitsProcessors(procs)
 
 
 def bar_stop(scores: torch.Tensor, stop_token: int) -> torch.Tensor:
@@ -174,10 +185,10 @@ class _Hypotheses:
 
     def __init__(self, size: int, length_penalty: float, early_stopping: EarlyStopping, max_new: int):
         self.size, self.length_penalty, self.early_stopping, self.max_new = size, length_penalty, early_stopping, max_new
-        self.items: list[tuple[float, torch.Tensor]] = []
+        self.items: list[tuple[float, list[int]]] = []
         self.worst = 1e9
 
-    def add(self, tokens: torch.Tensor, sum_logprobs: float, generated_len: int) -> None:
+    def add(self, tokens: list[int], sum_logprobs: float, generated_len: int) -> None:
         score = sum_logprobs / (generated_len ** self.length_penalty)
         if len(self.items) < self.size or score > self.worst:
             self.items.append((score, tokens))
@@ -200,13 +211,38 @@ class _Hypotheses:
         return self.worst >= best
 
 
+def multinomial_rows(probs: torch.Tensor, num_samples: int,
+                     generators: Sequence[torch.Generator | None]) -> torch.Tensor:
+    """For each row i of (n, V) `probs`, what `torch.multinomial(probs[i:i + 1], num_samples,
+    generator=generators[i])` draws (no replacement), leaving each generator where that call leaves it.
+
+    That call draws q ~ Exp(1) per entry from the generator and takes the argmax (top-k) of probs / q
+    (torch's algorithm for one sample or none replaced).  Here only the draws are per row, so n rows
+    cost n small launches instead of n whole samplings (tests/runtime check the equality).
+    """
+    if len(generators) != probs.shape[0]:
+        raise ValueError(f"{probs.shape[0]} rows need as many generators, got {len(generators)}")
+    race = torch.empty(probs.shape, dtype=probs.dtype, device=probs.device)     # rows contiguous, as each call's
+    for row, generator in zip(race, generators):
+        row.exponential_(generator=generator)
+    race = torch.div(probs, race, out=race)
+    return race.argmax(dim=-1, keepdim=True) if num_samples == 1 else race.topk(num_samples, dim=-1).indices
+
+
 def beam_candidates(scores: torch.Tensor, cfg: DecodingConfig,
-                    generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+                    generator: torch.Generator | Sequence[torch.Generator | None] | None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(batch, beams * V) running scores -> the 2 * beams best (or, when sampling, drawn) candidates of
-    every row, best first: their scores and flat (beam * V + code) indices, each (batch, 2 * beams)."""
+    every row, best first: their scores and flat (beam * V + code) indices, each (batch, 2 * beams).
+    A sampling search draws from one generator for the whole batch (`generate`) or one per row (the
+    runtime's sequences, `multinomial_rows`)."""
     keep = 2 * cfg.num_beams
     if cfg.do_sample:
-        picked = torch.multinomial(torch.softmax(scores, dim=-1), keep, generator=generator)
+        probs = torch.softmax(scores, dim=-1)
+        if isinstance(generator, torch.Generator) or generator is None:
+            picked = torch.multinomial(probs, keep, generator=generator)
+        else:
+            picked = multinomial_rows(probs, keep, generator)
         top_scores, order = torch.sort(torch.gather(scores, -1, picked), descending=True, dim=1)
         return top_scores, torch.gather(picked, -1, order)
     return torch.topk(scores, keep, dim=1, largest=True, sorted=True)
@@ -219,57 +255,70 @@ class BeamSearch:
     new beam, the beam it continues (the caller reorders its cache rows the
     same way) and its code.  A hypothesis is stored without its stop token;
     `codes` gives it back when the result is shorter than `max_new_tokens`.
+    The state is plain Python (scores are float32 values, codes lists): a
+    step costs no tensor operations, which a decode step on a GPU would wait
+    for.  `shared[i][j]` is how many leading codes beams i and j have in
+    common (their keys/values agree up to there).
     """
 
-    def __init__(self, cfg: DecodingConfig, device: torch.device | str):
+    def __init__(self, cfg: DecodingConfig):
         self.cfg = cfg
-        self.scores = torch.zeros(cfg.num_beams, dtype=torch.float32, device=device)
-        self.scores[1:] = -1e9          # the beams start equal: only the first one's candidates count
-        self.tokens = torch.zeros(cfg.num_beams, 0, dtype=torch.long, device=device)
-        self.hyps = _Hypotheses(cfg.num_beams, cfg.length_penalty, cfg.early_stopping, cfg.max_new_tokens)
+        beams = cfg.num_beams
+        self.scores = [0.0] + [-1e9] * (beams - 1)     # the beams start equal: only the first one's candidates count
+        self.tokens: list[list[int]] = [[] for _ in range(beams)]
+        self.shared = [[0] * beams for _ in range(beams)]
+        self.hyps = _Hypotheses(beams, cfg.length_penalty, cfg.early_stopping, cfg.max_new_tokens)
         self.done = False
 
     @property
     def generated(self) -> int:
-        return self.tokens.shape[1]
+        return len(self.tokens[0])
 
     @property
     def finished(self) -> bool:
         return self.done or self.generated == self.cfg.max_new_tokens
 
-    def advance(self, top_scores: torch.Tensor, top_tokens: torch.Tensor, vocab: int) -> tuple[list[int], list[int]]:
-        """One row of `beam_candidates` -> (source beam, code) of each new beam."""
+    def advance(self, top_scores: list[float], top_tokens: list[int], vocab: int) -> tuple[list[int], list[int]]:
+        """One row of `beam_candidates` (as lists) -> (source beam, code) of each new beam."""
         beams, stop = self.cfg.num_beams, self.cfg.stop_token
-        generated = self.generated + 1
+        before = self.generated
         scores, sources, tokens = [], [], []
-        for rank, (score, flat) in enumerate(zip(top_scores.tolist(), top_tokens.tolist())):
+        for rank, (score, flat) in enumerate(zip(top_scores, top_tokens)):
             source, token = divmod(flat, vocab)
             if token == stop:
                 if rank < beams:
-                    self.hyps.add(self.tokens[source].clone(), score, generated)
+                    self.hyps.add(self.tokens[source], score, before + 1)
             else:
                 scores.append(score)
                 sources.append(source)
                 tokens.append(token)
             if len(tokens) == beams:
                 break
-        self.done = self.hyps.is_done(max(top_scores.tolist()), generated)
-        device = self.scores.device
-        self.scores = torch.tensor(scores, dtype=torch.float32, device=device)
-        self.tokens = torch.cat((self.tokens[sources], torch.tensor(tokens, device=device)[:, None]), dim=1)
-        return sources, tokens
+        self.done = self.hyps.is_done(max(top_scores), before + 1)
+        self.scores = scores        # float32 values: they came from the candidates' tensor
+        self.shared = [[before + 1 if i == j else self._shared_after(si, sj, ci, cj, before)
+                        for j, (sj, cj) in enumerate(zip(sources, tokens))]
+                       for i, (si, ci) in enumerate(zip(sources, tokens))]
+        self.tokens = [self.tokens[source] + [token] for source, token in zip(sources, tokens)]   # new lists:
+        return sources, tokens                                     # a stored hypothesis never changes
 
-    def best(self, n: int = 1) -> list[torch.Tensor]:
+    def _shared_after(self, source_a: int, source_b: int, code_a: int, code_b: int, before: int) -> int:
+        """Leading codes two new beams share: their sources' common part, plus the new code where the
+        sources were the same so far."""
+        common = before if source_a == source_b else self.shared[source_a][source_b]
+        return common + (common == before and code_a == code_b)
+
+    def best(self, n: int = 1) -> list[list[int]]:
         """The n best hypotheses, best first (running beams count when the search was not done)."""
         if not self.done:
             for beam in range(self.cfg.num_beams):
-                self.hyps.add(self.tokens[beam], float(self.scores[beam]), self.generated)
+                self.hyps.add(self.tokens[beam], self.scores[beam], self.generated)
         ranked = sorted(self.hyps.items, key=lambda item: item[0])
         return [ranked.pop()[1] for _ in range(n)]
 
     def codes(self) -> list[int]:
         """The best hypothesis, with its stop token when it stopped before `max_new_tokens`."""
-        best = self.best()[0].tolist()
+        best = self.best()[0]
         return best + [self.cfg.stop_token] if len(best) < self.cfg.max_new_tokens else best
 
 
@@ -281,7 +330,7 @@ def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
     procs = logits_processors(cfg)
     device = prefix.input_ids.device
     input_ids = prefix.input_ids
-    searches = [BeamSearch(cfg, device) for _ in range(batch)]
+    searches = [BeamSearch(cfg) for _ in range(batch)]
     logits = prefix.first_logits
     while True:
         scores = torch.log_softmax(logits, dim=-1)
@@ -289,9 +338,10 @@ def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
             scores = bar_stop(scores, cfg.stop_token)
         scores = procs(input_ids, scores)
         vocab = scores.shape[-1]
-        running = torch.stack([search.scores for search in searches])
+        running = torch.tensor([search.scores for search in searches], dtype=torch.float32, device=device)
         top_scores, top_tokens = beam_candidates((scores.view(batch, beams, vocab) + running[:, :, None])
                                                  .view(batch, beams * vocab), cfg, generator)
+        top_scores, top_tokens = top_scores.tolist(), top_tokens.tolist()
         rows, tokens = [], []
         for b, search in enumerate(searches):
             if search.done:             # a finished prompt's rows run on with the pad token
@@ -312,7 +362,7 @@ def _beam_search(lm: StepLM, prompt: MelPrompt, cfg: DecodingConfig,
     width = min(max(len(t) for t in best) + 1, cfg.max_new_tokens)
     out = torch.full((len(best), width), cfg.pad, dtype=torch.long, device=device)
     for i, seq in enumerate(best):
-        out[i, :len(seq)] = seq
+        out[i, :len(seq)] = torch.tensor(seq, dtype=torch.long)
         if len(seq) < width:
             out[i, len(seq)] = cfg.stop_token
     return out

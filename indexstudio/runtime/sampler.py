@@ -5,8 +5,8 @@ row is the one `decoding.generate` gets for that row alone: the repetition
 penalty divides (positive) or multiplies (negative) the logit of every id the
 row has seen - prompt ids included - once, as HF's processor does (the stop
 token is barred before the row has `min_new_tokens` codes); then HF's
-warpers (temperature, top-k, top-p) and, when sampling, one `torch.multinomial`
-draw from the row's generator.
+warpers (temperature, top-k, top-p) and, when sampling, the `torch.multinomial`
+draw of the row's generator (`multinomial_rows`: only the random draw is per row).
 
 Beam-search sequences go through `next_beams`: for each, `generate`'s beam
 step for its prompt alone (log-probabilities, the same processors, its running
@@ -18,7 +18,7 @@ import itertools
 
 import torch
 
-from indexstudio.runtime.decoding import bar_stop, beam_candidates
+from indexstudio.runtime.decoding import bar_stop, beam_candidates, multinomial_rows
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 
@@ -56,9 +56,7 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
             scores, hit = logits[index], seen[index]
         scores = params.warpers(None, _penalised(scores, params, hit, [seqs[row].generated for row in rows]))
         if params.do_sample:
-            probs = torch.softmax(scores, dim=-1)
-            tokens[index] = torch.cat([torch.multinomial(probs[j:j + 1], 1, generator=seqs[row].generator)[0]
-                                       for j, row in enumerate(rows)])
+            tokens[index] = multinomial_rows(torch.softmax(scores, dim=-1), 1, [seqs[row].generator for row in rows])[:, 0]
         else:
             tokens[index] = scores.argmax(dim=-1)
     return tokens
@@ -68,8 +66,8 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
     """The rows of beam-search sequences, each's `num_beams` in turn: (rows, V) logits and seen-ids masks ->
     for each sequence and each of its new beams, the beam it continues (`Sequence.advance_beams`).
 
-    Sequences with equal settings go through the processors and (greedy) the candidate choice together,
-    and their candidates come to the host in one copy; a sampling sequence draws from its own generator.
+    Sequences with equal settings go through the processors and the candidate choice together, and their
+    candidates come to the host in one copy; a sampling sequence draws from its own generator.
     """
     first = [0, *itertools.accumulate(seq.num_rows for seq in seqs)]
     sources: list[list[int]] = [[] for _ in seqs]
@@ -78,15 +76,11 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
         generated = [seqs[i].generated for i in members for _ in range(params.num_beams)]
         scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows], generated))
         vocab, n = scores.shape[-1], len(members)
-        running = torch.stack([seqs[i].beams.scores for i in members]).to(scores.device)
+        running = torch.tensor([seqs[i].beams.scores for i in members], dtype=torch.float32, device=scores.device)
         scores = (scores.view(n, params.num_beams, vocab) + running[:, :, None]).view(n, -1)
-        if params.do_sample:
-            drawn = [beam_candidates(scores[j:j + 1], params.decoding, seqs[i].generator)
-                     for j, i in enumerate(members)]
-            top_scores, top_tokens = (torch.cat(parts) for parts in zip(*drawn))
-        else:
-            top_scores, top_tokens = beam_candidates(scores, params.decoding, None)
-        top_scores, top_tokens = top_scores.cpu(), top_tokens.cpu()
+        generators = [seqs[i].generator for i in members] if params.do_sample else None
+        top_scores, top_tokens = beam_candidates(scores, params.decoding, generators)
+        top_scores, top_tokens = top_scores.tolist(), top_tokens.tolist()
         for j, i in enumerate(members):
             sources[i] = seqs[i].advance_beams(top_scores[j], top_tokens[j], vocab)
     return sources

@@ -14,9 +14,7 @@ from enum import Enum, auto
 from functools import lru_cache
 
 import torch
-from transformers.generation.logits_process import LogitsProcessorList
-
-from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, EarlyStopping, logits_processors
+from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, EarlyStopping, LogitsProcessors, logits_processors
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class SamplingParams:
         return _decoding(self)
 
     @property
-    def warpers(self) -> LogitsProcessorList:
+    def warpers(self) -> LogitsProcessors:
         """HF's processors after the repetition penalty (temperature, top-k, top-p; none when greedy)."""
         return _warpers(self)
 
@@ -90,7 +88,7 @@ def _decoding(params: SamplingParams) -> DecodingConfig:
 
 
 @lru_cache(maxsize=256)
-def _warpers(params: SamplingParams) -> LogitsProcessorList:
+def _warpers(params: SamplingParams) -> LogitsProcessors:
     """The runtime applies the repetition penalty itself (from the slots' seen ids)."""
     return logits_processors(replace(params.decoding, repetition_penalty=1.0))
 
@@ -117,7 +115,7 @@ class Sequence:
         self.embeds, self.input_ids, self.params = embeds, input_ids, params
         self.generator, self.seed = generator, seed
         self.tokens: list[int] = []
-        self.beams = BeamSearch(params.decoding, "cpu") if params.num_beams > 1 else None
+        self.beams = BeamSearch(params.decoding) if params.num_beams > 1 else None
         self.status = SequenceStatus.WAITING
         self.slots: list[int] = []        # one cache slot per beam while running
         # leading prompt rows shared with other sequences (one voice's conditioning), one tensor for all
@@ -140,7 +138,7 @@ class Sequence:
     @property
     def last_tokens(self) -> list[int]:
         """The code each of its rows feeds next (one per beam)."""
-        return self.beams.tokens[:, -1].tolist() if self.beams is not None else self.tokens[-1:]
+        return [codes[-1] for codes in self.beams.tokens] if self.beams is not None else self.tokens[-1:]
 
     @property
     def cached_len(self) -> int:
@@ -157,8 +155,8 @@ class Sequence:
         if token == self.params.stop_token or len(self.tokens) == self.params.max_new_tokens:
             self.status = SequenceStatus.FINISHED
 
-    def advance_beams(self, top_scores: torch.Tensor, top_tokens: torch.Tensor, vocab: int) -> list[int]:
-        """Take one step's candidates (`decoding.beam_candidates`); the beam each new beam continues.  When the
+    def advance_beams(self, top_scores: list[float], top_tokens: list[int], vocab: int) -> list[int]:
+        """Take one step's candidates (`decoding.beam_candidates`, as lists); the beam each new beam continues.  When the
         search is over, the codes become its best hypothesis (stop token included when it stopped early)."""
         sources, _ = self.beams.advance(top_scores, top_tokens, vocab)
         if self.beams.finished:

@@ -12,7 +12,7 @@ from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
-from indexstudio.runtime.decoding import DecodingConfig, generate
+from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -119,6 +119,27 @@ BEAM_SETTINGS = {"greedy": {"num_beams": 3, "length_penalty": 0.0, "repetition_p
                  "sampled": {"num_beams": 3, "length_penalty": 0.0, **SAMPLING}}
 
 
+def test_beams_know_how_many_leading_codes_they_share() -> None:
+    """`BeamSearch.shared` (where two beams' keys/values part, so a beam move copies only from there) equals the
+    common prefix of the beams' codes, through steps where beams fork, die out and hit the stop token."""
+    vocab, beams, stop = 5, 3, 4
+    search = BeamSearch(DecodingConfig(max_new_tokens=30, stop_token=stop, num_beams=beams, length_penalty=0.0))
+    gen = torch.Generator().manual_seed(0)
+    forks = 0
+    while not search.finished:
+        flat = torch.randperm(beams * vocab, generator=gen)[:2 * beams]
+        if search.generated == 0:           # the first step continues beam 0 only, as its scores make it
+            flat = torch.randperm(vocab, generator=gen)[:2 * beams]
+        sources, _ = search.advance(sorted(torch.rand(2 * beams, generator=gen).tolist(), reverse=True),
+                                    flat.tolist(), vocab)
+        forks += len(set(sources)) < beams
+        for i, a in enumerate(search.tokens):
+            for j, b in enumerate(search.tokens):
+                common = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+                assert search.shared[i][j] == common, (search.generated, i, j)
+    assert forks and search.generated > 3
+
+
 @pytest.mark.parametrize("settings", BEAM_SETTINGS.values(), ids=BEAM_SETTINGS.keys())
 def test_beam_search_equals_generate_alone_and_batched(setup, settings) -> None:
     """A beam-search sequence holds a slot per beam and moves its beams between them: its codes are those of
@@ -184,6 +205,28 @@ def test_sampling_depends_only_on_the_sequence_seed(setup) -> None:
     greedy = _alone(model, prompts, _config(model))
     for i, codes in enumerate(got):
         assert codes.tolist() == (expected[i] if i % 2 else greedy[i]).tolist()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("num_samples", [1, 6])
+def test_rows_draw_what_torch_multinomial_draws_from_their_generators(device, num_samples) -> None:
+    """The runtime samples all rows in one batch with one random draw per row's generator; each row gets
+    what `torch.multinomial` gives it alone, and its generator goes on where that call leaves it (a torch
+    that changes its multinomial algorithm fails here first)."""
+    logits = torch.randn(5, 8194 * 3, generator=torch.Generator().manual_seed(0)).to(device) * 3
+    logits[:, 1::3] = float("-inf")           # filtered codes (top-k / top-p) have probability 0
+    probs = torch.softmax(logits, dim=-1)
+    seeds = [11, 12, 13, 14, 15]
+    alone = [torch.Generator(device).manual_seed(s) for s in seeds]
+    expected = torch.cat([torch.multinomial(probs[i:i + 1], num_samples, generator=g) for i, g in enumerate(alone)])
+    batched = [torch.Generator(device).manual_seed(s) for s in seeds]
+    got = multinomial_rows(probs, num_samples, batched)
+    assert got.shape == (5, num_samples) and torch.equal(got, expected)
+    assert len({tuple(row.tolist()) for row in got}) == 5
+    for a, b in zip(alone, batched):
+        assert torch.equal(torch.rand(4, generator=a, device=device), torch.rand(4, generator=b, device=device))
+    with pytest.raises(ValueError, match="generators"):
+        multinomial_rows(probs, 1, batched[:2])
 
 
 STOP_FIRST = {"greedy": {}, "sampled": SAMPLING, "beams": {"num_beams": 3, "length_penalty": 0.0}}
