@@ -38,17 +38,19 @@ CACHE_BLOCK = 256      # positions per growth step of a KV cache's capacity
 
 
 class KVCache:
-    """Per-layer keys and values, each (batch, heads, capacity, head_dim).
+    """Per-layer keys and values, one tensor per layer: (batch, 2, heads, capacity, head_dim), the keys at
+    [:, 0] and the values at [:, 1], so that writing a step's keys and values, or copying a row's, is one
+    operation per layer (on a GPU one kernel, not two).
 
     The capacity grows by whole blocks (never past `max_len`) as the sequences
     get longer, so memory follows what is decoded, not the `max_len` a search
     might reach (a full-size IndexTTS-2 cache for 3 beams and every possible
-    mel code would be ~1.4 GB of float32).
+    mel code would be ~1.4 GB of float32).  Growing replaces one layer at a time,
+    so it never holds two copies of the whole cache.
     """
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], max_len: int | None = None,
-                 block: int = CACHE_BLOCK):
-        self.keys, self.values = keys, values
+    def __init__(self, layers: list[torch.Tensor], max_len: int | None = None, block: int = CACHE_BLOCK):
+        self.layers = layers
         self.max_len = self.capacity if max_len is None else max_len
         self.block = block
 
@@ -56,17 +58,25 @@ class KVCache:
     def allocate(cls, cfg: GPT2Config, batch: int, max_len: int, dtype: torch.dtype = torch.float32,
                  device: torch.device | str = "cpu", block: int = CACHE_BLOCK) -> "KVCache":
         """An empty cache for up to `max_len` positions (it takes room as positions are written)."""
-        shape = (batch, cfg.heads, 0, cfg.head_dim)
-        return cls([torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)],
-                   [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)], max_len, block)
+        shape = (batch, 2, cfg.heads, 0, cfg.head_dim)
+        return cls([torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)], max_len, block)
+
+    @property
+    def keys(self) -> list[torch.Tensor]:
+        """Per layer (batch, heads, capacity, head_dim) views."""
+        return [layer[:, 0] for layer in self.layers]
+
+    @property
+    def values(self) -> list[torch.Tensor]:
+        return [layer[:, 1] for layer in self.layers]
 
     @property
     def batch_size(self) -> int:
-        return self.keys[0].shape[0]
+        return self.layers[0].shape[0]
 
     @property
     def capacity(self) -> int:
-        return self.keys[0].shape[2]
+        return self.layers[0].shape[3]
 
     def reserve(self, length: int) -> bool:
         """Room for positions [0, length); True when the capacity grew (new tensors)."""
@@ -75,12 +85,11 @@ class KVCache:
         if length > self.max_len:
             raise ValueError(f"sequence of {length} positions exceeds the KV cache's max_len ({self.max_len})")
         capacity = min(self.max_len, -(-length // self.block) * self.block)
-        for tensors in (self.keys, self.values):
-            for i, old in enumerate(tensors):       # one layer at a time: the old copy goes as the new one comes
-                # zeros, not empty: attention reads (masked) positions past a row's length, and 0 * NaN is NaN
-                grown = old.new_zeros(old.shape[0], old.shape[1], capacity, old.shape[3])
-                grown[:, :, :old.shape[2]] = old
-                tensors[i] = grown
+        for i, old in enumerate(self.layers):       # one layer at a time: the old copy goes as the new one comes
+            # zeros, not empty: attention reads (masked) positions past a row's length, and 0 * NaN is NaN
+            grown = old.new_zeros(*old.shape[:3], capacity, old.shape[4])
+            grown[:, :, :, :old.shape[3]] = old
+            self.layers[i] = grown
         return True
 
     def select(self, rows: torch.Tensor, filled: int | None = None) -> None:
@@ -90,10 +99,9 @@ class KVCache:
         unwritten); otherwise the whole cache is rebuilt, which also allows
         changing the batch size.
         """
-        rows = rows.to(self.keys[0].device)
+        rows = rows.to(self.layers[0].device)
         if filled is None or rows.shape[0] != self.batch_size:
-            self.keys = [k.index_select(0, rows) for k in self.keys]
-            self.values = [v.index_select(0, rows) for v in self.values]
+            self.layers = [layer.index_select(0, rows) for layer in self.layers]
             return
         self.copy_rows(rows, slice(None), filled)
 
@@ -101,8 +109,8 @@ class KVCache:
                   filled: int, start: int = 0) -> None:
         """Rows `dst` get positions [start, filled) of rows `src` (all read before any is written: rows may
         swap)."""
-        for t in (*self.keys, *self.values):
-            t[dst, :, start:filled] = t[src, :, start:filled]
+        for layer in self.layers:
+            layer[dst, :, :, start:filled] = layer[src, :, :, start:filled]
 
 
 class Conv1D(nn.Module):
@@ -127,12 +135,12 @@ class GPT2Attention(nn.Module):
         self.c_attn = Conv1D(cfg.dim, 3 * cfg.dim)
         self.c_proj = Conv1D(cfg.dim, cfg.dim)
 
-    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
+    def forward(self, x: torch.Tensor, cache: torch.Tensor | None,
                 input_pos: torch.Tensor | None, kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in self.c_attn(x).split(d, dim=2))
-        if cache is not None:
-            cache_k, cache_v = cache
+        if cache is not None:               # the layer's (B, 2, heads, capacity, head_dim) keys and values
+            cache_k, cache_v = cache.unbind(1)
             cache_k[:, :, input_pos] = k
             cache_v[:, :, input_pos] = v
             k, v = cache_k[:, :, :kv_len], cache_v[:, :, :kv_len]
@@ -162,7 +170,7 @@ class GPT2Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
         self.mlp = GPT2MLP(cfg)
 
-    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
+    def forward(self, x: torch.Tensor, cache: torch.Tensor | None,
                 input_pos: torch.Tensor | None, kv_len: int, mask: torch.Tensor | None) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache, input_pos, kv_len, mask)
         return x + self.mlp(self.ln_2(x))
@@ -199,7 +207,7 @@ class GPT2Transformer(nn.Module):
                 mask = causal_mask(input_pos, kv_len)
             cache.reserve(kv_len)
         for i, block in enumerate(self.h):
-            layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
+            layer_cache = cache.layers[i] if cache is not None else None
             x = block(x, layer_cache, input_pos, kv_len, mask)
         return self.ln_f(x)
 

@@ -1,6 +1,6 @@
 """Slot-based key/value cache: one slot per running sequence.
 
-Per layer, keys and values are (num_slots, heads, capacity, head_dim); beside
+Per layer, keys and values are one (num_slots, 2, heads, capacity, head_dim) tensor; beside
 them each slot keeps the set of token ids its sequence has seen (prompt ids and
 generated codes), which the repetition penalty needs.  A beam-search sequence
 holds one slot per beam, and `copy` moves beams between them.  Sequences take
@@ -40,15 +40,12 @@ class SlotCache:
         self.kv.reserve(1)
         self.seen = torch.zeros(num_slots, vocab, dtype=torch.bool, device=device)
         self._free = list(range(num_slots))
-        self._prefixes: list[tuple[torch.Tensor, list[torch.Tensor]]] = []    # (prompt rows, keys + values)
+        self._prefixes: list[tuple[torch.Tensor, list[torch.Tensor]]] = []    # (prompt rows, per-layer keys/values)
 
     @property
-    def keys(self) -> list[torch.Tensor]:
-        return self.kv.keys
-
-    @property
-    def values(self) -> list[torch.Tensor]:
-        return self.kv.values
+    def layers(self) -> list[torch.Tensor]:
+        """Per layer (num_slots, 2, heads, capacity, head_dim): keys at [:, 0], values at [:, 1]."""
+        return self.kv.layers
 
     @property
     def capacity(self) -> int:
@@ -76,7 +73,7 @@ class SlotCache:
         if self.has_prefix(embeds):
             return
         n = embeds.shape[0]
-        self._prefixes.append((embeds.clone(), [t[slot, :, :n].clone() for t in (*self.keys, *self.values)]))
+        self._prefixes.append((embeds.clone(), [layer[slot, :, :, :n].clone() for layer in self.layers]))
         del self._prefixes[:-MAX_PREFIXES]
 
     def clear_prefixes(self) -> None:
@@ -89,8 +86,8 @@ class SlotCache:
             return False
         n = embeds.shape[0]
         index = torch.tensor(slots, device=self.device)
-        for t, kept in zip((*self.keys, *self.values), tensors):
-            t[index, :, :n] = kept
+        for layer, kept in zip(self.layers, tensors):
+            layer[index, :, :, :n] = kept
         return True
 
     @property
@@ -99,7 +96,7 @@ class SlotCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values, self.seen))
+        return sum(t.numel() * t.element_size() for t in (*self.layers, self.seen))
 
     def allocate(self, ids: torch.Tensor) -> int:
         """The lowest free slot, its seen-ids set reset to `ids` (the prompt's ids)."""

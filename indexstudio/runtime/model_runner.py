@@ -32,7 +32,7 @@ from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
 
-Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]    # (q, layer keys, layer values) -> out
+Attend = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]    # (q, layer cache: keys [:, 0], values [:, 1]) -> out
 
 
 class ModelRunner:
@@ -94,14 +94,13 @@ class ModelRunner:
         if len(parts) == 1 and firsts[0] == 0:
             slot, n = slots[0], sizes[0]
 
-            def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-                return F.scaled_dot_product_attention(q, keys[slot:slot + 1, :, :n], values[slot:slot + 1, :, :n],
+            def attend(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+                return F.scaled_dot_product_attention(q, kv[slot:slot + 1, 0, :, :n], kv[slot:slot + 1, 1, :, :n],
                                                       is_causal=n > 1)
         else:
             attend = SpanAttention(slots, sizes, firsts, self.device)
         last = torch.tensor(list(itertools.accumulate(sizes)), device=self.device) - 1
-        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.keys,
-                            self.cache.values)[0, last]
+        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.layers)[0, last]
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -122,36 +121,35 @@ class ModelRunner:
             return self.graphs.run(inputs, kv_len)
         tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(tokens, mel_pos, pos, kv_len, mask, self.cache.keys, self.cache.values)
+        return self.decode_step(tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
 
     def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
-             mask: torch.Tensor | None, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
+             mask: torch.Tensor | None, cache_layers: list[torch.Tensor]) -> torch.Tensor:
         """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture).  The cache tensors come as
         arguments: they are replaced when the cache grows, and a compiled step takes them as inputs."""
         gpt = self.gpt
         n = tokens.shape[0]
         x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
 
-        def attend(q: torch.Tensor, layer_keys: torch.Tensor, layer_values: torch.Tensor) -> torch.Tensor:
-            return F.scaled_dot_product_attention(q, layer_keys[:n, :, :kv_len], layer_values[:n, :, :kv_len],
-                                                  attn_mask=mask)
-        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend, keys, values)[:, -1])
+        def attend(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+            return F.scaled_dot_product_attention(q, kv[:n, 0, :, :kv_len], kv[:n, 1, :, :kv_len], attn_mask=mask)
+        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend, cache_layers)[:, -1])
 
     def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor, attend: Attend,
-                cache_keys: list[torch.Tensor], cache_values: list[torch.Tensor]) -> torch.Tensor:
+                cache_layers: list[torch.Tensor]) -> torch.Tensor:
         """(B, T, D) inputs -> (B, T, D) hidden states before `ln_f`.
 
-        Keys/values of input (b, t) go to cache slot row_index[b, 0 or t], position
-        positions[b, t] of the per-layer cache tensors; `attend(q, keys, values)` reads them.
+        Keys and values of input (b, t) go, in one write per layer, to cache slot row_index[b, 0 or t],
+        position positions[b, t] of the layer's (slots, 2, heads, capacity, head_dim) cache tensor;
+        `attend(q, that tensor)` reads them.
         """
         b, t, d = x.shape
         heads = self.gpt.cfg.heads
         head_dim = d // heads
-        for layer, keys, values in zip(self.layers, cache_keys, cache_values):
-            q, k, v = layer.qkv(layer.ln_1(x)).split(d, dim=2)
-            keys[row_index, :, positions] = k.view(b, t, heads, head_dim)
-            values[row_index, :, positions] = v.view(b, t, heads, head_dim)
-            out = attend(q.view(b, t, heads, head_dim).transpose(1, 2), keys, values)
+        for layer, kv in zip(self.layers, cache_layers):
+            qkv = layer.qkv(layer.ln_1(x))
+            kv[row_index, :, :, positions] = qkv[..., d:].view(b, t, 2, heads, head_dim)
+            out = attend(qkv[..., :d].view(b, t, heads, head_dim).transpose(1, 2), kv)
             x = x + layer.proj(out.transpose(1, 2).reshape(b, t, d))
             x = x + layer.fc_out(F.gelu(layer.fc(layer.ln_2(x)), approximate=layer.approximate))
         return x
@@ -191,12 +189,12 @@ class SpanAttention:
         self.mask = mask.unsqueeze(1).to(device)
         self.valid = valid.flatten().nonzero().squeeze(1).to(device)
 
-    def __call__(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """(1, H, T, hd) packed queries -> (1, H, T, hd) outputs."""
+    def __call__(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        """(1, H, T, hd) packed queries, the layer's cache -> (1, H, T, hd) outputs."""
         heads, head_dim = q.shape[1], q.shape[3]
         queries = q[0][:, self.query_index].transpose(0, 1)                              # (S, H, Lq, hd)
-        out = F.scaled_dot_product_attention(queries, keys[self.slots, :, :self.kv_len],
-                                             values[self.slots, :, :self.kv_len], attn_mask=self.mask)
+        kv = kv[self.slots, :, :, :self.kv_len]
+        out = F.scaled_dot_product_attention(queries, kv[:, 0], kv[:, 1], attn_mask=self.mask)
         return out.transpose(0, 1).reshape(heads, -1, head_dim)[:, self.valid].unsqueeze(0)
 
 
@@ -242,8 +240,7 @@ class DecodeGraphs:
     def _step(self, batch: int, length: int) -> torch.Tensor:
         tokens, mel_pos, pos = self.inputs[:, :batch]
         cache = self.runner.cache
-        return self.runner.decode_step(tokens, mel_pos, pos, length, attention_mask(pos, length), cache.keys,
-                                       cache.values)
+        return self.runner.decode_step(tokens, mel_pos, pos, length, attention_mask(pos, length), cache.layers)
 
     def _capture(self, key: tuple[int, int]) -> None:
         stream = torch.cuda.Stream()

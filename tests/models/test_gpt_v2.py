@@ -88,7 +88,7 @@ class _HFTokenLM:
         self.model = model
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
-        return KVCache([torch.zeros(batch, 1, max_len, 1)], [torch.zeros(batch, 1, max_len, 1)])
+        return KVCache([torch.zeros(batch, 2, 1, max_len, 1)])
 
     def next_logits(self, embeds, cache, input_pos, mask):
         cache.keys[0][:, 0, input_pos, 0] = embeds[..., 0]
