@@ -63,7 +63,7 @@ def settings(tokens: int, stop: int) -> dict[str, SamplingParams]:
 
 def measure(engine: DecodeEngine, rows, params: SamplingParams, device: torch.device) -> tuple[float, float, float]:
     """(ms per decode step, ms of it in the forward, tensor operations per step outside the forward): a timed
-    pass over `rows`, then a counted one (counting costs time itself)."""
+    pass over `rows`, then a counted one (counting costs time itself); prefill steps are left out."""
     forward = engine.runner.decode
     spent = {"forward": 0.0, "steps": 0}
 
@@ -81,32 +81,33 @@ def measure(engine: DecodeEngine, rows, params: SamplingParams, device: torch.de
         spent["steps"] += 1
         return logits
 
-    def run(mode) -> float:
-        """Seconds in decode steps (prefills left out)."""
+    def run(count: bool) -> tuple[float, int]:
+        """Seconds in decode steps and, when counting, their operations (prefill steps left out)."""
         spent.update(forward=0.0, steps=0)
-        seconds = 0.0
+        seconds, ops = 0.0, 0
         stream = engine.stream(rows, params, seeds=list(range(len(rows))))
         while not engine.is_idle:
             steps = spent["steps"]
+            counter = OpCounter() if count else contextlib.nullcontext()
             sync()
             start = time.perf_counter()
-            with mode:
+            with counter:
                 engine.step()
             sync()
             if spent["steps"] > steps:
                 seconds += time.perf_counter() - start
+                ops += sum(counter.ops.values()) if count else 0
         list(stream)
-        return seconds
+        return seconds, ops
 
     engine.runner.decode = timed_forward
     try:
-        seconds = run(contextlib.nullcontext())
+        seconds, _ = run(count=False)
         step_ms, forward_ms = seconds / spent["steps"] * 1e3, spent["forward"] / spent["steps"] * 1e3
-        counter = OpCounter()
-        run(counter)
+        _, ops = run(count=True)
     finally:
         engine.runner.decode = forward
-    return step_ms, forward_ms, sum(counter.ops.values()) / spent["steps"]
+    return step_ms, forward_ms, ops / spent["steps"]
 
 
 def main(argv: list[str] | None = None) -> int:
