@@ -102,13 +102,16 @@ def _gpt_and_rows(count: int, device: str = "cuda"):
     return gpt, rows
 
 
-def test_cuda_graph_decoding_equals_eager_decoding() -> None:
+@pytest.mark.parametrize("cache_block", [256, 16])
+def test_cuda_graph_decoding_equals_eager_decoding(cache_block: int) -> None:
+    """Also while the cache grows block by block: new cache tensors make the graphs be captured again."""
     gpt, rows = _gpt_and_rows(6)
     params = SamplingParams(40, gpt.cfg.stop_mel_token, repetition_penalty=10.0)
     eager = DecodeEngine(gpt, max_batch=4, max_len=160, cuda_graphs=False).generate(rows, params)
-    engine = DecodeEngine(gpt, max_batch=4, max_len=160)
+    engine = DecodeEngine(gpt, max_batch=4, max_len=160, cache_block=cache_block)
     graphed = engine.generate(rows, params)
     assert engine.runner.graphs is not None and engine.runner.graphs.graphs      # steps were replayed from graphs
+    assert engine.runner.graphs.cache_version == engine.cache.version
     assert [g.tolist() for g in graphed] == [e.tolist() for e in eager]
 
 

@@ -46,13 +46,17 @@ class KVCache:
     get longer, so memory follows what is decoded, not the `max_len` a search
     might reach (a full-size IndexTTS-2 cache for 3 beams and every possible
     mel code would be ~1.4 GB of float32).  Growing replaces one layer at a time,
-    so it never holds two copies of the whole cache.
+    so it never holds two copies of the whole cache; should it fail part way (out
+    of memory), the cache stays usable at the old capacity and the next `reserve`
+    grows the rest.  `version` counts replaced layer tensors (CUDA graphs
+    captured on the old ones must be captured again).
     """
 
     def __init__(self, layers: list[torch.Tensor], max_len: int | None = None, block: int = CACHE_BLOCK):
         self.layers = layers
         self.max_len = self.capacity if max_len is None else max_len
         self.block = block
+        self.version = 0
 
     @classmethod
     def allocate(cls, cfg: GPT2Config, batch: int, max_len: int, dtype: torch.dtype = torch.float32,
@@ -76,7 +80,8 @@ class KVCache:
 
     @property
     def capacity(self) -> int:
-        return self.layers[0].shape[3]
+        """Positions every layer has room for."""
+        return min(layer.shape[3] for layer in self.layers)
 
     def reserve(self, length: int) -> bool:
         """Room for positions [0, length); True when the capacity grew (new tensors)."""
@@ -86,10 +91,13 @@ class KVCache:
             raise ValueError(f"sequence of {length} positions exceeds the KV cache's max_len ({self.max_len})")
         capacity = min(self.max_len, -(-length // self.block) * self.block)
         for i, old in enumerate(self.layers):       # one layer at a time: the old copy goes as the new one comes
+            if old.shape[3] >= capacity:            # grown by a growth that failed part way
+                continue
             # zeros, not empty: attention reads (masked) positions past a row's length, and 0 * NaN is NaN
             grown = old.new_zeros(*old.shape[:3], capacity, old.shape[4])
             grown[:, :, :, :old.shape[3]] = old
             self.layers[i] = grown
+            self.version += 1
         return True
 
     def select(self, rows: torch.Tensor, filled: int | None = None) -> None:
@@ -102,6 +110,7 @@ class KVCache:
         rows = rows.to(self.layers[0].device)
         if filled is None or rows.shape[0] != self.batch_size:
             self.layers = [layer.index_select(0, rows) for layer in self.layers]
+            self.version += 1
             return
         self.copy_rows(rows, slice(None), filled)
 

@@ -26,6 +26,7 @@ from typing import Sequence as Seq
 
 import torch
 
+from indexstudio.errors import EngineError
 from indexstudio.models.gpt2 import CACHE_BLOCK
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
@@ -87,9 +88,22 @@ class DecodeEngine:
 
     @torch.inference_mode()
     def step(self) -> list[Sequence]:
-        """One prefill or decode step; the sequences that finished in it."""
+        """One prefill or decode step; the sequences that finished in it.
+
+        Should the step fail (out of memory, say), the running sequences are dropped with the error (a
+        failed step may leave their state half-updated) and their streams raise it; the engine goes on
+        serving waiting sequences and later requests.
+        """
         with self._lock:
-            return self._step() if not self.is_idle else []
+            if self.is_idle:
+                return []
+            try:
+                return self._step()
+            except BaseException as exc:
+                for seq in list(self.scheduler.running):
+                    seq.error = exc
+                    self.scheduler.abort(seq)
+                raise
 
     def _step(self) -> list[Sequence]:
         seqs, is_prefill = self.scheduler.schedule()
@@ -177,7 +191,11 @@ class DecodeEngine:
                         raise RuntimeError("decode engine went idle with sequences unfinished")
                     self.step()
                 for i in done:
-                    yield i, pending.pop(i).codes().to(self.device)
+                    seq = pending.pop(i)
+                    if seq.error is not None:
+                        raise EngineError(f"GPT decoding failed in a step shared with other requests: "
+                                          f"{type(seq.error).__name__}: {seq.error}") from seq.error
+                    yield i, seq.codes().to(self.device)
         finally:
             for seq in pending.values():
                 self.abort(seq)

@@ -55,6 +55,11 @@ class SlotCache:
     def max_len(self) -> int:
         return self.kv.max_len
 
+    @property
+    def version(self) -> int:
+        """Changes whenever a cache tensor is replaced (`models.gpt2.KVCache.version`)."""
+        return self.kv.version
+
     def reserve(self, length: int) -> bool:
         """Room for positions [0, length) in every slot; True when the capacity grew (new tensors)."""
         return self.kv.reserve(length)

@@ -59,8 +59,7 @@ class ModelRunner:
         such a prompt runs here.  A single prompt without a shared prefix goes
         through exactly `generate`'s prefill.
         """
-        if self.cache.reserve(max(s.prompt_len for s in seqs)) and self.graphs is not None:
-            self.graphs.reset()
+        self.cache.reserve(max(s.prompt_len for s in seqs))
         groups: dict[int, list[Sequence]] = {}
         for s in seqs:
             if s.prefix is not None:
@@ -115,8 +114,7 @@ class ModelRunner:
                 inputs[0][slot], inputs[1][slot], inputs[2][slot] = token, mel_pos, cached
         cache_pos = inputs[2]
         kv_len = max(cache_pos) + 1
-        if self.cache.reserve(kv_len) and self.graphs is not None:
-            self.graphs.reset()                 # the captured graphs point at the old cache tensors
+        self.cache.reserve(kv_len)
         if self.graphs is not None:
             return self.graphs.run(inputs, kv_len)
         tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
@@ -207,7 +205,8 @@ class DecodeGraphs:
     capacity) so that attention reads a bounded part of the cache.  All graphs
     share one memory pool and one static input buffer (codes, mel positions,
     cache positions), filled by one host-to-device copy per step; they are
-    dropped when the cache grows.
+    dropped when any cache tensor was replaced (the cache grew), since they
+    point at the old ones.
     """
     LENGTH_BUCKET = 256
 
@@ -219,12 +218,15 @@ class DecodeGraphs:
         self.reset()
 
     def reset(self) -> None:
+        self.cache_version = self.runner.cache.version
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
 
     def run(self, inputs: list[list[int]], kv_len: int) -> torch.Tensor:
         """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V)."""
+        if self.runner.cache.version != self.cache_version:
+            self.reset()
         n = len(inputs[0])
         batch = next(b for b in self.batch_buckets if b >= n)
         length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.capacity)

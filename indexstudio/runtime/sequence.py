@@ -118,6 +118,7 @@ class Sequence:
         self.beams = BeamSearch(params.decoding) if params.num_beams > 1 else None
         self.status = SequenceStatus.WAITING
         self.slots: list[int] = []        # one cache slot per beam while running
+        self.error: BaseException | None = None     # why it was dropped unfinished (a failed engine step)
         # leading prompt rows shared with other sequences (one voice's conditioning), one tensor for all
         # of them: the cache computes their keys/values once and copies them into each such slot
         self.prefix: torch.Tensor | None = None

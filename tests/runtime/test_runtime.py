@@ -8,6 +8,7 @@ import torch
 from helpers.stop_first import stop_first
 from safetensors.torch import load_file
 
+from indexstudio.errors import EngineError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
@@ -375,6 +376,61 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
     next(beams)
     beams.close()                                    # beam searches give back every slot they hold
     assert engine.is_idle and engine.cache.num_free == 4
+
+
+def test_a_failed_step_drops_its_sequences_and_the_engine_serves_on(setup, monkeypatch) -> None:
+    """A step that fails (out of memory, say) fails the request whose turn it was with its own error and the
+    other requests in that step with an EngineError naming it - not partial codes -, frees their slots, and
+    the engine then decodes later requests as before (a kept GPU engine serves a whole service)."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
+    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    decode, calls = engine.runner.decode, []
+
+    def fails_on_the_third(seqs):
+        calls.append(len(seqs))
+        if len(calls) == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return decode(seqs)
+    monkeypatch.setattr(engine.runner, "decode", fails_on_the_third)
+    first, second = engine.stream(rows[:2], params), engine.stream(rows[2:4], params)
+    with pytest.raises(torch.OutOfMemoryError, match="injected"):
+        next(first)
+    assert calls[-1] == 4                                  # the failed step held both requests' rows
+    with pytest.raises(EngineError, match="step shared with other requests: OutOfMemoryError: .*injected"):
+        next(second)
+    assert engine.is_idle and engine.cache.num_free == 4
+    got = engine.generate(rows, params)
+    assert [g.tolist() for g in got] == expected
+
+
+def test_a_cache_growth_that_fails_part_way_leaves_a_usable_cache(setup, monkeypatch) -> None:
+    """The cache grows one layer at a time; out of memory half way, it keeps the old capacity (reads stay
+    within every layer), the next growth finishes the rest, and the decoded codes are unchanged."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
+    engine = DecodeEngine(model, max_batch=2, max_len=128, cache_block=16)
+    new_zeros, made = torch.Tensor.new_zeros, []
+
+    def runs_out_on_the_second_layer(self, *size, **kwargs):
+        made.append(size)
+        if len(made) == 2:
+            raise torch.OutOfMemoryError("out of memory (injected)")
+        return new_zeros(self, *size, **kwargs)
+    monkeypatch.setattr(torch.Tensor, "new_zeros", runs_out_on_the_second_layer)
+    capacity, version = engine.cache.capacity, engine.cache.version
+    with pytest.raises(torch.OutOfMemoryError):
+        engine.cache.reserve(capacity + 1)
+    monkeypatch.undo()
+    layers = [layer.shape[3] for layer in engine.cache.layers]
+    assert layers[0] > capacity and layers[1:] == [capacity] * (len(layers) - 1)
+    assert engine.cache.capacity == capacity and engine.cache.version == version + 1
+    assert [g.tolist() for g in engine.generate(rows, params)] == expected
+    assert len({layer.shape[3] for layer in engine.cache.layers}) == 1 and engine.cache.capacity > capacity
 
 
 def test_requests_of_two_threads_share_one_engine(setup) -> None:
