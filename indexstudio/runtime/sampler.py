@@ -56,7 +56,8 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
             scores, hit = logits[index], seen[index]
         scores = params.warpers(None, _penalised(scores, params, hit, [seqs[row].generated for row in rows]))
         if params.do_sample:
-            tokens[index] = multinomial_rows(torch.softmax(scores, dim=-1), 1, [seqs[row].generator for row in rows])[:, 0]
+            generators = [seqs[row].generator for row in rows]
+            tokens[index] = multinomial_rows(torch.softmax(scores, dim=-1), 1, generators)[:, 0]
         else:
             tokens[index] = scores.argmax(dim=-1)
     return tokens

@@ -157,8 +157,9 @@ class Sequence:
             self.status = SequenceStatus.FINISHED
 
     def advance_beams(self, top_scores: list[float], top_tokens: list[int], vocab: int) -> list[int]:
-        """Take one step's candidates (`decoding.beam_candidates`, as lists); the beam each new beam continues.  When the
-        search is over, the codes become its best hypothesis (stop token included when it stopped early)."""
+        """Take one step's candidates (`decoding.beam_candidates`, as lists); the beam each new beam continues.
+        When the search is over, the codes become its best hypothesis (stop token included when it stopped
+        early)."""
         sources, _ = self.beams.advance(top_scores, top_tokens, vocab)
         if self.beams.finished:
             self.tokens = self.beams.codes()

@@ -268,11 +268,13 @@ def test_slots_are_reused_and_memory_stays_fixed(setup) -> None:
     model, _, prompts = setup
     rows = [prompt_rows(p)[0] for p in prompts]
     engine = DecodeEngine(model, max_batch=4, max_len=64)
-    before = (engine.cache.nbytes, [layer.data_ptr() for layer in engine.cache.layers], engine.cache.seen.data_ptr())
+    def state():
+        return engine.cache.nbytes, [layer.data_ptr() for layer in engine.cache.layers], engine.cache.seen.data_ptr()
+    before = state()
     params = [SamplingParams(1 + i % 4, model.cfg.stop_mel_token, ignore_stop=True) for i in range(200)]
     got = engine.generate([rows[i % len(rows)] for i in range(200)], params)
     assert [g.numel() for g in got] == [p.max_new_tokens for p in params]
-    assert (engine.cache.nbytes, [layer.data_ptr() for layer in engine.cache.layers], engine.cache.seen.data_ptr()) == before
+    assert state() == before
     assert engine.cache.num_free == 4 and engine.is_idle and engine.step() == []
 
 
