@@ -121,11 +121,12 @@ class SlotCache:
         return self._free[0] if self._free else None
 
     def move(self, src: int, dst: int, length: int) -> None:
-        """Move an allocated slot's first `length` positions (and seen ids) to the free slot `dst`."""
-        self._free.remove(dst)
-        heapq.heapify(self._free)
+        """Move an allocated slot's first `length` positions (and seen ids) to the free slot `dst` (copied before
+        the slots change hands, so a copy that fails leaves both where they were)."""
         self.kv.copy_rows(src, dst, length)
         self.seen[dst] = self.seen[src]
+        self._free.remove(dst)
+        heapq.heapify(self._free)
         self.free(src)
 
     def copy(self, src: list[int], dst: list[int], length: int, start: int = 0) -> None:
