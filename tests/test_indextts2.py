@@ -25,6 +25,7 @@ from indexstudio.engines.base import Controls
 from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emotion_weights, flow_matching_group
 from indexstudio.engines.indextts_common import RuntimeSettings
 from indexstudio.errors import EngineError, IndexStudioError, InputError
+from indexstudio.runtime.memory import MemoryBoundBatches
 
 FOLDER = GOLDEN / "indextts2"
 PROMPT = FOLDER / "cases" / "prompt_en_22k.wav"
@@ -92,6 +93,36 @@ def test_batched_decoding_and_flow_matching_equal_one_at_a_time(engine, beams):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     single = speak(engine, texts[2:3], num_beams=beams, s2mel_batch_size=8)[0]
     assert single.size == batched[2].size and np.abs(single - batched[2]).max() < 1e-4
+
+
+def test_batches_that_run_out_of_memory_go_on_smaller_with_the_same_audio(engine, monkeypatch):
+    """Flow matching and BigVGAN batches that do not fit (a long segment on a small GPU) run again in halves
+    instead of failing the request; batching never changes the audio, so neither does this."""
+    texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
+    expected = speak(engine, texts, s2mel_batch_size=4, vocoder_batch_size=4)
+    model = engine.model
+    mels, vocode_many, sizes = model.mels, model.vocode_many, {"flow matching": [], "vocoder": []}
+
+    def mels_of_at_most_two(conditions, *args):
+        sizes["flow matching"].append(len(conditions))
+        if len(conditions) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return mels(conditions, *args)
+
+    def vocoder_of_one(group, batch_size):
+        sizes["vocoder"].append(len(group))
+        if len(group) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return vocode_many(group, batch_size)
+    monkeypatch.setattr(model, "mels", mels_of_at_most_two)
+    monkeypatch.setattr(model, "vocode_many", vocoder_of_one)
+    monkeypatch.setattr(model, "flow_matching_batches", MemoryBoundBatches("flow matching"))
+    monkeypatch.setattr(model, "vocoder_batches", MemoryBoundBatches("the vocoder"))
+    got = speak(engine, texts, s2mel_batch_size=4, vocoder_batch_size=4)
+    for a, b in zip(expected, got):
+        assert a.size == b.size and np.abs(a - b).max() < 1e-4
+    assert max(sizes["flow matching"]) > 2 and max(sizes["vocoder"]) > 1        # the injected limits were hit
+    assert model.flow_matching_batches.size <= 2 and model.vocoder_batches.size == 1
 
 
 def test_the_first_text_goes_through_flow_matching_as_soon_as_it_is_decoded():

@@ -52,6 +52,7 @@ from indexstudio.models.unified_voice import MelPrompt, load_unified_voice_v2
 from indexstudio.models.w2vbert import load_semantic_encoder
 from indexstudio.runtime.decode_engine import decode_rows
 from indexstudio.runtime.decoding import DecodingConfig
+from indexstudio.runtime.memory import MemoryBoundBatches
 from indexstudio.text.indextts import load_text_frontend
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,9 @@ class IndexTTS2:
         self._speakers = ConditioningCache()
         self._emotion_prompts = ConditioningCache()
         self._merged_emotions = ConditioningCache()
+        # batches that run out of memory go on in halves (same audio), and stay halved for this model
+        self.flow_matching_batches = MemoryBoundBatches("flow matching")
+        self.vocoder_batches = MemoryBoundBatches("the vocoder")
 
     @staticmethod
     def load_frontend(folder: ModelFolder) -> Any:
@@ -495,8 +499,12 @@ class IndexTTS2:
             shape = (1, speaker.mel.shape[1], speaker.mel.shape[-1] + condition.shape[1])
             ready[number] = condition, torch.randn(shape, generator=generators[number], device=self.device)
             while group := flow_matching_group(ready, opening, opts.s2mel_batch_size, done == len(parts)):
-                mels = self.mels([ready[n][0] for n in group], speaker, opts, [ready[n][1] for n in group])
-                for number, wave in zip(group, self.vocode_many(mels, self.vocoder_batch(opts))):
+                mels = self.flow_matching_batches.run(
+                    lambda part: self.mels([ready[n][0] for n in part], speaker, opts, [ready[n][1] for n in part]),
+                    group)
+                waves_of_group = self.vocoder_batches.run(
+                    lambda part: self.vocode_many(part, self.vocoder_batch(opts)), mels)
+                for number, wave in zip(group, waves_of_group):
                     del ready[number]
                     index = parts[number][0]
                     waves[index][place[number]] = wave
