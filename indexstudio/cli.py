@@ -164,7 +164,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
     print(f"{book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
-          f"({args.mode} mode{f', buckets of {args.bucket_size}' if args.mode == 'batch' else ''}); work folder {work_dir}",
+          f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",
           file=sys.stderr)
     bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10)
@@ -215,9 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
     _engine_args(p)
     p.add_argument("--mode", choices=["normal", "batch"], default="normal",
-                   help="normal: one segment at a time; batch: segments bucketed by length")
+                   help="normal: segments in text order; batch: segments bucketed by length")
     p.add_argument("--bucket-size", type=int, default=DEFAULT_BUCKET_SIZE,
-                   help=f"segments per batch in batch mode (default {DEFAULT_BUCKET_SIZE}; bigger is faster, uses more memory)")
+                   help=f"segments per engine call (default {DEFAULT_BUCKET_SIZE}); IndexTTS engines render a call's "
+                        "segments together, each as it would alone: bigger is faster, uses more memory")
     p.add_argument("--gap-ms", type=int, default=200, help="silence between segments (default 200 ms)")
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
     p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k)")

@@ -38,7 +38,8 @@ def test_resume_renders_only_what_is_missing(tmp_path):
     assert len(failing.rendered) == 4
     fifth = plan.segments[4]
     words = " ".join(fifth.text.split()[:8])
-    assert failure.value.__notes__ == [f"while rendering segment 5 of {n} (chapter {plan.chapters[fifth.chapter]!r}, "
+    # the first engine call held segments 1-6 (text order, 6 at a time): 5 and 6 were left unfinished
+    assert failure.value.__notes__ == [f"while rendering segments 5, 6 of {n} (chapter {plan.chapters[fifth.chapter]!r}, "
                                        f"{words!r}...). 4 finished segment(s) are kept in "
                                        f"{tmp_path / 'work'}; run the same command again to go on from there"]
     assert len((tmp_path / "work" / "done.jsonl").read_text().splitlines()) == 4   # finished work was kept
@@ -77,6 +78,20 @@ def test_edited_text_rerenders_only_the_changed_segment(tmp_path):
     engine2 = SyntheticEngine()
     render_book(plan, engine2, "tone", tmp_path / "b.wav", tmp_path / "w")
     assert engine2.rendered == ["A different second sentence."]
+
+
+def test_normal_mode_hands_the_engine_consecutive_segments_bucket_size_at_a_time(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    n = len(plan.segments)
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w", settings=RenderSettings(bucket_size=3))
+    assert engine.batches == [3] * (n // 3) + ([n % 3] if n % 3 else [])
+    assert engine.rendered == [s.text for s in plan.segments]          # in text order
+    job = Job(tmp_path / "w2", plan, engine, "tone", settings=RenderSettings(bucket_size=4))
+    assert job.batches([0, 2, 3, 5, 6, 7]) == [[0, 2, 3, 5], [6, 7]]   # what is left of a resumed book, in order
+    one = SyntheticEngine()
+    render_book(plan, one, "tone", tmp_path / "c.wav", tmp_path / "w3", settings=RenderSettings(bucket_size=1))
+    assert one.batches == [1] * n
 
 
 def test_batch_mode_buckets_segments(tmp_path):

@@ -187,8 +187,8 @@ class IndexTTS15Engine(IndexTTSEngine):
     """IndexTTS-1.5 in the product: `--engine indextts1_5 --model-dir DIR --voice reference.wav`.
 
     Each call decodes its segments together in the runtime (`gpt_batch_size` rows at
-    a time), so `--mode batch --bucket-size N` decodes a bucket side by side and
-    `--mode normal` one segment at a time; either way a segment gets the codes it
+    a time), so a book's `--bucket-size N` segments per call (consecutive ones, or a
+    length bucket in `--mode batch`) decode side by side; a segment gets the codes it
     would get alone (the official `infer`'s search, with the segment's own generator).
     """
 

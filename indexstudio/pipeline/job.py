@@ -131,8 +131,11 @@ class Job:
 
     # -- rendering -----------------------------------------------------------------------------
     def batches(self, pending: list[int]) -> list[list[int]]:
+        """The engine calls: `bucket_size` segments each, in text order (normal) or bucketed by length (batch).
+        An engine that batches renders a call's segments together, each as it would alone."""
         if self.settings.mode == "normal":
-            return [[i] for i in pending]
+            size = self.settings.bucket_size
+            return [pending[first:first + size] for first in range(0, len(pending), size)]
         lengths = [self.plan.segments[i].tokens for i in pending]
         return [[pending[j] for j in bucket] for bucket in bucket_segments(lengths, self.settings.bucket_size)]
 
