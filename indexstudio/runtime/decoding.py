@@ -303,8 +303,8 @@ class BeamSearch:
         return sources, tokens                                     # a stored hypothesis never changes
 
     def _shared_after(self, source_a: int, source_b: int, code_a: int, code_b: int, before: int) -> int:
-        """Leading codes two new beams share: their sources' common part, plus the new code where the
-        sources were the same so far."""
+        """Leading codes two new beams share: what their sources shared, plus one when the sources' codes
+        were all the same and the two new codes are too."""
         common = before if source_a == source_b else self.shared[source_a][source_b]
         return common + (common == before and code_a == code_b)
 
