@@ -66,15 +66,6 @@ class KVCache:
         return cls([torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.layers)], max_len, block)
 
     @property
-    def keys(self) -> list[torch.Tensor]:
-        """Per layer (batch, heads, capacity, head_dim) views."""
-        return [layer[:, 0] for layer in self.layers]
-
-    @property
-    def values(self) -> list[torch.Tensor]:
-        return [layer[:, 1] for layer in self.layers]
-
-    @property
     def batch_size(self) -> int:
         return self.layers[0].shape[0]
 

@@ -91,8 +91,8 @@ class _HFTokenLM:
         return KVCache([torch.zeros(batch, 2, 1, max_len, 1)])
 
     def next_logits(self, embeds, cache, input_pos, mask):
-        cache.keys[0][:, 0, input_pos, 0] = embeds[..., 0]
-        ids = cache.keys[0][:, 0, :int(input_pos[-1]) + 1, 0].long()
+        cache.layers[0][:, 0, 0, input_pos, 0] = embeds[..., 0]      # the keys of head 0
+        ids = cache.layers[0][:, 0, 0, :int(input_pos[-1]) + 1, 0].long()
         return self.model(ids).logits[:, -1].float()
 
     def embed_generated(self, tokens, generated):
@@ -165,7 +165,7 @@ def test_kv_cache_grows_by_blocks_and_keeps_what_was_written(v2_model) -> None:
         expected = gpt(x)                                                  # no cache at all
     assert torch.allclose(first, expected[:, :5], atol=1e-5)
     assert torch.allclose(torch.cat(steps, dim=1), expected[:, 5:], atol=1e-5)
-    assert all(torch.equal(a[:, :, :13], b[:, :, :13]) for a, b in zip(grown.keys, whole.keys))
+    assert all(torch.equal(a[:, :, :, :13], b[:, :, :, :13]) for a, b in zip(grown.layers, whole.layers))
 
 
 def test_beam_search_cache_follows_the_decoded_length(v2_model, d5_prompt) -> None:
