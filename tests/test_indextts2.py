@@ -26,6 +26,7 @@ from indexstudio.engines.indextts2 import IndexTTS2Engine, IndexTTS2Options, emo
 from indexstudio.engines.indextts_common import RuntimeSettings
 from indexstudio.errors import EngineError, IndexStudioError, InputError
 from indexstudio.runtime.memory import MemoryBoundBatches
+from indexstudio.runtime.model_runner import ModelRunner
 
 FOLDER = GOLDEN / "indextts2"
 PROMPT = FOLDER / "cases" / "prompt_en_22k.wav"
@@ -123,6 +124,25 @@ def test_batches_that_run_out_of_memory_go_on_smaller_with_the_same_audio(engine
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     assert max(sizes["flow matching"]) > 2 and max(sizes["vocoder"]) > 1        # the injected limits were hit
     assert model.flow_matching_batches.size <= 2 and model.vocoder_batches.size == 1
+
+
+def test_gpt_decoding_that_runs_out_of_memory_goes_on_with_fewer_rows_and_the_same_audio(engine, monkeypatch):
+    """The GPU runs out of memory part way through decoding (sampled codes already drawn): the unfinished
+    segments decode again, half as many rows at a time, from their generators' first states."""
+    texts = ["Hello there.", "How are you today, my friend?", "Fine.", "One two three four five six seven."]
+    expected = speak(engine, texts, gpt_batch_size=12)
+    decode, steps = ModelRunner.decode, []
+
+    def fits_three_rows(self, seqs):
+        steps.append(sum(seq.num_rows for seq in seqs))
+        if steps[-1] > 3 and len(steps) > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return decode(self, seqs)
+    monkeypatch.setattr(ModelRunner, "decode", fits_three_rows)
+    got = speak(engine, texts, gpt_batch_size=12)
+    for a, b in zip(expected, got):
+        assert a.size == b.size and np.abs(a - b).max() < 1e-4
+    assert steps[:5] == [12] * 5 and 6 in steps and steps[-1] <= 3       # 12 rows, then 6, then 3
 
 
 def test_the_first_text_goes_through_flow_matching_as_soon_as_it_is_decoded():

@@ -293,6 +293,13 @@ def engine_for(gpt: MelCodeGPT, max_batch: int, max_len: int, weights: str = "fp
         return engine
 
 
+def forget_engines(gpt: MelCodeGPT) -> None:
+    """Drop the model's kept engines (say, to build a smaller one after running out of memory); requests in
+    flight finish on theirs, whose memory goes with them."""
+    with _engines_lock:
+        gpt.__dict__.pop("_decode_engines", None)
+
+
 def _trim(row: torch.Tensor, stop: int) -> torch.Tensor:
     """A padded result row up to and including its first stop token."""
     hits = (row == stop).nonzero()
