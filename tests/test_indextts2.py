@@ -139,10 +139,15 @@ def test_gpt_decoding_that_runs_out_of_memory_goes_on_with_fewer_rows_and_the_sa
             raise torch.OutOfMemoryError("CUDA out of memory (injected)")
         return decode(self, seqs)
     monkeypatch.setattr(ModelRunner, "decode", fits_three_rows)
+    monkeypatch.setattr(engine.model, "gpt_rows", MemoryBoundBatches("GPT decoding", "rows"))
     got = speak(engine, texts, gpt_batch_size=12)
     for a, b in zip(expected, got):
         assert a.size == b.size and np.abs(a - b).max() < 1e-4
     assert steps[:5] == [12] * 5 and 6 in steps and steps[-1] <= 3       # 12 rows, then 6, then 3
+    assert engine.model.gpt_rows.size == 3
+    steps.clear()
+    again = speak(engine, texts, gpt_batch_size=12)                      # a later request starts at what fit
+    assert max(steps) <= 3 and all(np.array_equal(a, b) for a, b in zip(got, again))
 
 
 def test_the_first_text_goes_through_flow_matching_as_soon_as_it_is_decoded():

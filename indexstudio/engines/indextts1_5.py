@@ -38,6 +38,7 @@ from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import MelPrompt
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decoding import generate
+from indexstudio.runtime.memory import MemoryBoundBatches
 from indexstudio.text.indextts import load_text_frontend
 
 VOCODER_CHUNK = 2           # infer_fast vocodes this many segments' latents joined along time
@@ -73,6 +74,7 @@ class IndexTTS15:
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype
         self.runtime = runtime
+        self.gpt_rows = MemoryBoundBatches("GPT decoding", "rows")    # rows that fit, halved on running out of memory
         self.frontend = load_text_frontend(folder)
         self.gpt = load_unified_voice_v1_5(folder).to(self.device, gpt_dtype)
         self.vocoder = load_bigvgan_v1_5(folder).to(self.device)
@@ -233,5 +235,5 @@ class IndexTTS15Engine(IndexTTSEngine):
         generators = segment_generators(model.device, seed, [ids for _, ids in parts])
         prompts = [model.gpt_prompt([ids], prompt) for _, ids in parts]
         for number, raw in decode_prompts(model.gpt, prompts, cfg, generators, opts.gpt_batch_size,
-                                          model.runtime.gpt_weights, model.runtime.compile_decode):
+                                          model.runtime.gpt_weights, model.runtime.compile_decode, model.gpt_rows):
             yield number, raw[0]

@@ -173,7 +173,8 @@ class IndexTTS2:
         self._speakers = ConditioningCache()
         self._emotion_prompts = ConditioningCache()
         self._merged_emotions = ConditioningCache()
-        # batches that run out of memory go on in halves (same audio), and stay halved for this model
+        # batch sizes that run out of memory go on halved (same audio), and stay halved for this model
+        self.gpt_rows = MemoryBoundBatches("GPT decoding", "rows")
         self.flow_matching_batches = MemoryBoundBatches("flow matching")
         self.vocoder_batches = MemoryBoundBatches("the vocoder")
 
@@ -491,7 +492,7 @@ class IndexTTS2:
         opening = [number for number, (index, *_) in enumerate(parts) if index == 0]
         next_index = 0
         decoded = decode_prompts(self.gpt, prompts, self.decoding(opts), generators, opts.gpt_batch_size,
-                                 self.runtime.gpt_weights, self.runtime.compile_decode)
+                                 self.runtime.gpt_weights, self.runtime.compile_decode, self.gpt_rows)
         for done, (number, raw) in enumerate(decoded, start=1):
             index, _, _, emotion = parts[number]
             codes = self.finish_codes(raw, tokens[number].shape[1])

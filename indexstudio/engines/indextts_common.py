@@ -35,7 +35,7 @@ from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decode_engine import engine_for, forget_engines, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.device import compile_for, compile_unavailable, pick_device, pick_dtype
-from indexstudio.runtime.memory import is_out_of_memory, release_cached_memory
+from indexstudio.runtime.memory import MemoryBoundBatches
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
 
@@ -120,8 +120,9 @@ class RuntimeSettings:
 
 
 def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingConfig,
-                   generators: Sequence[torch.Generator], batch_size: int,
-                   weights: str = "fp32", compiled: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
+                   generators: Sequence[torch.Generator], batch_size: int, weights: str = "fp32",
+                   compiled: bool = False, rows_that_fit: MemoryBoundBatches | None = None
+                   ) -> Iterator[tuple[int, torch.Tensor]]:
     """(i, (1, T) generated codes) for every one-row prompt, as each finishes.
 
     Every prompt goes through the continuous-batching runtime with its own
@@ -129,7 +130,8 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
     per beam), with `weights` (see `runtime.weights`), its step compiled if
     `compiled`.  Should the device run out of memory, the unfinished prompts
     decode again, half as many rows at a time, from their generators' starting
-    states (so with the same codes).  The stop token cannot come first (`min_new_tokens` 1): the
+    states (so with the same codes); `rows_that_fit` (the model's) remembers
+    that for later requests.  The stop token cannot come first (`min_new_tokens` 1): the
     official code would fail on that segment later, and where top-k / top-p
     leave the stop token out of the first draw anyway (real weights, nearly
     always) this changes nothing.
@@ -138,28 +140,26 @@ def decode_prompts(gpt: MelCodeGPT, prompts: Sequence[MelPrompt], cfg: DecodingC
     params = SamplingParams.from_decoding(cfg)
     rows = [prompt_rows(prompt)[0] for prompt in prompts]
     longest = max(embeds.shape[0] for embeds, _ in rows)
+    fit = rows_that_fit or MemoryBoundBatches("GPT decoding", "rows")
     starts = [generator.get_state() for generator in generators]     # where each prompt's random draws begin
     pending = list(range(len(rows)))
     while pending:
-        order = list(pending)
-        runtime = engine_for(gpt, max(batch_size, cfg.num_beams), longest + cfg.max_new_tokens, weights,
-                             len(order) * cfg.num_beams, compiled=compiled)
+        order, size = list(pending), max(fit.cap(batch_size), cfg.num_beams)
+        runtime = engine_for(gpt, size, longest + cfg.max_new_tokens, weights, len(order) * cfg.num_beams,
+                             compiled=compiled)
         try:
             for k, codes in runtime.stream([rows[i] for i in order], params,
                                            generators=[generators[i] for i in order]):
                 pending.remove(order[k])
                 yield order[k], codes.unsqueeze(0)
         except Exception as exc:
-            if batch_size <= cfg.num_beams or not (is_out_of_memory(exc) or is_out_of_memory(exc.__cause__)):
+            if not fit.give_way(exc, size, least=cfg.num_beams):      # a beam search needs its rows together
                 raise
-            # the unfinished prompts start over, from their generators' first states: the same codes
+            # the unfinished prompts start over, from their generators' first states: the same codes,
+            # on a new engine of the smaller size (a kept one would still have the slots that did not fit)
             for i in pending:
                 generators[i].set_state(starts[i])
             forget_engines(gpt)
-            release_cached_memory()
-            log.warning("GPT decoding ran out of memory with %d rows at a time; going on with %d",
-                        batch_size, max(batch_size // 2, cfg.num_beams))
-            batch_size = max(batch_size // 2, cfg.num_beams)
 
 
 def split_text(frontend: Any, text: str, max_tokens: int, quick_streaming_tokens: int = 0) -> list[list[int]]:

@@ -38,27 +38,41 @@ def release_cached_memory() -> None:
 
 
 class MemoryBoundBatches:
-    """Runs a stage over items in batches of at most `size` (None: all at once); a batch that runs out of
-    memory is run again in halves, and `size` stays halved for later calls.  Only for stages whose items
-    come out as if run alone.  A single item that does not fit raises."""
+    """A stage's batch size that gives way to the memory there is: at most `size` items at a time (None:
+    all at once); a batch that runs out of memory is run again in halves, and the size stays halved for
+    later calls.  Only for stages whose items come out as if run alone."""
 
-    def __init__(self, what: str, size: int | None = None):
-        self.what, self.size = what, size
+    def __init__(self, what: str, unit: str = "segments"):
+        self.what, self.unit = what, unit
+        self.size: int | None = None
+
+    def cap(self, size: int) -> int:
+        """`size`, or less when this stage ran out of memory before."""
+        return size if self.size is None else min(size, self.size)
+
+    def give_way(self, exc: BaseException, size: int, least: int = 1) -> bool:
+        """After `exc` with `size` items at a time: True when it was running out of memory and the size
+        could shrink (it is halved, not below `least`, and the allocators' cache emptied); False: the
+        caller re-raises."""
+        if size <= least or not (is_out_of_memory(exc) or is_out_of_memory(exc.__cause__)):
+            return False
+        release_cached_memory()
+        self.size = max(size // 2, least)
+        log.warning("%s ran out of memory with %d %s at a time; going on with %d",
+                    self.what, size, self.unit, self.size)
+        return True
 
     def run(self, stage: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item]) -> list[Result]:
+        """stage(items), in batches that fit."""
         results: list[Result] = []
         first = 0
         while first < len(items):
-            size = len(items) - first if self.size is None else min(self.size, len(items) - first)
+            size = self.cap(len(items) - first)
             try:
                 results.extend(stage(items[first:first + size]))
             except Exception as exc:
-                if size == 1 or not is_out_of_memory(exc):
+                if not self.give_way(exc, size):
                     raise
-                release_cached_memory()
-                self.size = size // 2
-                log.warning("%s ran out of memory with %d segments at a time; going on with %d",
-                            self.what, size, self.size)
                 continue
             first += size
         return results

@@ -29,7 +29,8 @@ def test_a_batch_that_does_not_fit_goes_on_in_halves_and_stays_halved(caplog) ->
 
 
 def test_a_size_that_fits_is_used_as_given_and_other_errors_pass_through() -> None:
-    batches, calls = MemoryBoundBatches("the vocoder", size=3), []
+    batches, calls = MemoryBoundBatches("the vocoder"), []
+    batches.size = 3
     assert batches.run(stage_fitting(3, calls), list(range(8))) == [2 * i for i in range(8)]
     assert calls == [3, 3, 2] and batches.size == 3
     with pytest.raises(torch.OutOfMemoryError):
@@ -39,6 +40,14 @@ def test_a_size_that_fits_is_used_as_given_and_other_errors_pass_through() -> No
         raise ValueError("not a memory problem")
     with pytest.raises(ValueError):
         MemoryBoundBatches("x").run(broken, [1, 2, 3])
+    beams = MemoryBoundBatches("GPT decoding", "rows")
+    oom = torch.OutOfMemoryError("CUDA out of memory (injected)")
+    assert beams.give_way(oom, 12, least=3) and beams.size == 6 and beams.cap(18) == 6 and beams.cap(4) == 4
+    assert beams.give_way(oom, 5, least=3) and beams.size == 3
+    assert not beams.give_way(oom, 3, least=3)                          # a beam search's rows stay together
+    wrapped = RuntimeError("a shared step failed")
+    wrapped.__cause__ = oom
+    assert beams.give_way(wrapped, 4, least=1) and not beams.give_way(ValueError("no"), 4)
     assert is_out_of_memory(RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory: you tried"))
     assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
