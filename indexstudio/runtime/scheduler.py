@@ -36,8 +36,9 @@ class Scheduler:
             tokens += self.waiting[0].prompt_len
             if admitted and tokens > self.max_prefill_tokens:
                 break
-            seq = self.waiting.popleft()
-            seq.slots = [self.cache.allocate(seq.input_ids) for _ in range(seq.num_rows)]
+            seq = self.waiting[0]
+            seq.slots = self._allocate(seq)
+            self.waiting.popleft()
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
             admitted.append(seq)
@@ -45,6 +46,18 @@ class Scheduler:
             return admitted, True
         self._pack()
         return self.running, False
+
+    def _allocate(self, seq: Sequence) -> list[int]:
+        """A slot per row of `seq`; all or none (an allocation that fails gives back those it took)."""
+        slots: list[int] = []
+        try:
+            for _ in range(seq.num_rows):
+                slots.append(self.cache.allocate(seq.input_ids))
+        except BaseException:
+            for slot in slots:
+                self.cache.free(slot)
+            raise
+        return slots
 
     def finish(self, seq: Sequence) -> None:
         self.running.remove(seq)

@@ -435,6 +435,30 @@ def test_a_cache_growth_that_fails_part_way_leaves_a_usable_cache(setup, monkeyp
     assert len({layer.shape[3] for layer in engine.cache.layers}) == 1 and engine.cache.capacity > capacity
 
 
+def test_a_slot_allocation_that_fails_takes_no_slot(setup, monkeypatch) -> None:
+    """A beam-search sequence takes a slot per beam, all or none: should the second fail, the first goes back,
+    the request fails with that error, and the engine decodes the next one as before."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts[:1]]
+    params = SamplingParams(40, model.cfg.stop_mel_token, num_beams=3, length_penalty=0.0)
+    expected = [e.tolist() for e in _alone(model, prompts[:1], _config(model, num_beams=3, length_penalty=0.0))]
+    engine = DecodeEngine(model, max_batch=3, max_len=128)
+    allocate, taken = engine.cache.allocate, []
+
+    def fails_on_the_second(ids):
+        taken.append(ids)
+        if len(taken) == 2:
+            raise RuntimeError("allocation failed (injected)")
+        return allocate(ids)
+    monkeypatch.setattr(engine.cache, "allocate", fails_on_the_second)
+    stream = engine.stream(rows, params)
+    with pytest.raises(RuntimeError, match="injected"):
+        next(stream)
+    assert engine.cache.num_free == 3 and engine.is_idle
+    assert [codes.tolist() for codes in engine.generate(rows, params)] == expected
+    assert engine.is_idle and engine.cache.num_free == 3
+
+
 def test_requests_of_two_threads_share_one_engine(setup) -> None:
     from concurrent.futures import ThreadPoolExecutor
     model, _, prompts = setup
