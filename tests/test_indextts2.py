@@ -350,6 +350,42 @@ def test_book_renders_through_the_pipeline_and_resumes(tmp_path):
     assert again.returncode == 0 and "nothing new to render" in again.stdout
 
 
+def test_a_book_segment_sounds_the_same_whichever_call_renders_it(tmp_path):
+    """A book's calls fall differently with the bucket size, the mode and what a resumed job has left; a
+    segment's audio must not depend on that: quick_streaming_tokens cut the book's opening only, and
+    emotion from each text with `use_random` draws from that text's own stream."""
+    from helpers.tiny_qwen import write_tiny_qwen
+
+    from indexstudio.books.reader import Book, Chapter
+    from indexstudio.pipeline.job import Job, RenderSettings
+    from indexstudio.pipeline.plan import make_plan
+
+    engine = get_engine("indextts2", model_dir=str(FOLDER), qwen_emo=str(write_tiny_qwen(tmp_path / "qwen")))
+    text = ("The storm came, and the wind blew. The sea rose, and the tower shook. The keeper waited, and the lamp "
+            "went out. The night was long, and then morning came.")
+    plan = make_plan(Book("Storm", [Chapter("", text)]), engine, str(PROMPT), max_tokens=30, read_titles=False)
+    options = {**FAST, "max_text_tokens_per_segment": 24, "quick_streaming_tokens": 24, "use_emo_text": True,
+               "use_random": True}
+    controls = Controls(seed=5, options=options)
+    opts = IndexTTS2Options.from_mapping(options)
+    assert len(plan.segments) >= 4 and all(len(engine.model.parts(s.text, opts)) == 2 for s in plan.segments)
+    assert all(len(engine.model.parts(s.text, opts, quick=False)) == 1 for s in plan.segments)
+
+    def render(name, **settings):
+        job = Job(tmp_path / name, plan, engine, str(PROMPT), controls, RenderSettings(**settings))
+        job.render()
+        return [sf.read(job.segment_path(s.index))[0] for s in plan.segments]
+    alone = render("alone", bucket_size=1)
+    for name, settings in {"threes": {"bucket_size": 3}, "lengths": {"mode": "batch", "bucket_size": 2}}.items():
+        got = render(name, **settings)
+        # the same but for the last bit of a 16-bit sample: padded flow-matching batches round differently
+        assert all(a.size == b.size and np.abs(a - b).max() <= 2 ** -15 for a, b in zip(alone, got)), name
+    opening = list(engine.synthesize([plan.segments[0].text], str(PROMPT), controls))[0].audio
+    assert opening.size == alone[0].size     # the book's opening was cut in quick parts, joined by silence,
+    later = list(engine.synthesize([plan.segments[1].text], str(PROMPT), controls))[0].audio
+    assert later.size != alone[1].size       # the later segments were not, though a call of their own would be
+
+
 def test_cpu_decode_weights_are_an_engine_setting_built_once(engine):
     bf16 = IndexTTS2Engine(FOLDER, gpt_weights="bf16")
     texts = ["Hello there.", "How are you today, my friend?"]

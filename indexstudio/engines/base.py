@@ -51,6 +51,12 @@ class Engine(abc.ABC):
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         """Speak every segment; yield each one as soon as its audio exists."""
 
+    def continuing(self, controls: Controls) -> Controls:
+        """The controls for a call that continues work begun by an earlier call (a book's later engine calls):
+        without the options that only shape how a stream opens, so that a segment's audio does not depend
+        on which call renders it."""
+        return controls
+
     def check_options(self, options: dict[str, Any]) -> None:
         """Reject engine options this engine does not understand (before any work starts)."""
         if options:

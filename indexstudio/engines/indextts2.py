@@ -571,6 +571,12 @@ class IndexTTS2Engine(IndexTTSEngine):
         if opts.use_emo_text or opts.emo_text:
             self.model.text_emotion_model()      # fails now, naming the missing folder, not mid-book
 
+    def continuing(self, controls: Controls) -> Controls:
+        """Without `quick_streaming_tokens`: it cuts the opening text of a call, and only a stream's opening
+        should be cut."""
+        options = {k: v for k, v in controls.options.items() if k != "quick_streaming_tokens"}
+        return dataclasses.replace(controls, options=options)
+
     def request_options(self, controls: Controls) -> IndexTTS2Options:
         """The options of one request, with audio paths resolved and the speed checked before any work."""
         opts = self.options_type.from_mapping(controls.options)
@@ -585,12 +591,16 @@ class IndexTTS2Engine(IndexTTSEngine):
             raise InputError(f"{opts.engine_label} needs a voice: a reference audio file (3-15 s of clean speech)")
         reference = resolve_reference(voice)
         model = self.model
-        rng = random.Random(controls.seed)
         speaker = model.speaker(reference)
-        fixed_emotion = None if opts.use_emo_text and not opts.emo_text else model.emotion(speaker, reference, opts, rng=rng)
+        fixed_emotion = None if opts.use_emo_text and not opts.emo_text else \
+            model.emotion(speaker, reference, opts, rng=random.Random(controls.seed))
 
         def emotion_of(text: str) -> EmotionCondition:
-            return fixed_emotion or model.emotion(speaker, reference, opts, text, rng)
+            if fixed_emotion is not None:
+                return fixed_emotion
+            # `use_random` draws from a stream of the seed and this text, not of its place in the call
+            rng = random.Random(None if controls.seed is None else f"{controls.seed}:{text}")
+            return model.emotion(speaker, reference, opts, text, rng)
         gap = np.zeros(model.silence(opts), dtype=np.float32)
         for index, waves in model.render_many(segments, speaker, emotion_of, opts, controls.seed, controls.speed):
             parts = [part for n, wav in enumerate(waves) for part in ((gap, wav[0].numpy()) if n else (wav[0].numpy(),))]

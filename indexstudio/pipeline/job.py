@@ -131,13 +131,21 @@ class Job:
 
     # -- rendering -----------------------------------------------------------------------------
     def batches(self, pending: list[int]) -> list[list[int]]:
-        """The engine calls: `bucket_size` segments each, in text order (normal) or bucketed by length (batch).
-        An engine that batches renders a call's segments together, each as it would alone."""
+        """The engine calls: `bucket_size` segments each, in text order (normal) or bucketed by length (batch),
+        the book's first segment leading its call (see `controls_for`).  An engine that batches renders a
+        call's segments together, each as it would alone."""
         if self.settings.mode == "normal":
             size = self.settings.bucket_size
             return [pending[first:first + size] for first in range(0, len(pending), size)]
         lengths = [self.plan.segments[i].tokens for i in pending]
-        return [[pending[j] for j in bucket] for bucket in bucket_segments(lengths, self.settings.bucket_size)]
+        buckets = [[pending[j] for j in bucket] for bucket in bucket_segments(lengths, self.settings.bucket_size)]
+        return [sorted(bucket, key=lambda i: i != 0) for bucket in buckets]
+
+    def controls_for(self, batch: list[int]) -> Controls:
+        """The call that opens the book (its first segment first) streams; the others continue it, so that
+        options such as IndexTTS's quick_streaming_tokens shape the book's opening only, however the calls
+        fall (resumed jobs, bucket sizes)."""
+        return self.controls if batch[0] == 0 else self.engine.continuing(self.controls)
 
     def render(self, on_progress: Callable[[Progress], None] | None = None) -> tuple[dict[int, int], Progress]:
         """Render every missing segment; returns (index -> samples, final progress)."""
@@ -163,7 +171,7 @@ class Job:
                       on_progress: Callable[[Progress], None] | None) -> None:
         sr = self.engine.sample_rate
         texts = [self.plan.segments[i].text for i in batch]
-        for result in self.engine.synthesize(texts, self.voice, self.controls):
+        for result in self.engine.synthesize(texts, self.voice, self.controls_for(batch)):
             index = batch[result.index]
             audio = trim_silence(np.asarray(result.audio, np.float32).reshape(-1), sr)
             if self.settings.loudness is not None:

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.tiny_qwen import tiny_tokenizer, write_tiny_qwen
 
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.qwen_emotion import (
-    MAX_SCORE, SYSTEM_PROMPT, THINK_END, TextEmotion, load_text_emotion, parse_emotion_answer,
+    MAX_SCORE, SYSTEM_PROMPT, TextEmotion, load_text_emotion, parse_emotion_answer,
 )
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -89,42 +90,11 @@ def test_unloadable_model_folder_is_a_model_folder_error(tmp_path):
 
 
 # ---- a tiny local Qwen3, loaded through the folder -------------------------------------------------
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
-    "{% endif %}"
-)
-
-
-def tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    core = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                        chat_template=CHAT_TEMPLATE)
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
-    tokenizer.add_tokens(["<think>", THINK_END])
-    return tokenizer
-
-
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
     root = tmp_path_factory.mktemp("model")
     (root / "config.yaml").write_text("version: 2.0\nqwen_emo_path: tiny-qwen-emo\n", encoding="utf-8")
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    Qwen3ForCausalLM(config).save_pretrained(root / "tiny-qwen-emo")
-    tokenizer.save_pretrained(root / "tiny-qwen-emo")
+    write_tiny_qwen(root / "tiny-qwen-emo")
     return root
 
 
