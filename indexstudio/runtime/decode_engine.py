@@ -30,7 +30,7 @@ from indexstudio.errors import EngineError
 from indexstudio.models.gpt2 import CACHE_BLOCK
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
-from indexstudio.runtime.kv_cache import SlotCache
+from indexstudio.runtime.kv_cache import SlotCache, take_rows
 from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import next_beams, sample
 from indexstudio.runtime.scheduler import Scheduler
@@ -116,16 +116,15 @@ class DecodeEngine:
             rows = [seq.slots for seq in seqs]
         single = [i for i, seq in enumerate(seqs) if seq.beams is None]
         if single:
-            slots = torch.tensor([seqs[i].slots[0] for i in single], device=self.device)
-            index = torch.tensor([rows[i][0] for i in single], device=self.device)
-            tokens = sample(logits[index], [seqs[i] for i in single], self.cache.seen[slots])
-            self.cache.seen[slots, tokens] = True
+            slots = [seqs[i].slots[0] for i in single]
+            tokens = sample(take_rows(logits, [rows[i][0] for i in single]), [seqs[i] for i in single],
+                            take_rows(self.cache.seen, slots))
+            self.cache.mark_seen(slots, tokens)
             for i, token in zip(single, tokens.tolist()):
                 seqs[i].append(token)
         beams = [i for i, seq in enumerate(seqs) if seq.beams is not None]
         if beams:
-            self._advance_beams([seqs[i] for i in beams], logits[torch.tensor([r for i in beams for r in rows[i]],
-                                                                            device=self.device)])
+            self._advance_beams([seqs[i] for i in beams], take_rows(logits, [r for i in beams for r in rows[i]]))
         finished = [seq for seq in seqs if seq.is_finished]
         for seq in finished:
             self.scheduler.finish(seq)
@@ -137,9 +136,9 @@ class DecodeEngine:
         seen ids.  All moves are one copy, of the positions where some moved pair differs: two beams hold
         the same keys/values up to where their codes part (beams mostly share a long history, so this is
         a few positions, not the whole sequence), and past the longest such sequence nothing is attended."""
-        slots = torch.tensor([slot for seq in seqs for slot in seq.slots], device=self.device)
+        slots = [slot for seq in seqs for slot in seq.slots]
         before = [seq.beams.shared for seq in seqs]     # common codes of the beams whose keys/values the slots hold
-        sources = next_beams(logits, seqs, self.cache.seen[slots])
+        sources = next_beams(logits, seqs, take_rows(self.cache.seen, slots))
         src, dst, starts, length = [], [], [], 0
         live = [(seq, seq_sources, shared) for seq, seq_sources, shared in zip(seqs, sources, before)
                 if not seq.is_finished]
@@ -152,10 +151,8 @@ class DecodeEngine:
                     length = max(length, seq.cached_len)
         self.cache.copy(src, dst, length, min(starts, default=0))
         if live:
-            index = torch.tensor([slot for seq, _, _ in live for slot in seq.slots], device=self.device)
-            codes = torch.tensor([seq_codes[-1] for seq, _, _ in live for seq_codes in seq.beams.tokens],
-                                 device=self.device)
-            self.cache.seen[index, codes] = True
+            self.cache.mark_seen([slot for seq, _, _ in live for slot in seq.slots],
+                                 [seq_codes[-1] for seq, _, _ in live for seq_codes in seq.beams.tokens])
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                seeds: Seq[int | None] | None = None,

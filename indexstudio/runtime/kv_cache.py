@@ -30,6 +30,20 @@ from indexstudio.models.gpt2 import CACHE_BLOCK, GPT2Config, KVCache
 MAX_PREFIXES = 4    # shared prompt prefixes kept (the oldest goes first)
 
 
+def row_span(rows: list[int]) -> slice | None:
+    """`rows` as a slice when they are consecutive and ascending (a decode step's rows are slots [0, n)),
+    else None."""
+    if rows and rows[-1] - rows[0] == len(rows) - 1 and rows == list(range(rows[0], rows[-1] + 1)):
+        return slice(rows[0], rows[-1] + 1)
+    return None
+
+
+def take_rows(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """t[rows]: a view when the rows are consecutive (no index tensor to build and copy to the device)."""
+    span = row_span(rows)
+    return t[span] if span is not None else t[torch.tensor(rows, device=t.device)]
+
+
 class SlotCache:
     def __init__(self, cfg: GPT2Config, num_slots: int, max_len: int, vocab: int,
                  dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", block: int = CACHE_BLOCK):
@@ -117,6 +131,15 @@ class SlotCache:
             raise ValueError(f"slot {slot} is not allocated")
         heapq.heappush(self._free, slot)
 
+    def mark_seen(self, slots: list[int], codes: torch.Tensor | list[int]) -> None:
+        """Slot slots[i] has now seen code codes[i] (for the repetition penalty)."""
+        codes = torch.as_tensor(codes, device=self.device)
+        span = row_span(slots)
+        if span is not None:
+            self.seen[span].scatter_(1, codes.unsqueeze(1), True)
+        else:
+            self.seen[torch.tensor(slots, device=self.device), codes] = True
+
     def lowest_free(self) -> int | None:
         return self._free[0] if self._free else None
 
@@ -134,6 +157,6 @@ class SlotCache:
         agree on those before `start` - and seen ids), all read before any is written: beam search continues
         its beams from other beams' slots."""
         if src != dst:
-            src_index, dst_index = (torch.tensor(s, device=self.device) for s in (src, dst))
+            src_index, dst_index = torch.tensor([src, dst], device=self.device)      # one copy to the device
             self.kv.copy_rows(src_index, dst_index, length, start)
             self.seen[dst_index] = self.seen[src_index]

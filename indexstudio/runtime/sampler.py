@@ -19,6 +19,7 @@ import itertools
 import torch
 
 from indexstudio.runtime.decoding import bar_stop, beam_candidates, multinomial_rows
+from indexstudio.runtime.kv_cache import row_span, take_rows
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 
@@ -49,11 +50,8 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
     """(B, V) float logits, B single-beam sequences and their (B, V) seen-ids masks -> (B,) next codes."""
     tokens = torch.empty(len(seqs), dtype=torch.long, device=logits.device)
     for params, rows in _by_settings(seqs).items():
-        if len(rows) == len(seqs):
-            index, scores, hit = slice(None), logits, seen
-        else:
-            index = torch.tensor(rows, device=logits.device)
-            scores, hit = logits[index], seen[index]
+        index = row_span(rows) or torch.tensor(rows, device=logits.device)
+        scores, hit = logits[index], seen[index]
         scores = params.warpers(None, _penalised(scores, params, hit, [seqs[row].generated for row in rows]))
         if params.do_sample:
             generators = [seqs[row].generator for row in rows]
@@ -73,9 +71,10 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
     first = [0, *itertools.accumulate(seq.num_rows for seq in seqs)]
     sources: list[list[int]] = [[] for _ in seqs]
     for params, members in _by_settings(seqs).items():
-        rows = torch.tensor([r for i in members for r in range(first[i], first[i + 1])], device=logits.device)
+        rows = [r for i in members for r in range(first[i], first[i + 1])]
         generated = [seqs[i].generated for i in members for _ in range(params.num_beams)]
-        scores = params.warpers(None, _penalised(torch.log_softmax(logits[rows], dim=-1), params, seen[rows], generated))
+        scores = params.warpers(None, _penalised(torch.log_softmax(take_rows(logits, rows), dim=-1), params,
+                                                 take_rows(seen, rows), generated))
         vocab, n = scores.shape[-1], len(members)
         running = torch.tensor([seqs[i].beams.scores for i in members], dtype=torch.float32, device=scores.device)
         scores = (scores.view(n, params.num_beams, vocab) + running[:, :, None]).view(n, -1)
