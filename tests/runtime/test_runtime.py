@@ -14,6 +14,7 @@ from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
+from indexstudio.runtime.kv_cache import row_span, take_rows
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -433,6 +434,18 @@ def test_a_cache_growth_that_fails_part_way_leaves_a_usable_cache(setup, monkeyp
     assert engine.cache.capacity == capacity and engine.cache.version == version + 1
     assert [g.tolist() for g in engine.generate(rows, params)] == expected
     assert len({layer.shape[3] for layer in engine.cache.layers}) == 1 and engine.cache.capacity > capacity
+
+
+def test_consecutive_rows_are_taken_as_views() -> None:
+    """A decode step's rows are slots [0, n) in order: taken as a slice, with no index tensor to build."""
+    t = torch.arange(12).view(6, 2)
+    view = take_rows(t, [2, 3, 4])
+    assert view.data_ptr() == t[2].data_ptr() and view.tolist() == t[2:5].tolist()
+    for rows in ([0, 2], [3, 2], [1, 1], [4]):
+        got = take_rows(t, rows)
+        assert got.tolist() == [t[r].tolist() for r in rows]
+        assert (got.data_ptr() == t[rows[0]].data_ptr()) == (row_span(rows) is not None)
+    assert row_span([]) is None and row_span([4]) == slice(4, 5) and row_span([0, 2]) is None
 
 
 def test_a_slot_allocation_that_fails_takes_no_slot(setup, monkeypatch) -> None:
