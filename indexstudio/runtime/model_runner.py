@@ -43,9 +43,11 @@ class ModelRunner:
         param = gpt.gpt.ln_f.weight
         self.device, self.dtype = param.device, param.dtype
         self.rows = torch.arange(cache.num_slots, device=self.device).unsqueeze(1)     # (slots, 1) row index
-        # on CUDA `DecodeGraphs` captures the compiled step itself
-        self.decode_step = compile_for(self.step, self.device) if compile_step else self.step
-        self.graphs = DecodeGraphs(self) if cuda_graphs and self.device.type == "cuda" else None
+        # called with the runner (a method bound to it and kept on it would be a reference cycle: the cache
+        # would wait for the garbage collector instead of going with its request); on CUDA `DecodeGraphs`
+        # captures the compiled step itself
+        self.decode_step = compile_for(ModelRunner.step, self.device) if compile_step else ModelRunner.step
+        self.graphs = DecodeGraphs(cache) if cuda_graphs and self.device.type == "cuda" else None
 
     @torch.inference_mode()
     def prefill(self, seqs: list[Sequence]) -> torch.Tensor:
@@ -116,10 +118,10 @@ class ModelRunner:
         kv_len = max(cache_pos) + 1
         self.cache.reserve(kv_len)
         if self.graphs is not None:
-            return self.graphs.run(inputs, kv_len)
+            return self.graphs.run(self, inputs, kv_len)
         tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
+        return self.decode_step(self, tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
 
     def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
              mask: torch.Tensor | None, cache_layers: list[torch.Tensor]) -> torch.Tensor:
@@ -206,52 +208,51 @@ class DecodeGraphs:
     share one memory pool and one static input buffer (codes, mel positions,
     cache positions), filled by one host-to-device copy per step; they are
     dropped when any cache tensor was replaced (the cache grew), since they
-    point at the old ones.
+    point at the old ones.  The runner comes with each call (see `ModelRunner`).
     """
     LENGTH_BUCKET = 256
 
-    def __init__(self, runner: ModelRunner):
-        self.runner = runner
-        slots = runner.cache.num_slots
+    def __init__(self, cache: SlotCache):
+        self.cache = cache
+        slots = cache.num_slots
         self.batch_buckets = sorted({min(1 << i, slots) for i in range(slots.bit_length() + 1)})
-        self.inputs = torch.zeros(3, slots, dtype=torch.long, device=runner.device)
+        self.inputs = torch.zeros(3, slots, dtype=torch.long, device=cache.device)
         self.reset()
 
     def reset(self) -> None:
-        self.cache_version = self.runner.cache.version
+        self.cache_version = self.cache.version
         self.graphs: dict[tuple[int, int], torch.cuda.CUDAGraph] = {}
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
 
-    def run(self, inputs: list[list[int]], kv_len: int) -> torch.Tensor:
+    def run(self, runner: ModelRunner, inputs: list[list[int]], kv_len: int) -> torch.Tensor:
         """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V)."""
-        if self.runner.cache.version != self.cache_version:
+        if self.cache.version != self.cache_version:
             self.reset()
         n = len(inputs[0])
         batch = next(b for b in self.batch_buckets if b >= n)
-        length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.runner.cache.capacity)
+        length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.cache.capacity)
         padded = torch.zeros(3, batch, dtype=torch.long)
         padded[:, :n] = torch.tensor(inputs)
         self.inputs[:, :batch].copy_(padded)
         key = (batch, length)
         if key not in self.graphs:
-            self._capture(key)
+            self._capture(runner, key)
         self.graphs[key].replay()
         return self.outputs[key][:n]
 
-    def _step(self, batch: int, length: int) -> torch.Tensor:
+    def _step(self, runner: ModelRunner, batch: int, length: int) -> torch.Tensor:
         tokens, mel_pos, pos = self.inputs[:, :batch]
-        cache = self.runner.cache
-        return self.runner.decode_step(tokens, mel_pos, pos, length, attention_mask(pos, length), cache.layers)
+        return runner.decode_step(runner, tokens, mel_pos, pos, length, attention_mask(pos, length), self.cache.layers)
 
-    def _capture(self, key: tuple[int, int]) -> None:
+    def _capture(self, runner: ModelRunner, key: tuple[int, int]) -> None:
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            self._step(*key)                    # warm-up outside the graph (lazy inits, allocator)
+            self._step(runner, *key)            # warm-up outside the graph (lazy inits, allocator)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            self.outputs[key] = self._step(*key)
+            self.outputs[key] = self._step(runner, *key)
         self.pool = graph.pool()
         self.graphs[key] = graph

@@ -1,6 +1,8 @@
 """Continuous-batching decode runtime: same codes as `decoding.generate` alone, per-sequence sampling, slot reuse."""
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
 from indexstudio.runtime.kv_cache import row_span, take_rows
+from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -110,7 +113,7 @@ def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
     rows = [prompt_rows(p)[0] for p in prompts]
     for slots in (1, 4):
         engine = DecodeEngine(model, max_batch=slots, max_len=128, cache_block=16, compile_step=True)
-        assert engine.runner.decode_step is not engine.runner.step
+        assert engine.runner.decode_step is not ModelRunner.step
         got = engine.generate(rows, SamplingParams.from_decoding(cfg))
         assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
         assert engine.cache.capacity > 16
@@ -446,6 +449,27 @@ def test_consecutive_rows_are_taken_as_views() -> None:
         assert got.tolist() == [t[r].tolist() for r in rows]
         assert (got.data_ptr() == t[rows[0]].data_ptr()) == (row_span(rows) is not None)
     assert row_span([]) is None and row_span([4]) == slice(4, 5) and row_span([0, 2]) is None
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_an_engine_goes_with_its_request_without_the_garbage_collector(setup, compiled) -> None:
+    """On a CPU every request decodes on an engine of its own, dropped when the request is done: its cache must
+    go then, by reference counting, not whenever the cyclic garbage collector runs (a step kept as a method
+    bound to its runner made a cycle, and a book's memory grew by an engine per call until a collection)."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts[:2]]
+    params = SamplingParams(8, model.cfg.stop_mel_token)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(2):          # the second time too (a compiled step is compiled the first time)
+            engine = DecodeEngine(model, max_batch=2, max_len=128, compile_step=compiled)
+            engine.generate(rows, params)
+            layer = weakref.ref(engine.cache.layers[0])
+            del engine
+            assert layer() is None
+    finally:
+        gc.enable()
 
 
 def test_a_slot_allocation_that_fails_takes_no_slot(setup, monkeypatch) -> None:
