@@ -4,6 +4,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import ROOT
+
 SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[3])
@@ -36,3 +38,17 @@ def test_peak_rss_is_flat_from_100_to_2000_segments(tmp_path):
     large = _peak_rss_kib(2000, tmp_path / "large")
     # 2000 segments are ~30 min of audio (~110 MB as float32): holding it would blow the ratio.
     assert large <= 1.1 * small, (small, large)
+
+
+def test_indextts2_book_peak_rss_does_not_grow_with_its_length():
+    """The real engine (reduced golden IndexTTS-2, the book's calls of 6 segments, 3 beams): a 15k-character book
+    peaks where a 1k one does.  Every call decodes on an engine of its own; when those were freed only by the
+    garbage collector, the 15k book peaked 1.11x higher (and a 100k one 1.25x)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_e2e
+
+    options = {"max_mel_tokens": 10, "diffusion_steps": 2}
+    small = bench_e2e.measure_book_memory(1_000, options=options, timeout=600)
+    large = bench_e2e.measure_book_memory(15_000, options=options, timeout=600)
+    assert large["segments"] >= 10 * small["segments"]
+    assert large["peak_rss_kib"] <= 1.05 * small["peak_rss_kib"], (small, large)
