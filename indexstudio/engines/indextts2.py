@@ -592,8 +592,8 @@ class IndexTTS2Engine(IndexTTSEngine):
         reference = resolve_reference(voice)
         model = self.model
         speaker = model.speaker(reference)
-        fixed_emotion = None if opts.use_emo_text and not opts.emo_text else \
-            model.emotion(speaker, reference, opts, rng=random.Random(controls.seed))
+        per_text = opts.use_emo_text and not opts.emo_text
+        fixed_emotion = None if per_text else model.emotion(speaker, reference, opts, rng=random.Random(controls.seed))
 
         def emotion_of(text: str) -> EmotionCondition:
             if fixed_emotion is not None:
