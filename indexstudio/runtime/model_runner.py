@@ -107,21 +107,25 @@ class ModelRunner:
     def decode(self, seqs: list[Sequence]) -> torch.Tensor:
         """Logits (n, V) after feeding every row's last code, row i from slot i; the sequences' slots must be
         [0, n)."""
-        n = sum(s.num_rows for s in seqs)
-        # one host-to-device copy: last codes, their mel positions, their cache positions
-        inputs = [[0] * n for _ in range(3)]
-        for s in seqs:
-            mel_pos, cached = s.generated + self.gpt.generated_position_offset, s.cached_len
-            for slot, token in zip(s.slots, s.last_tokens):
-                inputs[0][slot], inputs[1][slot], inputs[2][slot] = token, mel_pos, cached
+        inputs = self.decode_inputs(seqs)
         cache_pos = inputs[2]
         kv_len = max(cache_pos) + 1
         self.cache.reserve(kv_len)
         if self.graphs is not None:
             return self.graphs.run(self, inputs, kv_len)
-        tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)
+        tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)     # one host-to-device copy
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
         return self.decode_step(self, tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
+
+    def decode_inputs(self, seqs: list[Sequence]) -> list[list[int]]:
+        """Per row (slot i = row i): the last code, its mel position and its cache position."""
+        n = sum(s.num_rows for s in seqs)
+        inputs = [[0] * n for _ in range(3)]
+        for s in seqs:
+            mel_pos, cached = s.generated + self.gpt.generated_position_offset, s.cached_len
+            for slot, token in zip(s.slots, s.last_tokens):
+                inputs[0][slot], inputs[1][slot], inputs[2][slot] = token, mel_pos, cached
+        return inputs
 
     def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
              mask: torch.Tensor | None, cache_layers: list[torch.Tensor]) -> torch.Tensor:
@@ -229,19 +233,24 @@ class DecodeGraphs:
         """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V)."""
         if self.cache.version != self.cache_version:
             self.reset()
+        key = self.load(inputs, kv_len)
+        if key not in self.graphs:
+            self._capture(runner, key)
+        self.graphs[key].replay()
+        return self.outputs[key][:len(inputs[0])]
+
+    def load(self, inputs: list[list[int]], kv_len: int) -> tuple[int, int]:
+        """Fill the static input buffer with the batch padded up to its bucket; the (batch, length) bucket."""
         n = len(inputs[0])
         batch = next(b for b in self.batch_buckets if b >= n)
         length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.cache.capacity)
         padded = torch.zeros(3, batch, dtype=torch.long)
         padded[:, :n] = torch.tensor(inputs)
         self.inputs[:, :batch].copy_(padded)
-        key = (batch, length)
-        if key not in self.graphs:
-            self._capture(runner, key)
-        self.graphs[key].replay()
-        return self.outputs[key][:n]
+        return batch, length
 
-    def _step(self, runner: ModelRunner, batch: int, length: int) -> torch.Tensor:
+    def step(self, runner: ModelRunner, batch: int, length: int) -> torch.Tensor:
+        """The step a graph of this bucket holds, on the loaded inputs: logits (batch, V)."""
         tokens, mel_pos, pos = self.inputs[:, :batch]
         return runner.decode_step(runner, tokens, mel_pos, pos, length, attention_mask(pos, length), self.cache.layers)
 
@@ -249,10 +258,10 @@ class DecodeGraphs:
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            self._step(runner, *key)            # warm-up outside the graph (lazy inits, allocator)
+            self.step(runner, *key)             # warm-up outside the graph (lazy inits, allocator)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool):
-            self.outputs[key] = self._step(runner, *key)
+            self.outputs[key] = self.step(runner, *key)
         self.pool = graph.pool()
         self.graphs[key] = graph

@@ -17,7 +17,7 @@ from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
 from indexstudio.runtime.kv_cache import row_span, take_rows
-from indexstudio.runtime.model_runner import ModelRunner
+from indexstudio.runtime.model_runner import DecodeGraphs, ModelRunner
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -117,6 +117,31 @@ def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
         got = engine.generate(rows, SamplingParams.from_decoding(cfg))
         assert [g.tolist() for g in got] == [e.tolist() for e in expected], f"{slots} slots"
         assert engine.cache.capacity > 16
+
+
+def test_a_step_padded_as_the_cuda_graphs_pad_it_gives_the_same_logits(setup) -> None:
+    """A CUDA graph replays the step over a batch rounded up to its bucket (free slots decode code 0 at
+    position 0) and a cache length rounded up to a multiple of 256 (masked).  Run eagerly, that padded step
+    gives the running rows the logits of the plain step: what the graphs rely on, checked on any device."""
+    model, _, prompts = setup
+    params = SamplingParams(40, model.cfg.stop_mel_token, ignore_stop=True, repetition_penalty=10.0)
+    engine = DecodeEngine(model, max_batch=8, max_len=300, cuda_graphs=False)
+    for embeds, ids in (prompt_rows(p)[0] for p in prompts[:3]):
+        engine.add(Sequence(embeds, ids, params))
+    for _ in range(4):                                  # the prefill, then three decode steps
+        engine.step()
+    seqs = list(engine.scheduler.running)
+    assert len({s.cached_len for s in seqs}) == 3       # rows of different lengths: the masked attention
+    inputs = engine.runner.decode_inputs(seqs)
+    graphs = DecodeGraphs(engine.cache)
+    batch, length = graphs.load(inputs, max(inputs[2]) + 1)
+    assert (batch, length) == (4, 256) and length > max(inputs[2]) + 1
+    with torch.inference_mode():
+        padded = graphs.step(engine.runner, batch, length)
+        plain = engine.runner.decode(seqs)
+    assert padded.shape[0] == 4 and torch.isfinite(padded).all()
+    torch.testing.assert_close(padded[:3], plain, rtol=1e-5, atol=1e-5)
+    assert torch.equal(padded[:3].argmax(-1), plain.argmax(-1))
 
 
 BEAM_SETTINGS = {"greedy": {"num_beams": 3, "length_penalty": 0.0, "repetition_penalty": 10.0},
