@@ -35,6 +35,7 @@ from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import next_beams, sample
 from indexstudio.runtime.scheduler import Scheduler
 from indexstudio.runtime.sequence import SamplingParams, Sequence
+from indexstudio.runtime.weights import cache_dtype
 
 PromptRow = tuple[torch.Tensor, torch.Tensor]     # (S, D) embeddings, (S,) ids
 MIN_SHARED_PREFIX = 4     # shorter common prefixes are not worth a separate prefill
@@ -46,8 +47,8 @@ class DecodeEngine:
                  compile_step: bool = False):
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
-        self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes, param.dtype, param.device,
-                               cache_block)
+        self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes,
+                               cache_dtype(weights, param.dtype), param.device, cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs, compile_step)
         self._lock = threading.RLock()      # one step at a time; streams of several threads share the steps

@@ -145,15 +145,15 @@ class ModelRunner:
 
         Keys and values of input (b, t) go, in one write per layer, to cache slot row_index[b, 0 or t],
         position positions[b, t] of the layer's (slots, 2, heads, capacity, head_dim) cache tensor;
-        `attend(q, that tensor)` reads them.
+        `attend(q, that tensor)` reads them, in the cache's dtype (`weights.cache_dtype`).
         """
         b, t, d = x.shape
         heads = self.gpt.cfg.heads
         head_dim = d // heads
         for layer, kv in zip(self.layers, cache_layers):
-            qkv = layer.qkv(layer.ln_1(x))
+            qkv = layer.qkv(layer.ln_1(x)).to(kv.dtype)
             kv[row_index, :, :, positions] = qkv[..., d:].view(b, t, 2, heads, head_dim)
-            out = attend(qkv[..., :d].view(b, t, heads, head_dim).transpose(1, 2), kv)
+            out = attend(qkv[..., :d].view(b, t, heads, head_dim).transpose(1, 2), kv).to(x.dtype)
             x = x + layer.proj(out.transpose(1, 2).reshape(b, t, d))
             x = x + layer.fc_out(F.gelu(layer.fc(layer.ln_2(x)), approximate=layer.approximate))
         return x

@@ -3,9 +3,9 @@
 "fp32" uses the model's modules untouched (whatever dtype the model is in), so
 its results are those of `decoding.generate`.  "bf16" and "int8" keep copies
 of the four projections of every block in (out, in) layout - bfloat16, or int8
-with one symmetric scale per output channel - and compute them in bfloat16;
-the residual stream, layer norms, attention and KV cache stay in the model's
-dtype.  The copies are made once per model and weight mode and live as long as
+with one symmetric scale per output channel - and compute them in bfloat16,
+and keep the KV cache in bfloat16 too (`cache_dtype`); the residual stream
+and layer norms stay in the model's dtype.  The copies are made once per model and weight mode and live as long as
 the model (every decode engine of that model shares them); the model's own
 modules are not changed.
 """
@@ -39,8 +39,9 @@ class Int8Linear(nn.Module):
     """Weight-only int8 with per-output-channel scales.
 
     Up to PACKED_ROWS rows, `_weight_int8pack_mm` dequantises on the fly (reads a
-    quarter of the fp32 bytes); its cost grows with the rows, so larger inputs
-    (prefill) dequantise the weight once and run one bf16 GEMM.
+    quarter of the fp32 bytes); its cost grows with the rows (on an AMX Xeon it
+    beats the bf16 copies up to ~4 rows and takes 3x their time at 16), so
+    larger inputs (prefill) dequantise the weight once and run one bf16 GEMM.
     """
     PACKED_ROWS = 16
 
@@ -59,6 +60,13 @@ class Int8Linear(nn.Module):
         else:
             y = F.linear(flat, self.weight.to(torch.bfloat16) * self.scales[:, None], self.bias)
         return y.view(*x.shape[:-1], -1).to(x.dtype)
+
+
+def cache_dtype(weights: str, model_dtype: torch.dtype) -> torch.dtype:
+    """The KV cache's dtype: the model's, but bfloat16 for a float32 model in the bf16 / int8 modes.  At a
+    book segment's lengths a step reads more cache than weights (18 rows at 600 positions: 2.7 GB of float32
+    keys and values, against 0.95 GB of bf16 weights), so the approximate modes halve that too."""
+    return torch.bfloat16 if weights != "fp32" and model_dtype == torch.float32 else model_dtype
 
 
 @dataclass

@@ -330,10 +330,24 @@ def test_weight_modes_decode(setup, weights) -> None:
         pytest.skip("weight-only modes are for CPUs (GPUs take --dtype)")
     rows = [prompt_rows(p)[0] for p in prompts[:3]]
     params = SamplingParams(12, model.cfg.stop_mel_token, ignore_stop=True)
-    got = DecodeEngine(model, max_batch=2, max_len=96, weights=weights).generate(rows, params)
+    engine = DecodeEngine(model, max_batch=2, max_len=96, weights=weights)
+    got = engine.generate(rows, params)
     assert [g.numel() for g in got] == [12] * 3
     assert all(0 <= int(c) < model.cfg.number_mel_codes for g in got for c in g)
     assert model.gpt.h[0].attn.c_attn.weight.dtype == torch.float32      # the model itself is untouched
+    assert all(layer.dtype == torch.bfloat16 for layer in engine.cache.layers)     # keys/values in bf16 too
+    exact = DecodeEngine(model, max_batch=2, max_len=96)
+    assert exact.cache.layers[0].dtype == torch.float32
+    first, first_exact = (_prefill_logits(model, rows[0], w) for w in (weights, "fp32"))
+    assert float((first - first_exact).norm() / first_exact.norm()) < 0.05      # the cache written and read
+
+
+def _prefill_logits(model, row, weights: str) -> torch.Tensor:
+    """The logits after one prompt, from a fresh engine of that weight mode."""
+    engine = DecodeEngine(model, max_batch=1, max_len=96, weights=weights)
+    seq = Sequence(*row, SamplingParams(4, model.cfg.stop_mel_token))
+    seq.slots = [engine.cache.allocate(seq.input_ids)]
+    return engine.runner.prefill([seq])
 
 
 def test_bad_requests_are_reported(setup) -> None:
