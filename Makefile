@@ -34,6 +34,7 @@ bench: setup
 bench-indextts: setup
 	$(PY) -m indexstudio bench decode --segments 16 --tokens 32
 	$(PY) bench/bench_step_overhead.py
+	$(PY) bench/bench_cache_length.py
 	$(PY) bench/bench_e2e.py
 
 clean:
