@@ -64,7 +64,7 @@ class Int8Linear(nn.Module):
 
 def cache_dtype(weights: str, model_dtype: torch.dtype) -> torch.dtype:
     """The KV cache's dtype: the model's, but bfloat16 for a float32 model in the bf16 / int8 modes.  At a
-    book segment's lengths a step reads more cache than weights (18 rows at 600 positions: 2.7 GB of float32
+    book segment's lengths a step reads more cache than weights (18 rows after 600 codes: 2.8 GiB of float32
     keys and values, against 0.95 GB of bf16 weights), so the approximate modes halve that too."""
     return torch.bfloat16 if weights != "fp32" and model_dtype == torch.float32 else model_dtype
 
