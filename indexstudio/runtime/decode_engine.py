@@ -14,6 +14,14 @@ Beam search runs here too: a sequence of B beams holds B slots, its rows
 decode in the same steps as everyone else's, and after each step its beams
 move between its slots as `decoding.generate` reorders its cache.
 
+On CUDA the engine overlaps host and device: a decode step of single-beam
+sequences is queued with the previous step's codes still on the device (fed
+from there), and only then does the host read those codes, append them and
+check for stops (`Ahead`).  While the batch stays the same (no sequence
+stopped, reached its length or is waiting for a free slot) the device thus
+never waits for the host's bookkeeping; a sequence that stops costs one
+wasted row-step.  The codes are those of the step-by-step loop.
+
 `decode_rows` is the drop-in for engines: the rows of a `MelPrompt` in, one
 code tensor per row out (stop token included when produced).  Several return
 sequences per row fall back to `decoding.generate`, one row at a time.
@@ -30,6 +38,7 @@ from indexstudio.errors import EngineError
 from indexstudio.models.gpt2 import CACHE_BLOCK
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
+from indexstudio.runtime.device import HostCopy
 from indexstudio.runtime.kv_cache import SlotCache, take_rows
 from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import next_beams, sample
@@ -44,13 +53,18 @@ MIN_SHARED_PREFIX = 4     # shorter common prefixes are not worth a separate pre
 class DecodeEngine:
     def __init__(self, gpt: MelCodeGPT, max_batch: int = 8, max_len: int = 1024, weights: str = "fp32",
                  cuda_graphs: bool = True, max_prefill_tokens: int = 1024, cache_block: int = CACHE_BLOCK,
-                 compile_step: bool = False):
+                 compile_step: bool = False, overlap: bool | None = None):
+        """`overlap`: queue each decode step before reading the previous one's codes (default: on CUDA, where
+        it hides the host's work per step; elsewhere the device computes as the host queues, so there is
+        nothing to hide)."""
         param = gpt.gpt.ln_f.weight
         self.gpt, self.device = gpt, param.device
         self.cache = SlotCache(gpt.gpt.cfg, max_batch, max_len, gpt.cfg.number_mel_codes,
                                cache_dtype(weights, param.dtype), param.device, cache_block)
         self.scheduler = Scheduler(self.cache, max_prefill_tokens)
         self.runner = ModelRunner(gpt, self.cache, weights, cuda_graphs, compile_step)
+        self.overlap = self.device.type == "cuda" if overlap is None else overlap
+        self._ahead: Ahead | None = None    # the decode step whose codes the host has not read yet
         self._lock = threading.RLock()      # one step at a time; streams of several threads share the steps
 
     def add(self, seq: Sequence) -> None:
@@ -63,6 +77,7 @@ class DecodeEngine:
         """Drop a sequence that is no longer wanted (its slot is freed at once)."""
         with self._lock:
             self.scheduler.abort(seq)
+            self._drop_wasted_step()
 
     def _check(self, seq: Sequence) -> None:
         params, cfg = seq.params, self.gpt.cfg
@@ -101,14 +116,21 @@ class DecodeEngine:
             try:
                 return self._step()
             except BaseException as exc:
+                self._ahead = None
                 for seq in list(self.scheduler.running):
+                    seq.ahead = 0
                     seq.error = exc
                     self.scheduler.abort(seq)
                 raise
 
     def _step(self) -> list[Sequence]:
+        if self._ahead is not None:
+            return self._step_ahead()
         seqs, is_prefill = self.scheduler.schedule()
         seqs = list(seqs)
+        if not is_prefill and self.overlap and all(seq.beams is None for seq in seqs):
+            self._ahead = self._queue(seqs)
+            return []
         if is_prefill:
             logits = self.runner.prefill(seqs)
             rows = [[i] * seq.num_rows for i, seq in enumerate(seqs)]     # all beams start from the prompt
@@ -130,6 +152,39 @@ class DecodeEngine:
         for seq in finished:
             self.scheduler.finish(seq)
         return finished
+
+    def _queue(self, seqs: list[Sequence], tokens: torch.Tensor | None = None) -> Ahead:
+        """Queue a decode step of single-beam sequences in slots [0, n) (`tokens`: the codes to feed, still on
+        the device) and its sampling; the host reads the codes later."""
+        seqs = sorted(seqs, key=lambda seq: seq.slots[0])         # row i is slot i
+        logits = self.runner.decode(seqs, tokens)
+        slots = list(range(len(seqs)))
+        codes = sample(logits, seqs, self.cache.seen[:len(seqs)])
+        self.cache.mark_seen(slots, codes)
+        for seq in seqs:
+            seq.ahead += 1
+        return Ahead(seqs, codes, HostCopy(codes))
+
+    def _step_ahead(self) -> list[Sequence]:
+        """Queue the next decode step from the codes in flight when the batch stays the same, then read those
+        codes; the sequences that finished with them."""
+        ahead, self._ahead = self._ahead, None
+        seqs = ahead.seqs
+        if (len(self.scheduler.running) == len(seqs) and not self.scheduler.can_admit
+                and all(not seq.is_finished and seq.generated < seq.params.max_new_tokens for seq in seqs)):
+            self._ahead = self._queue(seqs, ahead.codes)
+        finished = ahead.settle()
+        for seq in finished:
+            self.scheduler.finish(seq)
+        self._drop_wasted_step()
+        return finished
+
+    def _drop_wasted_step(self) -> None:
+        """Settle the step in flight now when none of its sequences wants its codes any more, rather than keep
+        it (and them) until the next step."""
+        if self._ahead is not None and all(seq.is_finished for seq in self._ahead.seqs):
+            self._ahead.settle()
+            self._ahead = None
 
     def _advance_beams(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
         """One beam-search step of `seqs` (logits: their rows in turn).  A new beam that continues another
@@ -206,6 +261,26 @@ class DecodeEngine:
         for i, codes in self.stream(prompts, params, seeds, generators):
             out[i] = codes
         return out
+
+
+class Ahead:
+    """A queued decode step: its sequences (row i in slot i) and their next codes, on the device and on their
+    way to the host."""
+
+    def __init__(self, seqs: list[Sequence], codes: torch.Tensor, host: HostCopy):
+        self.seqs, self.codes, self.host = seqs, codes, host
+
+    def settle(self) -> list[Sequence]:
+        """Give each sequence its code (waiting for it); those that finished with it.  A sequence that finished
+        before (stopped a step earlier, or aborted) drops its code: that row was wasted."""
+        finished = []
+        for seq, code in zip(self.seqs, self.host.tolist()):
+            seq.ahead -= 1
+            if not seq.is_finished:
+                seq.append(code)
+                if seq.is_finished:
+                    finished.append(seq)
+        return finished
 
 
 def shared_prefix(prompts: Seq[PromptRow], least: int = MIN_SHARED_PREFIX) -> int:

@@ -22,6 +22,7 @@ step's candidates for a batch of prompts at once, as HF draws them).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol, Sequence, Union
 
 import torch
@@ -112,7 +113,15 @@ def logits_processors(cfg: DecodingConfig) -> LogitsProcessors:
 
 def bar_stop(scores: torch.Tensor, stop_token: int) -> torch.Tensor:
     """The scores with the stop token's at -inf (HF's MinNewTokensLengthLogitsProcessor, before enough codes)."""
-    return scores.index_fill(1, torch.tensor([stop_token], device=scores.device), float("-inf"))
+    return scores.index_fill(1, _index(stop_token, scores.device), float("-inf"))
+
+
+@lru_cache(maxsize=64)
+def _index(value: int, device: torch.device) -> torch.Tensor:
+    """A one-element index tensor, made once per device: made per step, its copy to a GPU would make the host
+    wait for the device's queued work (see `runtime.device.host_to_device`)."""
+    with torch.inference_mode(False):       # a normal tensor, usable outside inference mode too
+        return torch.tensor([value], device=device)
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Which device and dtype the IndexTTS engines run on, and how they compile for it."""
+"""Which device and dtype the IndexTTS engines run on, how they compile for it, and copies that do not stall it."""
 from __future__ import annotations
 
 import importlib.util
@@ -84,3 +84,33 @@ def compile_for(fn: Callable[..., torch.Tensor], device: torch.device,
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
             return compiled(*args)
     return call
+
+
+def host_to_device(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """`dst.copy_(src)` for a host tensor, queued behind the device's work: a plain copy to a GPU from pageable
+    memory first waits for everything already queued there, which would stall the host every decode step.
+    On CUDA it goes through pinned memory (torch keeps that block until the copy has run); elsewhere it is
+    the plain copy."""
+    if dst.device.type != "cuda":
+        return dst.copy_(src)
+    return dst.copy_(src.pin_memory(), non_blocking=True)
+
+
+class HostCopy:
+    """A device tensor's values on their way to the host: the copy is queued behind the work that makes them,
+    so the host can queue more work before it reads them (`tolist` waits for them only then).  Off CUDA the
+    values are read at once."""
+
+    def __init__(self, t: torch.Tensor):
+        self.ready: torch.cuda.Event | None = None
+        if t.device.type == "cuda":
+            self.host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True).copy_(t, non_blocking=True)
+            self.ready = torch.cuda.Event()
+            self.ready.record()
+        else:
+            self.host = t.to("cpu")
+
+    def tolist(self) -> list:
+        if self.ready is not None:
+            self.ready.synchronize()
+        return self.host.tolist()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from indexstudio.models.unified_voice import MelCodeGPT
-from indexstudio.runtime.device import compile_for
+from indexstudio.runtime.device import compile_for, host_to_device
 from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
@@ -104,18 +104,20 @@ class ModelRunner:
         return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.layers)[0, last]
 
     @torch.inference_mode()
-    def decode(self, seqs: list[Sequence]) -> torch.Tensor:
+    def decode(self, seqs: list[Sequence], tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (n, V) after feeding every row's last code, row i from slot i; the sequences' slots must be
-        [0, n)."""
+        [0, n).  `tokens`: the codes to feed, (n,) on the device in slot order, when the host has not read
+        them yet (`DecodeEngine`'s overlap)."""
         inputs = self.decode_inputs(seqs)
         cache_pos = inputs[2]
         kv_len = max(cache_pos) + 1
         self.cache.reserve(kv_len)
         if self.graphs is not None:
-            return self.graphs.run(self, inputs, kv_len)
-        tokens, mel_pos, pos = torch.tensor(inputs, device=self.device)     # one host-to-device copy
+            return self.graphs.run(self, inputs, kv_len, tokens)
+        fed, mel_pos, pos = host_to_device(torch.tensor(inputs), torch.empty(3, len(cache_pos), dtype=torch.long,
+                                                                              device=self.device))
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(self, tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
+        return self.decode_step(self, fed if tokens is None else tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
 
     def decode_inputs(self, seqs: list[Sequence]) -> list[list[int]]:
         """Per row (slot i = row i): the last code, its mel position and its cache position."""
@@ -210,7 +212,8 @@ class DecodeGraphs:
     kv length is rounded up to a multiple of LENGTH_BUCKET (within the cache's
     capacity) so that attention reads a bounded part of the cache.  All graphs
     share one memory pool and one static input buffer (codes, mel positions,
-    cache positions), filled by one host-to-device copy per step; they are
+    cache positions), filled by one host-to-device copy per step, queued without
+    waiting for the device (`device.host_to_device`); they are
     dropped when any cache tensor was replaced (the cache grew), since they
     point at the old ones.  The runner comes with each call (see `ModelRunner`).
     """
@@ -229,11 +232,15 @@ class DecodeGraphs:
         self.outputs: dict[tuple[int, int], torch.Tensor] = {}
         self.pool = None
 
-    def run(self, runner: ModelRunner, inputs: list[list[int]], kv_len: int) -> torch.Tensor:
-        """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V)."""
+    def run(self, runner: ModelRunner, inputs: list[list[int]], kv_len: int,
+            tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """`inputs`: the batch's codes, mel positions and cache positions -> logits (n, V); `tokens`: the codes
+        on the device instead (see `ModelRunner.decode`)."""
         if self.cache.version != self.cache_version:
             self.reset()
         key = self.load(inputs, kv_len)
+        if tokens is not None:
+            self.inputs[0, :tokens.shape[0]].copy_(tokens)
         if key not in self.graphs:
             self._capture(runner, key)
         self.graphs[key].replay()
@@ -246,7 +253,7 @@ class DecodeGraphs:
         length = min(-(-kv_len // self.LENGTH_BUCKET) * self.LENGTH_BUCKET, self.cache.capacity)
         padded = torch.zeros(3, batch, dtype=torch.long)
         padded[:, :n] = torch.tensor(inputs)
-        self.inputs[:, :batch].copy_(padded)
+        host_to_device(padded, self.inputs[:, :batch])
         return batch, length
 
     def step(self, runner: ModelRunner, batch: int, length: int) -> torch.Tensor:

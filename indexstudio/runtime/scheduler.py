@@ -29,10 +29,15 @@ class Scheduler:
     def is_idle(self) -> bool:
         return not self.waiting and not self.running
 
+    @property
+    def can_admit(self) -> bool:
+        """The first waiting sequence finds its slots free."""
+        return bool(self.waiting) and self.cache.num_free >= self.waiting[0].num_rows
+
     def schedule(self) -> tuple[list[Sequence], bool]:
         """(sequences, is_prefill): the newly admitted ones, else every running one."""
         admitted, tokens = [], 0
-        while self.waiting and self.cache.num_free >= self.waiting[0].num_rows:
+        while self.can_admit:
             tokens += self.waiting[0].prompt_len
             if admitted and tokens > self.max_prefill_tokens:
                 break

@@ -115,6 +115,7 @@ class Sequence:
         self.embeds, self.input_ids, self.params = embeds, input_ids, params
         self.generator, self.seed = generator, seed
         self.tokens: list[int] = []
+        self.ahead = 0          # codes decoded on the device that the host has not read yet (`DecodeEngine` overlap)
         self.beams = BeamSearch(params.decoding) if params.num_beams > 1 else None
         self.status = SequenceStatus.WAITING
         self.slots: list[int] = []        # one cache slot per beam while running
@@ -134,11 +135,14 @@ class Sequence:
 
     @property
     def generated(self) -> int:
-        return self.beams.generated if self.beams is not None else len(self.tokens)
+        return self.beams.generated if self.beams is not None else len(self.tokens) + self.ahead
 
     @property
     def last_tokens(self) -> list[int]:
-        """The code each of its rows feeds next (one per beam)."""
+        """The code each of its rows feeds next (one per beam; 0 while the host has not read it: the engine feeds
+        it from the device)."""
+        if self.ahead:
+            return [0]
         return [codes[-1] for codes in self.beams.tokens] if self.beams is not None else self.tokens[-1:]
 
     @property

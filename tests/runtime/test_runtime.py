@@ -262,8 +262,9 @@ def test_rows_draw_what_torch_multinomial_draws_from_their_generators(device, nu
 STOP_FIRST = {"greedy": {}, "sampled": SAMPLING, "beams": {"num_beams": 3, "length_penalty": 0.0}}
 
 
+@pytest.mark.parametrize("overlap", [False, True], ids=["stepwise", "overlap"])
 @pytest.mark.parametrize("settings", STOP_FIRST.values(), ids=STOP_FIRST.keys())
-def test_min_new_tokens_bars_the_stop_token_from_the_first_codes(setup, settings) -> None:
+def test_min_new_tokens_bars_the_stop_token_from_the_first_codes(setup, settings, overlap) -> None:
     """A model that would stop at once (its stop logit raised) gives `min_new_tokens` codes before the stop;
     the runtime gets `generate`'s codes alone, with sequences barred and free in one batch."""
     model, _, prompts = setup
@@ -275,7 +276,7 @@ def test_min_new_tokens_bars_the_stop_token_from_the_first_codes(setup, settings
         expected = _alone(model, prompts, barred, seeds)
         assert all(len(codes) == 3 and stop not in codes[:2] and codes[2] == stop for codes in expected)
         params = [SamplingParams.from_decoding(barred if i % 2 else free) for i in range(len(rows))]
-        got = DecodeEngine(model, max_batch=8, max_len=128).generate(rows, params, seeds)
+        got = DecodeEngine(model, max_batch=8, max_len=128, overlap=overlap).generate(rows, params, seeds)
         for i, codes in enumerate(got):
             assert codes.tolist() == (expected[i].tolist() if i % 2 else [stop])
     with pytest.raises(ValueError, match="min_new_tokens"):
@@ -291,6 +292,87 @@ def test_stream_yields_sequences_as_they_finish(setup) -> None:
     params = [SamplingParams(n, model.cfg.stop_mel_token, ignore_stop=True) for n in lengths]
     order = [i for i, codes in DecodeEngine(model, max_batch=4, max_len=128).stream(rows[:4], params)]
     assert order == [2, 0, 3, 1]
+
+
+OVERLAPPED = {"greedy": {"repetition_penalty": 10.0}, "sampled": SAMPLING}
+
+
+@pytest.mark.parametrize("settings", OVERLAPPED.values(), ids=OVERLAPPED.keys())
+def test_overlapped_steps_give_the_codes_of_step_by_step_decoding(setup, settings, monkeypatch) -> None:
+    """With overlap (the CUDA default, forced here) each decode step is queued before the host reads the
+    previous step's codes, which it feeds from the device.  The codes are `generate`'s alone, with sequences
+    stopping at different steps and more requests than slots; alone, each stop costs exactly one wasted
+    row-step, and nothing is left in flight afterwards."""
+    model, _, prompts = setup
+    cfg = _config(model, **settings)
+    seeds = [40 + i for i in range(len(prompts))]
+    expected = [e.tolist() for e in _alone(model, prompts, cfg, seeds)]
+    # a stop costs a row-step when it comes from a queued step: not from the prefill, nor when it is the last
+    # code by length anyway
+    stops = sum(e[-1] == cfg.stop_token and 1 < len(e) < cfg.max_new_tokens for e in expected)
+    if not settings.get("do_sample"):
+        assert len({len(e) for e in expected}) > 1 and stops > 0
+    rows = [prompt_rows(p)[0] for p in prompts]
+    decoded_rows = {}
+    for overlap in (False, True):
+        for slots in (1, 4):
+            engine = DecodeEngine(model, max_batch=slots, max_len=128, overlap=overlap)
+            decode, counted = engine.runner.decode, []
+
+            def counting(seqs, tokens=None):
+                counted.append(len(seqs))
+                return decode(seqs, tokens)
+            monkeypatch.setattr(engine.runner, "decode", counting)
+            got = engine.generate(rows, SamplingParams.from_decoding(cfg), seeds)
+            assert [g.tolist() for g in got] == expected, f"overlap {overlap}, {slots} slots"
+            assert engine._ahead is None and engine.is_idle and engine.cache.num_free == slots
+            decoded_rows[overlap, slots] = sum(counted)
+    assert decoded_rows[True, 1] == decoded_rows[False, 1] + stops
+    assert decoded_rows[False, 4] <= decoded_rows[True, 4] <= decoded_rows[False, 4] + stops
+
+
+def test_overlap_wastes_no_step_on_sequences_that_end_by_length(setup, monkeypatch) -> None:
+    """A sequence's last code by length is known in advance: no step is queued past it, so fixed-length
+    decoding (the benchmarks') decodes the rows of the step-by-step loop, and finishes in the same order."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = [SamplingParams(n, model.cfg.stop_mel_token, ignore_stop=True) for n in (3, 9, 1, 5, 2, 4)]
+    runs = {}
+    for overlap in (False, True):
+        engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=overlap)
+        decode, counted = engine.runner.decode, []
+
+        def counting(seqs, tokens=None):
+            counted.append(len(seqs))
+            return decode(seqs, tokens)
+        monkeypatch.setattr(engine.runner, "decode", counting)
+        order = [(i, codes.numel()) for i, codes in engine.stream(rows, params)]
+        runs[overlap] = order, counted
+    assert runs[True] == runs[False]
+    assert sorted(runs[True][0]) == [(i, p.max_new_tokens) for i, p in enumerate(params)]
+
+
+def test_a_sequence_aborted_with_its_step_in_flight_gives_its_slot_back(setup) -> None:
+    """Aborting sequences while a queued step holds their rows: once none of its rows is wanted, the step is
+    settled and dropped at once, every slot is free, and the engine decodes the next request as before."""
+    model, _, prompts = setup
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
+    expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
+    engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=True)
+    engine.stream(rows[:2], SamplingParams(40, model.cfg.stop_mel_token, ignore_stop=True))
+    short = engine.stream(rows[2:4], SamplingParams(6, model.cfg.stop_mel_token, ignore_stop=True))
+    assert [codes.numel() for _, codes in short] == [6, 6]
+    for _ in range(3):
+        engine.step()
+    assert engine._ahead is not None and {s.ahead for s in engine._ahead.seqs} == {1}
+    held = engine._ahead.seqs
+    engine.abort(held[0])
+    assert engine._ahead is not None            # its other row is still wanted
+    engine.abort(held[1])
+    assert engine._ahead is None and engine.is_idle and engine.cache.num_free == 4
+    assert all(s.ahead == 0 and len(s.tokens) < 40 for s in held)
+    assert [g.tolist() for g in engine.generate(rows, params)] == expected
 
 
 def test_slots_are_reused_and_memory_stays_fixed(setup) -> None:
@@ -423,7 +505,8 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
     assert engine.is_idle and engine.cache.num_free == 4
 
 
-def test_a_failed_step_drops_its_sequences_and_the_engine_serves_on(setup, monkeypatch) -> None:
+@pytest.mark.parametrize("overlap", [False, True], ids=["stepwise", "overlap"])
+def test_a_failed_step_drops_its_sequences_and_the_engine_serves_on(setup, monkeypatch, overlap) -> None:
     """A step that fails (out of memory, say) fails the request whose turn it was with its own error and the
     other requests in that step with an EngineError naming it - not partial codes -, frees their slots, and
     the engine then decodes later requests as before (a kept GPU engine serves a whole service)."""
@@ -431,14 +514,14 @@ def test_a_failed_step_drops_its_sequences_and_the_engine_serves_on(setup, monke
     rows = [prompt_rows(p)[0] for p in prompts]
     params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
     expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
-    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=overlap)
     decode, calls = engine.runner.decode, []
 
-    def fails_on_the_third(seqs):
+    def fails_on_the_third(seqs, tokens=None):
         calls.append(len(seqs))
         if len(calls) == 3:
             raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-        return decode(seqs)
+        return decode(seqs, tokens)
     monkeypatch.setattr(engine.runner, "decode", fails_on_the_third)
     first, second = engine.stream(rows[:2], params), engine.stream(rows[2:4], params)
     with pytest.raises(torch.OutOfMemoryError, match="injected"):
@@ -446,7 +529,7 @@ def test_a_failed_step_drops_its_sequences_and_the_engine_serves_on(setup, monke
     assert calls[-1] == 4                                  # the failed step held both requests' rows
     with pytest.raises(EngineError, match="step shared with other requests: OutOfMemoryError: .*injected"):
         next(second)
-    assert engine.is_idle and engine.cache.num_free == 4
+    assert engine.is_idle and engine.cache.num_free == 4 and engine._ahead is None
     got = engine.generate(rows, params)
     assert [g.tolist() for g in got] == expected
 
