@@ -2,7 +2,9 @@
 
 On a GPU the forward replays from CUDA graphs, while the rest of a step (the
 sampling, the beam bookkeeping and moves, the scheduling) runs eagerly and the
-GPU waits for it: host Python plus one kernel launch per tensor operation. This
+GPU waits for it: host Python plus one kernel launch per tensor operation (the
+runtime's overlap, on by default on CUDA, hides it behind the next step's forward
+as long as it is shorter; this bench runs the steps one by one, overlap off). This
 bench makes that work visible on any machine: a narrow GPT (2 layers x 256 by
 default; the full 8194-code vocabulary, so the sampling works on rows of the
 real size) whose forward costs little, decoding with the official IndexTTS-2
@@ -71,11 +73,11 @@ def measure(engine: DecodeEngine, rows, params: SamplingParams, device: torch.de
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    def timed_forward(seqs):
+    def timed_forward(seqs, tokens=None):
         with _disable_current_modes():        # the forward's own operations are not counted
             sync()
             start = time.perf_counter()
-            logits = forward(seqs)
+            logits = forward(seqs, tokens)
             sync()
         spent["forward"] += time.perf_counter() - start
         spent["steps"] += 1
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         for segments in (1, 16):
             rows = make_prompts(gpt, segments, shape.cond_rows)
             engine = DecodeEngine(gpt, max_batch=segments * params.num_beams,
-                                  max_len=max(e.shape[0] for e, _ in rows) + args.tokens)
+                                  max_len=max(e.shape[0] for e, _ in rows) + args.tokens, overlap=False)
             engine.generate(rows, replace(params, max_new_tokens=4), seeds=list(range(segments)))     # warm-up
             step, forward, ops = measure(engine, rows, params, device)
             print(f"{name:32s} {segments:8d} {step:8.2f} {forward:8.2f} {step - forward:8.2f} {ops:9.1f}")

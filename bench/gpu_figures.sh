@@ -4,6 +4,8 @@
 #   bash bench/gpu_figures.sh tests    # tests/test_cuda.py and the runtime tests on CUDA
 #   bash bench/gpu_figures.sh decode   # `indexstudio bench decode`, batch 1 and 64 together, eager and compiled step;
 #                                      # the runtime's eager work per step (bench_step_overhead.py)
+#   bash bench/gpu_figures.sh overlap  # decode at batch 1 with the runtime's overlap off (the baseline of its gain:
+#                                      # compare with decode's batch-1 logs), eager and compiled step
 #   bash bench/gpu_figures.sh e2e      # bench_e2e.py: RTF, first audio, stage split; official settings, then fast ones
 #   bash bench/gpu_figures.sh memory   # bench_e2e.py --memory-only: CUDA peak for 1k vs 100k characters, official
 #                                      # settings, then compiled (CUDA graphs recorded per shape must stay bounded)
@@ -13,7 +15,7 @@
 # Logs go to $FIGURES (default bench/figures-<part>), one file per command; PYTHON picks the interpreter.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-part=${1:?"which part: tests, decode, e2e, memory or beams"}
+part=${1:?"which part: tests, decode, overlap, e2e, memory or beams"}
 out=${FIGURES:-bench/figures-$part}
 py=${PYTHON:-python}
 mkdir -p "$out"
@@ -39,6 +41,9 @@ case $part in
         run decode-64 "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2
         run decode-64-compiled "${decode[@]}" --segments 64 --max-batch 64 --reference-segments 2 --compile
         run step-overhead "$py" bench/bench_step_overhead.py --device cuda --layers 24 ;;
+    overlap)
+        run decode-b1-no-overlap "${decode[@]}" --segments 1 --no-overlap
+        run decode-b1-compiled-no-overlap "${decode[@]}" --segments 1 --compile --no-overlap ;;
     e2e)
         run e2e-official "${e2e[@]}" --skip-memory --json "$out/e2e-official.json"
         run e2e-fast "${e2e[@]}" --skip-memory --s2mel-dtype float16 --compile --compile-decode \
@@ -54,5 +59,5 @@ case $part in
             --json "$out/e2e-beams.json"
         run memory-beams "$py" bench/bench_e2e.py --memory-only --device cuda --json "$out/memory-beams.json" ;;
     *)
-        echo "unknown part $part: tests, decode, e2e, memory or beams" >&2; exit 2 ;;
+        echo "unknown part $part: tests, decode, overlap, e2e, memory or beams" >&2; exit 2 ;;
 esac

@@ -137,3 +137,31 @@ def test_the_model_keeps_one_decode_engine_on_cuda() -> None:
     engine.generate(rows, params)
     captured = dict(engine.runner.graphs.graphs)
     assert captured and engine_for(gpt, 2, 100) is engine and engine.runner.graphs.graphs == captured
+
+
+@pytest.mark.parametrize("settings", [{}, {"do_sample": True, "temperature": 0.8, "top_k": 30, "top_p": 0.8,
+                                           "repetition_penalty": 10.0}], ids=["greedy", "sampled"])
+def test_overlapped_decode_steps_never_wait_for_the_gpu(settings) -> None:
+    """While the batch stays the same, an overlapped step queues the next forward and sampling, then waits only
+    for the previous step's codes, on an event: no stream synchronisation (a copy from pageable memory,
+    `.item()`, `.tolist()` of a device tensor), which torch's sync debug mode turns into an error.  The
+    codes are those of the step-by-step engine."""
+    gpt, rows = _gpt_and_rows(4)
+    params = SamplingParams(30, gpt.cfg.stop_mel_token, ignore_stop=True, **settings)
+    seeds = [11, 12, 13, 14]
+    expected = DecodeEngine(gpt, max_batch=4, max_len=160, overlap=False).generate(rows, params, seeds)
+    engine = DecodeEngine(gpt, max_batch=4, max_len=160)
+    assert engine.overlap
+    engine.generate(rows, params, seeds)        # captures the graphs (capturing synchronises)
+    stream = engine.stream(rows, params, seeds)
+    engine.step()                               # the prefill: its host-to-device copies may wait
+    engine.step()                               # the first decode step, queued
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(20):
+            engine.step()
+            assert engine._ahead is not None
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    got = dict(stream)
+    assert [got[i].tolist() for i in range(len(rows))] == [e.tolist() for e in expected]

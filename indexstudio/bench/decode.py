@@ -29,7 +29,7 @@ agreement with fp32, and as the last line `speedup X.XX` (codes/s of (b) with
 
     indexstudio bench decode [--model indextts2|indextts1_5|indextts2_5] [--segments 16] [--tokens 64]
                              [--device cpu] [--dtype float32] [--weights fp32|bf16|int8] [--max-batch 16]
-                             [--beams 1] [--reference-segments K] [--reference-batch K] [--compile]
+                             [--beams 1] [--reference-segments K] [--reference-batch K] [--compile] [--no-overlap]
 """
 from __future__ import annotations
 
@@ -193,14 +193,14 @@ def _agreement(a: list[list[int]], b: list[list[int]]) -> float:
 
 
 def _ours(gpt: MelCodeGPT, rows: list[PromptRow], params: SamplingParams, max_batch: int, weights: str,
-          device: torch.device, compiled: bool = False) -> tuple[list[list[int]], float]:
+          device: torch.device, compiled: bool = False, overlap: bool | None = None) -> tuple[list[list[int]], float]:
     """Codes and seconds of the runtime on `rows`, after a warm-up through the same engine: on CPUs 2 codes
     per row (first calls at new shapes pay for oneDNN primitives and for growing the allocator's heap), on
     GPUs or with a compiled step the whole run of the first `max_batch` rows (it compiles the step and
     captures the CUDA graphs of every batch and length bucket the timed run replays)."""
     longest = max(e.shape[0] for e, _ in rows)
     engine = DecodeEngine(gpt, max_batch=max_batch, max_len=longest + params.max_new_tokens, weights=weights,
-                          compile_step=compiled)
+                          compile_step=compiled, overlap=overlap)
     if device.type == "cpu" and not compiled:
         engine.generate(rows, replace(params, max_new_tokens=2))
     else:
@@ -222,6 +222,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="runtime weight mode (fp32 = the model's own weights; default fp32)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the runtime's decode step (compilation happens in the warm-up)")
+    p.add_argument("--no-overlap", action="store_true",
+                   help="the runtime reads each step's codes before it queues the next (overlapping the two is "
+                        "the default on CUDA; elsewhere there is nothing to overlap)")
     p.add_argument("--max-batch", type=int, default=16,
                    help="runtime KV slots, one per beam of each segment decoding (default 16)")
     p.add_argument("--beams", type=int, default=1,
@@ -287,12 +290,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     print(f"reference ({way}): {len(ref_rows) * tokens} codes ({len(ref_rows)} segments) in {ref_s:.2f} s = "
           f"{ref_rate:.2f} codes/s")
 
-    ours = f"{args.weights}{' compiled' if args.compile else ''}"
-    single, single_s = _ours(gpt, rows, params, args.beams, args.weights, device, args.compile)
+    overlap = False if args.no_overlap else None
+    ours = f"{args.weights}{' compiled' if args.compile else ''}{', no overlap' if args.no_overlap else ''}"
+    single, single_s = _ours(gpt, rows, params, args.beams, args.weights, device, args.compile, overlap)
     print(f"ours {ours}, batch 1 (one segment after another): {total} codes in {single_s:.2f} s = "
           f"{total / single_s:.2f} codes/s ({total / single_s / ref_rate:.2f}x reference)")
     batch = min(args.max_batch, args.segments * args.beams)
-    codes, ours_s = _ours(gpt, rows, params, batch, args.weights, device, args.compile)
+    codes, ours_s = _ours(gpt, rows, params, batch, args.weights, device, args.compile, overlap)
     rate = total / ours_s
     print(f"ours {ours}, continuous batching ({batch} slots): {total} codes in {ours_s:.2f} s = "
           f"{rate:.2f} codes/s")
