@@ -20,7 +20,9 @@ from there), and only then does the host read those codes, append them and
 check for stops (`Ahead`).  While the batch stays the same (no sequence
 stopped, reached its length or is waiting for a free slot) the device thus
 never waits for the host's bookkeeping; a sequence that stops costs one
-wasted row-step.  The codes are those of the step-by-step loop.
+wasted row-step.  The codes are those of the step-by-step loop (tested on
+the CPU; on a GPU that wasted row may change a step's batch size, and with it
+the rounding, as batching itself may).
 
 `decode_rows` is the drop-in for engines: the rows of a `MelPrompt` in, one
 code tensor per row out (stop token included when produced).  Several return
