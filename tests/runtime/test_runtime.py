@@ -294,6 +294,17 @@ def test_stream_yields_sequences_as_they_finish(setup) -> None:
     assert order == [2, 0, 3, 1]
 
 
+def _count_decoded_rows(engine: DecodeEngine, monkeypatch) -> list[int]:
+    """The rows of each decode step the engine runs from now on (the list fills as it decodes)."""
+    decode, counted = engine.runner.decode, []
+
+    def counting(seqs, tokens=None):
+        counted.append(len(seqs))
+        return decode(seqs, tokens)
+    monkeypatch.setattr(engine.runner, "decode", counting)
+    return counted
+
+
 OVERLAPPED = {"greedy": {"repetition_penalty": 10.0}, "sampled": SAMPLING}
 
 
@@ -317,12 +328,7 @@ def test_overlapped_steps_give_the_codes_of_step_by_step_decoding(setup, setting
     for overlap in (False, True):
         for slots in (1, 4):
             engine = DecodeEngine(model, max_batch=slots, max_len=128, overlap=overlap)
-            decode, counted = engine.runner.decode, []
-
-            def counting(seqs, tokens=None):
-                counted.append(len(seqs))
-                return decode(seqs, tokens)
-            monkeypatch.setattr(engine.runner, "decode", counting)
+            counted = _count_decoded_rows(engine, monkeypatch)
             got = engine.generate(rows, SamplingParams.from_decoding(cfg), seeds)
             assert [g.tolist() for g in got] == expected, f"overlap {overlap}, {slots} slots"
             assert engine._ahead is None and engine.is_idle and engine.cache.num_free == slots
@@ -340,12 +346,7 @@ def test_overlap_wastes_no_step_on_sequences_that_end_by_length(setup, monkeypat
     runs = {}
     for overlap in (False, True):
         engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=overlap)
-        decode, counted = engine.runner.decode, []
-
-        def counting(seqs, tokens=None):
-            counted.append(len(seqs))
-            return decode(seqs, tokens)
-        monkeypatch.setattr(engine.runner, "decode", counting)
+        counted = _count_decoded_rows(engine, monkeypatch)
         order = [(i, codes.numel()) for i, codes in engine.stream(rows, params)]
         runs[overlap] = order, counted
     assert runs[True] == runs[False]
