@@ -139,15 +139,19 @@ def test_the_model_keeps_one_decode_engine_on_cuda() -> None:
     assert captured and engine_for(gpt, 2, 100) is engine and engine.runner.graphs.graphs == captured
 
 
-@pytest.mark.parametrize("settings", [{}, {"do_sample": True, "temperature": 0.8, "top_k": 30, "top_p": 0.8,
-                                           "repetition_penalty": 10.0}], ids=["greedy", "sampled"])
-def test_overlapped_decode_steps_never_wait_for_the_gpu(settings) -> None:
+SAMPLED = {"do_sample": True, "temperature": 0.8, "top_k": 30, "top_p": 0.8, "repetition_penalty": 10.0}
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["greedy", "greedy-and-sampled"])
+def test_overlapped_decode_steps_never_wait_for_the_gpu(mixed) -> None:
     """While the batch stays the same, an overlapped step queues the next forward and sampling, then waits only
     for the previous step's codes, on an event: no stream synchronisation (a copy from pageable memory,
-    `.item()`, `.tolist()` of a device tensor), which torch's sync debug mode turns into an error.  The
-    codes are those of the step-by-step engine."""
+    `.item()`, `.tolist()` of a device tensor), which torch's sync debug mode turns into an error.  Mixed
+    settings sample row groups through index tensors copied to the GPU.  The codes are those of the
+    step-by-step engine."""
     gpt, rows = _gpt_and_rows(4)
-    params = SamplingParams(30, gpt.cfg.stop_mel_token, ignore_stop=True, **settings)
+    greedy = SamplingParams(30, gpt.cfg.stop_mel_token, ignore_stop=True)
+    params = [dataclasses.replace(greedy, **SAMPLED) if mixed and i % 2 else greedy for i in range(len(rows))]
     seeds = [11, 12, 13, 14]
     expected = DecodeEngine(gpt, max_batch=4, max_len=160, overlap=False).generate(rows, params, seeds)
     engine = DecodeEngine(gpt, max_batch=4, max_len=160)

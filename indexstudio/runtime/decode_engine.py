@@ -40,7 +40,7 @@ from indexstudio.errors import EngineError
 from indexstudio.models.gpt2 import CACHE_BLOCK
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
 from indexstudio.runtime.decoding import DecodingConfig, generate
-from indexstudio.runtime.device import HostCopy
+from indexstudio.runtime.device import HostCopy, device_tensor
 from indexstudio.runtime.kv_cache import SlotCache, take_rows
 from indexstudio.runtime.model_runner import ModelRunner
 from indexstudio.runtime.sampler import next_beams, sample
@@ -250,7 +250,7 @@ class DecodeEngine:
                     if seq.error is not None:
                         raise EngineError(f"GPT decoding failed in a step shared with other requests: "
                                           f"{type(seq.error).__name__}: {seq.error}") from seq.error
-                    yield i, seq.codes().to(self.device)
+                    yield i, device_tensor(seq.codes(), self.device)
         finally:
             for seq in pending.values():
                 self.abort(seq)

@@ -26,6 +26,7 @@ import heapq
 import torch
 
 from indexstudio.models.gpt2 import CACHE_BLOCK, GPT2Config, KVCache
+from indexstudio.runtime.device import device_tensor
 
 MAX_PREFIXES = 4    # shared prompt prefixes kept (the oldest goes first)
 
@@ -41,7 +42,7 @@ def row_span(rows: list[int]) -> slice | None:
 def take_rows(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
     """t[rows]: a view when the rows are consecutive (no index tensor to build and copy to the device)."""
     span = row_span(rows)
-    return t[span] if span is not None else t[torch.tensor(rows, device=t.device)]
+    return t[span] if span is not None else t[device_tensor(rows, t.device)]
 
 
 class SlotCache:
@@ -104,7 +105,7 @@ class SlotCache:
         if tensors is None:
             return False
         n = embeds.shape[0]
-        index = torch.tensor(slots, device=self.device)
+        index = device_tensor(slots, self.device)
         for layer, kept in zip(self.layers, tensors):
             layer[index, :, :, :n] = kept
         return True
@@ -138,7 +139,7 @@ class SlotCache:
         if span is not None:
             self.seen[span].scatter_(1, codes.unsqueeze(1), True)
         else:
-            self.seen[torch.tensor(slots, device=self.device), codes] = True
+            self.seen[device_tensor(slots, self.device), codes] = True
 
     def lowest_free(self) -> int | None:
         return self._free[0] if self._free else None
@@ -157,6 +158,6 @@ class SlotCache:
         agree on those before `start` - and seen ids), all read before any is written: beam search continues
         its beams from other beams' slots."""
         if src != dst:
-            src_index, dst_index = torch.tensor([src, dst], device=self.device)      # one copy to the device
+            src_index, dst_index = device_tensor([src, dst], self.device)      # one copy to the device
             self.kv.copy_rows(src_index, dst_index, length, start)
             self.seen[dst_index] = self.seen[src_index]

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from indexstudio.models.unified_voice import MelCodeGPT
-from indexstudio.runtime.device import compile_for, host_to_device
+from indexstudio.runtime.device import compile_for, device_tensor, host_to_device
 from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
@@ -90,8 +90,8 @@ class ModelRunner:
         x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype).unsqueeze(0)
         sizes = [rows.shape[0] for _, rows, _ in parts]
         slots, firsts = [slot for slot, _, _ in parts], [first for _, _, first in parts]
-        row_index = torch.tensor([slot for slot, n in zip(slots, sizes) for _ in range(n)], device=self.device)
-        positions = torch.tensor([first + i for first, n in zip(firsts, sizes) for i in range(n)], device=self.device)
+        row_index = device_tensor([slot for slot, n in zip(slots, sizes) for _ in range(n)], self.device)
+        positions = device_tensor([first + i for first, n in zip(firsts, sizes) for i in range(n)], self.device)
         if len(parts) == 1 and firsts[0] == 0:
             slot, n = slots[0], sizes[0]
 
@@ -100,7 +100,7 @@ class ModelRunner:
                                                       is_causal=n > 1)
         else:
             attend = SpanAttention(slots, sizes, firsts, self.device)
-        last = torch.tensor(list(itertools.accumulate(sizes)), device=self.device) - 1
+        last = device_tensor(list(itertools.accumulate(sizes)), self.device) - 1
         return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.layers)[0, last]
 
     @torch.inference_mode()
@@ -114,8 +114,7 @@ class ModelRunner:
         self.cache.reserve(kv_len)
         if self.graphs is not None:
             return self.graphs.run(self, inputs, kv_len, tokens)
-        fed, mel_pos, pos = host_to_device(torch.tensor(inputs), torch.empty(3, len(cache_pos), dtype=torch.long,
-                                                                              device=self.device))
+        fed, mel_pos, pos = device_tensor(inputs, self.device)
         mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
         return self.decode_step(self, fed if tokens is None else tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
 
@@ -190,10 +189,10 @@ class SpanAttention:
         mask = torch.arange(kv_len) <= (torch.tensor(firsts)[:, None, None] + rows[:, None])   # (S, Lq, kv)
         mask = (mask & valid[:, :, None]) | (~valid[:, :, None] & (torch.arange(kv_len) == 0))
         self.kv_len = kv_len
-        self.slots = torch.tensor(slots, device=device)
-        self.query_index = query_index.to(device)
-        self.mask = mask.unsqueeze(1).to(device)
-        self.valid = valid.flatten().nonzero().squeeze(1).to(device)
+        self.slots = device_tensor(slots, device)
+        self.query_index = device_tensor(query_index, device)
+        self.mask = device_tensor(mask.unsqueeze(1), device)
+        self.valid = device_tensor(valid.flatten().nonzero().squeeze(1), device)
 
     def __call__(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
         """(1, H, T, hd) packed queries, the layer's cache -> (1, H, T, hd) outputs."""

@@ -19,6 +19,7 @@ import itertools
 import torch
 
 from indexstudio.runtime.decoding import bar_stop, beam_candidates, multinomial_rows
+from indexstudio.runtime.device import device_tensor
 from indexstudio.runtime.kv_cache import row_span, take_rows
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
@@ -38,7 +39,7 @@ def _penalised(scores: torch.Tensor, params: SamplingParams, seen: torch.Tensor,
     if params.ignore_stop or len(short) == len(generated):
         scores = bar_stop(scores, params.stop_token)
     elif short:
-        index = torch.tensor(short, device=scores.device)
+        index = device_tensor(short, scores.device)
         scores = scores.index_copy(0, index, bar_stop(scores[index], params.stop_token))
     penalty = params.repetition_penalty
     if penalty != 1.0:
@@ -50,7 +51,7 @@ def sample(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -> to
     """(B, V) float logits, B single-beam sequences and their (B, V) seen-ids masks -> (B,) next codes."""
     tokens = torch.empty(len(seqs), dtype=torch.long, device=logits.device)
     for params, rows in _by_settings(seqs).items():
-        index = row_span(rows) or torch.tensor(rows, device=logits.device)
+        index = row_span(rows) or device_tensor(rows, logits.device)
         scores, hit = logits[index], seen[index]
         scores = params.warpers(None, _penalised(scores, params, hit, [seqs[row].generated for row in rows]))
         if params.do_sample:
@@ -76,7 +77,7 @@ def next_beams(logits: torch.Tensor, seqs: list[Sequence], seen: torch.Tensor) -
         scores = params.warpers(None, _penalised(torch.log_softmax(take_rows(logits, rows), dim=-1), params,
                                                  take_rows(seen, rows), generated))
         vocab, n = scores.shape[-1], len(members)
-        running = torch.tensor([seqs[i].beams.scores for i in members], dtype=torch.float32, device=scores.device)
+        running = device_tensor([seqs[i].beams.scores for i in members], scores.device, torch.float32)
         scores = (scores.view(n, params.num_beams, vocab) + running[:, :, None]).view(n, -1)
         generators = [seqs[i].generator for i in members] if params.do_sample else None
         top_scores, top_tokens = beam_candidates(scores, params.decoding, generators)
