@@ -484,12 +484,13 @@ def test_prompts_of_one_voice_share_their_conditioning_prefix(setup) -> None:
     assert all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
-def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
+@pytest.mark.parametrize("overlap", [False, True], ids=["stepwise", "overlap"])
+def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup, overlap) -> None:
     model, _, prompts = setup
     rows = [prompt_rows(p)[0] for p in prompts]
     params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
     expected = _alone(model, prompts, _config(model, repetition_penalty=10.0))
-    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=overlap)
     first, second = engine.stream(rows[:3], params), engine.stream(rows[3:], params)
     got: dict[int, list[int]] = {}
     for (i, a), (j, b) in zip(first, second):        # two requests' streams consumed in turns share the steps
@@ -498,7 +499,7 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup) -> None:
     abandoned = engine.stream(rows, SamplingParams(30, model.cfg.stop_mel_token, ignore_stop=True))
     next(abandoned)
     abandoned.close()                                # the caller gave up: the rest leave the engine
-    assert engine.is_idle and engine.cache.num_free == 4
+    assert engine.is_idle and engine.cache.num_free == 4 and engine._ahead is None
     beams = engine.stream(rows, [SamplingParams(30, model.cfg.stop_mel_token, ignore_stop=True, num_beams=n)
                                  for n in (1, 2, 3, 1, 2, 3)])
     next(beams)
@@ -619,17 +620,18 @@ def test_a_slot_allocation_that_fails_takes_no_slot(setup, monkeypatch) -> None:
     assert engine.is_idle and engine.cache.num_free == 3
 
 
-def test_requests_of_two_threads_share_one_engine(setup) -> None:
+@pytest.mark.parametrize("overlap", [False, True], ids=["stepwise", "overlap"])
+def test_requests_of_two_threads_share_one_engine(setup, overlap) -> None:
     from concurrent.futures import ThreadPoolExecutor
     model, _, prompts = setup
     rows = [prompt_rows(p)[0] for p in prompts]
     params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
     expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
-    engine = DecodeEngine(model, max_batch=4, max_len=128)
+    engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=overlap)
     with ThreadPoolExecutor(2) as pool:
         halves = list(pool.map(lambda part: engine.generate(part, params), (rows[:3], rows[3:])))
     assert [g.tolist() for half in halves for g in half] == expected
-    assert engine.is_idle and engine.cache.num_free == 4
+    assert engine.is_idle and engine.cache.num_free == 4 and engine._ahead is None
 
 
 def test_a_kept_engine_serves_later_requests_and_grows_when_one_needs_more(setup) -> None:
