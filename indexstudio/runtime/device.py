@@ -86,15 +86,6 @@ def compile_for(fn: Callable[..., torch.Tensor], device: torch.device,
     return call
 
 
-def device_tensor(data: object, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """`torch.tensor(data, dtype=dtype, device=device)` (or a host tensor moved there) queued behind the device's
-    work (see `host_to_device`): the runtime's per-step indices and positions."""
-    host = data if isinstance(data, torch.Tensor) else torch.tensor(data, dtype=dtype)
-    if torch.device(device).type != "cuda":
-        return host.to(device)
-    return host.pin_memory().to(device, non_blocking=True)
-
-
 def host_to_device(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     """`dst.copy_(src)` for a host tensor, queued behind the device's work: a plain copy to a GPU from pageable
     memory first waits for everything already queued there, which would stall the host every decode step.
@@ -103,6 +94,13 @@ def host_to_device(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     if dst.device.type != "cuda":
         return dst.copy_(src)
     return dst.copy_(src.pin_memory(), non_blocking=True)
+
+
+def device_tensor(data: object, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """`torch.tensor(data, dtype=dtype, device=device)`, or a host tensor moved there, through `host_to_device`:
+    the runtime's per-step indices and positions."""
+    host = data if isinstance(data, torch.Tensor) else torch.tensor(data, dtype=dtype)
+    return host_to_device(host, torch.empty(host.shape, dtype=host.dtype, device=device))
 
 
 class HostCopy:
