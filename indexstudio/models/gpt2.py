@@ -4,7 +4,7 @@ IndexTTS uses the GPT-2 blocks of HF transformers without their token and
 position embeddings (UnifiedVoice adds its own learned position embeddings), so
 only `h.N.*` and `ln_f` exist.  Module and parameter names match the official
 checkpoints (`gpt.h.N.attn.c_attn.weight`, ...); the projections keep GPT-2's
-"Conv1D" layout, i.e. weights stored as (in, out).
+"Conv1D" shapes, (in, out), though the loaders store them (out, in) (`Conv1D`).
 
 `GPT2Transformer.forward(x, cache, input_pos, mask)` is a pure function of the
 input embeddings, their positions and the cache: it writes the new keys/values
@@ -114,7 +114,15 @@ class KVCache:
 
 
 class Conv1D(nn.Module):
-    """GPT-2's linear layer: y = x @ W + b with W stored as (in, out)."""
+    """GPT-2's linear layer: y = x @ W + b, W of shape (in, out) as the checkpoints hold it.
+
+    The loaders keep W's values in (out, in) memory order (`store_out_in`: W is then a transposed view, the
+    layout of nn.Linear).  On CPUs MKL multiplies such a weight by up to 3 rows much faster than an
+    (in, out) one, and a decode batch of 4 to 48 rows fastest as (W^T x^T)^T: a full-size IndexTTS-2 GPT's
+    projections over 3 and 16 rows take 74 and 125 ms that way against 121 and 146 ms from (in, out), while
+    a prompt's 64 or more rows take the plain product (2-core AMX Xeon, BENCHMARKS.md).  GPUs take the plain
+    product whatever the rows.
+    """
 
     def __init__(self, n_in: int, n_out: int):
         super().__init__()
@@ -122,8 +130,27 @@ class Conv1D(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
-        return flat.view(*x.shape[:-1], self.weight.shape[1])
+        flat, w = x.reshape(-1, x.shape[-1]), self.weight
+        if TRANSPOSED_ROWS[0] <= flat.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and is_out_in(w):
+            out = torch.addmm(self.bias.unsqueeze(1), w.t(), flat.t()).t().contiguous()
+        else:
+            out = torch.addmm(self.bias, flat, w)
+        return out.view(*x.shape[:-1], w.shape[1])
+
+
+TRANSPOSED_ROWS = (4, 48)       # a CPU computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
+
+
+def is_out_in(weight: torch.Tensor) -> bool:
+    """Whether a 2-d (in, out) weight is stored (out, in), i.e. is the transpose of a contiguous tensor."""
+    return weight.t().is_contiguous() and not weight.is_contiguous()
+
+
+def store_out_in(module: nn.Module) -> None:
+    """Keep every Conv1D weight under `module` in (out, in) memory order (same values, shape and names)."""
+    for conv in module.modules():
+        if isinstance(conv, Conv1D) and not is_out_in(conv.weight):
+            conv.weight = nn.Parameter(conv.weight.detach().t().contiguous().t(), conv.weight.requires_grad)
 
 
 class GPT2Attention(nn.Module):

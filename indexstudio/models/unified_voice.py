@@ -24,7 +24,7 @@ from torch import nn
 
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
 from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
-from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer, KVCache
+from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer, KVCache, store_out_in
 from indexstudio.models.perceiver import PerceiverResampler
 
 # keys some checkpoints carry that no module uses: HF GPT-2 attention-mask buffers,
@@ -316,8 +316,11 @@ def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], path: Path) -> G:
-    """The GPT `build()` makes, holding `state` (strictly), in eval mode; a mismatch names the checkpoint."""
-    return load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
+    """The GPT `build()` makes, holding `state` (strictly), in eval mode, its GPT-2 projections stored (out, in)
+    (`gpt2.Conv1D`); a mismatch names the checkpoint."""
+    model = load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
+    store_out_in(model)
+    return model
 
 
 def _shape(state: dict[str, torch.Tensor], key: str, path: Path) -> torch.Size:

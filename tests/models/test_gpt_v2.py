@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from indexstudio.conformance.runner import run_folder
 from indexstudio.models.codes import remove_long_silence
 from indexstudio.models.folder import ModelFolder, ModelFolderError
-from indexstudio.models.gpt2 import KVCache
-from indexstudio.models.unified_voice import MelPrompt, load_unified_voice_v2
+from indexstudio.models.gpt2 import TRANSPOSED_ROWS, Conv1D, KVCache, is_out_in, store_out_in
+from indexstudio.models.unified_voice import MelPrompt, load_unified_voice_v2, read_gpt_state
 from indexstudio.runtime.decoding import DecodingConfig, generate, logits_processors
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -126,6 +126,37 @@ def test_search_matches_transformers_generate(settings: dict) -> None:
         ref = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, eos_token_id=stop,
                              pad_token_id=stop, **hf_kw)[:, ids.shape[1]:]
     assert mine.shape == ref.shape and torch.equal(mine, ref), (mine, ref)
+
+
+def test_loaded_gpt_keeps_its_projections_out_in_with_the_checkpoint_values(v2_model) -> None:
+    convs = {name: m for name, m in v2_model.named_modules() if isinstance(m, Conv1D)}
+    assert len(convs) == 4 * v2_model.cfg.layers
+    assert all(is_out_in(conv.weight) for conv in convs.values())
+    state = read_gpt_state(ModelFolder(V2).path("gpt"))
+    for name, conv in convs.items():
+        stored = state[f"{name}.weight"]
+        assert conv.weight.shape == stored.shape            # the checkpoint's (in, out) shape and values
+        assert torch.equal(conv.weight, stored)
+        assert v2_model.state_dict()[f"{name}.weight"].shape == stored.shape
+
+
+@pytest.mark.parametrize("rows", [1, 3, TRANSPOSED_ROWS[0], 16, TRANSPOSED_ROWS[1], TRANSPOSED_ROWS[1] + 1, 100])
+def test_out_in_projection_computes_the_in_out_product(rows: int) -> None:
+    """Each kernel an (out, in) Conv1D picks by row count gives x @ W + b in the input's shape, contiguous."""
+    torch.manual_seed(0)
+    plain = Conv1D(48, 144)
+    with torch.no_grad():
+        plain.weight.normal_()
+        plain.bias.normal_()
+    out_in = Conv1D(48, 144)
+    out_in.load_state_dict(plain.state_dict())
+    store_out_in(out_in)
+    assert is_out_in(out_in.weight) and not is_out_in(plain.weight)
+    x = torch.randn(rows, 1, 48)
+    got = out_in(x)
+    assert got.shape == (rows, 1, 144) and got.is_contiguous()
+    torch.testing.assert_close(got, plain(x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got, x @ plain.weight + plain.bias, rtol=1e-5, atol=1e-5)
 
 
 def test_remove_long_silence_keeps_short_runs() -> None:
