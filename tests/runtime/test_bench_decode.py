@@ -55,3 +55,21 @@ def test_bench_decode_against_a_batched_reference() -> None:
                         r"30 codes \(5 segments\)", line) for line in lines), lines
     assert "beam search over 3 beams codes equal to the reference's: 100.0%" in lines
     assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
+
+
+def test_the_references_keep_the_official_weight_layout() -> None:
+    """The runtime's GPT stores its projections (out, in), as the loaders do; both references get the official
+    (in, out) storage of the same values, so that they run the official kernels."""
+    import torch
+
+    from indexstudio.bench.decode import HFReference, Shape, build_gpt, with_official_layout
+    from indexstudio.models.gpt2 import Conv1D, is_out_in
+    gpt = build_gpt(Shape(layers=2, dim=64, heads=4, mel_codes=64, text_tokens=80))
+    ours = [m.weight for m in gpt.gpt.modules() if isinstance(m, Conv1D)]
+    assert len(ours) == 8 and all(is_out_in(w) for w in ours)
+    official = [m.weight for m in with_official_layout(gpt).gpt.modules() if isinstance(m, Conv1D)]
+    hf = [w for name, w in HFReference(gpt, 32).model.named_parameters() if name.endswith(("c_attn.weight",
+          "c_proj.weight", "c_fc.weight"))]
+    for weights in (official, hf):
+        assert len(weights) == 8
+        assert all(w.is_contiguous() and torch.equal(w, o) for w, o in zip(weights, ours))
