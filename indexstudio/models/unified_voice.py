@@ -317,8 +317,10 @@ def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
 
 def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], path: Path) -> G:
     """The GPT `build()` makes, holding `state` (strictly), in eval mode, its GPT-2 projections stored (out, in)
-    (`gpt2.Conv1D`); a mismatch names the checkpoint."""
+    (`gpt2.Conv1D`); a mismatch names the checkpoint.  The model takes the tensors: `state` is emptied, so
+    that each (in, out) weight goes as its (out, in) copy comes (not 1.9 GB more at full size)."""
     model = load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
+    state.clear()
     store_out_in(model)
     return model
 
