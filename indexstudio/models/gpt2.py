@@ -130,12 +130,15 @@ class Conv1D(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat, w = x.reshape(-1, x.shape[-1]), self.weight
-        if TRANSPOSED_ROWS[0] <= flat.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and is_out_in(w):
-            out = torch.addmm(self.bias.unsqueeze(1), w.t(), flat.t()).t().contiguous()
-        else:
-            out = torch.addmm(self.bias, flat, w)
-        return out.view(*x.shape[:-1], w.shape[1])
+        return self.project(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], self.weight.shape[1])
+
+    def project(self, rows: torch.Tensor) -> torch.Tensor:
+        """(rows, in) -> (rows, out): the product itself, for callers that keep their rows 2-d (the decode
+        runtime, where a step's Python overhead counts)."""
+        w = self.weight
+        if TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and is_out_in(w):
+            return torch.addmm(self.bias.unsqueeze(1), w.t(), rows.t()).t().contiguous()
+        return torch.addmm(self.bias, rows, w)
 
 
 TRANSPOSED_ROWS = (4, 48)       # a CPU computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)

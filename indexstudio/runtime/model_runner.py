@@ -32,7 +32,7 @@ from indexstudio.runtime.kv_cache import SlotCache
 from indexstudio.runtime.sequence import Sequence
 from indexstudio.runtime.weights import decode_layers
 
-Attend = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]    # (q, layer cache: keys [:, 0], values [:, 1]) -> out
+Attend = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]    # (queries (N, D), layer cache) -> outputs (N, D)
 
 
 class ModelRunner:
@@ -42,7 +42,7 @@ class ModelRunner:
         self.layers = decode_layers(gpt.gpt, weights)
         param = gpt.gpt.ln_f.weight
         self.device, self.dtype = param.device, param.dtype
-        self.rows = torch.arange(cache.num_slots, device=self.device).unsqueeze(1)     # (slots, 1) row index
+        self.rows = torch.arange(cache.num_slots, device=self.device)      # decode row i -> cache slot i
         # called with the runner (a method bound to it and kept on it would be a reference cycle: the cache
         # would wait for the garbage collector instead of going with its request); on CUDA `DecodeGraphs`
         # captures the compiled step itself
@@ -87,21 +87,24 @@ class ModelRunner:
         One part from position 0 attends causally within its slot (`generate`'s prefill); several
         attend together as one padded batch (`SpanAttention`).
         """
-        x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype).unsqueeze(0)
+        x = torch.cat([rows for _, rows, _ in parts]).to(self.device, self.dtype)
         sizes = [rows.shape[0] for _, rows, _ in parts]
         slots, firsts = [slot for slot, _, _ in parts], [first for _, _, first in parts]
         row_index = device_tensor([slot for slot, n in zip(slots, sizes) for _ in range(n)], self.device)
         positions = device_tensor([first + i for first, n in zip(firsts, sizes) for i in range(n)], self.device)
         if len(parts) == 1 and firsts[0] == 0:
             slot, n = slots[0], sizes[0]
+            heads = self.gpt.cfg.heads
 
             def attend(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-                return F.scaled_dot_product_attention(q, kv[slot:slot + 1, 0, :, :n], kv[slot:slot + 1, 1, :, :n],
-                                                      is_causal=n > 1)
+                q = q.view(n, heads, -1).transpose(0, 1).unsqueeze(0)              # (1, H, n, hd)
+                out = F.scaled_dot_product_attention(q, kv[slot:slot + 1, 0, :, :n], kv[slot:slot + 1, 1, :, :n],
+                                                     is_causal=n > 1)
+                return out[0].transpose(0, 1).reshape(n, -1)
         else:
             attend = SpanAttention(slots, sizes, firsts, self.device)
         last = device_tensor(list(itertools.accumulate(sizes)), self.device) - 1
-        return self.forward(x, row_index.unsqueeze(0), positions.unsqueeze(0), attend, self.cache.layers)[0, last]
+        return self.forward(x, row_index, positions, attend, self.cache.layers)[last]
 
     @torch.inference_mode()
     def decode(self, seqs: list[Sequence], tokens: torch.Tensor | None = None) -> torch.Tensor:
@@ -134,29 +137,35 @@ class ModelRunner:
         arguments: they are replaced when the cache grows, and a compiled step takes them as inputs."""
         gpt = self.gpt
         n = tokens.shape[0]
-        x = (gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)).unsqueeze(1)
+        x = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)
+        heads = gpt.cfg.heads
 
         def attend(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-            return F.scaled_dot_product_attention(q, kv[:n, 0, :, :kv_len], kv[:n, 1, :, :kv_len], attn_mask=mask)
-        return self.logits(self.forward(x, self.rows[:n], pos.unsqueeze(1), attend, cache_layers)[:, -1])
+            out = F.scaled_dot_product_attention(q.view(n, heads, 1, -1), kv[:n, 0, :, :kv_len],
+                                                 kv[:n, 1, :, :kv_len], attn_mask=mask)
+            return out.reshape(n, -1)
+        return self.logits(self.forward(x, self.rows[:n], pos, attend, cache_layers))
 
     def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor, attend: Attend,
                 cache_layers: list[torch.Tensor]) -> torch.Tensor:
-        """(B, T, D) inputs -> (B, T, D) hidden states before `ln_f`.
+        """(N, D) input rows -> (N, D) hidden states before `ln_f`.
 
-        Keys and values of input (b, t) go, in one write per layer, to cache slot row_index[b, 0 or t],
-        position positions[b, t] of the layer's (slots, 2, heads, capacity, head_dim) cache tensor;
-        `attend(q, that tensor)` reads them, in the cache's dtype (`weights.cache_dtype`).
+        Keys and values of row i go, in one write per layer, to cache slot row_index[i], position
+        positions[i] of the layer's (slots, 2, heads, capacity, head_dim) cache tensor; `attend(queries,
+        that tensor)` reads them, in the cache's dtype (`weights.cache_dtype`).  The rows stay 2-d and the
+        layers' functions are called directly (no module calls, no reshapes): a full-size batch-1 step on a
+        CPU takes ~2 ms (3 %) less so (BENCHMARKS.md).
         """
-        b, t, d = x.shape
+        n, d = x.shape
         heads = self.gpt.cfg.heads
-        head_dim = d // heads
         for layer, kv in zip(self.layers, cache_layers):
-            qkv = layer.qkv(layer.ln_1(x)).to(kv.dtype)
-            kv[row_index, :, :, positions] = qkv[..., d:].view(b, t, 2, heads, head_dim)
-            out = attend(qkv[..., :d].view(b, t, heads, head_dim).transpose(1, 2), kv).to(x.dtype)
-            x = x + layer.proj(out.transpose(1, 2).reshape(b, t, d))
-            x = x + layer.fc_out(F.gelu(layer.fc(layer.ln_2(x)), approximate=layer.approximate))
+            ln_1, ln_2 = layer.ln_1, layer.ln_2
+            qkv = layer.qkv.project(F.layer_norm(x, ln_1.normalized_shape, ln_1.weight, ln_1.bias, ln_1.eps))
+            qkv = qkv.to(kv.dtype)
+            kv[row_index, :, :, positions] = qkv[:, d:].view(n, 2, heads, -1)
+            x = x + layer.proj.project(attend(qkv[:, :d], kv).to(x.dtype))
+            h = layer.fc.project(F.layer_norm(x, ln_2.normalized_shape, ln_2.weight, ln_2.bias, ln_2.eps))
+            x = x + layer.fc_out.project(F.gelu(h, approximate=layer.approximate))
         return x
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -195,12 +204,12 @@ class SpanAttention:
         self.valid = device_tensor(valid.flatten().nonzero().squeeze(1), device)
 
     def __call__(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-        """(1, H, T, hd) packed queries, the layer's cache -> (1, H, T, hd) outputs."""
-        heads, head_dim = q.shape[1], q.shape[3]
-        queries = q[0][:, self.query_index].transpose(0, 1)                              # (S, H, Lq, hd)
+        """(T, D) packed queries, the layer's cache -> (T, D) outputs."""
+        heads = kv.shape[2]
+        queries = q.view(q.shape[0], heads, -1)[self.query_index].transpose(1, 2)     # (S, H, Lq, hd)
         kv = kv[self.slots, :, :, :self.kv_len]
         out = F.scaled_dot_product_attention(queries, kv[:, 0], kv[:, 1], attn_mask=self.mask)
-        return out.transpose(0, 1).reshape(heads, -1, head_dim)[:, self.valid].unsqueeze(0)
+        return out.transpose(1, 2).reshape(-1, q.shape[1])[self.valid]
 
 
 class DecodeGraphs:

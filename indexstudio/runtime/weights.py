@@ -12,7 +12,7 @@ modules are not changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,20 +22,22 @@ from indexstudio.models.gpt2 import Conv1D, GPT2Transformer
 
 WEIGHT_MODES = ("fp32", "bf16", "int8")
 
-Linear = Callable[[torch.Tensor], torch.Tensor]
+class Projection(Protocol):
+    """What the runtime calls a block's linear layer with: 2-d rows (N, in) -> (N, out)."""
+
+    def project(self, rows: torch.Tensor) -> torch.Tensor: ...
 
 
-class BF16Linear(nn.Module):
+class BF16Linear:
     def __init__(self, conv: Conv1D):
-        super().__init__()
         self.weight = conv.weight.detach().t().to(torch.bfloat16).contiguous()
         self.bias = conv.bias.detach().to(torch.bfloat16)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.to(torch.bfloat16), self.weight, self.bias).to(x.dtype)
+    def project(self, rows: torch.Tensor) -> torch.Tensor:
+        return F.linear(rows.to(torch.bfloat16), self.weight, self.bias).to(rows.dtype)
 
 
-class Int8Linear(nn.Module):
+class Int8Linear:
     """Weight-only int8 with per-output-channel scales.
 
     Up to PACKED_ROWS rows, `_weight_int8pack_mm` dequantises on the fly (reads a
@@ -46,20 +48,19 @@ class Int8Linear(nn.Module):
     PACKED_ROWS = 16
 
     def __init__(self, conv: Conv1D):
-        super().__init__()
         w = conv.weight.detach().t().float()
         scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127
         self.weight = torch.round(w / scales[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
         self.scales = scales.to(torch.bfloat16)
         self.bias = conv.bias.detach().to(torch.bfloat16)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+    def project(self, rows: torch.Tensor) -> torch.Tensor:
+        flat = rows.to(torch.bfloat16)
         if flat.shape[0] <= self.PACKED_ROWS:
             y = torch._weight_int8pack_mm(flat, self.weight, self.scales) + self.bias
         else:
             y = F.linear(flat, self.weight.to(torch.bfloat16) * self.scales[:, None], self.bias)
-        return y.view(*x.shape[:-1], -1).to(x.dtype)
+        return y.to(rows.dtype)
 
 
 def cache_dtype(weights: str, model_dtype: torch.dtype) -> torch.dtype:
@@ -71,12 +72,12 @@ def cache_dtype(weights: str, model_dtype: torch.dtype) -> torch.dtype:
 
 @dataclass
 class DecodeLayer:
-    ln_1: nn.Module
-    qkv: Linear
-    proj: Linear
-    ln_2: nn.Module
-    fc: Linear
-    fc_out: Linear
+    ln_1: nn.LayerNorm
+    qkv: Projection
+    proj: Projection
+    ln_2: nn.LayerNorm
+    fc: Projection
+    fc_out: Projection
     approximate: str
 
 
