@@ -31,7 +31,6 @@ sequences per row fall back to `decoding.generate`, one row at a time.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
 from typing import Sequence as Seq
 
 import torch
@@ -214,8 +213,9 @@ class DecodeEngine:
 
     def stream(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                seeds: Seq[int | None] | None = None,
-               generators: Seq[torch.Generator | None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-        """Queue the prompts (all checked first); the iterator yields (index, codes) for each as soon as it finishes."""
+               generators: Seq[torch.Generator | None] | None = None) -> Stream:
+        """Queue the prompts (all checked first); the iterator yields (index, codes) for each as soon as it
+        finishes, stepping the engine (its steps also advance other streams' sequences)."""
         n = len(prompts)
         params = [params] * n if isinstance(params, SamplingParams) else list(params)
         seeds, generators = list(seeds or [None] * n), list(generators or [None] * n)
@@ -231,29 +231,7 @@ class DecodeEngine:
         with self._lock:
             for seq in seqs:
                 self.scheduler.add(seq)
-        return self._drain(seqs)
-
-    def _drain(self, seqs: list[Sequence]) -> Iterator[tuple[int, torch.Tensor]]:
-        """Step the engine until each of `seqs` is finished, yielding (its index, codes) as it finishes; the
-        steps also advance other streams' sequences.  Sequences still pending when the iterator is closed
-        (the caller stopped early or failed) are aborted, so they give their slots back."""
-        pending = dict(enumerate(seqs))
-        try:
-            while pending:
-                done = [i for i, seq in pending.items() if seq.is_finished]
-                if not done:
-                    if self.is_idle:
-                        raise RuntimeError("decode engine went idle with sequences unfinished")
-                    self.step()
-                for i in done:
-                    seq = pending.pop(i)
-                    if seq.error is not None:
-                        raise EngineError(f"GPT decoding failed in a step shared with other requests: "
-                                          f"{type(seq.error).__name__}: {seq.error}") from seq.error
-                    yield i, device_tensor(seq.codes(), self.device)
-        finally:
-            for seq in pending.values():
-                self.abort(seq)
+        return Stream(self, seqs)
 
     def generate(self, prompts: Seq[PromptRow], params: SamplingParams | Seq[SamplingParams],
                  seeds: Seq[int | None] | None = None,
@@ -263,6 +241,53 @@ class DecodeEngine:
         for i, codes in self.stream(prompts, params, seeds, generators):
             out[i] = codes
         return out
+
+
+class Stream:
+    """The (index, codes) iterator of one `DecodeEngine.stream` call.
+
+    Its sequences still pending when it is closed or dropped - the caller stopped early, failed, or never
+    started it - are aborted, so they give their slots back instead of decoding for nobody (a generator's
+    `finally` would not run for one never started).  An error ends it the same way.
+    """
+
+    def __init__(self, engine: DecodeEngine, seqs: list[Sequence]):
+        self.engine = engine
+        self.pending = dict(enumerate(seqs))
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> tuple[int, torch.Tensor]:
+        try:
+            return self._next()
+        except BaseException:
+            self.close()
+            raise
+
+    def _next(self) -> tuple[int, torch.Tensor]:
+        while self.pending:
+            for i, seq in self.pending.items():
+                if seq.is_finished:
+                    del self.pending[i]
+                    if seq.error is not None:
+                        raise EngineError(f"GPT decoding failed in a step shared with other requests: "
+                                          f"{type(seq.error).__name__}: {seq.error}") from seq.error
+                    return i, device_tensor(seq.codes(), self.engine.device)
+            if self.engine.is_idle:
+                raise RuntimeError("decode engine went idle with sequences unfinished")
+            self.engine.step()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Abort the sequences not yielded yet."""
+        pending, self.pending = self.pending, {}
+        for seq in pending.values():
+            if not seq.is_finished:
+                self.engine.abort(seq)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class Ahead:

@@ -361,7 +361,7 @@ def test_a_sequence_aborted_with_its_step_in_flight_gives_its_slot_back(setup) -
     params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
     expected = [e.tolist() for e in _alone(model, prompts, _config(model, repetition_penalty=10.0))]
     engine = DecodeEngine(model, max_batch=4, max_len=128, overlap=True)
-    engine.stream(rows[:2], SamplingParams(40, model.cfg.stop_mel_token, ignore_stop=True))
+    background = engine.stream(rows[:2], SamplingParams(40, model.cfg.stop_mel_token, ignore_stop=True))
     short = engine.stream(rows[2:4], SamplingParams(6, model.cfg.stop_mel_token, ignore_stop=True))
     assert [codes.numel() for _, codes in short] == [6, 6]
     for _ in range(3):
@@ -373,6 +373,7 @@ def test_a_sequence_aborted_with_its_step_in_flight_gives_its_slot_back(setup) -
     engine.abort(held[1])
     assert engine._ahead is None and engine.is_idle and engine.cache.num_free == 4
     assert all(s.ahead == 0 and len(s.tokens) < 40 for s in held)
+    assert {id(s) for s in held} == {id(s) for s in background.pending.values()}     # the rows held were its
     assert [g.tolist() for g in engine.generate(rows, params)] == expected
 
 
@@ -505,6 +506,12 @@ def test_streams_interleave_and_a_closed_stream_frees_its_slots(setup, overlap) 
     next(beams)
     beams.close()                                    # beam searches give back every slot they hold
     assert engine.is_idle and engine.cache.num_free == 4
+    never_read = engine.stream(rows, params)         # to be closed before its first step
+    engine.stream(rows[:2], params)                  # dropped unread: aborted at once
+    assert len(engine.scheduler.waiting) == 6
+    never_read.close()
+    assert engine.is_idle and engine.cache.num_free == 4
+    assert [g.tolist() for g in engine.generate(rows, params)] == [e.tolist() for e in expected]
 
 
 @pytest.mark.parametrize("overlap", [False, True], ids=["stepwise", "overlap"])
