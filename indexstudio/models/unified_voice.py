@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
-from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
+from indexstudio.models.folder import (ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint,
+                                      release_pages)
 from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer, KVCache, store_out_in
 from indexstudio.models.perceiver import PerceiverResampler
 
@@ -318,10 +319,11 @@ def read_gpt_state(path: Path) -> dict[str, torch.Tensor]:
 def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], path: Path) -> G:
     """The GPT `build()` makes, holding `state` (strictly), in eval mode, its GPT-2 projections stored (out, in)
     (`gpt2.Conv1D`); a mismatch names the checkpoint.  The model takes the tensors: `state` is emptied, so
-    that each (in, out) weight goes as its (out, in) copy comes (not 1.9 GB more at full size)."""
+    that each (in, out) weight goes as its (out, in) copy comes, its mapped pages with it (`release_pages`;
+    not 1.9 GB more at full size)."""
     model = load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
     state.clear()
-    store_out_in(model)
+    store_out_in(model, replaced=release_pages)
     return model
 
 

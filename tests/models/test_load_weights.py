@@ -1,10 +1,16 @@
 """`load_weights`: a checkpoint's tensors become the module's own, without a random initialisation first."""
+import platform
+import re
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
-from indexstudio.models.folder import ModelFolderError, as_float32, load_weights, read_checkpoint
-from indexstudio.models.gpt2 import GPT2Config, GPT2Transformer
+from indexstudio.models.folder import ModelFolderError, as_float32, load_weights, read_checkpoint, release_pages
+from indexstudio.models.gpt2 import Conv1D, GPT2Config, GPT2Transformer, is_out_in
+from indexstudio.models.unified_voice import MelCodeGPT, UnifiedVoiceConfig, load_gpt_weights, read_gpt_state
 
 
 class WithTable(nn.Module):
@@ -68,3 +74,43 @@ def test_checkpoints_are_read_memory_mapped_and_legacy_files_whole(tmp_path) -> 
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelFolderError, match=r"junk\.pth: cannot read the test checkpoint"):
         read_checkpoint(tmp_path / "junk.pth", "test checkpoint")
+
+
+def _resident_file_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"RssFile:\s+(\d+) kB", status).group(1)) / 1024
+
+
+pageout = pytest.mark.skipif(sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"),
+                             reason="MADV_PAGEOUT is Linux's (x86-64 / arm64)")
+
+
+@pageout
+def test_released_pages_of_a_mapped_tensor_leave_the_resident_set_and_its_values_stay(tmp_path) -> None:
+    weight = torch.randn(4096, 4096)                                       # 64 MiB
+    torch.save({"w": weight}, tmp_path / "big.pth")
+    mapped = read_checkpoint(tmp_path / "big.pth", "test checkpoint")["w"]
+    before = _resident_file_mib()
+    assert torch.equal(mapped, weight)                                     # every page read: resident
+    touched = _resident_file_mib()
+    release_pages(mapped)
+    released = _resident_file_mib()
+    assert touched - before > 48 and touched - released > 48
+    assert torch.equal(mapped, weight)                                     # read again from the file
+
+
+@pageout
+def test_loading_a_gpt_leaves_no_mapped_copy_of_its_projections_resident(tmp_path) -> None:
+    """The loader stores the projections (out, in): a copy each; the checkpoint's (in, out) pages go."""
+    cfg = UnifiedVoiceConfig(layers=2, model_dim=1024, heads=8, max_text_tokens=32, max_mel_tokens=32,
+                             number_text_tokens=64, number_mel_codes=64, start_text_token=0, stop_text_token=1,
+                             start_mel_token=62, stop_mel_token=63)
+    source = MelCodeGPT(cfg)
+    torch.save(source.state_dict(), tmp_path / "gpt.pth")
+    projections = sum(m.weight.numel() * 4 for m in source.modules() if isinstance(m, Conv1D)) / 2**20   # 96 MiB
+    before = _resident_file_mib()
+    model = load_gpt_weights(lambda: MelCodeGPT(cfg), read_gpt_state(tmp_path / "gpt.pth"), tmp_path / "gpt.pth")
+    assert _resident_file_mib() - before < projections / 4
+    for name, module in model.named_modules():
+        if isinstance(module, Conv1D):
+            assert is_out_in(module.weight) and torch.equal(module.weight, source.get_submodule(name).weight)
