@@ -46,6 +46,7 @@ class ModelRunner:
         # called with the runner (a method bound to it and kept on it would be a reference cycle: the cache
         # would wait for the garbage collector instead of going with its request); on CUDA `DecodeGraphs`
         # captures the compiled step itself
+        self.compiled = compile_step
         self.decode_step = compile_for(ModelRunner.step, self.device) if compile_step else ModelRunner.step
         self.graphs = DecodeGraphs(cache) if cuda_graphs and self.device.type == "cuda" else None
 
@@ -118,8 +119,29 @@ class ModelRunner:
         if self.graphs is not None:
             return self.graphs.run(self, inputs, kv_len, tokens)
         fed, mel_pos, pos = device_tensor(inputs, self.device)
-        mask = None if min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(self, fed if tokens is None else tokens, mel_pos, pos, kv_len, mask, self.cache.layers)
+        fed = fed if tokens is None else tokens
+        shared = self.shared_prefix_attention(seqs, cache_pos, kv_len)
+        mask = None if shared is not None or min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
+        return self.decode_step(self, fed, mel_pos, pos, kv_len, mask, self.cache.layers, shared)
+
+    def shared_prefix_attention(self, seqs: list[Sequence], cache_pos: list[int],
+                                kv_len: int) -> SharedPrefixAttention | None:
+        """Attention that reads the keys/values a beam search's beams hold alike once for all its beams
+        (`SharedPrefixAttention`), when every row has at least SHARED_PREFIX_MIN such positions; else None.
+        Eager float32 CPU steps only: there the reads are what the step waits for (a bfloat16 cache gained
+        nothing), and CUDA graphs and compiled steps keep one attention call."""
+        if self.device.type != "cpu" or self.compiled or self.cache.layers[0].dtype != torch.float32 \
+                or all(s.beams is None for s in seqs):
+            return None
+        owners, start = [], min(cache_pos)
+        for s in seqs:
+            if s.beams is not None:     # codes all beams share: their keys/values agree (`BeamSearch.shared`)
+                common = min(min(row) for row in s.beams.shared)
+                start = min(start, s.prompt_len + common)
+            owners.append(s.slots)
+        if start < SHARED_PREFIX_MIN:
+            return None
+        return SharedPrefixAttention(owners, start, cache_pos, kv_len, self.gpt.cfg.heads, self.device)
 
     def decode_inputs(self, seqs: list[Sequence]) -> list[list[int]]:
         """Per row (slot i = row i): the last code, its mel position and its cache position."""
@@ -132,19 +154,20 @@ class ModelRunner:
         return inputs
 
     def step(self, tokens: torch.Tensor, mel_pos: torch.Tensor, pos: torch.Tensor, kv_len: int,
-             mask: torch.Tensor | None, cache_layers: list[torch.Tensor]) -> torch.Tensor:
+             mask: torch.Tensor | None, cache_layers: list[torch.Tensor], attend: Attend | None = None) -> torch.Tensor:
         """The decode step on slots [0, len(tokens)) (also what CUDA graphs capture).  The cache tensors come as
-        arguments: they are replaced when the cache grows, and a compiled step takes them as inputs."""
+        arguments: they are replaced when the cache grows, and a compiled step takes them as inputs.  Attention
+        is one call over slots [0, n) and positions [0, kv_len) with `mask`, unless `attend` is given."""
         gpt = self.gpt
         n = tokens.shape[0]
         x = gpt.mel_embedding(tokens) + gpt.mel_pos_embedding.emb(mel_pos)
         heads = gpt.cfg.heads
 
-        def attend(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        def attend_all(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
             out = F.scaled_dot_product_attention(q.view(n, heads, 1, -1), kv[:n, 0, :, :kv_len],
                                                  kv[:n, 1, :, :kv_len], attn_mask=mask)
             return out.reshape(n, -1)
-        return self.logits(self.forward(x, self.rows[:n], pos, attend, cache_layers))
+        return self.logits(self.forward(x, self.rows[:n], pos, attend or attend_all, cache_layers))
 
     def forward(self, x: torch.Tensor, row_index: torch.Tensor, positions: torch.Tensor, attend: Attend,
                 cache_layers: list[torch.Tensor]) -> torch.Tensor:
@@ -210,6 +233,57 @@ class SpanAttention:
         kv = kv[self.slots, :, :, :self.kv_len]
         out = F.scaled_dot_product_attention(queries, kv[:, 0], kv[:, 1], attn_mask=self.mask)
         return out.transpose(1, 2).reshape(-1, q.shape[1])[self.valid]
+
+
+SHARED_PREFIX_MIN = 128     # positions every row must have in a shared prefix before it is read once per owner
+
+
+class SharedPrefixAttention:
+    """Decode attention that reads each beam search's common keys/values once, not once per beam.
+
+    The beams of a sequence hold the same keys/values for the prompt and the codes they all share, in every
+    one of their slots.  Attention is split at `start` (at most any row's shared length): positions
+    [0, start) of each owner's first slot, with all its rows as queries (a greedy sequence owns its one
+    slot), and positions [start, kv_len) of every row's own slot, each up to its own position; the two
+    parts are merged by their log-sum-exps, which is what attention over [0, kv_len) computes, up to
+    float rounding.  With 3 beams, most of a long segment's keys/values are then read once instead of 3
+    times: a full-size step of 6 segments x 3 beams spends ~35 % less in attention at 500 positions
+    (BENCHMARKS.md).  Index tensors are built once per step, not per layer.
+    """
+
+    def __init__(self, owners: list[list[int]], start: int, cache_pos: list[int], kv_len: int, heads: int,
+                 device: torch.device):
+        self.owners, self.start, self.kv_len, self.heads = owners, start, kv_len, heads
+        order = [slot for slots in owners for slot in slots]            # rows as the owners' parts come out
+        self.to_rows = device_tensor(sorted(range(len(order)), key=order.__getitem__), device)
+        self.query_rows = [device_tensor(slots, device) for slots in owners]
+        own = torch.arange(start, kv_len) <= torch.tensor(cache_pos).unsqueeze(1)         # (n, kv_len - start)
+        self.own_mask = device_tensor(torch.zeros(own.shape).masked_fill(~own, float("-inf"))[:, None, None],
+                                      device)
+
+    def __call__(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        """(n, D) queries of slots [0, n), the layer's cache -> (n, D) outputs."""
+        n, heads, start = q.shape[0], self.heads, self.start
+        q = q.view(n, heads, 1, -1)
+        outs, lses = [], []
+        for slots, rows in zip(self.owners, self.query_rows):
+            first = slots[0]
+            queries = q.index_select(0, rows).permute(2, 1, 0, 3)                      # (1, H, rows, hd)
+            out, lse = _flash(queries, kv[first:first + 1, 0, :, :start], kv[first:first + 1, 1, :, :start])
+            outs.append(out[0].transpose(0, 1))                                        # (rows, H, hd)
+            lses.append(lse[0].transpose(0, 1))                                        # (rows, H)
+        shared_out = torch.cat(outs).index_select(0, self.to_rows)
+        shared_lse = torch.cat(lses).index_select(0, self.to_rows)
+        own_out, own_lse = _flash(q, kv[:n, 0, :, start:self.kv_len], kv[:n, 1, :, start:self.kv_len],
+                                  attn_mask=self.own_mask)
+        own_lse = own_lse[..., 0]
+        top = torch.maximum(shared_lse, own_lse)
+        shared_w, own_w = (shared_lse - top).exp().unsqueeze(2), (own_lse - top).exp().unsqueeze(2)
+        out = (shared_out * shared_w + own_out[:, :, 0] * own_w) / (shared_w + own_w)
+        return out.reshape(n, -1)
+
+
+_flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu     # (out, log-sum-exp) of SDPA on CPUs
 
 
 class DecodeGraphs:

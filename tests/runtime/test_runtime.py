@@ -17,6 +17,7 @@ from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
 from indexstudio.runtime.kv_cache import row_span, take_rows
+from indexstudio.runtime import model_runner
 from indexstudio.runtime.model_runner import DecodeGraphs, ModelRunner
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
@@ -193,6 +194,34 @@ def test_beam_search_equals_generate_alone_and_batched(setup, settings) -> None:
     alone = _alone(model, prompts, _config(model, **SAMPLING), seeds)
     for i, codes in enumerate(got):
         assert codes.tolist() == (expected[i] if i % 2 else alone[i]).tolist()
+
+
+@pytest.mark.parametrize("settings", BEAM_SETTINGS.values(), ids=BEAM_SETTINGS.keys())
+def test_beams_read_their_shared_prefix_once_and_decode_the_same_codes(setup, settings, monkeypatch) -> None:
+    """With the shared-prefix split forced on for short prefixes (on the CPU), beam searches beside single-beam
+    sequences decode the codes of `generate` alone: attention over the owners' common keys/values, merged with
+    each row's own span by log-sum-exp, is attention over the whole span."""
+    model, _, prompts = setup
+    if _device(model).type != "cpu":
+        pytest.skip("the shared-prefix split is a CPU path (CUDA steps replay one attention call from graphs)")
+    built = []
+
+    class Counted(model_runner.SharedPrefixAttention):
+        def __init__(self, owners, start, *args):
+            built.append((len(owners), sum(map(len, owners)), start))
+            super().__init__(owners, start, *args)
+    monkeypatch.setattr(model_runner, "SHARED_PREFIX_MIN", 8)
+    monkeypatch.setattr(model_runner, "SharedPrefixAttention", Counted)
+    cfg = _config(model, **settings)
+    seeds = [300 + i for i in range(len(prompts))]
+    single = SamplingParams.from_decoding(_config(model, **SAMPLING))
+    params = [SamplingParams.from_decoding(cfg) if i % 2 else single for i in range(len(prompts))]
+    got = DecodeEngine(model, max_batch=8, max_len=128).generate([prompt_rows(p)[0] for p in prompts], params, seeds)
+    beams, alone = _alone(model, prompts, cfg, seeds), _alone(model, prompts, _config(model, **SAMPLING), seeds)
+    for i, codes in enumerate(got):
+        assert codes.tolist() == (beams[i] if i % 2 else alone[i]).tolist()
+    assert any(slots > owners for owners, slots, _ in built), "no step read a prefix once for several beams"
+    assert all(start >= 8 for _, _, start in built)
 
 
 def test_decode_rows_of_a_left_padded_batch(setup) -> None:
