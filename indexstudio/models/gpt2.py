@@ -13,6 +13,7 @@ at `input_pos` and attends over cache slots [0, kv_len).  Search logic lives in
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -118,11 +119,13 @@ class Conv1D(nn.Module):
     """GPT-2's linear layer: y = x @ W + b, W of shape (in, out) as the checkpoints hold it.
 
     The loaders keep W's values in (out, in) memory order (`store_out_in`: W is then a transposed view, the
-    layout of nn.Linear).  On CPUs MKL multiplies such a weight by up to 3 rows much faster than an
-    (in, out) one, and a decode batch of 4 to 48 rows fastest as (W^T x^T)^T: a full-size IndexTTS-2 GPT's
-    projections over 3 and 16 rows take 74 and 125 ms that way against 121 and 146 ms from (in, out), while
-    a prompt's 64 or more rows take the plain product (2-core AMX Xeon, BENCHMARKS.md).  GPUs, and CPUs whose
-    torch has no MKL, take the plain product whatever the rows.
+    layout of nn.Linear).  Which CPU kernel multiplies such a weight is `CPU_GEMM`'s choice.  oneDNN's
+    linear (the default where torch has it) takes the weight as it lies for any number of rows: on a
+    2-core AMD EPYC (Zen 4) a full-size IndexTTS-2 GPT's projections over 1, 3 and 18 rows take 75, 85
+    and 173 ms that way against MKL's best 118, 103 and 280 ms.  MKL ("mkl") multiplies up to 3 rows
+    fastest as x W and a decode batch of 4 to 48 rows as (W^T x^T)^T (on a 2-core AMX Xeon 3 and 16 rows
+    took 74 and 125 ms that way; BENCHMARKS.md).  GPUs, other dtypes, autograd, torch.compile (inductor
+    chooses its own kernels) and (in, out) weights take the plain product.
     """
 
     def __init__(self, n_in: int, n_out: int):
@@ -137,13 +140,35 @@ class Conv1D(nn.Module):
         """(rows, in) -> (rows, out): the product itself, for callers that keep their rows 2-d (the decode
         runtime, where a step's Python overhead counts)."""
         w = self.weight
-        if TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1] and w.device.type == "cpu" and MKL \
-                and is_out_in(w):
-            return torch.addmm(self.bias.unsqueeze(1), w.t(), rows.t()).t().contiguous()
+        if w.device.type == "cpu" and is_out_in(w):
+            if CPU_GEMM == "onednn" and w.dtype in ONEDNN_DTYPES and rows.dtype == w.dtype \
+                    and not (w.requires_grad and torch.is_grad_enabled()) and not torch.compiler.is_compiling():
+                return _onednn_linear(rows, w.t(), self.bias, "none", [], "")
+            if CPU_GEMM == "mkl" and MKL and TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1]:
+                return torch.addmm(self.bias.unsqueeze(1), w.t(), rows.t()).t().contiguous()
         return torch.addmm(self.bias, rows, w)
 
 
-TRANSPOSED_ROWS = (4, 48)       # a CPU computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
+def onednn_linear_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def _cpu_gemm() -> str:
+    """The CPU kernel of (out, in) Conv1Ds: $INDEXSTUDIO_CPU_GEMM ("onednn" or "mkl") where set, else oneDNN
+    where this torch has its linear op, else "mkl": MKL's heuristics below, or the plain product elsewhere."""
+    onednn = onednn_linear_available()
+    chosen = os.environ.get("INDEXSTUDIO_CPU_GEMM") or ("onednn" if onednn else "mkl")
+    if chosen not in ("onednn", "mkl"):
+        raise ValueError(f"INDEXSTUDIO_CPU_GEMM must be onednn or mkl; got {chosen!r}")
+    if chosen == "onednn" and not onednn:
+        raise ValueError("INDEXSTUDIO_CPU_GEMM=onednn, but this torch build has no oneDNN linear op")
+    return chosen
+
+
+CPU_GEMM = _cpu_gemm()
+ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
+_onednn_linear = torch.ops.mkldnn._linear_pointwise if CPU_GEMM == "onednn" else None
+TRANSPOSED_ROWS = (4, 48)       # MKL computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
 MKL = torch.backends.mkl.is_available()     # where those rows were measured; other BLAS take the plain product
 
 

@@ -1,6 +1,7 @@
 """UnifiedVoice v2 (conditioning, emotion vectors, prompt, latents) and KV-cached decoding."""
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from indexstudio.conformance.runner import run_folder
+from indexstudio.models import gpt2
 from indexstudio.models.codes import remove_long_silence
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.gpt2 import TRANSPOSED_ROWS, Conv1D, KVCache, is_out_in, store_out_in
@@ -140,9 +142,16 @@ def test_loaded_gpt_keeps_its_projections_out_in_with_the_checkpoint_values(v2_m
         assert v2_model.state_dict()[f"{name}.weight"].shape == stored.shape
 
 
+CPU_KERNELS = ["mkl"] + (["onednn"] if gpt2.onednn_linear_available() else [])
+
+
+@pytest.mark.parametrize("kernel", CPU_KERNELS)
 @pytest.mark.parametrize("rows", [1, 3, TRANSPOSED_ROWS[0], 16, TRANSPOSED_ROWS[1], TRANSPOSED_ROWS[1] + 1, 100])
-def test_out_in_projection_computes_the_in_out_product(rows: int) -> None:
-    """Each kernel an (out, in) Conv1D picks by row count gives x @ W + b in the input's shape, contiguous."""
+def test_out_in_projection_computes_the_in_out_product(rows: int, kernel: str, monkeypatch) -> None:
+    """Each kernel an (out, in) Conv1D picks by CPU_GEMM and row count gives x @ W + b in the input's shape,
+    contiguous, in float32 and bfloat16, for strided inputs too, and with autograd on (the plain product)."""
+    monkeypatch.setattr(gpt2, "CPU_GEMM", kernel)
+    monkeypatch.setattr(gpt2, "_onednn_linear", torch.ops.mkldnn._linear_pointwise if kernel == "onednn" else None)
     torch.manual_seed(0)
     plain = Conv1D(48, 144)
     with torch.no_grad():
@@ -153,10 +162,32 @@ def test_out_in_projection_computes_the_in_out_product(rows: int) -> None:
     store_out_in(out_in)
     assert is_out_in(out_in.weight) and not is_out_in(plain.weight)
     x = torch.randn(rows, 1, 48)
-    got = out_in(x)
-    assert got.shape == (rows, 1, 144) and got.is_contiguous()
-    torch.testing.assert_close(got, plain(x), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(got, x @ plain.weight + plain.bias, rtol=1e-5, atol=1e-5)
+    expected = x @ plain.weight + plain.bias
+    with torch.no_grad():
+        got = out_in(x)
+        assert got.shape == (rows, 1, 144) and got.is_contiguous()
+        torch.testing.assert_close(got, plain(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        strided = torch.randn(48, rows).t()
+        torch.testing.assert_close(out_in.project(strided), strided @ plain.weight + plain.bias, rtol=1e-5, atol=1e-5)
+        half = copy.deepcopy(out_in).to(torch.bfloat16)
+        assert is_out_in(half.weight)
+        torch.testing.assert_close(half(x.bfloat16()).float(), expected, rtol=0.05, atol=0.3)
+    with_grad = out_in(x)
+    with_grad.sum().backward()
+    assert out_in.weight.grad is not None
+    torch.testing.assert_close(with_grad.detach(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_cpu_kernel_is_chosen_by_the_environment(monkeypatch) -> None:
+    """$INDEXSTUDIO_CPU_GEMM picks the CPU kernel; a misspelt one is refused by name."""
+    monkeypatch.setenv("INDEXSTUDIO_CPU_GEMM", "mkl")
+    assert gpt2._cpu_gemm() == "mkl"
+    monkeypatch.setenv("INDEXSTUDIO_CPU_GEMM", "openblas")
+    with pytest.raises(ValueError, match="INDEXSTUDIO_CPU_GEMM must be onednn or mkl; got 'openblas'"):
+        gpt2._cpu_gemm()
+    monkeypatch.delenv("INDEXSTUDIO_CPU_GEMM")
+    assert gpt2._cpu_gemm() == ("onednn" if "onednn" in CPU_KERNELS else "mkl")
 
 
 def test_remove_long_silence_keeps_short_runs() -> None:
