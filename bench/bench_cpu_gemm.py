@@ -41,6 +41,16 @@ def projections(dim: int, layers: int) -> list[Conv1D]:
     return convs
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def best_ms(fn, repeats: int) -> float:
     fn()
     times = []
@@ -65,7 +75,7 @@ def main() -> None:
     flat = torch.randn(weight_bytes // 4)
     floor = best_ms(flat.sum, args.repeats)
     kernels = ["mkl"] + (["onednn"] if gpt2.onednn_linear_available() else [])
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
+    print(f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} "
           f"threads; {len(convs)} projections, {weight_bytes / 1e9:.2f} GB float32; default kernel "
           f"{gpt2.CPU_GEMM}")
     print(f"memory-read floor (sum over the same bytes): {floor:.1f} ms = {weight_bytes / floor / 1e6:.1f} GB/s")
