@@ -121,8 +121,8 @@ class Conv1D(nn.Module):
     The loaders keep W's values in (out, in) memory order (`store_out_in`: W is then a transposed view, the
     layout of nn.Linear).  Which CPU kernel multiplies such a weight is `CPU_GEMM`'s choice.  oneDNN's
     linear (the default where torch has it) takes the weight as it lies for any number of rows: on a
-    2-core AMD EPYC (Zen 4) a full-size IndexTTS-2 GPT's projections over 1, 3 and 18 rows take 75, 85
-    and 173 ms that way against MKL's best 118, 103 and 280 ms.  MKL ("mkl") multiplies up to 3 rows
+    2-core AMD EPYC (Zen 4) a full-size IndexTTS-2 GPT's projections over 1, 8 and 18 rows take 77, 123
+    and 161 ms that way against MKL's 120, 196 and 248 ms (`bench/bench_cpu_gemm.py`).  MKL ("mkl") multiplies up to 3 rows
     fastest as x W and a decode batch of 4 to 48 rows as (W^T x^T)^T (on a 2-core AMX Xeon 3 and 16 rows
     took 74 and 125 ms that way; BENCHMARKS.md).  GPUs, other dtypes, autograd, torch.compile (inductor
     chooses its own kernels) and (in, out) weights take the plain product.

@@ -46,7 +46,6 @@ class ModelRunner:
         # called with the runner (a method bound to it and kept on it would be a reference cycle: the cache
         # would wait for the garbage collector instead of going with its request); on CUDA `DecodeGraphs`
         # captures the compiled step itself
-        self.compiled = compile_step
         self.decode_step = compile_for(ModelRunner.step, self.device) if compile_step else ModelRunner.step
         self.graphs = DecodeGraphs(cache) if cuda_graphs and self.device.type == "cuda" else None
 
@@ -130,7 +129,7 @@ class ModelRunner:
         (`SharedPrefixAttention`), when every row has at least SHARED_PREFIX_MIN such positions; else None.
         Eager float32 CPU steps only: there the reads are what the step waits for (a bfloat16 cache gained
         nothing), and CUDA graphs and compiled steps keep one attention call."""
-        if self.device.type != "cpu" or self.compiled or self.cache.layers[0].dtype != torch.float32 \
+        if self.device.type != "cpu" or self.decode_step is not ModelRunner.step or self.cache.layers[0].dtype != torch.float32 \
                 or all(s.beams is None for s in seqs):
             return None
         owners, start = [], min(cache_pos)
