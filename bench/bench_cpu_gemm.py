@@ -80,20 +80,19 @@ def main() -> None:
           f"{gpt2.CPU_GEMM}")
     print(f"memory-read floor (sum over the same bytes): {floor:.1f} ms = {weight_bytes / floor / 1e6:.1f} GB/s")
     print("rows | " + " | ".join(f"{k} ms (x floor)" for k in kernels))
-    saved = gpt2.CPU_GEMM, gpt2._onednn_linear
+    saved = gpt2.CPU_GEMM
     try:
         for rows in map(int, args.rows.split(",")):
             inputs = {n: torch.randn(rows, n) for n in {c.weight.shape[0] for c in convs}}
             cells = []
             for kernel in kernels:
                 gpt2.CPU_GEMM = kernel
-                gpt2._onednn_linear = torch.ops.mkldnn._linear_pointwise if kernel == "onednn" else None
                 with torch.inference_mode():
                     ms = best_ms(lambda: [c.project(inputs[c.weight.shape[0]]) for c in convs], args.repeats)
                 cells.append(f"{ms:.1f} ({ms / floor:.2f}x)")
             print(f"{rows} | " + " | ".join(cells), flush=True)
     finally:
-        gpt2.CPU_GEMM, gpt2._onednn_linear = saved
+        gpt2.CPU_GEMM = saved
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ class Conv1D(nn.Module):
         if w.device.type == "cpu" and is_out_in(w):
             if CPU_GEMM == "onednn" and w.dtype in ONEDNN_DTYPES and rows.dtype == w.dtype \
                     and not (w.requires_grad and torch.is_grad_enabled()) and not torch.compiler.is_compiling():
-                return _onednn_linear(rows, w.t(), self.bias, "none", [], "")
+                return ONEDNN_LINEAR(rows, w.t(), self.bias, "none", [], "")
             if CPU_GEMM == "mkl" and MKL and TRANSPOSED_ROWS[0] <= rows.shape[0] <= TRANSPOSED_ROWS[1]:
                 return torch.addmm(self.bias.unsqueeze(1), w.t(), rows.t()).t().contiguous()
         return torch.addmm(self.bias, rows, w)
@@ -167,7 +167,7 @@ def _cpu_gemm() -> str:
 
 CPU_GEMM = _cpu_gemm()
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
-_onednn_linear = torch.ops.mkldnn._linear_pointwise if CPU_GEMM == "onednn" else None
+ONEDNN_LINEAR = torch.ops.mkldnn._linear_pointwise if onednn_linear_available() else None
 TRANSPOSED_ROWS = (4, 48)       # MKL computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
 MKL = torch.backends.mkl.is_available()     # where those rows were measured; other BLAS take the plain product
 

@@ -151,7 +151,6 @@ def test_out_in_projection_computes_the_in_out_product(rows: int, kernel: str, m
     """Each kernel an (out, in) Conv1D picks by CPU_GEMM and row count gives x @ W + b in the input's shape,
     contiguous, in float32 and bfloat16, for strided inputs too, and with autograd on (the plain product)."""
     monkeypatch.setattr(gpt2, "CPU_GEMM", kernel)
-    monkeypatch.setattr(gpt2, "_onednn_linear", torch.ops.mkldnn._linear_pointwise if kernel == "onednn" else None)
     torch.manual_seed(0)
     plain = Conv1D(48, 144)
     with torch.no_grad():

@@ -14,10 +14,10 @@ from indexstudio.errors import EngineError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.unified_voice import load_unified_voice_v2
 from indexstudio.models.unified_voice_v1_5 import load_unified_voice_v1_5
+from indexstudio.runtime import model_runner
 from indexstudio.runtime.decode_engine import DecodeEngine, decode_rows, engine_for, prompt_rows, shared_prefix
 from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, multinomial_rows
 from indexstudio.runtime.kv_cache import row_span, take_rows
-from indexstudio.runtime import model_runner
 from indexstudio.runtime.model_runner import DecodeGraphs, ModelRunner
 from indexstudio.runtime.sequence import SamplingParams, Sequence
 
