@@ -39,7 +39,7 @@ class ModelRunner:
     def __init__(self, gpt: MelCodeGPT, cache: SlotCache, weights: str = "fp32", cuda_graphs: bool = True,
                  compile_step: bool = False):
         self.gpt, self.cache = gpt, cache
-        self.layers = decode_layers(gpt.gpt, weights)
+        self.layers = decode_layers(gpt.gpt, weights, compiled=compile_step)
         param = gpt.gpt.ln_f.weight
         self.device, self.dtype = param.device, param.dtype
         self.rows = torch.arange(cache.num_slots, device=self.device)      # decode row i -> cache slot i

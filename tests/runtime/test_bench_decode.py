@@ -27,6 +27,18 @@ def test_bench_decode_times_a_compiled_step() -> None:
     assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
 
 
+def test_bench_decode_compiles_a_bf16_step_on_plain_copies() -> None:
+    """torch.compile cannot trace the oneDNN-packed bf16 copies of eager CPU steps: a compiled step gets plain
+    ones."""
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "bench", "decode", "--layers", "2", "--dim", "64",
+                        "--heads", "4", "--segments", "2", "--tokens", "4", "--max-batch", "2", "--compile",
+                        "--weights", "bf16", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert any(re.match(r"ours bf16 compiled, continuous batching \(2 slots\): 8 codes in", line) for line in lines)
+    assert re.fullmatch(r"speedup \d+\.\d\d", lines[-1]), lines[-1]
+
+
 def test_bench_decode_beam_search_against_the_reference_beam_loop() -> None:
     """--beams: HF's beam loop (cache reordered every step) against the runtime's beams, same codes."""
     args = [sys.executable, "-m", "indexstudio", "bench", "decode", "--layers", "2", "--dim", "64", "--heads", "4",

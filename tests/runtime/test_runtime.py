@@ -20,6 +20,7 @@ from indexstudio.runtime.decoding import BeamSearch, DecodingConfig, generate, m
 from indexstudio.runtime.kv_cache import row_span, take_rows
 from indexstudio.runtime.model_runner import DecodeGraphs, ModelRunner
 from indexstudio.runtime.sequence import SamplingParams, Sequence
+from indexstudio.runtime.weights import decode_layers, onednn_bf16_available
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
 TEXT_LENGTHS = (19, 3, 11, 7, 15, 5)        # prompts of different lengths, more of them than slots
@@ -453,6 +454,26 @@ def test_weight_modes_decode(setup, weights) -> None:
     assert exact.cache.layers[0].dtype == torch.float32
     first, first_exact = (_prefill_logits(model, rows[0], w) for w in (weights, "fp32"))
     assert float((first - first_exact).norm() / first_exact.norm()) < 0.05      # the cache written and read
+
+
+def test_cpu_bf16_copies_are_packed_for_onednn_and_project_as_the_plain_ones(setup) -> None:
+    """The bf16 mode's copies live in oneDNN's blocked layout (faster reads, same results); a compiled step,
+    which cannot trace them, gets plain copies of its own."""
+    model, _, _ = setup
+    if _device(model).type != "cpu" or not onednn_bf16_available():
+        pytest.skip("oneDNN bfloat16 linear is a CPU op this torch or CPU lacks")
+    packed, plain = decode_layers(model.gpt, "bf16"), decode_layers(model.gpt, "bf16", compiled=True)
+    assert decode_layers(model.gpt, "bf16") is packed and plain is not packed
+    names = ("qkv", "proj", "fc", "fc_out")
+    assert all(getattr(layer, n).weight.is_mkldnn for layer in packed for n in names)
+    assert not any(getattr(layer, n).weight.is_mkldnn for layer in plain for n in names)
+    gen = torch.Generator().manual_seed(0)
+    for rows in (1, 3, 18):
+        for fast, slow in zip(packed, plain):
+            for n in names:
+                x = torch.randn(rows, getattr(slow, n).weight.shape[1], generator=gen)
+                got, expected = getattr(fast, n).project(x), getattr(slow, n).project(x)
+                assert got.dtype == torch.float32 and torch.equal(got, expected), (rows, n)
 
 
 def _prefill_logits(model, row, weights: str) -> torch.Tensor:
