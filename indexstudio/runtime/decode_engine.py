@@ -75,8 +75,12 @@ class DecodeEngine:
             self.scheduler.add(seq)
 
     def abort(self, seq: Sequence) -> None:
-        """Drop a sequence that is no longer wanted (its slot is freed at once)."""
+        """Drop a sequence that is no longer wanted (its slot is freed at once); a stream that still waits for
+        it raises `SequenceAborted` rather than yield its codes so far as if they were all."""
         with self._lock:
+            if not seq.is_finished:
+                seq.error = SequenceAborted(f"GPT decoding was aborted after {seq.generated} of at most "
+                                            f"{seq.params.max_new_tokens} codes")
             self.scheduler.abort(seq)
             self._drop_wasted_step()
 
@@ -243,6 +247,10 @@ class DecodeEngine:
         return out
 
 
+class SequenceAborted(EngineError):
+    """A sequence dropped unfinished by `DecodeEngine.abort`."""
+
+
 class Stream:
     """The (index, codes) iterator of one `DecodeEngine.stream` call.
 
@@ -270,6 +278,8 @@ class Stream:
             for i, seq in self.pending.items():
                 if seq.is_finished:
                     del self.pending[i]
+                    if isinstance(seq.error, SequenceAborted):
+                        raise SequenceAborted(str(seq.error))
                     if seq.error is not None:
                         raise EngineError(f"GPT decoding failed in a step shared with other requests: "
                                           f"{type(seq.error).__name__}: {seq.error}") from seq.error

@@ -385,7 +385,8 @@ def test_overlap_wastes_no_step_on_sequences_that_end_by_length(setup, monkeypat
 
 def test_a_sequence_aborted_with_its_step_in_flight_gives_its_slot_back(setup) -> None:
     """Aborting sequences while a queued step holds their rows: once none of its rows is wanted, the step is
-    settled and dropped at once, every slot is free, and the engine decodes the next request as before."""
+    settled and dropped at once, every slot is free, the stream that waited for them says they were aborted,
+    and the engine decodes the next request as before."""
     model, _, prompts = setup
     rows = [prompt_rows(p)[0] for p in prompts]
     params = SamplingParams(40, model.cfg.stop_mel_token, repetition_penalty=10.0)
@@ -404,6 +405,9 @@ def test_a_sequence_aborted_with_its_step_in_flight_gives_its_slot_back(setup) -
     assert engine._ahead is None and engine.is_idle and engine.cache.num_free == 4
     assert all(s.ahead == 0 and len(s.tokens) < 40 for s in held)
     assert {id(s) for s in held} == {id(s) for s in background.pending.values()}     # the rows held were its
+    with pytest.raises(EngineError, match=r"aborted after \d+ of at most 40 codes"):
+        next(background)                        # not their codes so far, as if they were all
+    assert background.pending == {}
     assert [g.tolist() for g in engine.generate(rows, params)] == expected
 
 
