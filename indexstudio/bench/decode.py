@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import time
 from dataclasses import dataclass, replace
 
@@ -123,6 +124,12 @@ class HFReference:
         self.model.load_state_dict(state, assign=True)
         self.model.eval()
         self.gpt = gpt
+        # the KV cache's keyword: `past_key_values` until transformers 5.x renamed it `cache`
+        self.cache_keyword = "cache" if "cache" in inspect.signature(GPT2Model.forward).parameters \
+            else "past_key_values"
+
+    def _hidden(self, inputs: torch.Tensor, cache) -> torch.Tensor:
+        return self.model(inputs_embeds=inputs, use_cache=True, **{self.cache_keyword: cache}).last_hidden_state
 
     @torch.inference_mode()
     def decode(self, embeds: torch.Tensor, params: SamplingParams) -> list[int]:
@@ -135,7 +142,7 @@ class HFReference:
         inputs = embeds.unsqueeze(0)
         codes: list[int] = []
         while True:
-            hidden = self.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
+            hidden = self._hidden(inputs, cache)
             logits = gpt.mel_head(gpt.final_norm(hidden[:, -1])).float()
             logits[:, stop] = float("-inf")
             code = logits.argmax(dim=-1)
@@ -150,7 +157,7 @@ class HFReference:
         search = BeamSearch(cfg)
         inputs = embeds.unsqueeze(0).expand(cfg.num_beams, -1, -1)
         while True:
-            hidden = self.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
+            hidden = self._hidden(inputs, cache)
             scores = torch.log_softmax(gpt.mel_head(gpt.final_norm(hidden[:, -1])).float(), dim=-1)
             scores[:, cfg.stop_token] = float("-inf")
             vocab = scores.shape[-1]
