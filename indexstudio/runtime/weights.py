@@ -33,19 +33,19 @@ class BF16Linear:
 
     With `packed` (CPUs whose oneDNN does bfloat16) the copy is reordered once into oneDNN's blocked layout,
     which its linear reads faster than the plain one, with the same results: on a 2-core AMD EPYC (Zen 4)
-    the 96 full-size projections take 40 / 41 / 60 ms at 1 / 8 / 18 rows against 51 / 59 / 78 ms
+    the 96 full-size projections take 42 / 42 / 60 ms at 1 / 8 / 18 rows against 51 / 59 / 78 ms
     (BENCHMARKS.md).  The packed copy replaces the plain one: no extra memory.
     """
 
     def __init__(self, conv: Conv1D, packed: bool = False):
         weight = conv.weight.detach().t().to(torch.bfloat16).contiguous()
-        self.packed = packed and weight.device.type == "cpu" and onednn_bf16_available()
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1) if self.packed else weight
+        packed = packed and weight.device.type == "cpu" and onednn_bf16_available()
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1) if packed else weight
         self.bias = conv.bias.detach().to(torch.bfloat16)
 
     def project(self, rows: torch.Tensor) -> torch.Tensor:
         flat = rows.to(torch.bfloat16)
-        if self.packed:
+        if self.weight.is_mkldnn:
             return ONEDNN_LINEAR(flat, self.weight, self.bias, "none", [], "").to(rows.dtype)
         return F.linear(flat, self.weight, self.bias).to(rows.dtype)
 
