@@ -1,0 +1,31 @@
+"""`device.compile_for` on a CPU: the weights are frozen into the graph, its products run on pre-packed weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.profiler import profile
+
+from indexstudio.runtime.device import compile_for, compile_unavailable
+
+CPU = torch.device("cpu")
+
+
+def test_cpu_compile_freezes_the_weights_into_packed_products() -> None:
+    """Without freezing inductor leaves a linear layer a plain `aten::addmm` (what torch.compile's
+    `options={"freezing": True}` got in torch 2.13): 0.85x the eager step on an AMD EPYC."""
+    if compile_unavailable(CPU):
+        pytest.skip(compile_unavailable(CPU))
+    linear = nn.Linear(64, 96).eval()
+    step = compile_for(lambda x: F.gelu(linear(x)), CPU)
+    with torch.inference_mode():
+        x = torch.randn(3, 64)
+        step(x)
+        with profile() as prof:
+            got = step(x)
+        expected = F.gelu(linear(x))
+    ops = {event.key for event in prof.key_averages()}
+    assert "aten::addmm" not in ops and ops & {"mkldnn::_linear_pointwise", "mkl::_mkl_linear"}, sorted(ops)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch._inductor.config.freezing          # switched on around the calls only
