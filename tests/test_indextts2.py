@@ -386,6 +386,22 @@ def test_a_book_segment_sounds_the_same_whichever_call_renders_it(tmp_path):
     assert later.size != alone[1].size       # the later segments were not, though a call of their own would be
 
 
+@pytest.mark.parametrize("name", ["indextts2", "indextts2_5", "indextts1_5"])
+def test_a_bfloat16_gpt_renders_on_cpu(name):
+    """`--dtype bfloat16`: the whole GPT in half precision, as `--dtype float16` runs it on CUDA.  IndexTTS-2's
+    teacher-forced latent pass once failed so on CPUs ("mixed dtype"): its float32 speaker latent and emotion
+    vector met bfloat16 layer norms."""
+    half = get_engine(name, model_dir=str(GOLDEN / name), dtype="bfloat16")
+    assert half.model.gpt_dtype == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in half.model.gpt.parameters())
+    prompt = GOLDEN / name / "cases" / "prompt_en_22k.wav"
+    options = {k: v for k, v in FAST.items() if k != "diffusion_steps" or name != "indextts1_5"}   # 1.5: no S2Mel
+    results = list(half.synthesize(["Hello there.", "How are you today?"], str(prompt), Controls(1.0, 7, options)))
+    assert sorted(r.index for r in results) == [0, 1]
+    for r in results:
+        assert r.audio.size > 0 and np.isfinite(r.audio).all() and np.abs(r.audio).max() > 0
+
+
 def test_cpu_decode_weights_are_an_engine_setting_built_once(engine):
     bf16 = IndexTTS2Engine(FOLDER, gpt_weights="bf16")
     texts = ["Hello there.", "How are you today, my friend?"]

@@ -372,8 +372,9 @@ class IndexTTS2:
         """Codes -> (1, F, C) length-regulated S2Mel condition: GPT latents + codec embedding, 1.72 frames a code."""
         code_lens = torch.tensor([codes.shape[1]], device=self.device)
         with self._gpt_precision():
-            latent = self.gpt(speaker.latent, tokens, torch.tensor([tokens.shape[1]], device=self.device), codes,
-                              code_lens, emotion.vector).float()
+            text_lens = torch.tensor([tokens.shape[1]], device=self.device)
+            latent = self.gpt(speaker.latent.to(self.gpt_dtype), tokens, text_lens, codes, code_lens,
+                              emotion.vector.to(self.gpt_dtype)).float()
         trace("gpt_forward_latent", codes=codes, code_lens=code_lens, out=latent)
         projected = self.s2mel.project_gpt_latent(latent)
         trace("gpt_layer", x=latent, out=projected)
