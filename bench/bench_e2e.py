@@ -193,16 +193,15 @@ def _controls(options: dict[str, Any], seed: int):
 
 # ---- speed ------------------------------------------------------------------------------------
 def warm_up(engine, voice: str | Path, options: dict[str, Any], seed: int = 1,
-            requests: Sequence[Sequence[str]] = (("Warm up.",),)) -> float:
+            requests: Sequence[Sequence[str]] = (("Warm up.",),), full: bool = False) -> float:
     """`requests` (lists of texts) one after another: computes and caches the voice conditioning; returns
     the wall seconds.
 
-    On CPUs short ones.  On GPUs at full length, so that the decode engine (kept by the model) has captured
-    its CUDA graphs and compiled calls have met their shapes before the timed runs (pass the measured
-    requests: their batch sizes then come up in the warm-up too)."""
-    cpu = engine.model.device.type == "cpu"
-    quick = {**options, "max_mel_tokens": min(int(options.get("max_mel_tokens", 20)), 10) if cpu
-             else int(options.get("max_mel_tokens", 20)), "diffusion_steps": 2 if cpu else options.get("diffusion_steps", 25)}
+    Short ones, unless `full`: then at the measured settings, so that the decode engine (kept by the model)
+    has captured its CUDA graphs and compiled calls have met their shapes (batch sizes, padded or not)
+    before the timed runs - pass the measured requests, alone and together."""
+    quick = options if full else {**options, "max_mel_tokens": min(int(options.get("max_mel_tokens", 20)), 10),
+                                  "diffusion_steps": 2}
     with StopCounter():
         start = time.perf_counter()
         for texts in requests:
@@ -434,7 +433,8 @@ def print_report(result: dict[str, Any]) -> None:
         single, multi = speed["single_stream"], speed["multi_segment"]
         rows += [
             ("model load", f"{speed['load_s']:.1f} s"),
-            ("warm-up (voice conditioning; on GPUs the measured requests once)", f"{speed['warmup_s']:.1f} s"),
+            ("warm-up (voice conditioning; on GPUs or compiled: the measured requests once)",
+             f"{speed['warmup_s']:.1f} s"),
             ("codes / segment (from audio length)", _fmt_codes(single["codes_per_segment"])),
             ("segments that reached max_mel_tokens (no stop token)",
              f"{single['hit_max_mel_tokens'] + multi['hit_max_mel_tokens']} of "
@@ -536,8 +536,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                          args.gpt_weights, args.compile_decode)
             print(f"loaded {model_dir} in {load_s:.1f} s", flush=True)
             texts = segment_texts(args.segments)
-            gpu = engine.model.device.type != "cpu"      # there: the measured requests once, alone and together
-            warmup_s = warm_up(engine, voice, options, requests=[texts[:1], texts] if gpu else [["Warm up."]])
+            # on GPUs (CUDA graphs), and for compiled calls anywhere, the measured requests once in full, so that
+            # no capture or recompile is timed
+            full = engine.model.device.type != "cpu" or args.compile or args.compile_decode
+            warmup_s = warm_up(engine, voice, options, requests=[texts[:1], texts] if full else [["Warm up."]],
+                               full=full)
             print(f"warm-up {warmup_s:.1f} s", flush=True)
             single = bench_single_stream(engine, voice, texts, options)
             print(f"single stream: RTF {single['rtf']:.3f}", flush=True)
