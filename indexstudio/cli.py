@@ -40,8 +40,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile-decode", action="store_true",
                    help="torch.compile the GPT decode step of IndexTTS engines (on a GPU the CUDA graphs then replay "
                         "fewer, fused kernels; on a CPU the weights are frozen in pre-packed, +2 GB at full size: 16 "
-                        "segments 1.24x eager on an AMD EPYC, but one segment alone 0.7x there - time it with "
-                        "`indexstudio bench decode --compile`; the first request waits for the compilation)")
+                        "segments 1.24x eager on an AMD EPYC; a lone segment stays eager there, where it is faster - "
+                        "time it with `indexstudio bench decode --compile`; the first request waits for the "
+                        "compilation)")
     p.add_argument("--s2mel-dtype", choices=["float32", "float16", "bfloat16"],
                    help="precision of the IndexTTS-2 / 2.5 flow matching (default float32, the official; bfloat16 "
                         "ran 2.6-2.9x faster on a CPU with AMX, 1.6x on an AVX-512 AMD EPYC, float16/bfloat16 use a GPU's "

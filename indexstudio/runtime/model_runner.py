@@ -16,7 +16,8 @@ all rows have the same length, as for one row - again `generate`'s operations).
 On CUDA the decode step is replayed from CUDA graphs captured per (batch
 bucket, length bucket) with static input buffers; the CPU path runs eagerly.
 With `compile_step` the step goes through torch.compile first (one graph, dynamic
-batch and length): on a GPU the graphs then replay fewer, fused kernels.
+batch and length): on a GPU the graphs then replay fewer, fused kernels; on a CPU
+batches of two rows or more take it, one row stays eager (faster there).
 """
 from __future__ import annotations
 
@@ -121,7 +122,11 @@ class ModelRunner:
         fed = fed if tokens is None else tokens
         shared = self.shared_prefix_attention(seqs, cache_pos, kv_len)
         mask = None if shared is not None or min(cache_pos) + 1 == kv_len else attention_mask(pos, kv_len)
-        return self.decode_step(self, fed, mel_pos, pos, kv_len, mask, self.cache.layers, shared)
+        # one row decodes eagerly on CPUs: inductor compiles a graph of its own for it (it specialises size 1)
+        # and packs that graph's weights for MKL, which a 2-core AMD EPYC ran at 0.68x (fp32) and 0.7x (bf16)
+        # the eager step's codes/s; so a lone segment also waits for no compile
+        step = ModelRunner.step if self.device.type == "cpu" and len(cache_pos) == 1 else self.decode_step
+        return step(self, fed, mel_pos, pos, kv_len, mask, self.cache.layers, shared)
 
     def shared_prefix_attention(self, seqs: list[Sequence], cache_pos: list[int],
                                 kv_len: int) -> SharedPrefixAttention | None:

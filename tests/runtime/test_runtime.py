@@ -121,6 +121,29 @@ def test_a_compiled_decode_step_gives_the_same_codes(setup) -> None:
         assert engine.cache.capacity > 16
 
 
+def test_one_row_decodes_eagerly_on_a_cpu_when_the_step_is_compiled(setup) -> None:
+    """On CPUs a compiled step serves batches of two rows or more; one row runs the eager step (inductor's own
+    one-row graph was slower there, and it would have to compile first)."""
+    model, _, prompts = setup
+    if _device(model).type != "cpu":
+        pytest.skip("a CPU routing (CUDA steps replay from graphs)")
+    engine = DecodeEngine(model, max_batch=4, max_len=128, compile_step=True)
+    compiled, rows_seen = engine.runner.decode_step, []
+
+    def counted(runner, tokens, *args):
+        rows_seen.append(tokens.shape[0])
+        return compiled(runner, tokens, *args)
+    engine.runner.decode_step = counted
+    cfg = _config(model, repetition_penalty=10.0)
+    rows = [prompt_rows(p)[0] for p in prompts]
+    params = SamplingParams.from_decoding(cfg)
+    alone = engine.generate(rows[:1], params)
+    assert rows_seen == [] and alone[0].tolist() == _alone(model, prompts[:1], cfg)[0].tolist()
+    together = engine.generate(rows[:3], params)
+    assert rows_seen and min(rows_seen) >= 2          # the compiled step ran while two or three rows were left
+    assert [g.tolist() for g in together] == [e.tolist() for e in _alone(model, prompts[:3], cfg)]
+
+
 def test_a_step_padded_as_the_cuda_graphs_pad_it_gives_the_same_logits(setup) -> None:
     """A CUDA graph replays the step over a batch rounded up to its bucket (free slots decode code 0 at
     position 0) and a cache length rounded up to a multiple of 256 (masked).  Run eagerly, that padded step
