@@ -20,7 +20,8 @@ from there), and only then does the host read those codes, append them and
 check for stops (`Ahead`).  While the batch stays the same (no sequence
 stopped, reached its length or is waiting for a free slot) the device thus
 never waits for the host's bookkeeping; a sequence that stops costs one
-wasted row-step.  The codes are those of the step-by-step loop (tested on
+wasted row-step, whose draw from its generator is taken back.  The codes, and
+what is drawn from the generators afterwards, are those of the step-by-step loop (tested on
 the CPU; on a GPU that wasted row may change a step's batch size, and with it
 the rounding, as batching itself may).
 
@@ -31,6 +32,7 @@ sequences per row fall back to `decoding.generate`, one row at a time.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Sequence as Seq
 
 import torch
@@ -164,11 +166,15 @@ class DecodeEngine:
         seqs = sorted(seqs, key=lambda seq: seq.slots[0])         # row i is slot i
         logits = self.runner.decode(seqs, tokens)
         slots = list(range(len(seqs)))
+        # a generator two rows share keeps its draws (taking one row's back would take the other's too)
+        owners = Counter(id(seq.generator) for seq in seqs)
+        states = [seq.generator.get_state() if seq.generator is not None and owners[id(seq.generator)] == 1 else None
+                  for seq in seqs]
         codes = sample(logits, seqs, self.cache.seen[:len(seqs)])
         self.cache.mark_seen(slots, codes)
         for seq in seqs:
             seq.ahead += 1
-        return Ahead(seqs, codes, HostCopy(codes))
+        return Ahead(seqs, codes, HostCopy(codes), states)
 
     def _step_ahead(self) -> list[Sequence]:
         """Queue the next decode step from the codes in flight when the batch stays the same, then read those
@@ -302,21 +308,27 @@ class Stream:
 
 class Ahead:
     """A queued decode step: its sequences (row i in slot i) and their next codes, on the device and on their
-    way to the host."""
+    way to the host; each sequence's generator state from before the step's sampling."""
 
-    def __init__(self, seqs: list[Sequence], codes: torch.Tensor, host: HostCopy):
-        self.seqs, self.codes, self.host = seqs, codes, host
+    def __init__(self, seqs: list[Sequence], codes: torch.Tensor, host: HostCopy,
+                 states: list[torch.Tensor | None]):
+        self.seqs, self.codes, self.host, self.states = seqs, codes, host, states
 
     def settle(self) -> list[Sequence]:
         """Give each sequence its code (waiting for it); those that finished with it.  A sequence that finished
-        before (stopped a step earlier, or aborted) drops its code: that row was wasted."""
+        before (stopped a step earlier, or aborted) drops its code: that row was wasted, and its generator
+        goes back to where it was before the row's draw, so what the caller draws from it next (a segment's
+        flow-matching noise, the next segment's codes) is what it would be without overlap.  (Reading a
+        CUDA generator's state, seed and offset, waits for nothing.)"""
         finished = []
-        for seq, code in zip(self.seqs, self.host.tolist()):
+        for seq, code, state in zip(self.seqs, self.host.tolist(), self.states):
             seq.ahead -= 1
             if not seq.is_finished:
                 seq.append(code)
                 if seq.is_finished:
                     finished.append(seq)
+            elif state is not None:
+                seq.generator.set_state(state)
         return finished
 
 
