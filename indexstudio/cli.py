@@ -145,11 +145,13 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     from indexstudio.audio.output import Metadata, format_of
     from indexstudio.books.reader import Limits, read_book
-    from indexstudio.pipeline.job import RenderSettings, render_book
+    from indexstudio.pipeline.job import RenderSettings, folder_id, render_book
     from indexstudio.pipeline.plan import make_plan
 
     output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
     fmt = format_of(output, args.format)
+    if output.resolve() == Path(args.file).resolve():
+        raise InputError(f"the output {output} is the book itself: give another -o")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
     voice = _voice(engine, args.voice)
@@ -179,7 +181,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         if p.elapsed:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
 
-    engine_id = f"{args.engine}:{Path(args.model_dir).resolve() if args.model_dir else ''}"
+    engine_id = f"{args.engine}:{folder_id(args.model_dir)}"
     try:
         result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
                              engine_id, on_progress)

@@ -46,6 +46,11 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n   \n")
     _fails_cleanly(run("book", str(empty), "-o", str(tmp_path / "x.m4b")), "no speakable text")
+    book = tmp_path / "book.txt"
+    book.write_text("A short book.\n")
+    _fails_cleanly(run("book", str(book), "-o", str(book), "--format", "wav"), "is the book itself")
+    assert book.read_text() == "A short book.\n"
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
 
 
 def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):

@@ -141,3 +141,95 @@ def test_gaps_and_even_loudness(tmp_path):
     assert np.mean(levels) == pytest.approx(DEFAULT_LOUDNESS, abs=1.0)
     doc = json.loads((tmp_path / "w" / "job.json").read_text())
     assert doc["voice"] == "tone" and len(doc["plan"]["segments"]) == len(plan.segments)
+
+
+def _book_with(chapter_one: str) -> Book:
+    return Book("Test Book", [Chapter("Chapter One", chapter_one), BOOK.chapters[1], BOOK.chapters[2]])
+
+
+def test_an_inserted_sentence_leaves_the_later_segments_as_they_were(tmp_path):
+    """Segments are stored by what decides their audio, not by their place: a sentence added in chapter one
+    moves every later segment along, and none of them is rendered again."""
+    engine = SyntheticEngine()
+    render_book(make_plan(BOOK, engine, "tone"), engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    edited = _book_with(BOOK.chapters[0].text + " A new closing sentence was added.")
+    again = SyntheticEngine()
+    result = render_book(make_plan(edited, again, "tone"), again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert again.rendered == ["A new closing sentence was added."] and result.rendered == 1
+    assert len(list((tmp_path / "w" / "segments").glob("*.flac"))) == len(make_plan(edited, again, "tone").segments)
+
+
+def test_a_sentence_said_twice_is_rendered_once(tmp_path):
+    engine = SyntheticEngine()
+    book = Book("Echo", [Chapter("One", "It starts. Say it again. Something else. Say it again.")])
+    plan = make_plan(book, engine, "tone", read_titles=False)
+    result = render_book(plan, engine, "tone", tmp_path / "e.wav", tmp_path / "w")
+    assert engine.rendered == ["It starts.", "Say it again.", "Something else."]
+    assert (result.rendered, len(result.chapters)) == (4, 1)
+    audio, sr = sf.read(tmp_path / "e.wav")
+    assert audio.size == result.chapters[-1].end
+
+
+def test_a_voice_file_is_known_by_its_contents(tmp_path):
+    """A reference recording replaced under the same name is another voice: its segments are rendered again;
+    the same recording under another path is the same voice."""
+    plan = make_plan(BOOK, SyntheticEngine(), "tone")
+    voice = tmp_path / "me.wav"
+    sf.write(voice, np.zeros(1600, np.float32), 16000)
+    render_book(plan, SyntheticEngine(), str(voice), tmp_path / "b.wav", tmp_path / "w")
+    copy = tmp_path / "elsewhere.wav"
+    copy.write_bytes(voice.read_bytes())
+    same = SyntheticEngine()
+    render_book(plan, same, str(copy), tmp_path / "b.wav", tmp_path / "w")
+    assert same.rendered == []
+    sf.write(voice, np.full(1600, 0.1, np.float32), 16000)
+    changed = SyntheticEngine()
+    render_book(plan, changed, str(voice), tmp_path / "b.wav", tmp_path / "w")
+    assert len(changed.rendered) == len(plan.segments)
+
+
+def test_a_damaged_segment_file_is_rendered_again(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    first = render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    before = sf.read(tmp_path / "b.wav")[0]
+    job = Job(tmp_path / "w", plan, engine, "tone")
+    job.finished()
+    damaged = job.segment_path(3)
+    damaged.write_bytes(damaged.read_bytes()[:200])          # cut short, as a full disk or a crash leaves it
+    again = SyntheticEngine()
+    result = render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert again.rendered == [plan.segments[3].text] and (result.rendered, result.resumed) == (1, len(plan.segments) - 1)
+    assert np.array_equal(sf.read(tmp_path / "b.wav")[0], before) and result.chapters == first.chapters
+
+
+def test_a_torn_log_line_costs_no_segment(tmp_path):
+    """A crash can leave done.jsonl's last line cut short: the next entry starts on a line of its own, and
+    lines that are not entries are skipped."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    log = tmp_path / "w" / "done.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-1]) + "\n5\n" + lines[-1][:10])       # the last entry torn, a stray value
+    again = SyntheticEngine()
+    render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert len(again.rendered) == 1
+    third = SyntheticEngine()
+    render_book(plan, third, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert third.rendered == []
+
+
+def test_negative_gaps_and_unwritable_outputs_are_refused_before_rendering(tmp_path):
+    with pytest.raises(InputError, match="gaps cannot be negative"):
+        RenderSettings(chapter_gap_ms=-3000)
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    blocker = tmp_path / "notes.txt"                                   # a file where the output folder would be
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match="cannot write"):
+        render_book(plan, engine, "tone", blocker / "b.wav", tmp_path / "w")
+    assert engine.rendered == []
+    result = render_book(plan, engine, "tone", tmp_path / "new" / "folder" / "b.wav", tmp_path / "w2")
+    assert result.output.exists()                                      # a missing output folder is made
+

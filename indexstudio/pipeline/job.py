@@ -2,19 +2,25 @@
 
 Work folder layout:
     job.json         the plan and settings (rewritten when they change)
-    done.jsonl       one line per finished segment: index, key, samples (append-only)
-    segments/        one FLAC file per finished segment, named by index and key
+    done.jsonl       one line per finished segment: key, samples, file (append-only)
+    segments/        one FLAC file per finished segment, named by its key
 
-A segment's key hashes everything that decides its audio (engine, model,
-voice, controls, text), so running the same job again renders only what is
-missing or what changed, and finished work is never thrown away.  The
-assembly reads segments back one at a time, so memory stays flat however long
-the book is.
+A segment's key hashes everything that decides its audio (engine and model
+files, the voice's and any reference audio's contents, controls, text), not
+its place in the book, so running the same job again renders only what is
+missing or what changed - a sentence inserted in chapter 1 leaves chapter 2
+as it was - and finished work is never thrown away.  (Precision and compile
+settings only change the speed, so segments rendered with others are kept.)
+A segment file found damaged at assembly is rendered again.  The assembly
+reads segments back one at a time, so memory stays flat however long the
+book is.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,11 +33,12 @@ import soundfile as sf
 from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, format_of
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
-from indexstudio.errors import IndexStudioError
+from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.pipeline.plan import Plan
 from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
 MODES = ("normal", "batch")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +55,9 @@ class RenderSettings:
             raise ValueError(f"mode must be one of {MODES}")
         if self.bucket_size < 1:
             raise ValueError("bucket size must be at least 1")
+        if self.segment_gap_ms < 0 or self.chapter_gap_ms < 0:
+            raise InputError(f"gaps cannot be negative (segment gap {self.segment_gap_ms} ms, chapter gap "
+                             f"{self.chapter_gap_ms} ms)")
 
 
 @dataclass
@@ -85,49 +95,99 @@ class Job:
         self.engine_id = engine_id or engine.name
         (self.dir / "segments").mkdir(parents=True, exist_ok=True)
         self._done_log = self.dir / "done.jsonl"
+        self._files: dict[str, Path] = {}         # key -> its file, as `finished` found them
         self._write_job_file()
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def key(self, index: int) -> str:
+        """What decides the segment's audio, hashed: its text and whether it opens the book (the opening call
+        may shape it, see `controls_for`), not its place, so an unchanged sentence keeps its key wherever the
+        book's edits move it."""
         seg = self.plan.segments[index]
-        blob = json.dumps([self.engine_id, self.voice, asdict(self.controls), self.settings.loudness, seg.text],
-                          sort_keys=True, default=str)
+        blob = json.dumps([self.engine_id, self._voice_id, self._controls_id, self.settings.loudness, seg.text,
+                           index == 0], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
-    def segment_path(self, index: int) -> Path:
-        return self.dir / "segments" / f"{index:06d}-{self.key(index)}.flac"
+    @functools.cached_property
+    def _voice_id(self) -> str:
+        return content_id(self.voice)
+
+    @functools.cached_property
+    def _controls_id(self) -> dict:
+        """The controls, with any option naming a file (an emotion reference) by that file's contents."""
+        controls = asdict(self.controls)
+        controls["options"] = {k: content_id(v) if isinstance(v, str) else v for k, v in controls["options"].items()}
+        return controls
 
     def _write_job_file(self) -> None:
-        doc = {"format": 1, "engine": self.engine_id, "voice": self.voice, "controls": asdict(self.controls),
+        doc = {"format": 2, "engine": self.engine_id, "voice": self.voice, "controls": asdict(self.controls),
                "settings": asdict(self.settings), "sample_rate": self.engine.sample_rate, "plan": self.plan.to_json()}
         tmp = self.dir / "job.json.tmp"
         tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         os.replace(tmp, self.dir / "job.json")
 
+    def stored(self) -> dict[str, tuple[int, Path]]:
+        """key -> (samples, file) of every segment on disk (a line cut short by a crash, or not an entry, is
+        skipped)."""
+        found: dict[str, tuple[int, Path]] = {}
+        if not self._done_log.exists():
+            return found
+        for line in self._done_log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                key, samples, name = str(entry["key"]), int(entry["samples"]), str(entry["file"])
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError):
+                continue
+            path = self.dir / "segments" / Path(name).name
+            if path.exists():
+                found[key] = (samples, path)
+        return found
+
     def finished(self) -> dict[int, int]:
-        """index -> sample count of segments whose audio is on disk for the current key."""
-        done: dict[int, int] = {}
-        if self._done_log.exists():
-            for line in self._done_log.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-                i = entry.get("index")
-                if isinstance(i, int) and 0 <= i < len(self.plan.segments) and entry.get("key") == self.key(i) \
-                        and self.segment_path(i).exists():
-                    done[i] = int(entry["samples"])
-        return done
+        """index -> sample count of the segments whose audio is on disk for their current key."""
+        stored = self.stored()
+        self._files = {key: path for key, (_, path) in stored.items()}
+        return {i: stored[key][0] for i, key in enumerate(self.keys) if key in stored}
+
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        return [self.key(i) for i in range(len(self.plan.segments))]
+
+    @functools.cached_property
+    def _segments_of_key(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            found.setdefault(key, []).append(i)
+        return found
+
+    def segment_path(self, index: int) -> Path:
+        key = self.keys[index]
+        return self._files.get(key) or self.dir / "segments" / f"{key}.flac"
 
     def _store(self, index: int, audio: np.ndarray) -> None:
-        path = self.segment_path(index)
+        key = self.keys[index]
+        path = self.dir / "segments" / f"{key}.flac"
         tmp = path.with_suffix(".tmp.flac")
         sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
         os.replace(tmp, path)
-        with open(self._done_log, "a", encoding="utf-8") as log:
-            log.write(json.dumps({"index": index, "key": self.key(index), "samples": int(audio.size)}) + "\n")
+        self._files[key] = path
+        with open(self._done_log, "a+b") as log:
+            log.seek(0, os.SEEK_END)
+            if log.tell():                       # a line cut short by a crash gets its end, not the next entry
+                log.seek(-1, os.SEEK_END)
+                torn = log.read(1) != b"\n"
+                log.seek(0, os.SEEK_END)
+                if torn:
+                    log.write(b"\n")
+            entry = {"key": key, "samples": int(audio.size), "file": path.name}
+            log.write((json.dumps(entry) + "\n").encode("utf-8"))
             log.flush()
             os.fsync(log.fileno())
+
+    def forget(self, index: int) -> None:
+        """Drop a damaged segment's file, so that it is rendered again."""
+        self.segment_path(index).unlink(missing_ok=True)
+        self._files.pop(self.keys[index], None)
 
     # -- rendering -----------------------------------------------------------------------------
     def batches(self, pending: list[int]) -> list[list[int]]:
@@ -151,7 +211,11 @@ class Job:
         """Render every missing segment; returns (index -> samples, final progress)."""
         done = self.finished()
         resumed = len(done)
-        pending = [s.index for s in self.plan.segments if s.index not in done]
+        firsts: dict[str, int] = {}       # a sentence the book says twice is rendered once
+        for seg in self.plan.segments:
+            if seg.index not in done:
+                firsts.setdefault(self.keys[seg.index], seg.index)
+        pending = sorted(firsts.values())
         start = time.perf_counter()
         progress = Progress(len(done), len(self.plan.segments), 0.0, 0, 0.0, resumed)
         if on_progress:
@@ -177,8 +241,9 @@ class Job:
             if self.settings.loudness is not None:
                 audio = match_loudness(audio, sr, self.settings.loudness)
             self._store(index, audio)
-            done[index] = audio.size
-            progress.done += 1
+            for same in [i for i in self._segments_of_key[self.keys[index]] if i not in done]:
+                done[same] = audio.size
+                progress.done += 1
             progress.audio_seconds += audio.size / sr
             progress.characters += len(self.plan.segments[index].text)
             progress.elapsed = time.perf_counter() - start
@@ -218,19 +283,59 @@ class Job:
             marks[-1] = ChapterMark(marks[-1].title, marks[-1].start, position)
         return order, marks
 
-    def segment_audio(self, order: list[tuple[int, int]]) -> Iterator[tuple[np.ndarray, int]]:
+    def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int]) -> Iterator[tuple[np.ndarray, int]]:
         for index, gap in order:
-            audio, sr = sf.read(self.segment_path(index), dtype="float32")
+            path = self.segment_path(index)
+            try:
+                audio, _ = sf.read(path, dtype="float32")
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise DamagedSegment(index, path, str(exc)) from exc
+            if audio.shape[0] != samples[index]:
+                raise DamagedSegment(index, path, f"{audio.shape[0]} samples, {samples[index]} were written")
             yield audio, gap
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None) -> list[ChapterMark]:
         order, marks = self.layout(samples)
         metadata.chapters = marks
         with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate) as writer:
-            for audio, gap in self.segment_audio(order):
+            for audio, gap in self.segment_audio(order, samples):
                 writer.write(audio)
                 writer.write_silence(gap)
         return marks
+
+
+class DamagedSegment(Exception):
+    """A finished segment's file that cannot be read back as it was written."""
+
+    def __init__(self, index: int, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.index, self.path, self.reason = index, path, reason
+
+
+def content_id(value: str) -> str:
+    """A file's identity by its contents (sha256), for a string that names an existing file; else the string."""
+    try:
+        path = Path(value)
+        if not path.is_file():
+            return value
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return "sha256:" + digest.hexdigest()
+    except (OSError, ValueError):
+        return value
+
+
+def folder_id(folder: str | Path | None) -> str:
+    """A model folder by its path and its files' sizes and modification times, so that a checkpoint replaced
+    in place counts as another model."""
+    if not folder:
+        return ""
+    root = Path(folder).resolve()
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in root.iterdir() if p.is_file()) \
+        if root.is_dir() else []
+    return f"{root}:{hashlib.sha256(repr(files).encode()).hexdigest()[:16]}"
 
 
 def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work_dir: str | Path | None = None,
@@ -241,13 +346,37 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     output = Path(output)
     format_of(output, fmt)   # refuse a bad format before any rendering
     start = time.perf_counter()
-    job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings, engine_id)
+    try:                                 # before any rendering: a folder that cannot be written is found now
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(output.parent, os.W_OK):
+            raise PermissionError(f"{output.parent} is not writable")
+        job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings,
+                  engine_id)
+    except OSError as exc:
+        raise InputError(f"cannot write {output} or its work folder: {exc}") from exc
     samples, progress = job.render(on_progress)
     meta = metadata or Metadata()
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
     meta.narrator = meta.narrator or plan.narrator
-    marks = job.assemble(output, samples, meta, fmt)
+    rendered_again, damaged_before = 0, set()
+    while True:
+        try:
+            marks = job.assemble(output, samples, meta, fmt)
+            break
+        except DamagedSegment as damaged:       # the output is only renamed into place once complete
+            if damaged.index in damaged_before:
+                raise IndexStudioError(f"segment {damaged.index + 1}'s file {damaged.path} is damaged again after "
+                                       f"rendering it anew ({damaged.reason}): is the disk full or failing?") from None
+            damaged_before.add(damaged.index)
+            log.warning("segment %d's file %s is damaged (%s): rendering it again",
+                        damaged.index + 1, damaged.path, damaged.reason)
+            job.forget(damaged.index)
+            samples, again = job.render(on_progress)
+            rendered_again += again.done - again.resumed
+            progress.audio_seconds += again.audio_seconds
+            progress.characters += again.characters
     total = marks[-1].end / engine.sample_rate if marks else 0.0
-    return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start, progress.done - progress.resumed, progress.resumed,
-                        progress.characters, marks)
+    rendered = progress.done - progress.resumed + rendered_again
+    return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start, rendered,
+                        len(plan.segments) - rendered, progress.characters, marks)
