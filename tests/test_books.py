@@ -103,3 +103,53 @@ def test_limits_and_bad_input(tmp_path):
     broken.write_text("not a zip")
     with pytest.raises(InputError, match="not a valid EPUB"):
         read_book(broken)
+
+
+def test_txt_headings_never_swallow_prose(tmp_path):
+    """Hard-wrapped lines that start with "part", "book" or "chapter" are prose, not headings; a heading with
+    nothing under it joins the next one's title; "第一节课" is prose where "第三节：开端" is a heading."""
+    path = tmp_path / "wrapped.txt"
+    path.write_text("BOOK ONE\n\nCHAPTER I.\n\nIt was the best of times, and the greater\npart of the town was "
+                    "asleep when the doctor closed his\nbook and went to bed. See\nChapter 3 of it.\n\n"
+                    "CHAPTER II. The Storm\n\nMorning came.\n\nChapter Twenty-One\n\nThe end.\n")
+    book = read_book(path)
+    assert [c.title for c in book.chapters] == ["BOOK ONE. CHAPTER I.", "CHAPTER II. The Storm", "Chapter Twenty-One"]
+    assert book.chapters[0].text.endswith("part of the town was asleep when the doctor closed his\nbook and went "
+                                          "to bed. See\nChapter 3 of it.")
+    cjk = tmp_path / "cjk.txt"
+    cjk.write_text("第一章 开始\n第一节课我们学习数学。\n第三节：开端\n好的。\n", encoding="utf-8")
+    assert [(c.title, c.text) for c in read_book(cjk).chapters] == [("第一章 开始", "第一节课我们学习数学。"),
+                                                                    ("第三节：开端", "好的。")]
+
+
+def test_txt_in_cp1252_with_accents_is_not_read_as_another_code_page(tmp_path):
+    text = "La crème brûlée du garçon était très bonne. Où est-il allé ? Noël approche.\n" * 3
+    path = tmp_path / "fr.txt"
+    path.write_bytes(text.encode("cp1252"))
+    assert read_book(path).chapters[0].text == text.strip()
+    russian = "Привет, как дела? Сегодня хорошая погода, и мы пойдём гулять в парк.\n" * 10
+    path.write_bytes(russian.encode("cp1251"))
+    assert read_book(path).chapters[0].text == russian.strip()
+
+
+def test_epub_without_a_table_of_contents_starts_a_chapter_at_each_heading(tmp_path):
+    from ebooklib import epub
+    for toc in ([], None):
+        b = epub.EpubBook()
+        b.set_identifier("id1"), b.set_title("No Contents"), b.set_language("en")
+        files = []
+        for i in range(1, 4):
+            c = epub.EpubHtml(title=f"Chapter {i}", file_name=f"ch{i}.xhtml", lang="en")
+            c.content = f"<html><body><h1>Heading {i}</h1><p>The text of chapter {i}.</p></body></html>"
+            b.add_item(c)
+            files.append(c)
+        if toc is not None:
+            b.toc = toc                     # an empty navigation map: ebooklib reads it back as one empty Link
+        b.add_item(epub.EpubNcx())
+        b.add_item(epub.EpubNav())
+        b.spine = ["nav"] + files
+        path = tmp_path / "notoc.epub"
+        epub.write_epub(str(path), b)
+        book = read_book(path)
+        assert [(c.title, c.text) for c in book.chapters] == [(f"Heading {i}", f"The text of chapter {i}.")
+                                                              for i in range(1, 4)]

@@ -11,6 +11,8 @@ from indexstudio.text.normalize import normalize_text
     ("Down 50% now.", "Down fifty percent now."),
     ("She came 21st of 100.", "She came twenty-first of one hundred."),
     ("Born in 1984.", "Born in nineteen eighty-four."),
+    ("In 1984, he wrote it; 1,984 copies sold.",
+     "In nineteen eighty-four, he wrote it; one thousand nine hundred and eighty-four copies sold."),
     ("The 1990s were loud.", "The nineteen nineties were loud."),
     ("On March 5, 2024 we met.", "On March fifth, twenty twenty-four we met."),
     ("Due 2024-03-05.", "Due March fifth, twenty twenty-four."),

@@ -18,9 +18,18 @@ import yaml
 from indexstudio.errors import InputError
 
 _SPEAKABLE = re.compile(r"[^\W_]", re.UNICODE)
+_NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six"
+                r"|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+                r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|first|second|third|fourth|fifth"
+                r"|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last)")
+# "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return" - a number, then nothing, a
+# separator or a capitalised title (so prose such as "part of the town" or "Chapter 3 of it" is no heading)
 _TXT_HEADING = re.compile(
-    r"^\s*(?:(?:chapter|part|book)\s+(?:[\dIVXLC]+|[a-z-]+)\b.*|prologue|epilogue|introduction|preface"
-    r"|第[一二三四五六七八九十百千零〇\d]+[章节回卷部].*)\s*$", re.IGNORECASE)
+    r"^\s*(?:(?i:chapter|part|book)\s+(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
+    r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword)[.:]?)\s*$")
+_BARE_HEADING = re.compile(r"^\s*(?i:chapter|part|book)\s+\S+[.:]?\s*$")
+# "第三章", "第十回 风起", "第一节：开端" (a 节 or 部 heading needs a break after it: "第一节课" is prose)
+_CJK_HEADING = re.compile(r"^\s*第[一二三四五六七八九十百千零〇\d]+(?:[章回卷].{0,30}|[节部](?:[\s：:、.·].{0,30})?)\s*$")
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
 
@@ -59,6 +68,9 @@ def _title_from_path(path: Path) -> str:
     return re.sub(r"[_-]+", " ", path.stem).strip().title() or path.name
 
 
+CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trail the best guess and still win
+
+
 def _decode(data: bytes, path: Path) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
@@ -71,9 +83,10 @@ def _decode(data: bytes, path: Path) -> str:
     best = matches.best()
     if best is None:
         raise InputError(f"{path}: cannot tell the text encoding (is it a text file?)")
-    # Short texts often tie between Windows code pages; Western European is the likeliest for a book.
-    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
-    return str(next((m for m in tied if m.encoding == "cp1252"), best))
+    # Accented Latin text scores nearly alike in several code pages (a cp1252 "naïve" read as Baltic cp1257
+    # is "naļve"); Western European is the likeliest for a book, so it wins unless clearly worse.
+    western = next((m for m in matches if m.encoding == "cp1252"), None)
+    return str(western if western is not None and western.chaos <= best.chaos + CP1252_MARGIN else best)
 
 
 def _split_front_matter(text: str) -> tuple[dict, str]:
@@ -88,18 +101,46 @@ def _split_front_matter(text: str) -> tuple[dict, str]:
 
 
 def read_text(text: str, title: str) -> Book:
-    """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter."""
+    """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter.
+
+    An English heading must stand apart (a blank line before or after it, or nothing but the keyword and its
+    number on the line), so a hard-wrapped line of prose is never taken for one.  No text is dropped: a
+    heading with nothing under it ("BOOK ONE" above "CHAPTER I") joins the next heading's title."""
     chapters: list[Chapter] = []
-    current_title, lines = title, []
-    for line in text.splitlines():
-        if _TXT_HEADING.match(line) and len(line) < 80:
-            if has_speech("\n".join(lines)):
-                chapters.append(Chapter(current_title, "\n".join(lines).strip()))
-            current_title, lines = line.strip(), []
+    lines = text.splitlines()
+    current_title, body, heading_pending = title, [], False
+
+    def is_heading(n: int) -> bool:
+        line = lines[n]
+        if len(line) >= 80:
+            return False
+        if _CJK_HEADING.match(line):
+            return True
+        if not _TXT_HEADING.match(line):
+            return False
+        alone_before = n == 0 or not lines[n - 1].strip()
+        alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
+        return alone_before or alone_after or bool(_BARE_HEADING.match(line))
+
+    for n, line in enumerate(lines):
+        if not is_heading(n):
+            body.append(line)
+            continue
+        if has_speech("\n".join(body)):
+            chapters.append(Chapter(current_title, "\n".join(body).strip()))
+            current_title, heading_pending = line.strip(), True
+        elif heading_pending:                       # a heading with nothing under it: one title with the next
+            current_title = f"{current_title.rstrip('.:')}. {line.strip()}"
         else:
-            lines.append(line)
-    if has_speech("\n".join(lines)):
-        chapters.append(Chapter(current_title, "\n".join(lines).strip()))
+            current_title, heading_pending = line.strip(), True
+        body = []
+    if has_speech("\n".join(body)):
+        chapters.append(Chapter(current_title, "\n".join(body).strip()))
+    elif heading_pending and has_speech(current_title):     # a last heading with nothing under it is still said
+        if chapters:
+            chapters[-1].text += "\n\n" + current_title
+        else:
+            chapters.append(Chapter(title, current_title))
     return Book(title=title, chapters=chapters)
 
 
@@ -209,6 +250,8 @@ def read_epub(path: Path, limits: Limits) -> Book:
     toc_titles: dict[str, str] = {}
 
     def walk(entries) -> None:
+        if not isinstance(entries, (list, tuple)):      # ebooklib gives an empty navigation map as one Link
+            entries = [entries]
         for entry in entries:
             if isinstance(entry, tuple):
                 section, children = entry
@@ -218,6 +261,7 @@ def read_epub(path: Path, limits: Limits) -> Book:
             elif getattr(entry, "href", None):
                 toc_titles.setdefault(unquote(entry.href.split("#")[0]), entry.title)
     walk(doc.toc)
+    toc_titles.pop("", None)
 
     chapters: list[Chapter] = []
     for idref, _linear in doc.spine:
@@ -229,6 +273,8 @@ def read_epub(path: Path, limits: Limits) -> Book:
             continue
         name = unquote(item.get_name())
         title = toc_titles.get(name) or toc_titles.get(PurePosixPath(name).name)
+        if not toc_titles and heading:          # no table of contents: each file with a heading opens a chapter
+            title = heading
         if title or not chapters:
             if heading and text.startswith(heading):
                 text = text[len(heading):].lstrip()

@@ -143,7 +143,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: _words(int(m.group(1)), to="ordinal"), text)
     # Decades and years: the 1990s, in 1984.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
-    text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?![\d,]|\.\d)", lambda m: _year(int(m.group(1))), text)
+    text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
     # Remaining numbers, with sign, thousands separators and decimals.
     text = re.sub(r"(?<![\w.])-(\d)", r"minus \1", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", lambda m: _cardinal(m.group(0)), text)
