@@ -153,3 +153,12 @@ def test_epub_without_a_table_of_contents_starts_a_chapter_at_each_heading(tmp_p
         book = read_book(path)
         assert [(c.title, c.text) for c in book.chapters] == [(f"Heading {i}", f"The text of chapter {i}.")
                                                               for i in range(1, 4)]
+
+
+def test_utf8_with_a_stray_byte_is_read_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "mostly.txt"
+    good = "\u201cHello,\u201d she said. The caf\u00e9 was quiet.\n" * 50
+    path.write_bytes(good.encode() + b"A stray \xe9 byte.\n" + good.encode())
+    text = read_book(path).chapters[0].text
+    assert "A stray  byte." in text and text.count("caf\u00e9") == 100
+    assert "not valid UTF-8 at line 51" in caplog.text

@@ -7,6 +7,7 @@ with an InputError naming the file and the limit.
 """
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from urllib.parse import unquote
 import yaml
 
 from indexstudio.errors import InputError
+
+log = logging.getLogger(__name__)
 
 _SPEAKABLE = re.compile(r"[^\W_]", re.UNICODE)
 _NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six"
@@ -76,8 +79,15 @@ def _decode(data: bytes, path: Path) -> str:
         return data[3:].decode("utf-8")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    if bad <= max(1, len(text) // 10_000) and any(ord(c) > 127 for c in text.replace("\ufffd", "")):
+        # UTF-8 elsewhere (its multi-byte characters decode), but for a stray byte or two
+        log.warning("%s: not valid UTF-8 at line %d (%d place(s) in all); read as UTF-8 without those bytes",
+                    path, data[:first_bad].count(b"\n") + 1, bad)
+        return text.replace("\ufffd", "")
     from charset_normalizer import from_bytes
     matches = from_bytes(data)
     best = matches.best()
