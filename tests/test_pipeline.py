@@ -233,3 +233,29 @@ def test_negative_gaps_and_unwritable_outputs_are_refused_before_rendering(tmp_p
     result = render_book(plan, engine, "tone", tmp_path / "new" / "folder" / "b.wav", tmp_path / "w2")
     assert result.output.exists()                                      # a missing output folder is made
 
+
+
+def test_a_title_guessed_from_the_file_name_is_not_read(tmp_path):
+    """A text without headings is one chapter named after the file ("My Book V2 Final"): its marker keeps the
+    name, but the audio starts with the text, not with the file name read aloud."""
+    from indexstudio.books.reader import read_book
+    path = tmp_path / "my_book_v2_final.txt"
+    path.write_text("The first sentence. The second one.\n")
+    plan = make_plan(read_book(path), SyntheticEngine(), "tone")
+    assert plan.chapters == ["My Book V2 Final"] and plan.segments[0].text == "The first sentence."
+    headed = tmp_path / "headed.txt"
+    headed.write_text("Chapter 1\n\nThe first sentence.\n")
+    assert make_plan(read_book(headed), SyntheticEngine(), "tone").segments[0].text == "Chapter one."
+
+
+def test_an_input_error_while_rendering_is_not_told_to_be_run_again(tmp_path):
+    """A bad voice or option found by the engine is the user's to fix: the message says what is kept, but not
+    to run the same command again."""
+    plan = make_plan(BOOK, SyntheticEngine(), "tone")
+    for calls, kept in ((0, ""), (3, "3 finished segment(s) are kept in")):
+        with pytest.raises(InputError) as failure:
+            render_book(plan, SyntheticEngine(fail_at_call=calls, fail_with=InputError), "tone",
+                        tmp_path / f"b{calls}.wav", tmp_path / f"w{calls}")
+        message = str(failure.value)
+        assert message.startswith("segment") and "synthetic failure" in message and kept in message
+        assert "run the same command" not in message

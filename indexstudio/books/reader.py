@@ -48,6 +48,7 @@ class Limits:
 class Chapter:
     title: str
     text: str
+    read_title: bool = True     # False for a title the book does not give (from its file name, or numbered)
 
 
 @dataclass
@@ -137,7 +138,7 @@ def read_text(text: str, title: str) -> Book:
             body.append(line)
             continue
         if has_speech("\n".join(body)):
-            chapters.append(Chapter(current_title, "\n".join(body).strip()))
+            chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
             current_title, heading_pending = line.strip(), True
         elif heading_pending:                       # a heading with nothing under it: one title with the next
             current_title = f"{current_title.rstrip('.:')}. {line.strip()}"
@@ -145,12 +146,12 @@ def read_text(text: str, title: str) -> Book:
             current_title, heading_pending = line.strip(), True
         body = []
     if has_speech("\n".join(body)):
-        chapters.append(Chapter(current_title, "\n".join(body).strip()))
+        chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
     elif heading_pending and has_speech(current_title):     # a last heading with nothing under it is still said
         if chapters:
             chapters[-1].text += "\n\n" + current_title
         else:
-            chapters.append(Chapter(title, current_title))
+            chapters.append(Chapter(title, current_title, read_title=False))
     return Book(title=title, chapters=chapters)
 
 
@@ -174,7 +175,8 @@ def read_markdown(text: str, title: str) -> Book:
     def close() -> None:
         body = "\n\n".join(b for b in blocks if b.strip())
         if has_speech(body):
-            chapters.append(Chapter(current_title or str(book_title or title), body))
+            chapters.append(Chapter(current_title or str(book_title or title), body,
+                                    read_title=bool(current_title or book_title)))
 
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open":
@@ -288,7 +290,8 @@ def read_epub(path: Path, limits: Limits) -> Book:
         if title or not chapters:
             if heading and text.startswith(heading):
                 text = text[len(heading):].lstrip()
-            chapters.append(Chapter(title or heading or f"Chapter {len(chapters) + 1}", text))
+            chapters.append(Chapter(title or heading or f"Chapter {len(chapters) + 1}", text,
+                                    read_title=bool(title or heading)))
         else:  # a continuation file of the current chapter
             chapters[-1].text += "\n\n" + text
 

@@ -224,10 +224,11 @@ class Job:
             try:
                 self._render_batch(batch, done, progress, start, on_progress)
             except Exception as exc:
-                where, kept = self.where([i for i in batch if i not in done] or batch), self.kept(done)
+                where = self.where([i for i in batch if i not in done] or batch)
+                kept = self.kept(done, resumable=not isinstance(exc, InputError))   # bad input: fix it, not rerun
                 if isinstance(exc, IndexStudioError):    # the CLI prints the message alone: it names the place
-                    raise type(exc)(f"{where}: {str(exc).rstrip('.')}. {kept}") from exc
-                exc.add_note(f"while rendering {where}. {kept}")
+                    raise type(exc)(f"{where}: {str(exc).rstrip('.')}. {kept}".rstrip(". ")) from exc
+                exc.add_note(f"while rendering {where}. {kept}".rstrip(". "))
                 raise
         return done, progress
 
@@ -259,9 +260,12 @@ class Job:
         return (f"segment{'s' if len(segs) > 1 else ''} {numbers} of {len(self.plan.segments)} "
                 f"(chapter {self.plan.chapters[first.chapter]!r}, {words!r}...)")
 
-    def kept(self, done: dict[int, int]) -> str:
-        return (f"{len(done)} finished segment(s) are kept in {self.dir}; "
-                "run the same command again to go on from there")
+    def kept(self, done: dict[int, int], resumable: bool = True) -> str:
+        """What is kept, and (after a failure that may pass, not one of the input) how to go on."""
+        if not done:
+            return "run the same command again to retry" if resumable else ""
+        return (f"{len(done)} finished segment(s) are kept in {self.dir}"
+                + ("; run the same command again to go on from there" if resumable else ""))
 
     # -- assembly ------------------------------------------------------------------------------
     def layout(self, samples: dict[int, int]) -> tuple[list[tuple[int, int]], list[ChapterMark]]:

@@ -45,7 +45,7 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
     titles: list[str] = []
     for chapter in book.chapters:
         texts = segment_text(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
-        if read_titles and has_speech(chapter.title):
+        if read_titles and chapter.read_title and has_speech(chapter.title):
             title = engine.normalize(chapter.title, language).rstrip()
             texts.insert(0, title if title[-1:] in ".!?。！？" else title + ".")
         texts = [t for t in texts if has_speech(t)]
