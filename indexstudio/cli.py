@@ -96,7 +96,7 @@ def _voice(engine, requested: str | None) -> str:
     voice = requested or engine.default_voice
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
-    return voice
+    return engine.check_voice(voice)
 
 
 def cmd_voices(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import soundfile as sf
+from conftest import GOLDEN
 from helpers.readback import probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,10 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("book", str(book), "-o", str(book), "--format", "wav"), "is the book itself")
     assert book.read_text() == "A short book.\n"
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
+    golden = GOLDEN / "indextts2"
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "v.wav"), "--engine", "indextts2", "--model-dir",
+                       str(golden), "--voice", "nobody"), "neither an audio file")
+    assert not (tmp_path / "v.work").exists()                   # refused before any work folder was made
 
 
 def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):

@@ -279,6 +279,9 @@ def test_bad_options_and_voices_are_clear_errors(engine):
         IndexTTS2Options.from_mapping({"vocoder_batch_size": "0"})
     with pytest.raises(InputError, match="neither an audio file"):
         list(engine.synthesize(["Hi."], "no_such_voice", Controls()))
+    with pytest.raises(InputError, match="neither an audio file"):
+        engine.check_voice("no_such_voice")                    # what the CLI asks before any rendering
+    assert engine.check_voice(str(PROMPT)) == str(PROMPT)
     with pytest.raises(InputError, match="speed"):
         list(engine.synthesize(["Hi."], str(PROMPT), Controls(speed=3.0, options=FAST)))
 

@@ -57,6 +57,11 @@ class Engine(abc.ABC):
         on which call renders it."""
         return controls
 
+    def check_voice(self, voice: str) -> str:
+        """The voice as this engine will use it (a reference engine: the audio file behind a library name), or an
+        InputError naming the problem: called before any work starts."""
+        return voice
+
     def check_options(self, options: dict[str, Any]) -> None:
         """Reject engine options this engine does not understand (before any work starts)."""
         if options:

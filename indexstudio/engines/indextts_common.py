@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 import torch
 
 from indexstudio.engines.base import Engine, Voice
-from indexstudio.engines.reference_voices import content_hash, library_voices
+from indexstudio.engines.reference_voices import content_hash, library_voices, resolve_reference
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel.cfm import AutocastEstimator
@@ -308,6 +308,9 @@ class IndexTTSEngine(Engine):
 
     def voices(self) -> list[Voice]:
         return library_voices()
+
+    def check_voice(self, voice: str) -> str:
+        return str(resolve_reference(voice))
 
     def language_of(self, voice: str) -> str:
         return ""

@@ -98,9 +98,13 @@ class KokoroEngine(Engine):
             out.append(Voice(vid, lang, _GENDERS[vid[1]], f"{_DESCRIPTIONS[lang]}, {vid.split('_', 1)[1].title()}"))
         return out
 
-    def _style(self, voice: str) -> np.ndarray:
+    def check_voice(self, voice: str) -> str:
         if voice not in self._files:
             raise InputError(f"unknown voice {voice!r} for engine kokoro; see `indexstudio voices` ({len(self._files)} available)")
+        return voice
+
+    def _style(self, voice: str) -> np.ndarray:
+        self.check_voice(voice)
         with self._lock:
             if voice not in self._styles:
                 self._styles[voice] = _load_style(self._files[voice])

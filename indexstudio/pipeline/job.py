@@ -33,6 +33,7 @@ import soundfile as sf
 from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, format_of
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
+from indexstudio.engines.reference_voices import content_hash
 from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.pipeline.plan import Plan
 from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
@@ -319,14 +320,7 @@ class DamagedSegment(Exception):
 def content_id(value: str) -> str:
     """A file's identity by its contents (sha256), for a string that names an existing file; else the string."""
     try:
-        path = Path(value)
-        if not path.is_file():
-            return value
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return "sha256:" + digest.hexdigest()
+        return "sha256:" + content_hash(Path(value)) if Path(value).is_file() else value
     except (OSError, ValueError):
         return value
 
