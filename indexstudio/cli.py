@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,13 +77,25 @@ def _controls(args: argparse.Namespace, engine):
         if not sep or not key.strip():
             raise InputError(f"--option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = value.strip()
-    for key, value in (("emo_audio", args.emotion_audio), ("emo_alpha", args.emotion_alpha),
-                       ("emo_vector", args.emotion), ("emo_text", args.emotion_text),
-                       ("use_emo_text", args.emotion_from_text or None), ("lang", args.lang)):
-        if value is not None:
+    if args.emotion_alpha is not None and not 0.0 <= args.emotion_alpha <= 1.0:
+        raise InputError(f"--emotion-alpha must lie in [0, 1], got {args.emotion_alpha}")
+    for key, flag in FLAG_OPTIONS.items():
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is not None and value is not False:       # (an alpha of 0.0 is a value)
             options[key] = value
-    engine.check_options(options)
+    try:
+        engine.check_options(options)
+    except InputError as exc:        # an option a flag set: name the flag, not the option behind it
+        unknown = str(exc).split(";")[0]
+        flags = [flag for key, flag in FLAG_OPTIONS.items() if key in options and re.search(rf"\b{key}\b", unknown)]
+        if str(exc).startswith("unknown") and flags:
+            raise InputError(f"{', '.join(flags)}: not an option of engine {engine.name}") from None
+        raise
     return Controls(args.speed, args.seed, options)
+
+
+FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
+                "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text", "lang": "--lang"}
 
 
 def _load_engine(args: argparse.Namespace):
@@ -265,6 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("indexstudio: interrupted; finished segments are kept, run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
+        if os.environ.get("INDEXSTUDIO_DEBUG"):
+            raise
+        lines = str(exc).strip().splitlines() or [""]
+        message = lines[0] + (" ..." if len(lines) > 1 else "")
+        where = "".join(f" ({note})" for note in getattr(exc, "__notes__", []))
+        print(f"indexstudio: unexpected error: {type(exc).__name__}: {message}{where} "
+              "(INDEXSTUDIO_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

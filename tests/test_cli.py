@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 from conftest import GOLDEN
 from helpers.readback import probe
@@ -78,3 +79,19 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     again = probe(mp3)
     assert [round(c[0], 1) for c in again["chapters"]] == [round(s, 1) for s in starts]
     assert abs(again["duration"] - info["duration"]) < 0.1
+
+
+def test_an_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):
+    """A fault nobody foresaw (ours, or of a file) still ends in one line; INDEXSTUDIO_DEBUG=1 shows all."""
+    from indexstudio import cli
+
+    def broken(args):
+        raise RuntimeError("weights went missing\nsecond line of detail")
+    monkeypatch.setattr(cli, "cmd_voices", broken)
+    assert cli.main(["voices"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["indexstudio: unexpected error: RuntimeError: weights went missing ... "
+                   "(INDEXSTUDIO_DEBUG=1 shows the traceback)"]
+    monkeypatch.setenv("INDEXSTUDIO_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="weights went missing"):
+        cli.main(["voices"])

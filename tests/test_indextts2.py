@@ -279,6 +279,15 @@ def test_bad_options_and_voices_are_clear_errors(engine):
         IndexTTS2Options.from_mapping({"vocoder_batch_size": "0"})
     with pytest.raises(InputError, match="neither an audio file"):
         list(engine.synthesize(["Hi."], "no_such_voice", Controls()))
+    with pytest.raises(InputError, match="do_sample must be true or false, got 'maybe'"):
+        IndexTTS2Options.from_mapping({"do_sample": "maybe"})   # was read as false
+    for name in ("temperature", "cfg_rate", "repetition_penalty"):
+        with pytest.raises(InputError, match=f"{name} must be a finite number"):
+            IndexTTS2Options.from_mapping({name: "nan"})           # every range check is false for NaN
+    with pytest.raises(InputError, match="temperature must be positive when sampling, got 0.0"):
+        IndexTTS2Options.from_mapping({"temperature": "0"})      # the one bad value, named alone
+    with pytest.raises(InputError, match="max_text_tokens_per_segment 1000 is over this model's 150 text positions"):
+        engine.check_options({"max_text_tokens_per_segment": 1000})
     with pytest.raises(InputError, match="neither an audio file"):
         engine.check_voice("no_such_voice")                    # what the CLI asks before any rendering
     assert engine.check_voice(str(PROMPT)) == str(PROMPT)

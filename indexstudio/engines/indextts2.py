@@ -567,10 +567,11 @@ class IndexTTS2Engine(IndexTTSEngine):
              runtime: RuntimeSettings) -> "IndexTTS2":
         return IndexTTS2(folder, device, dtype, runtime)
 
-    def check_options(self, options: dict[str, Any]) -> None:
-        opts = self.options_type.from_mapping(options)
+    def check_options(self, options: dict[str, Any]) -> IndexTTS2Options:
+        opts = super().check_options(options)
         if opts.use_emo_text or opts.emo_text:
             self.model.text_emotion_model()      # fails now, naming the missing folder, not mid-book
+        return opts
 
     def continuing(self, controls: Controls) -> Controls:
         """Without `quick_streaming_tokens`: it cuts the opening text of a call, and only a stream's opening

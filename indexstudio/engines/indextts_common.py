@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import functools
 import logging
 import random
@@ -174,17 +175,29 @@ def split_text(frontend: Any, text: str, max_tokens: int, quick_streaming_tokens
     return segments
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _parse(name: str, kind: str, value: Any) -> Any:
     try:
         if kind.startswith("bool"):
-            return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word not in _TRUE + _FALSE:
+                raise ValueError(word)
+            return word in _TRUE
         if kind.startswith("int"):
             return int(value)
         if kind.startswith("float"):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(number)
+            return number
         return str(value)
     except (TypeError, ValueError):
-        raise InputError(f"option {name} must be {kind.split(' ')[0]}, got {value!r}") from None
+        kind_name = {"bool": "true or false", "float": "a finite number"}.get(kind.split(" ")[0], kind.split(" ")[0])
+        raise InputError(f"option {name} must be {kind_name}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -230,10 +243,15 @@ class DecodingOptions:
             raise InputError("interval_silence_ms must not be negative")
         if self.gpt_batch_size < 1:
             raise InputError(f"gpt_batch_size must be at least 1, got {self.gpt_batch_size}")
-        if self.num_beams < 1 or (self.do_sample and (self.temperature <= 0 or self.top_k < 0)):
-            raise InputError("num_beams must be >= 1; temperature > 0 and top_k >= 0 when sampling")
-        if not 0.0 <= self.top_p <= 1.0 or self.repetition_penalty <= 0:
-            raise InputError("top_p must lie in [0, 1] and repetition_penalty be positive")
+        for bad, message in ((self.num_beams < 1, f"num_beams must be at least 1, got {self.num_beams}"),
+                             (self.do_sample and self.temperature <= 0,
+                              f"temperature must be positive when sampling, got {self.temperature}"),
+                             (self.top_k < 0, f"top_k must not be negative, got {self.top_k}"),
+                             (not 0.0 <= self.top_p <= 1.0, f"top_p must lie in [0, 1], got {self.top_p}"),
+                             (self.repetition_penalty <= 0,
+                              f"repetition_penalty must be positive, got {self.repetition_penalty}")):
+            if bad:
+                raise InputError(message)
 
     def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
         """The search settings, with max_mel_tokens capped to the model's mel position table."""
@@ -322,5 +340,11 @@ class IndexTTSEngine(Engine):
     def count_tokens(self, text: str) -> int:
         return len(self.model.frontend.tokenize(text))
 
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.options_type.from_mapping(options)
+    def check_options(self, options: dict[str, Any]) -> DecodingOptions:
+        """The options, validated against this model too (its text position table), before any work starts."""
+        opts = self.options_type.from_mapping(options)
+        limit = self.model.gpt.cfg.max_text_tokens
+        if opts.max_text_tokens_per_segment > limit:
+            raise InputError(f"max_text_tokens_per_segment {opts.max_text_tokens_per_segment} is over this model's "
+                             f"{limit} text positions")
+        return opts

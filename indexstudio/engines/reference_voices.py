@@ -14,7 +14,7 @@ from pathlib import Path
 from indexstudio.engines.base import Voice
 from indexstudio.errors import InputError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus")      # what libsndfile reads (no AAC / .m4a)
 
 
 def voice_library() -> Path:

@@ -192,9 +192,13 @@ def read_config(root: Path) -> dict:
     if not path.is_file():
         raise ModelFolderError(f"{root}: no config.yaml - not an IndexTTS model folder")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ModelFolderError(f"{path}: not valid YAML ({exc})") from exc
+        first = str(exc).strip().splitlines()[0]
+        raise ModelFolderError(f"{path}: not valid YAML ({first})") from exc
+    if not isinstance(config, dict):
+        raise ModelFolderError(f"{path}: not an IndexTTS config (a YAML mapping of sections), got {config!r:.60}")
+    return config
 
 
 class ModelFolder:

@@ -56,9 +56,9 @@ class UnifiedVoiceConfig:
     def from_gpt_section(cls, gpt: dict) -> "UnifiedVoiceConfig":
         """From config.yaml's `gpt` section (official defaults where a key is absent)."""
         if not gpt.get("use_mel_codes_as_input", True):
-            raise ValueError("UnifiedVoice with use_mel_codes_as_input=false (MelEncoder input) is not supported")
+            raise ModelFolderError("UnifiedVoice with use_mel_codes_as_input=false (MelEncoder input) is not supported")
         if gpt.get("train_solo_embeddings", False):
-            raise ValueError("UnifiedVoice with train_solo_embeddings=true is not supported")
+            raise ModelFolderError("UnifiedVoice with train_solo_embeddings=true is not supported")
         try:
             return cls(
                 layers=int(gpt["layers"]),
@@ -76,7 +76,9 @@ class UnifiedVoiceConfig:
                 activation=str(gpt.get("activation_function") or "gelu_new"),
             )
         except KeyError as exc:
-            raise ValueError(f"config.yaml gpt section lacks {exc.args[0]!r}") from None
+            raise ModelFolderError(f"config.yaml gpt section lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelFolderError(f"config.yaml gpt section has a value that is not a number ({exc})") from None
 
 
 class LearnedPositionEmbeddings(nn.Module):

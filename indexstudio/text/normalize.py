@@ -35,6 +35,16 @@ _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_AB
 _CJK_TO_ASCII = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ":", "、": ",",
                                "（": "(", "）": ")", "「": '"', "」": '"', "『": '"', "』": '"', "《": '"', "》": '"',
                                "【": "(", "】": ")", "～": "~"})
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")             # terminal colours and the like
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")           # control characters but tab and newlines
+
+
+def strip_control(text: str) -> str:
+    """`text` without terminal escape sequences and control characters (tabs and line breaks stay): else the
+    normalisers read "\x1b[0m" as "zero minutes" and the tokenizers get bytes no voice can say."""
+    return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub("", text))
+
+
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -166,7 +176,7 @@ def tidy_cjk(text: str) -> str:
 
 def normalize_text(text: str, language: str = "en-us") -> str:
     """The spoken form of `text` for a voice of `language`."""
-    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFC", strip_control(text)).translate(_QUOTES)
     text = text.replace("\u2026", "...").replace("\u2014", ", ").replace("\u2013", "-")
     text = tidy_cjk(text)
     if language.startswith("en"):

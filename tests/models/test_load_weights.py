@@ -114,3 +114,24 @@ def test_loading_a_gpt_leaves_no_mapped_copy_of_its_projections_resident(tmp_pat
     for name, module in model.named_modules():
         if isinstance(module, Conv1D):
             assert is_out_in(module.weight) and torch.equal(module.weight, source.get_submodule(name).weight)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: "hello\n", "not an IndexTTS config"),
+    (lambda text: re.sub(r"model_dim: \d+", "model_dim: abc", text, count=1), "not a number"),
+    (lambda text: "gpt: [\n", "not valid YAML"),
+])
+def test_a_damaged_config_is_a_model_folder_error(tmp_path, edit, message):
+    """Not a ValueError or AttributeError from deep inside the loader (a traceback for the user)."""
+    import shutil
+
+    from conftest import GOLDEN
+
+    from indexstudio.models.folder import ModelFolder
+    from indexstudio.models.unified_voice import load_unified_voice_v2
+    folder = tmp_path / "model"
+    shutil.copytree(GOLDEN / "indextts2", folder, ignore=shutil.ignore_patterns("cases", "hf_cache"))
+    config = folder / "config.yaml"
+    config.write_text(edit(config.read_text()))
+    with pytest.raises(ModelFolderError, match=message):
+        load_unified_voice_v2(ModelFolder(folder))

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from indexstudio.errors import EngineError
 from indexstudio.text.grammar_cache import compile_into
+from indexstudio.text.normalize import strip_control
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class IndexTextNormalizer:
         return text
 
     def normalize(self, text: str) -> str:
+        text = strip_control(text)
         text, annotations = _hide(text, [m.group(0) for m in _PRONUNCIATION.finditer(text)],
                                   lambda tag: f"PRONPLACEHOLDER{tag}PRONPLACEHOLDER")
         chinese = reads_as_chinese(text)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from indexstudio.errors import EngineError, InputError
 from indexstudio.text.indextts import IndexTextNormalizer, read_glossary, replace_punctuation
 from indexstudio.text.indextts25.nemo import has_grammar, nemo_normalize
+from indexstudio.text.normalize import strip_control
 from indexstudio.text.indextts25.tokenizer import build_encoding, language_row
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ class IndexTTS25TextFrontend:
     def stages(self, text: str, lang: str, normalize: bool = True) -> TextStages:
         """Run the text path step by step (see the module docstring)."""
         lang = lang.lower()
-        mapped = replace_punctuation(text)
+        mapped = replace_punctuation(strip_control(text))
         kind = self.normalizer_kind(lang, normalize)
         if kind == "wetext":
             spoken = self._wetext_normalizer().normalize(mapped)
