@@ -478,3 +478,26 @@ def test_half_precision_flow_matching_stays_close_to_float32(engine):
 def test_settings_an_engine_does_not_take_are_named():
     with pytest.raises(EngineError, match="engine kokoro does not take device, gpt_weights; it takes threads"):
         get_engine("kokoro", device="cpu", gpt_weights="bf16")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: shutil.copy(GOLDEN / "indextts2_5" / "s2mel.pth", root / "s2mel.pth"), "no gpt_layer"),
+    (lambda root: (root / "hf_cache" / "w2v-bert-2.0" / "config.json").unlink(), "lacks config.json"),
+    (lambda root: open(root / "hf_cache" / "w2v-bert-2.0" / "model.safetensors", "r+b").truncate(5000),
+     "cannot load w2v-BERT 2.0"),
+])
+def test_a_damaged_folder_is_refused_at_load_naming_the_part(tmp_path, damage, message):
+    """Before any rendering, as a model-folder error (not a traceback from transformers, nor a failure after the
+    GPT stage of the first segment)."""
+    root = tmp_path / "model"
+    shutil.copytree(FOLDER, root, ignore=shutil.ignore_patterns("cases"))
+    damage(root)
+    with pytest.raises(IndexStudioError, match=message):
+        IndexTTS2Engine(root)
+
+
+def test_text_outside_the_vocabulary_is_named_and_text_with_nothing_known_refused(engine, caplog):
+    with pytest.raises(InputError, match="is in this model's text vocabulary"):
+        list(engine.synthesize(["สวัสดีครับ"], str(PROMPT), Controls(1.0, 1, FAST)))
+    results = list(engine.synthesize(["Hello สวัสดีครับ there."], str(PROMPT), Controls(1.0, 1, FAST)))
+    assert len(results) == 1 and "1 of 6 text tokens are not in the vocabulary" in caplog.text

@@ -44,7 +44,7 @@ from indexstudio.models.bigvgan import load_bigvgan_v2
 from indexstudio.models.campplus import load_campplus
 from indexstudio.models.codes import trim_at_stop
 from indexstudio.models.emotion import load_emotion_matrices, mix_emotion_vector, normalize_emo_vec, scale_emo_vector
-from indexstudio.models.folder import ModelFolder
+from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.s2mel import load_s2mel, sample_euler_cfg, v2_target_lengths
 from indexstudio.models.s2mel.length_regulator import MEL_FRAMES_PER_CODE
 from indexstudio.models.semantic_codec import load_semantic_codec
@@ -146,6 +146,7 @@ class IndexTTS2:
     """The IndexTTS-2 model stack of one folder on one device."""
 
     version: ClassVar[str] = "2"
+    uses_gpt_latents: ClassVar[bool] = True      # S2Mel's condition takes the GPT's latents (its gpt_layer)
 
     def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32,
                  runtime: RuntimeSettings = RuntimeSettings()):
@@ -162,6 +163,9 @@ class IndexTTS2:
         # the float32 inputs; every other stage stays float32 as in the official inference
         self.gpt = load_unified_voice_v2(folder).to(self.device, gpt_dtype)
         self.s2mel = load_s2mel(folder).to(self.device)
+        if self.uses_gpt_latents and self.s2mel.gpt_layer is None:
+            raise ModelFolderError(f"{folder.path('s2mel')}: no gpt_layer - an IndexTTS-2.5 S2Mel checkpoint in an "
+                                   "IndexTTS-2 folder?")
         self.runtime = runtime
         self.estimator = runtime.s2mel_estimator(self.s2mel.estimator, self.device)
         self.vocoder = load_bigvgan_v2(folder).to(self.device)

@@ -59,6 +59,7 @@ class IndexTTS25(IndexTTS2):
     """The IndexTTS-2.5 model stack of one folder on one device."""
 
     version: ClassVar[str] = "2.5"
+    uses_gpt_latents: ClassVar[bool] = False
 
     @staticmethod
     def load_frontend(folder: ModelFolder) -> Any:

@@ -169,9 +169,13 @@ def split_text(frontend: Any, text: str, max_tokens: int, quick_streaming_tokens
     segments = frontend.segment_ids(text, max_tokens, quick_streaming_tokens)
     if not segments:
         raise InputError("the text has nothing to speak after normalisation")
-    unknown = sum(ids.count(frontend.unk_id) for ids in segments)
+    unknown, total = sum(ids.count(frontend.unk_id) for ids in segments), sum(map(len, segments))
     if unknown:
-        log.warning("%d text token(s) are not in the BPE vocabulary and will be spoken as <unk>", unknown)
+        known = frontend.ids_to_tokens([i for row in segments for i in row if i != frontend.unk_id])
+        if not any(any(c.isalnum() for c in piece) for piece in known):     # word breaks and stops only
+            raise InputError(f"none of {text[:40]!r} is in this model's text vocabulary (a script it cannot read?)")
+        log.warning("%d of %d text tokens are not in the vocabulary and will be spoken as <unk> (in %r)",
+                    unknown, total, text[:60])
     return segments
 
 

@@ -123,11 +123,15 @@ def read_semantic_encoder(model_dir: str | Path, stats_path: str | Path) -> Sema
     """Load extractor, network (layers above SEMANTIC_LAYER dropped) and statistics; eval mode, CPU, float32."""
     model_dir, stats_path = Path(model_dir), Path(stats_path)
     hf_logging.disable_progress_bar()    # a loading bar per process is noise on the command line
+    for name in ("config.json", "preprocessor_config.json"):
+        if not (model_dir / name).is_file():
+            raise ModelFolderError(f"{model_dir}: w2v-BERT 2.0 lacks {name}")
     try:
         extractor = SeamlessM4TFeatureExtractor.from_pretrained(model_dir, local_files_only=True)
         model, info = Wav2Vec2BertModel.from_pretrained(model_dir, local_files_only=True, output_loading_info=True)
-    except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"{model_dir}: cannot load w2v-BERT 2.0 ({exc})") from exc
+    except Exception as exc:            # transformers and safetensors raise many kinds on a damaged folder
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFolderError(f"{model_dir}: cannot load w2v-BERT 2.0 ({first})") from exc
     missing = sorted(info.get("missing_keys", ())) + sorted(map(str, info.get("mismatched_keys", ())))
     if missing:
         raise ModelFolderError(f"{model_dir}: w2v-BERT weights missing or mis-shaped: {missing[:5]}")
