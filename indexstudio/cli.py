@@ -88,7 +88,7 @@ def _controls(args: argparse.Namespace, engine):
     except InputError as exc:        # an option a flag set: name the flag, not the option behind it
         unknown = str(exc).split(";")[0]
         flags = [flag for key, flag in FLAG_OPTIONS.items() if key in options and re.search(rf"\b{key}\b", unknown)]
-        if str(exc).startswith("unknown") and flags:
+        if flags and (str(exc).startswith("unknown") or "takes no engine options" in str(exc)):
             raise InputError(f"{', '.join(flags)}: not an option of engine {engine.name}") from None
         raise
     return Controls(args.speed, args.seed, options)

@@ -45,6 +45,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "no" / "dir" / "x.wav")), "does not exist")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.xyz")), "unsupported output format")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--emotion", "happy=0.5"),
+                   "--emotion: not an option of engine kokoro")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n   \n")
     _fails_cleanly(run("book", str(empty), "-o", str(tmp_path / "x.m4b")), "no speakable text")
