@@ -28,7 +28,8 @@ _NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
 # "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return" - a number, then nothing, a
 # separator or a capitalised title (so prose such as "part of the town" or "Chapter 3 of it" is no heading)
 _TXT_HEADING = re.compile(
-    r"^\s*(?:(?i:chapter|part|book)\s+(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
+    r"^\s*(?:(?i:chapter|part|book)\s+(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")"
+    r"(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
     r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword)[.:]?)\s*$")
 _BARE_HEADING = re.compile(r"^\s*(?i:chapter|part|book)\s+\S+[.:]?\s*$")
 # "第三章", "第十回 风起", "第一节：开端" (a 节 or 部 heading needs a break after it: "第一节课" is prose)
