@@ -39,3 +39,17 @@ def test_bucket_segments_groups_similar_lengths():
     assert buckets[0] == [5, 1, 3]          # the three shortest together
     with pytest.raises(ValueError):
         bucket_segments(lengths, 0)
+
+
+def test_a_long_unpunctuated_sentence_is_counted_in_linear_work():
+    """Each piece is counted once, then each chunk: the text the counter reads stays a small multiple of the
+    sentence (recounting the growing chunk after every word read ~60 times more through a slow normaliser)."""
+    sentence = " ".join(["river", "stone", "light", "garden"] * 250) + "."
+    read = []
+
+    def counting(text):
+        read.append(len(text))
+        return count_tokens(text)
+    segments = segment_text(sentence, 120, counting)
+    assert all(count_tokens(s) <= 120 for s in segments) and " ".join(segments) == sentence
+    assert sum(read) < 4 * len(sentence)

@@ -7,6 +7,7 @@ sentences ("Yes.") ride along with the next one so they keep natural prosody.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable, Sequence
 
@@ -99,6 +100,7 @@ def segment_text(text: str, max_tokens: int = DEFAULT_MAX_TOKENS, count: Callabl
     """Speakable segments of `text`, each at most `max_tokens` by `count` (unless one word is longer)."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
+    count = functools.lru_cache(maxsize=1024)(count)        # a long sentence is measured at several steps
     segments: list[str] = []
     pending = ""
     for sentence in split_sentences(text):
