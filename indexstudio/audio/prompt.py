@@ -8,6 +8,7 @@ read 16-bit PCM as int / 32768, which is what soundfile gives us here.
 """
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -24,6 +25,10 @@ V2_SAMPLE_RATE = 22050
 V2_MAX_PROMPT_SECONDS = 15.0
 V1_5_SAMPLE_RATE = 24000
 V1_5_MAX_PROMPT_SECONDS = 50.0
+
+
+SHORT_PROMPT_SECONDS = 1.0     # below this a prompt is warned about (the golden cases' prompts are 1.1-1.2 s)
+log = logging.getLogger(__name__)
 
 
 class AudioError(InputError, ValueError):
@@ -43,6 +48,11 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"audio file {path} contains no samples")
     if not np.isfinite(data).all():
         raise AudioError(f"audio file {path} contains NaN or infinite samples")
+    if not np.abs(data).max() > 0:
+        raise AudioError(f"audio file {path} is silent (every sample is zero): a voice needs recorded speech")
+    if data.shape[0] < SHORT_PROMPT_SECONDS * sr:
+        log.warning("reference audio %s is %.1f s long; a voice is cloned from 3-15 s of clean speech",
+                    path, data.shape[0] / sr)
     return np.ascontiguousarray(data.T), int(sr)
 
 

@@ -80,6 +80,18 @@ def test_bad_audio_raises_audio_error_naming_the_file(tmp_path: Path) -> None:
     sf.write(empty, np.zeros(0, dtype=np.float32), 16000, subtype="PCM_16")
     with pytest.raises(AudioError, match="empty.wav"):
         load_prompt_v1_5(empty)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 5, dtype=np.float32), 16000, subtype="PCM_16")
+    for load in (load_prompt_v2, load_prompt_v1_5):
+        with pytest.raises(AudioError, match="silent.wav is silent"):
+            load(silent)
+
+
+def test_a_very_short_prompt_is_warned_about(tmp_path: Path, caplog) -> None:
+    short = tmp_path / "short.wav"
+    sf.write(short, 0.1 * np.sin(np.arange(3200) / 5.0).astype(np.float32), 16000, subtype="PCM_16")
+    assert load_prompt_v2(short).shape[-1] > 0
+    assert "short.wav is 0.2 s long; a voice is cloned from 3-15 s" in caplog.text
 
 
 def test_campplus_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
