@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import functools
 import logging
+import math
 import random
 import threading
 import zlib
