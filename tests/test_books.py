@@ -116,6 +116,11 @@ def test_txt_headings_never_swallow_prose(tmp_path):
     assert [c.title for c in book.chapters] == ["BOOK ONE. CHAPTER I.", "CHAPTER II. The Storm", "Chapter Twenty-One"]
     assert book.chapters[0].text.endswith("part of the town was asleep when the doctor closed his\nbook and went "
                                           "to bed. See\nChapter 3 of it.")
+    runs_on = tmp_path / "runs_on.txt"      # a paragraph opening with "Part one:" that runs on is prose too
+    runs_on.write_text("Chapter 1\n\nIt began.\n\nPart one: we leave at dawn, said the captain to\nhis men, who "
+                       "cheered.\n")
+    book = read_book(runs_on)
+    assert [c.title for c in book.chapters] == ["Chapter 1"] and book.chapters[0].text.endswith("his men, who cheered.")
     cjk = tmp_path / "cjk.txt"
     cjk.write_text("第一章 开始\n第一节课我们学习数学。\n第三节：开端\n好的。\n", encoding="utf-8")
     assert [(c.title, c.text) for c in read_book(cjk).chapters] == [("第一章 开始", "第一节课我们学习数学。"),

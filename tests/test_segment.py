@@ -10,6 +10,20 @@ def test_sentences_and_paragraphs():
     assert split_sentences("你好。今天天气很好！好") == ["你好。", "今天天气很好！", "好"]
 
 
+@pytest.mark.parametrize("text, sentences", [
+    ('"Stop!" he cried. He yelled "Run!" and ran. (He left the room.) Then it rained.',
+     ['"Stop!" he cried.', 'He yelled "Run!" and ran.', '(He left the room.)', 'Then it rained.']),
+    ("I... I don't know. Maybe tomorrow... or never. Wait... Then go.",
+     ["I... I don't know.", "Maybe tomorrow... or never.", "Wait...", "Then go."]),
+    ("J. R. R. Tolkien met George W. Bush in the U.S. Army. Mr. Smith read Roe v. Wade, pp. 4-9. Then he left.",
+     ["J. R. R. Tolkien met George W. Bush in the U.S. Army.", "Mr. Smith read Roe v. Wade, pp. 4-9.", "Then he left."]),
+])
+def test_sentences_end_where_a_reader_pauses(text, sentences):
+    """Not after initials, dotted abbreviations and titles, nor before a dialogue tag; closing quotes and
+    brackets stay with their sentence."""
+    assert split_sentences(text) == sentences
+
+
 def test_token_count_mixes_scripts():
     assert count_tokens("Hello, world") == 3
     assert count_tokens("Mixed English句子") == 4

@@ -116,7 +116,8 @@ def read_text(text: str, title: str) -> Book:
     """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter.
 
     An English heading must stand apart (a blank line before or after it, or nothing but the keyword and its
-    number on the line), so a hard-wrapped line of prose is never taken for one.  No text is dropped: a
+    number on the line) and not run on into the next line, so a hard-wrapped line of prose is never taken for
+    one.  No text is dropped: a
     heading with nothing under it ("BOOK ONE" above "CHAPTER I") joins the next heading's title."""
     chapters: list[Chapter] = []
     lines = text.splitlines()
@@ -130,6 +131,8 @@ def read_text(text: str, title: str) -> Book:
             return True
         if not _TXT_HEADING.match(line):
             return False
+        if n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
+            return False        # the line runs on into the next one: a sentence ("Part one: we leave at dawn, said")
         alone_before = n == 0 or not lines[n - 1].strip()
         alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
         return alone_before or alone_after or bool(_BARE_HEADING.match(line))

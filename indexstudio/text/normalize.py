@@ -19,6 +19,37 @@ _MONTH_RE = "|".join(_MONTHS + [m[:3] for m in _MONTHS] + ["Sept"])
 _CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
                "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", "")}
 _SCALES = r"(?:thousand|million|billion|trillion)"
+_SCALE_LETTERS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion", "bn": "billion", "tn": "trillion"}
+_DOLLAR_PREFIXES = {"A": "Australian", "AU": "Australian", "C": "Canadian", "CA": "Canadian", "NZ": "New Zealand",
+                    "HK": "Hong Kong", "S": "Singapore", "US": "US"}
+_FRACTIONS = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5), "⅗": (3, 5),
+              "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8)}
+# unit -> (singular, plural); after a number only ("5 km", "5km"); those marked attached only when glued to it
+_UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
+          "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "lb": ("pound", "pounds"),
+          "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"), "ft": ("foot", "feet"), "mi": ("mile", "miles"),
+          "mph": ("mile per hour", "miles per hour"), "km/h": ("kilometer per hour", "kilometers per hour"),
+          "kph": ("kilometer per hour", "kilometers per hour"), "ml": ("milliliter", "milliliters"),
+          "mL": ("milliliter", "milliliters"), "kWh": ("kilowatt hour", "kilowatt hours"), "kW": ("kilowatt", "kilowatts"),
+          "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"), "Hz": ("hertz", "hertz"),
+          "KB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"),
+          "TB": ("terabyte", "terabytes"), "°C": ("degree Celsius", "degrees Celsius"),
+          "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees")}
+_ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams")}
+_MONEY = re.compile(rf"(?:\b({'|'.join(_DOLLAR_PREFIXES)})(?=\$))?([$£€¥])\s?(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+                    rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s+({_SCALES})\b)?")
+_UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+_ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+# words after which a Roman numeral is a number ("Chapter IV", "World War II")
+_NUMBERED = r"(?:Chapter|Part|Book|Volume|Vol\.|Act|Scene|Section|Article|Appendix|Canto|Psalm|Phase|Episode|Season|Level|Stage|Type|Class|World War|Super Bowl)"
+# capitalised words that start sentences or address people rather than name a king or a street
+_NOT_NAMES = {"The", "A", "An", "In", "At", "On", "Of", "To", "From", "By", "For", "With", "And", "But", "Or", "Then",
+              "So", "Yes", "No", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor", "Old",
+              "Young", "When", "While", "After", "Before", "Where", "Why", "How", "What", "Who", "This", "That", "Is",
+              "Was", "Our", "My", "Your", "His", "Her", "Their", "If", "As", "Did", "Do", "Does", "Can", "Could", "Will",
+              "Would", "Should", "Shall", "May", "Might", "Must", "Have", "Had", "Am", "Are", "Were", "Let", "Call",
+              "Ask", "Tell", "Meet", "Visit", "Sir", "Madam", "Lady", "Lord", "Mister", "Missus", "Miz", "Doctor"}
 
 # Titles before a name, and fixed Latin abbreviations; "St." is resolved by context below.
 _ABBREVIATIONS = {
@@ -65,17 +96,74 @@ def _cardinal(text: str) -> str:
 
 
 def _money(match: re.Match) -> str:
-    symbol, amount, scale = match.group(1), match.group(2).replace(",", ""), match.group(3)
+    prefix, symbol, amount = match.group(1), match.group(2), match.group(3).replace(",", "")
+    scale = match.group(5) or _SCALE_LETTERS.get((match.group(4) or "").lower())
     one, many, sub_one, sub_many = _CURRENCIES[symbol]
-    if scale:  # "$5 million" -> "five million dollars"
+    if prefix:      # "A$10" -> "ten Australian dollars"
+        one, many = f"{_DOLLAR_PREFIXES[prefix]} {one}", f"{_DOLLAR_PREFIXES[prefix]} {many}"
+    if scale:  # "$5 million", "$5.5m" -> "five million dollars", "five point five million dollars"
         return f"{_cardinal(amount)} {scale} {many}"
     whole, _, cents = amount.partition(".")
     units = int(whole or "0")
+    c = int(cents[:2].ljust(2, "0")) if cents and sub_one else 0
+    if c and not units:       # "$0.99" -> "ninety-nine cents"
+        return f"{_words(c)} {sub_one if c == 1 else sub_many}"
     spoken = f"{_words(units)} {one if units == 1 else many}"
-    if cents and sub_one and int(cents[:2].ljust(2, "0")):
-        c = int(cents[:2].ljust(2, "0"))
+    if c:
         spoken += f" and {_words(c)} {sub_one if c == 1 else sub_many}"
     return spoken
+
+
+def _fraction(numerator: int, denominator: int, mixed: bool = False) -> str:
+    """3/4 -> "three quarters"; in a mixed number 1/2 -> "a half" ("three and a half")."""
+    if denominator == 2:
+        name = "half" if numerator == 1 else "halves"
+    elif denominator == 4:
+        name = "quarter" if numerator == 1 else "quarters"
+    else:
+        name = _words(denominator, to="ordinal") + ("" if numerator == 1 else "s")
+    return f"{'a' if mixed and numerator == 1 else _words(numerator)} {name}"
+
+
+def _roman(numeral: str) -> int:
+    values = [_ROMAN_VALUES[c] for c in numeral]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+
+
+def _romans(text: str) -> str:
+    """Roman numerals that are numbers: after "Chapter", "Part", "World War" ... (cardinal) and after a name,
+    as kings and popes are numbered ("Henry VIII" -> "Henry the Eighth"); the pronoun "I" stays a word."""
+    def numbered(m: re.Match) -> str:
+        return f"{m.group(1)}{_words(_roman(m.group(2)))}" if _ROMAN.fullmatch(m.group(2)) else m.group(0)
+
+    def regnal(m: re.Match) -> str:
+        name, numeral = m.group(1), m.group(2)
+        if name in _NOT_NAMES or not _ROMAN.fullmatch(numeral):
+            return m.group(0)
+        return f"{name} the {_words(_roman(numeral), to='ordinal').capitalize()}"
+    text = re.sub(rf"(?i:\b({_NUMBERED}\s+))([IVXLCDM]+)\b(?![\w'’-])", numbered, text)
+    # a name and II, III, IV, VI ... XXIII (no L, C, D, M: "DC", "MD" are initials); a lone I, V or X only before
+    # punctuation ("Elizabeth I.", "Henry V,"), never before a word ("Then I went")
+    return re.sub(r"\b([A-Z][a-z]+) ([IVX]{2,5}\b(?![\w'’-])|[IVX](?=[.,;:!?)]))", regnal, text)
+
+
+def _unit(match: re.Match) -> str:
+    number, unit = match.group(1), match.group(2)
+    one, many = _UNITS.get(unit) or _ATTACHED_UNITS[unit]
+    return f"{_cardinal(number)} {one if number == '1' else many}"
+
+
+def _spell_address(match: re.Match) -> str:
+    """An email or web address as it is read out: "john dot doe at example dot com"."""
+    address = re.sub(r"^(?:https?://)", "", match.group(0)).rstrip("/")
+    address = address.replace(".", " dot ").replace("@", " at ").replace("/", " slash ")
+    return re.sub(r"[_-]", " ", address)
+
+
+def _digits(match: re.Match) -> str:
+    """A phone number digit by digit, its groups apart: "555-123-4567"."""
+    groups = re.findall(r"\d+", match.group(0))
+    return ", ".join(" ".join(_words(int(d)) for d in group) for group in groups)
 
 
 def _clock(hour: int, minute: int) -> str:
@@ -90,7 +178,7 @@ def _time(match: re.Match) -> str:
     hour, minute, meridiem = int(match.group(1)), int(match.group(2) or 0), match.group(3)
     if meridiem:
         spoken = _words(hour) if minute == 0 else _clock(hour, minute)
-        spoken = f"{spoken} {'A M' if meridiem.lower().startswith('a') else 'P M'}"
+        spoken = f"{spoken} {'AM' if meridiem.lower().startswith('a') else 'PM'}"       # (espeak: "A M" is "uh em")
         rest = match.string[match.end():]
         if meridiem.endswith(".") and (not rest.strip() or rest[:1] == "\n" or rest.lstrip()[:1].isupper()):
             spoken += "."  # "a.m." also closed the sentence
@@ -116,16 +204,47 @@ def _month_index(name: str) -> int:
     return next(i for i, m in enumerate(_MONTHS) if m.lower().startswith(name.lower()[:3])) + 1
 
 
+def _saint_or_street(m: re.Match) -> str:
+    """ "St." / "Dr." before a name is Saint / Doctor ("St. Paul", "Dr. Smith"); after a name, and not before
+    another, Street / Drive ("Baker St.", "Mulholland Dr. The house"), its full stop kept where it ended a
+    sentence."""
+    before, kind = m.group(1) or "", m.group(2)
+    after = re.match(r"\s+([A-Z][\w'’]*)", m.string[m.end():])
+    if after and after.group(1) not in _NOT_NAMES:
+        return f"{before}{'Saint' if kind == 'St' else 'Doctor'}"
+    name = before.strip()
+    if not name or (kind == "Dr" and (not name[0].isupper() or name in _NOT_NAMES)):
+        return f"{before}{'Saint' if kind == 'St' else 'Doctor'}"
+    ends = after or re.match(r"\s*(?:$|[\"'])", m.string[m.end():])
+    return f"{before}{'Street' if kind == 'St' else 'Drive'}{'.' if ends else ''}"
+
+
+_SENTENCE_FINAL = {"etc.", "Jr.", "Sr.", "Ave."}      # abbreviations that may end a sentence: keep its full stop
+
+
+def _abbreviation(m: re.Match) -> str:
+    word = _ABBREVIATIONS[m.group(1)]
+    if m.group(1) in _SENTENCE_FINAL and re.match(r"\s*(?:$|[A-Z\"])", m.string[m.end():]):
+        word += "."
+    return word
+
+
 def _expand_abbreviations(text: str) -> str:
-    text = re.sub(r"\bSt\.(?=\s+[A-Z])", "Saint", text)          # St. Paul
-    text = re.sub(r"(?<=[a-z] )St\.", "Street", text)           # Baker St.
+    text = re.sub(r"(\b[A-Za-z]+ )?\b(St|Dr)\.", _saint_or_street, text)   # St. Paul, Baker St., Mulholland Dr.
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)          # No. 5
-    return _ABBR_RE.sub(lambda m: _ABBREVIATIONS[m.group(1)], text)
+    text = re.sub(r"\bpp\.\s*(?=\d)", "pages ", text)            # pp. 12-15
+    text = re.sub(r"\bp\.\s*(?=\d)", "page ", text)              # p. 7
+    text = re.sub(r"(?<![\w.])c\.\s*(?=\d{3,4}\b)", "circa ", text)  # c. 1850
+    return _ABBR_RE.sub(_abbreviation, text)
 
 
 def normalize_english(text: str, day_first: bool = False) -> str:
     """Spell out what an English reader would say aloud."""
+    text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
     text = _expand_abbreviations(text)
+    text = _romans(text)
+    text = re.sub(r"(?<![\w+])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}\b", _digits, text)   # 555-123-4567
+    text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
@@ -144,17 +263,41 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b",
                   lambda m: f"the {_words(int(m.group(1)), to='ordinal')} of {_MONTHS[_month_index(m.group(2)) - 1]}"
                   + (f", {_year(int(m.group(3)))}" if m.group(3) else ""), text)
-    # Times: 10:30, 7:05 pm, 5pm, 11 a.m.
+    # Times: 10:30, 7:05 pm, 5pm, 11 a.m., 6.45pm
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
+    text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
     text = re.sub(r"\b(\d{1,2})()\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
-    # Money, percentages, ordinals.
-    text = re.sub(rf"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s+({_SCALES}))?\b", _money, text)
+    # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
+    text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
+    text = re.sub(rf"(\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])", _unit, text)
+    text = re.sub(r"(\d[\d,]*(?:\.\d+)?)(m|g)\b", _unit, text)
+    text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
+    vulgar = "".join(_FRACTIONS)
+    text = re.sub(rf"(?:(\d+)\s?)?([{vulgar}])", lambda m: (f"{_words(int(m.group(1)))} and " if m.group(1) else "")
+                  + _fraction(*_FRACTIONS[m.group(2)], mixed=bool(m.group(1))), text)
+
+    def fraction(m: re.Match) -> str:
+        whole, numerator, denominator = m.group(1), int(m.group(2)), int(m.group(3))
+        if not 0 < numerator < denominator <= 16:
+            return m.group(0)
+        return (f"{_words(int(whole))} and " if whole else "") + _fraction(numerator, denominator, mixed=bool(whole))
+    text = re.sub(r"(?<![\d/.,])(?:(\d+) )?(\d{1,2})/(\d{1,2})(?![\d/])", fraction, text)
+    text = re.sub(r"(?<=\d)/(?=\d)", " ", text)                    # 24/7, 50/50
+    # Ranges: 1990-1995, pages 12-15 (dashes between numbers; dates and phone numbers are read by now).
+    text = re.sub(r"(?<![\d.,-])(\d[\d,]*)\s?(?:--?)\s?(\d[\d,]*)(?![\d-])", r"\1 to \2", text)
+    # Percentages, ordinals, numbered things.
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)\s?%", lambda m: f"{_cardinal(m.group(1))} percent", text)
-    text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: _words(int(m.group(1)), to="ordinal"), text)
-    # Decades and years: the 1990s, in 1984.
+    text = re.sub(r"\b(\d{1,3}(?:,\d{3})+|\d+)(st|nd|rd|th)\b",
+                  lambda m: _words(int(m.group(1).replace(",", "")), to="ordinal"), text)
+    text = re.sub(r"#(?=\d)", "number ", text)
+    # Decades and years: the 1990s, in 1984, in 1066.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
     text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
-    # Remaining numbers, with sign, thousands separators and decimals.
+    text = re.sub(r"(?i:\b(in|since|by|from|until|till|circa|year|before|after)\s)(10\d\d)(?!\d|,\d|\.\d)",
+                  lambda m: f"{m.group(1)} {_year(int(m.group(2)))}", text)
+    # Remaining numbers, with sign, thousands separators and decimals; section numbers 3.2.1.
+    text = re.sub(r"\b\d+(?:\.\d+){2,}\b", lambda m: " point ".join(_cardinal(p) for p in m.group(0).split(".")), text)
+    text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)               # .5 -> 0.5
     text = re.sub(r"(?<![\w.])-(\d)", r"minus \1", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", lambda m: _cardinal(m.group(0)), text)
     return text
@@ -178,6 +321,9 @@ def normalize_text(text: str, language: str = "en-us") -> str:
     """The spoken form of `text` for a voice of `language`."""
     text = unicodedata.normalize("NFC", strip_control(text)).translate(_QUOTES)
     text = text.replace("\u2026", "...").replace("\u2014", ", ").replace("\u2013", "-")
+    text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
+                  lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit() else f"{m.group(1)}, ", text)
+    text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
     text = tidy_cjk(text)
     if language.startswith("en"):
         text = normalize_english(text, day_first=language != "en-us")

@@ -16,8 +16,13 @@ DEFAULT_BUCKET_SIZE = 6
 _SHORT_SENTENCE = 3
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# A sentence ends after . ! ? (and closing quotes/brackets) before a space, or after CJK enders anywhere.
-_SENTENCE_END = re.compile(rf"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。！？])[”’」』）]*\s*|(?<=[.!?])[\"'”’)\]]*(?=[{_CJK}])")
+# Where a sentence may end: after . ! ? … (and closing quotes/brackets) before a space or CJK text, or after
+# CJK enders anywhere; `_ends_sentence` then rules out abbreviations, initials and dialogue tags.
+_SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]]*(?=\s|[{_CJK}])|[。！？]+[”’」』）]*")
+# abbreviations that stand before a name or a number, never at the end of a sentence
+_BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
+                 "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "Ch", "Fig",
+                 "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 _WORD = re.compile(rf"[{_CJK}][，。！？；：、”’」』）]*|[^\s{_CJK}]+")
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]")
@@ -28,13 +33,33 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+def _ends_sentence(text: str, end: re.Match) -> bool:
+    """Whether the punctuation `end` closes a sentence: not before a lower-case word ("Stop!" he cried; I...
+    I know), nor after an initial (J. R. R. Tolkien), a dotted abbreviation (U.S., Ph.D.) or a title (Mr.)."""
+    mark = end.group()
+    if mark[0] in "。！？":
+        return True
+    following = text[end.end():].lstrip()
+    if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
+        return False
+    if mark.rstrip("\"'”’)]") != ".":
+        return True
+    word = re.search(r"(\S*)$", text[:end.start()]).group(1).lstrip("\"'“‘([")
+    return not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text`; paragraph breaks always end a sentence."""
     out = []
     for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
         paragraph = " ".join(paragraph.split())
-        out.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip())
-    return out
+        start = 0
+        for end in _SENTENCE_END.finditer(paragraph):
+            if _ends_sentence(paragraph, end):
+                out.append(paragraph[start:end.end()].strip())
+                start = end.end()
+        out.append(paragraph[start:].strip())
+    return [s for s in out if s]
 
 
 def _join(parts: Sequence[str]) -> str:
