@@ -8,9 +8,9 @@ read 16-bit PCM as int / 32768, which is what soundfile gives us here.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,12 @@ class AudioError(InputError, ValueError):
     """Prompt audio that cannot be used: missing, unreadable, empty or not finite."""
 
 
+@functools.lru_cache(maxsize=256)
+def warn_once(message: str) -> None:
+    """Log a warning about a reference file once: the voice check, the speaker and the emotion stages all read it."""
+    log.warning(message)
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """(channels, samples) float32 in [-1, 1] and the file's sample rate; AudioError naming the file otherwise."""
     path = Path(path)
@@ -51,8 +57,8 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not np.abs(data).max() > 0:
         raise AudioError(f"audio file {path} is silent (every sample is zero): a voice needs recorded speech")
     if data.shape[0] < SHORT_PROMPT_SECONDS * sr:
-        log.warning("reference audio %s is %.1f s long; a voice is cloned from 3-15 s of clean speech",
-                    path, data.shape[0] / sr)
+        warn_once(f"reference audio {path} is {data.shape[0] / sr:.1f} s long; a voice is cloned from 3-15 s of "
+                  "clean speech")
     return np.ascontiguousarray(data.T), int(sr)
 
 
@@ -61,11 +67,8 @@ def _cut(audio: torch.Tensor, sample_rate: int, max_seconds: float | None, path:
         return audio
     limit = int(max_seconds * sample_rate)
     if audio.shape[-1] > limit:
-        warnings.warn(
-            f"reference audio {path} is {audio.shape[-1] / sample_rate:.1f} s long; only the first "
-            f"{max_seconds:g} s are used",
-            stacklevel=3,
-        )
+        warn_once(f"reference audio {path} is {audio.shape[-1] / sample_rate:.1f} s long; only the first "
+                  f"{max_seconds:g} s are used")
         audio = audio[..., :limit]
     return audio
 

@@ -62,14 +62,16 @@ class PromptConditioning:
     speaker: torch.Tensor       # (1, 1, S) ECAPA-TDNN embedding for the vocoder
 
 
+NO_FLOW_MATCHING = "IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to IndexTTS-2 and 2.5"
+
+
 class IndexTTS15:
     """The IndexTTS-1.5 model stack of one folder on one device."""
 
     def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32,
                  runtime: RuntimeSettings = RuntimeSettings()):
         if runtime.tunes_s2mel:
-            raise EngineError("IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to "
-                              "IndexTTS-2 and 2.5")
+            raise EngineError(NO_FLOW_MATCHING)
         self.folder = folder
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype
@@ -197,6 +199,10 @@ class IndexTTS15Engine(IndexTTSEngine):
     name = "indextts1_5"
     version = "1.5"
     options_type = IndexTTS15Options
+
+    def check_settings(self, runtime: RuntimeSettings) -> None:
+        if runtime.tunes_s2mel:
+            raise EngineError(NO_FLOW_MATCHING)
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> IndexTTS15:

@@ -27,12 +27,13 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import torch
 
+from indexstudio.audio.prompt import read_audio
 from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import content_hash, library_voices, resolve_reference
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel.cfm import AutocastEstimator
-from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt
+from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt, UnifiedVoiceConfig, gpt_section
 from indexstudio.runtime.decode_engine import engine_for, forget_engines, prompt_rows
 from indexstudio.runtime.decoding import DecodingConfig
 from indexstudio.runtime.device import compile_for, compile_unavailable, pick_device, pick_dtype
@@ -260,7 +261,7 @@ class DecodingOptions:
     def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
         """The search settings, with max_mel_tokens capped to the model's mel position table."""
         if self.max_mel_tokens > model_limit:
-            log.info("max_mel_tokens %d exceeds this model's %d positions; using %d",
+            log.debug("max_mel_tokens %d exceeds this model's %d positions; using %d",
                      self.max_mel_tokens, model_limit, model_limit)
         return DecodingConfig(
             max_new_tokens=min(self.max_mel_tokens, model_limit), stop_token=stop_token, do_sample=self.do_sample,
@@ -314,6 +315,7 @@ class IndexTTSEngine(Engine):
         folder = ModelFolder(model_dir, overrides=paths or None)
         if folder.version != self.version:
             raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-{self.version}")
+        folder.check_files()
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype)
         if torch_device.type == "cpu" and torch_dtype == torch.float16:
@@ -322,8 +324,30 @@ class IndexTTSEngine(Engine):
         runtime = RuntimeSettings(gpt_weights, _parse("compile_s2mel", "bool", compile_s2mel), pick_dtype(s2mel_dtype),
                                   _parse("compile_decode", "bool", compile_decode))
         runtime.check(torch_device)
-        self.model = self.load(folder, torch_device, torch_dtype, runtime)
-        self.sample_rate = self.model.sample_rate
+        self.check_settings(runtime)
+        self.text_positions = UnifiedVoiceConfig.from_gpt_section(gpt_section(folder.config)).max_text_tokens
+        self._stack = (folder, torch_device, torch_dtype, runtime)
+        self._model: Any = None
+        self._loading = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The model stack, loaded at first use: the settings, the voice and the options are checked before the
+        weights load (seconds to minutes), and `indexstudio voices` never loads them."""
+        if self._model is None:
+            with self._loading:
+                if self._model is None:
+                    folder = self._stack[0]
+                    log.info("loading IndexTTS-%s from %s", self.version, folder.root)
+                    self._model = self.load(*self._stack)
+        return self._model
+
+    @property
+    def sample_rate(self) -> int:
+        return self.model.sample_rate
+
+    def check_settings(self, runtime: RuntimeSettings) -> None:
+        """Refuse speed settings this version has no use for, before the weights load."""
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype, runtime: RuntimeSettings) -> Any:
         raise NotImplementedError
@@ -332,7 +356,10 @@ class IndexTTSEngine(Engine):
         return library_voices()
 
     def check_voice(self, voice: str) -> str:
-        return str(resolve_reference(voice))
+        """The reference file behind `voice`, read once to refuse an unreadable or silent one before work starts."""
+        path = resolve_reference(voice)
+        read_audio(path)
+        return str(path)
 
     def language_of(self, voice: str) -> str:
         return ""
@@ -347,8 +374,7 @@ class IndexTTSEngine(Engine):
     def check_options(self, options: dict[str, Any]) -> DecodingOptions:
         """The options, validated against this model too (its text position table), before any work starts."""
         opts = self.options_type.from_mapping(options)
-        limit = self.model.gpt.cfg.max_text_tokens
-        if opts.max_text_tokens_per_segment > limit:
+        if opts.max_text_tokens_per_segment > self.text_positions:
             raise InputError(f"max_text_tokens_per_segment {opts.max_text_tokens_per_segment} is over this model's "
-                             f"{limit} text positions")
+                             f"{self.text_positions} text positions")
         return opts

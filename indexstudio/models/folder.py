@@ -61,6 +61,8 @@ _FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
     },
 }
 
+_OPTIONAL_ROLES = {"qwen_emo"}      # needed only for emotion from text, and named then
+
 
 def read_checkpoint(path: Path, what: str) -> Any:
     """What `torch.load` reads from a checkpoint file, its tensors memory-mapped.
@@ -83,7 +85,10 @@ def read_checkpoint(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise ModelFolderError(f"missing {what}: expected {path}") from None
     except Exception as exc:
-        raise ModelFolderError(f"{path}: cannot read the {what} ({exc})") from exc
+        size = path.stat().st_size if path.is_file() else 0
+        state = "is empty" if size == 0 else f"({size:,} bytes) is damaged, incomplete or not a PyTorch checkpoint"
+        raise ModelFolderError(f"{path}: cannot read the {what}: the file {state} ({exc or type(exc).__name__}); "
+                               "copy it again") from exc
 
 
 def release_pages(tensor: "torch.Tensor") -> None:
@@ -153,12 +158,26 @@ def load_weights(build: Callable[[], T], state: Mapping[str, "torch.Tensor"], fa
         model = build()
     try:
         model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:
-        raise ModelFolderError(f"{failure}: {exc}") from exc
+    except RuntimeError as exc:     # (load hooks may rename keys first, e.g. weight norm's: compare only now)
+        mismatch = state_mismatch(model.state_dict(), state) or str(exc)
+        raise ModelFolderError(f"{failure}: {mismatch} (a checkpoint of another IndexTTS version or model size?)") from exc
     unset = [name for name, t in chain(model.named_parameters(), model.named_buffers()) if t.is_meta]
     if unset:       # a buffer computed in __init__ but left out of the state dict
         raise RuntimeError(f"{type(model).__name__} tensors not in its state dict: {', '.join(unset)}")
     return model.eval()
+
+
+def state_mismatch(expected: Mapping[str, "torch.Tensor"], state: Mapping[str, "torch.Tensor"], shown: int = 3) -> str:
+    """How `state` differs from the `expected` keys and shapes, in one line (torch's own message lists every
+    tensor, hundreds of lines for a checkpoint of another model); "" when it fits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    resized = [f"{k} {tuple(state[k].shape)} where the config makes {tuple(v.shape)}"
+               for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    parts = [f"{len(names)} {label} ({', '.join(names[:shown])}{', ...' if len(names) > shown else ''})"
+             for label, names in (("tensors missing", missing), ("unexpected tensors", unexpected),
+                                  ("tensors of another shape", resized)) if names]
+    return "; ".join(parts)
 
 
 def _lookup(cfg: dict, dotted: str) -> Any:
@@ -236,6 +255,13 @@ class ModelFolder:
             what = table[role][2] if role in table else role
             raise ModelFolderError(f"missing {what}: expected {path}")
         return path
+
+    def check_files(self) -> None:
+        """Every file this version needs is there, or a ModelFolderError names the first one missing: checked
+        when an engine is set up, before any weights load."""
+        for role in _FILES.get(self.version, {}):
+            if role not in _OPTIONAL_ROLES:
+                self.path(role)
 
     def has(self, role: str) -> bool:
         return self.path(role, required=False).exists()

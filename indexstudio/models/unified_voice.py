@@ -335,12 +335,18 @@ def _shape(state: dict[str, torch.Tensor], key: str, path: Path) -> torch.Size:
     return state[key].shape
 
 
-def build_unified_voice_v2(config: dict, state: dict[str, torch.Tensor], path: Path) -> UnifiedVoiceV2:
-    """UnifiedVoiceV2 from a folder config and a state dict; widths the official code hard-codes
-    (w2v-BERT width, CAMPPlus width, language count) are read from the stored tensors."""
+def gpt_section(config: dict) -> dict:
+    """config.yaml's `gpt` section (every IndexTTS version has one), or a ModelFolderError."""
     gpt = config.get("gpt")
     if not isinstance(gpt, dict):
         raise ModelFolderError("config.yaml has no gpt section")
+    return gpt
+
+
+def build_unified_voice_v2(config: dict, state: dict[str, torch.Tensor], path: Path) -> UnifiedVoiceV2:
+    """UnifiedVoiceV2 from a folder config and a state dict; widths the official code hard-codes
+    (w2v-BERT width, CAMPPlus width, language count) are read from the stored tensors."""
+    gpt = gpt_section(config)
     cfg = UnifiedVoiceConfig.from_gpt_section(gpt)
     semantic_dim = _shape(state, "emovec_layer.weight", path)[1]
     declared = (config.get("semantic_codec") or {}).get("hidden_size")

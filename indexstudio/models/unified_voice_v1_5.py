@@ -24,8 +24,8 @@ import torch
 from indexstudio.models.conformer import ConformerConfig, ConformerEncoder
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.perceiver import PerceiverResampler
-from indexstudio.models.unified_voice import (MelCodeGPT, MelPrompt, UnifiedVoiceConfig, _shape, load_gpt_weights,
-                                              read_gpt_state)
+from indexstudio.models.unified_voice import (MelCodeGPT, MelPrompt, UnifiedVoiceConfig, _shape, gpt_section,
+                                              load_gpt_weights, read_gpt_state)
 
 # generation settings `IndexTTS.infer` / `infer_fast` use when the caller passes none
 SAMPLING_DEFAULTS = {
@@ -101,9 +101,7 @@ def build_unified_voice_v1_5(config: dict, state: dict[str, torch.Tensor], path:
     config.yaml's `dataset.mel.n_mels` (100 when absent), checked against the stored
     subsampling projection.  The latent count is read from the stored perceiver.
     """
-    gpt = config.get("gpt")
-    if not isinstance(gpt, dict):
-        raise ModelFolderError("config.yaml has no gpt section")
+    gpt = gpt_section(config)
     condition_type = gpt.get("condition_type", "perceiver")
     if condition_type != "conformer_perceiver":
         raise ModelFolderError(f"unsupported gpt.condition_type {condition_type!r} "

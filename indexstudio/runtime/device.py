@@ -27,7 +27,10 @@ def _available(kind: str) -> bool:
 def pick_device(requested: str | None = None) -> torch.device:
     """The requested device if it exists here, else the best one: cuda, xpu, mps, cpu."""
     if requested:
-        device = torch.device(requested)
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise EngineError(f"unknown device {requested!r}; choose cuda, mps, xpu or cpu (cuda:1 for a second GPU)") from None
         if not _available(device.type):
             raise EngineError(f"device {requested!r} is not available with this torch build ({torch.__version__})")
         return device

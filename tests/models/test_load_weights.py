@@ -38,10 +38,16 @@ def test_the_state_tensors_become_the_weights() -> None:
 def test_mismatches_and_unstored_buffers_are_named() -> None:
     state = WithTable(persistent=True).state_dict()
     assert torch.equal(load_weights(lambda: WithTable(True), state, "t").table, torch.arange(3.0))
-    missing = r"(?s)^model\.pth: table weights do not match: .*Missing key.*proj\.bias"
+    missing = r"^model\.pth: table weights do not match: 1 tensors missing \(proj\.bias\) \(a checkpoint of another"
     with pytest.raises(ModelFolderError, match=missing):
         load_weights(lambda: WithTable(True), {k: v for k, v in state.items() if k != "proj.bias"},
                      "model.pth: table weights do not match")
+    other = {**state, "proj.weight": torch.zeros(5, 4), **{f"extra.{i}": torch.zeros(1) for i in range(5)}}
+    with pytest.raises(ModelFolderError) as caught:
+        load_weights(lambda: WithTable(True), other, "t")
+    assert str(caught.value) == ("t: 5 unexpected tensors (extra.0, extra.1, extra.2, ...); 1 tensors of another shape "
+                                 "(proj.weight (5, 4) where the config makes (3, 4)) (a checkpoint of another IndexTTS "
+                                 "version or model size?)")
     with pytest.raises(RuntimeError, match="WithTable tensors not in its state dict: table"):
         load_weights(lambda: WithTable(False), {k: v for k, v in state.items() if k != "table"}, "t")
 
@@ -72,8 +78,16 @@ def test_checkpoints_are_read_memory_mapped_and_legacy_files_whole(tmp_path) -> 
     with pytest.raises(ModelFolderError, match=r"missing test checkpoint: expected .*absent\.pth"):
         read_checkpoint(tmp_path / "absent.pth", "test checkpoint")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelFolderError, match=r"junk\.pth: cannot read the test checkpoint"):
+    with pytest.raises(ModelFolderError, match=r"junk\.pth: cannot read the test checkpoint: the file \(16 bytes\) is "
+                                               "damaged, incomplete or not a PyTorch checkpoint"):
         read_checkpoint(tmp_path / "junk.pth", "test checkpoint")
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(current.read_bytes()[:current.stat().st_size // 2])     # a copy cut short
+    with pytest.raises(ModelFolderError, match=r"truncated\.pth: cannot read the test checkpoint: the file .* is damaged"):
+        read_checkpoint(truncated, "test checkpoint")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(ModelFolderError, match=r"the file is empty \(.*\); copy it again"):
+        read_checkpoint(tmp_path / "empty.pth", "test checkpoint")
 
 
 def _resident_file_mib() -> float:

@@ -67,7 +67,7 @@ def split_at_pieces(tokens: Sequence[str], boundaries: Sequence[str], max_tokens
                 current = []
             continue
         else:
-            log.info("%d text tokens without punctuation to cut at; cutting every %d tokens", len(current), max_tokens)
+            log.debug("%d text tokens without punctuation to cut at; cutting every %d tokens", len(current), max_tokens)
             pieces.extend(current[j:j + max_tokens] for j in range(0, len(current), max_tokens))
         current = []
     if current:
