@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -23,6 +24,28 @@ def _fmt_duration(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _ConsoleLog(logging.Handler):
+    """The package's notes and warnings as `indexstudio: ...` lines on stderr, written above a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+        detail = f"\n{self.formatter.formatException(record.exc_info)}" if record.exc_info and _debug() else ""
+        tqdm.write(f"indexstudio: {record.getMessage()}{detail}", file=sys.stderr)
+
+
+def _debug() -> bool:
+    return bool(os.environ.get("INDEXSTUDIO_DEBUG"))
+
+
+def _log_to_console() -> None:
+    logger = logging.getLogger("indexstudio")
+    logger.setLevel(logging.DEBUG if _debug() else logging.INFO)
+    if not any(isinstance(h, _ConsoleLog) for h in logger.handlers):
+        handler = _ConsoleLog()
+        handler.setFormatter(logging.Formatter())
+        logger.addHandler(handler)
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -157,7 +180,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
 def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import Metadata, format_of
+    from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
     from indexstudio.books.reader import Limits, read_book
     from indexstudio.pipeline.job import RenderSettings, folder_id, render_book
     from indexstudio.pipeline.plan import make_plan
@@ -166,6 +189,9 @@ def cmd_book(args: argparse.Namespace) -> int:
     fmt = format_of(output, args.format)
     if output.resolve() == Path(args.file).resolve():
         raise InputError(f"the output {output} is the book itself: give another -o")
+    check_bitrate(fmt, args.bitrate)
+    if fmt == "wav" and args.bitrate:
+        logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
     voice = _voice(engine, args.voice)
@@ -174,12 +200,17 @@ def cmd_book(args: argparse.Namespace) -> int:
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               chapter_gap_ms=args.chapter_gap_ms, bitrate=args.bitrate)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=book.language, cover=book.cover, cover_type=book.cover_type or "image/jpeg")
+                    language=book.language)
     if args.cover:
         cover = Path(args.cover)
         if not cover.is_file():
             raise InputError(f"cover image {cover} not found")
-        meta.cover, meta.cover_type = cover.read_bytes(), "image/png" if cover.suffix.lower() == ".png" else "image/jpeg"
+        meta.cover, meta.cover_type = cover_image(cover.read_bytes(), str(cover))
+    elif book.cover:
+        try:
+            meta.cover, meta.cover_type = cover_image(book.cover, f"of {args.file}")
+        except InputError as exc:           # the book's own cover: the audiobook goes on without it
+            logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
     print(f"{book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
@@ -208,6 +239,8 @@ def cmd_book(args: argparse.Namespace) -> int:
           f"({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")
+    if fmt == "wav" and len(result.chapters) > 1:
+        print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
     return 0
 
 
@@ -267,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_console()
     try:
         if getattr(args, "max_segment_tokens", 1) < 1 or getattr(args, "bucket_size", 1) < 1:
             raise InputError("--max-segment-tokens and --bucket-size must be at least 1")
@@ -280,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         print("indexstudio: interrupted; finished segments are kept, run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
-        if os.environ.get("INDEXSTUDIO_DEBUG"):
+        if _debug():
             raise
         lines = str(exc).strip().splitlines() or [""]
         message = lines[0] + (" ..." if len(lines) > 1 else "")

@@ -55,10 +55,33 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("book", str(book), "-o", str(book), "--format", "wav"), "is the book itself")
     assert book.read_text() == "A short book.\n"
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--bitrate", "abc"), "bitrate 'abc' for mp3")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--cover", str(book)),
+                   "is not an image ffmpeg can read")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--format", "m4b"),
+                   "--format m4b does not match the output name b.mp3")
+    assert not (tmp_path / "b.work").exists()                   # each refused before any rendering
     golden = GOLDEN / "indextts2"
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "v.wav"), "--engine", "indextts2", "--model-dir",
                        str(golden), "--voice", "nobody"), "neither an audio file")
     assert not (tmp_path / "v.work").exists()                   # refused before any work folder was made
+
+
+def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path):
+    """One line each, and no "loading IndexTTS-2" line before it: the weights were never read."""
+    indextts2 = ("--engine", "indextts2", "--model-dir", str(GOLDEN / "indextts2"))
+    prompt = str(GOLDEN / "indextts2" / "cases" / "prompt_en_22k.wav")
+    out = str(tmp_path / "x.wav")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--device", "foo"),
+                   "unknown device 'foo'; choose cuda, mps, xpu or cpu")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF0000WAVEnot really audio")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", str(broken)), "cannot read audio file")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option", "top_p=3"),
+                   "top_p must lie in [0, 1], got 3.0")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option",
+                       "max_text_tokens_per_segment=5000"), "is over this model's")
+    assert not Path(out).exists()
 
 
 def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from helpers.readback import decode, probe
 
-from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata
+from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of
 from indexstudio.errors import InputError
 
 SR = 24000
@@ -10,11 +12,11 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
       b"\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-def _write(path, fmt=None, seconds=(1.3, 2.2, 0.9)):
+def _write(path, fmt=None, seconds=(1.3, 2.2, 0.9), titles=None):
     marks, pos = [], 0
     for i, s in enumerate(seconds):
         n = int(s * SR)
-        marks.append(ChapterMark(f"Part {i + 1}", pos, pos + n))
+        marks.append(ChapterMark(titles[i] if titles else f"Part {i + 1}", pos, pos + n))
         pos += n
     meta = Metadata(title="Title T", author="Author A", narrator="Narrator N", cover=PNG, cover_type="image/png", chapters=marks)
     with AudioWriter(path, SR, fmt, meta) as w:
@@ -63,6 +65,52 @@ def test_mp3_cover_and_narrator(tmp_path):
     assert len(id3.getall("CHAP")) == 3
 
 
+def test_mp3_chapters_stay_in_time_order_whatever_their_titles(tmp_path):
+    """A long first title, a short second: mutagen's re-save sorted the CHAP frames by size, and players and
+    ffmpeg read them in file order (a conversion then dropped the first chapter)."""
+    from mutagen.id3 import ID3
+    path = tmp_path / "book.mp3"
+    titles = ["Chapter One: Café \"Crème\" — naïve 你好 " + "x" * 80, "Two", "Chapter Three"]
+    _write(path, titles=titles)
+    assert [title for _, _, title in probe(path)["chapters"]] == titles
+    assert [f.element_id for f in ID3(path).getall("CHAP")] == ["ch0", "ch1", "ch2"]
+
+
+def test_m4b_chapter_titles_are_cut_between_characters(tmp_path):
+    """A Nero chapter title holds 255 bytes; ffmpeg cut one inside "é" and the file could not be tagged."""
+    from mutagen.mp4 import MP4
+    path = tmp_path / "book.m4b"
+    long = "Chapitre: " + "é" * 200         # byte 255 falls inside an "é"
+    _write(path, titles=[long, "Deux\rtitle=injected", "Trois"])
+    titles = [title for _, _, title in probe(path)["chapters"]]
+    assert titles[0].startswith("Chapitre: éé") and titles[0].endswith("…") and len(titles[0].encode()) <= 255
+    assert titles[1:] == ["Deux title=injected", "Trois"]
+    assert MP4(path).tags["stik"] == [2]
+
+
+def test_bitrates_and_formats_are_checked_before_any_work():
+    assert check_bitrate("mp3", "128k") == "128k" and check_bitrate("opus", None) == "32k"
+    assert check_bitrate("m4b", "96000") == "96k" and check_bitrate("wav", "64k") is None
+    for fmt, bad in (("mp3", "abc"), ("mp3", "-5k"), ("mp3", "9999k"), ("opus", "2k")):
+        with pytest.raises(InputError, match=f"bitrate '{bad}' for {fmt}: give kilobits per second"):
+            check_bitrate(fmt, bad)
+    with pytest.raises(InputError, match="--format m4b does not match the output name book.mp3"):
+        format_of(Path("book.mp3"), "m4b")
+    assert format_of(Path("book.m4a")) == "m4b" and format_of(Path("book"), "opus") == "opus"
+    with pytest.raises(InputError, match="unsupported output format 'aac'"):
+        format_of(Path("book.aac"))
+
+
+def test_covers_are_known_by_their_contents(tmp_path):
+    assert cover_image(PNG, "c.jpg") == (PNG, "image/png")          # a PNG named .jpg is a PNG
+    gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00" \
+          b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+    data, kind = cover_image(gif, "c.gif")                              # converted, for players that show only these
+    assert kind == "image/png" and data.startswith(b"\x89PNG")
+    with pytest.raises(InputError, match="cover image broken.jpg is not an image ffmpeg can read"):
+        cover_image(b"this is not a picture", "broken.jpg")
+
+
 def test_wav_is_16_bit_pcm(tmp_path):
     import soundfile as sf
     path = tmp_path / "book.wav"
@@ -70,6 +118,17 @@ def test_wav_is_16_bit_pcm(tmp_path):
     info = sf.info(path)
     assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
     assert info.frames == int(1.3 * SR) + int(2.2 * SR) + int(0.9 * SR)
+    assert sf.SoundFile(path).title == "Title T" and sf.SoundFile(path).artist == "Author A"
+
+
+def test_a_wav_over_4_gib_is_written_as_rf64(tmp_path):
+    """The RIFF sizes are 32-bit: 25 h at 24 kHz would get a clamped header that hides the book's end. The
+    writer is told the length up front (the pipeline knows it) and picks RF64; here one second is written."""
+    import soundfile as sf
+    path = tmp_path / "long.wav"
+    with AudioWriter(path, SR, expected_samples=25 * 3600 * SR) as w:
+        w.write(np.zeros(SR, np.float32))
+    assert sf.info(path).format == "RF64" and sf.info(path).frames == SR
 
 
 def test_bad_output_targets(tmp_path):

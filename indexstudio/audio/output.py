@@ -4,11 +4,14 @@ Samples arrive in chunks and go straight to the file (WAV via soundfile) or to
 ffmpeg's stdin (compressed formats; the ffmpeg build inside `imageio-ffmpeg`),
 so memory does not grow with the length of the book.  Chapter marks and
 metadata go in through an ffmetadata file; cover art, the audiobook flag and
-the narrator are added afterwards with mutagen, which keeps the chapters.
+the narrator are added afterwards with mutagen, which keeps the chapters (MP3
+gets them from ffmpeg as well: mutagen would reorder its chapter frames).
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -21,7 +24,13 @@ from indexstudio.errors import InputError
 
 FORMATS = ("m4b", "mp3", "wav", "opus")
 DEFAULT_BITRATES = {"mp3": "64k", "m4b": "64k", "opus": "32k"}
+BITRATE_RANGES = {"mp3": (8, 320), "m4b": (16, 512), "opus": (6, 510)}      # kb/s each encoder accepts
+_SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav", "opus": "opus", "ogg": "opus"}
 _OPUS_RATE = 48000
+_WAV_LIMIT = 0xFFFFFFFF - 1024      # RIFF sizes are 32-bit: a longer 16-bit WAV is written as RF64
+_MP4_TITLE_BYTES = 255              # a Nero chapter title (chpl) holds at most 255 bytes
+_LARGE_COVER = 5 * 2**20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,54 @@ def ffmpeg_exe() -> str:
 
 
 def format_of(path: Path, explicit: str | None = None) -> str:
-    fmt = (explicit or path.suffix.lstrip(".")).lower()
-    fmt = {"m4a": "m4b", "ogg": "opus", "aac": "m4b"}.get(fmt, fmt)
+    """The output format: `explicit`, else the file name's; a file name that says another format is refused
+    (an MP4 inside `book.mp3` plays nowhere)."""
+    suffix = path.suffix.lstrip(".").lower()
+    named = _SUFFIXES.get(suffix)
+    fmt = (explicit or "").lower() or named or suffix
     if fmt not in FORMATS:
         raise InputError(f"unsupported output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if explicit and named and named != fmt:
+        raise InputError(f"--format {fmt} does not match the output name {path.name}: name it .{fmt}")
     return fmt
+
+
+def check_bitrate(fmt: str, bitrate: str | None) -> str | None:
+    """The bitrate as ffmpeg takes it ("64k"), checked against what the format's encoder accepts; None for WAV."""
+    if fmt == "wav":
+        return None
+    bitrate = bitrate or DEFAULT_BITRATES[fmt]
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kK]?)", bitrate.strip())
+    low, high = BITRATE_RANGES[fmt]
+    kbps = (float(match.group(1)) / (1 if match.group(2) else 1000)) if match else -1
+    if not low <= kbps <= high:
+        raise InputError(f"bitrate {bitrate!r} for {fmt}: give kilobits per second from {low}k to {high}k, e.g. "
+                         f"{DEFAULT_BITRATES[fmt]}")
+    return f"{kbps:g}k"
+
+
+def _image_type(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    return None
+
+
+def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
+    """A cover as JPEG or PNG bytes and its MIME type, told by its contents, not its name: other images (GIF,
+    WebP, BMP ...) are converted to PNG by ffmpeg; anything else is an InputError naming `source`."""
+    kind = _image_type(data)
+    if kind is None:
+        result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-frames:v", "1",
+                                 "-c:v", "png", "-f", "image2pipe", "pipe:1"], input=data, capture_output=True)
+        if result.returncode != 0 or _image_type(result.stdout) != "image/png":
+            raise InputError(f"cover image {source} is not an image ffmpeg can read (JPEG or PNG expected)")
+        data, kind = result.stdout, "image/png"
+    if len(data) > _LARGE_COVER:
+        log.warning("cover image %s is %.1f MB; it goes into the file as it is (a cover of ~0.5 MB is plenty)",
+                    source, len(data) / 2**20)
+    return data, kind
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
@@ -62,20 +114,31 @@ def to_pcm16(audio: np.ndarray) -> bytes:
 
 def _escape(value: str) -> str:
     out = str(value)
-    for ch in "\\=;#\n":
+    for ch in "\\=;#\n\r":
         out = out.replace(ch, "\\" + ch)
     return out
 
 
-def ffmetadata(meta: Metadata, sample_rate: int) -> str:
+def _fit(title: str, max_bytes: int | None) -> str:
+    """`title` on one line, cut to `max_bytes` of UTF-8 between characters (a cut inside one makes the file
+    unreadable to taggers)."""
+    title = " ".join(title.split())
+    if max_bytes is None or len(title.encode("utf-8")) <= max_bytes:
+        return title
+    return title.encode("utf-8")[:max_bytes - 3].decode("utf-8", errors="ignore") + "…"
+
+
+def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
     """ffmpeg's metadata file: global tags, then one [CHAPTER] block per chapter (millisecond timebase)."""
     lines = [";FFMETADATA1"]
     tags = {"title": meta.title, "album": meta.title, "artist": meta.author, "album_artist": meta.author,
-            "composer": meta.narrator, "comment": meta.comment, "language": meta.language, "genre": "Audiobook"}
+            "composer": meta.narrator, "comment": meta.comment, "language": meta.language, "genre": "Audiobook",
+            "NARRATOR": meta.narrator if fmt == "mp3" else ""}      # (MP3: a TXXX frame)
     lines += [f"{k}={_escape(v)}" for k, v in tags.items() if v]
+    limit = _MP4_TITLE_BYTES if fmt == "m4b" else None
     for ch in meta.chapters:
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(ch.start * 1000 / sample_rate)}",
-                  f"END={round(ch.end * 1000 / sample_rate)}", f"title={_escape(ch.title)}"]
+                  f"END={round(ch.end * 1000 / sample_rate)}", f"title={_escape(_fit(ch.title, limit))}"]
     return "\n".join(lines) + "\n"
 
 
@@ -83,12 +146,13 @@ class AudioWriter:
     """Stream mono float audio into `path` in `fmt`; use as a context manager."""
 
     def __init__(self, path: str | Path, sample_rate: int, fmt: str | None = None, metadata: Metadata | None = None,
-                 bitrate: str | None = None):
+                 bitrate: str | None = None, expected_samples: int = 0):
         self.path = Path(path)
         self.fmt = format_of(self.path, fmt)
         self.sample_rate = sample_rate
         self.meta = metadata or Metadata()
-        self.bitrate = bitrate or DEFAULT_BITRATES.get(self.fmt)
+        self.bitrate = check_bitrate(self.fmt, bitrate)
+        self.expected_samples = expected_samples
         self.samples = 0
         self._tmpdir: tempfile.TemporaryDirectory | None = None
         self._proc: subprocess.Popen | None = None
@@ -103,7 +167,12 @@ class AudioWriter:
 
     def __enter__(self) -> "AudioWriter":
         if self.fmt == "wav":
-            self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format="WAV")
+            container = "RF64" if 2 * self.expected_samples > _WAV_LIMIT else "WAV"
+            self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format=container)
+            for tag, value in (("title", self.meta.title), ("album", self.meta.title), ("artist", self.meta.author),
+                               ("comment", self.meta.comment)):
+                if value:
+                    setattr(self._wav, tag, value)       # (a LIST INFO chunk; WAV holds no chapter marks)
         else:
             self._start_ffmpeg()
         return self
@@ -111,13 +180,20 @@ class AudioWriter:
     def _start_ffmpeg(self) -> None:
         self._tmpdir = tempfile.TemporaryDirectory(prefix="indexstudio-")
         meta_file = Path(self._tmpdir.name) / "metadata.txt"
-        meta_file.write_text(ffmetadata(self.meta, self.sample_rate), encoding="utf-8")
+        meta_file.write_text(ffmetadata(self.meta, self.sample_rate, self.fmt), encoding="utf-8")
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                "-f", "s16le", "-ar", str(self.sample_rate), "-ac", "1", "-i", "pipe:0",
                "-i", str(meta_file), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
         if self.fmt == "m4b":
             cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-f", "ipod"]
         elif self.fmt == "mp3":
+            # the cover goes in here too: re-saving the tag with mutagen reorders the CHAP frames by size
+            if self.meta.cover:
+                cover = Path(self._tmpdir.name) / "cover"
+                cover.write_bytes(self.meta.cover)
+                cmd[cmd.index("-map"):cmd.index("-map")] = ["-i", str(cover)]
+                cmd += ["-map", "2:v", "-c:v", "copy", "-disposition:v", "attached_pic",
+                        "-metadata:s:v", "comment=Cover (front)"]
             cmd += ["-c:a", "libmp3lame", "-b:a", self.bitrate, "-id3v2_version", "3", "-f", "mp3"]
         else:
             cmd += ["-c:a", "libopus", "-b:a", self.bitrate, "-ar", str(_OPUS_RATE), "-f", "ogg"]
@@ -144,6 +220,9 @@ class AudioWriter:
         try:
             if self._wav is not None:
                 self._wav.close()
+                if exc_type is None and self._wav.format == "WAV" and 2 * self.samples > _WAV_LIMIT:
+                    raise InputError(f"{self.path}: {self.samples / self.sample_rate / 3600:.1f} h is over what a "
+                                     "WAV file holds (4 GiB): write .m4b, .mp3 or .opus")
             elif self._proc is not None:
                 self._proc.stdin.close()
                 err = self._proc.stderr.read().decode(errors="replace")
@@ -160,7 +239,7 @@ class AudioWriter:
 
 
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
-    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator."""
+    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator (MP3: ffmpeg writes them all)."""
     if fmt == "m4b":
         from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
         mp4 = MP4(path)
@@ -171,14 +250,6 @@ def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
             kind = MP4Cover.FORMAT_PNG if meta.cover_type.endswith("png") else MP4Cover.FORMAT_JPEG
             mp4["covr"] = [MP4Cover(meta.cover, imageformat=kind)]
         mp4.save()
-    elif fmt == "mp3":
-        from mutagen.id3 import APIC, ID3, TXXX
-        id3 = ID3(path)
-        if meta.narrator:
-            id3.add(TXXX(encoding=3, desc="NARRATOR", text=[meta.narrator]))
-        if meta.cover:
-            id3.add(APIC(encoding=3, mime=meta.cover_type, type=3, desc="Cover", data=meta.cover))
-        id3.save(v2_version=3)
     elif fmt == "opus":
         import base64
 

@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 import soundfile as sf
 
-from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, format_of
+from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.engines.reference_voices import content_hash
@@ -302,7 +302,9 @@ class Job:
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None) -> list[ChapterMark]:
         order, marks = self.layout(samples)
         metadata.chapters = marks
-        with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate) as writer:
+        total = marks[-1].end if marks else 0
+        with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
+                         expected_samples=total) as writer:
             for audio, gap in self.segment_audio(order, samples):
                 writer.write(audio)
                 writer.write_silence(gap)
@@ -342,7 +344,11 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
                 on_progress: Callable[[Progress], None] | None = None) -> RenderResult:
     """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`)."""
     output = Path(output)
-    format_of(output, fmt)   # refuse a bad format before any rendering
+    fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
+    check_bitrate(fmt, settings.bitrate)
+    meta = metadata or Metadata()
+    if meta.cover:
+        meta.cover, meta.cover_type = cover_image(meta.cover, "of the book")
     start = time.perf_counter()
     try:                                 # before any rendering: a folder that cannot be written is found now
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -353,7 +359,6 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     except OSError as exc:
         raise InputError(f"cannot write {output} or its work folder: {exc}") from exc
     samples, progress = job.render(on_progress)
-    meta = metadata or Metadata()
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
     meta.narrator = meta.narrator or plan.narrator
