@@ -106,6 +106,9 @@ def _controls(args: argparse.Namespace, engine):
         value = getattr(args, flag.removeprefix("--").replace("-", "_"))
         if value is not None and value is not False:       # (an alpha of 0.0 is a value)
             options[key] = value
+    engine.check_speed(args.speed)
+    if args.seed is not None and not engine.samples:
+        logging.getLogger("indexstudio").warning("--seed has no effect on engine %s: it does not sample", engine.name)
     try:
         engine.check_options(options)
     except InputError as exc:        # an option a flag set: name the flag, not the option behind it
@@ -121,16 +124,24 @@ FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", 
                 "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text", "lang": "--lang"}
 
 
+SETTING_FLAGS = {"model_dir": "--model-dir", "device": "--device", "dtype": "--dtype", "gpt_weights": "--gpt-weights",
+                 "compile_s2mel": "--compile", "s2mel_dtype": "--s2mel-dtype", "compile_decode": "--compile-decode"}
+
+
 def _load_engine(args: argparse.Namespace):
-    from indexstudio.engines import get_engine
-    options = {"model_dir": args.model_dir, "device": args.device, "dtype": args.dtype,
-               "gpt_weights": args.gpt_weights, "compile_s2mel": args.compile or None,
-               "s2mel_dtype": args.s2mel_dtype, "compile_decode": args.compile_decode or None}
-    return get_engine(args.engine, **{k: v for k, v in options.items() if v is not None})
+    from indexstudio.engines import engine_settings, get_engine
+    flags = {key: getattr(args, flag.removeprefix("--").replace("-", "_"), None) for key, flag in SETTING_FLAGS.items()}
+    options = {key: value for key, value in flags.items() if value not in (None, False)}
+    taken = engine_settings(args.engine)
+    unknown = [SETTING_FLAGS[key] for key in options if taken is not None and key not in taken]
+    if unknown:
+        raise InputError(f"{', '.join(unknown)}: not a setting of engine {args.engine} (they apply to the IndexTTS "
+                         "engines)")
+    return get_engine(args.engine, **options)
 
 
-def _voice(engine, requested: str | None) -> str:
-    voice = requested or engine.default_voice
+def _voice(engine, requested: str | None, text: str) -> str:
+    voice = requested or engine.voice_for(text[:20000])
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
     return engine.check_voice(voice)
@@ -158,7 +169,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     output = Path(args.output)
     format_of(output)
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice)
+    voice = _voice(engine, args.voice, text)
     controls = _controls(args, engine)
     segments = segment_text(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens, engine.count_tokens)
     gap = engine.sample_rate * 200 // 1000
@@ -194,7 +205,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice)
+    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:20]))
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
@@ -220,11 +231,12 @@ def cmd_book(args: argparse.Namespace) -> int:
                mininterval=0.5 if sys.stderr.isatty() else 10)
 
     def on_progress(p) -> None:
-        if bar.n == 0 and p.resumed:
+        if bar.n == 0 and p.resumed:        # segments resumed are no pace: the rate and ETA count from here
             bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
-        bar.update(p.done - bar.n)
+            bar.initial = bar.n = p.resumed
         if p.elapsed:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
+        bar.update(p.done - bar.n)
 
     engine_id = f"{args.engine}:{folder_id(args.model_dir)}"
     try:
@@ -232,11 +244,13 @@ def cmd_book(args: argparse.Namespace) -> int:
                              engine_id, on_progress)
     finally:
         bar.close()
-    speed = (f"RTF {result.rtf:.2f}, {result.characters / result.wall_seconds:.0f} chars/s" if result.rtf is not None
+    speed = (f"{_fmt_duration(result.rendered_seconds)} of speech rendered, RTF {result.rtf:.2f}, "
+             f"{result.characters / result.wall_seconds:.0f} chars/s" if result.rtf is not None
              else "nothing new to render")
-    print(f"wrote {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} chapters, "
-          f"{result.rendered} segments rendered + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} "
-          f"({speed})")
+    repeats = result.rendered - result.synthesized
+    rendered = f"{result.synthesized} segments rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
+    print(f"wrote {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} "
+          f"chapters; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")
     if fmt == "wav" and len(result.chapters) > 1:
@@ -252,7 +266,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from indexstudio.text.segment import DEFAULT_BUCKET_SIZE
 
+    from indexstudio import __version__
+
     parser = argparse.ArgumentParser(prog="indexstudio", description="Text and books to speech.")
+    parser.add_argument("--version", action="version", version=f"indexstudio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("speak", help="speak a text into an audio file")
@@ -285,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("voices", help="list the voices of an engine")
-    _engine_args(p)
+    from indexstudio.engines import DEFAULT_ENGINE
+    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
+    p.add_argument("--model-dir", help="model folder for IndexTTS engines")
     p.set_defaults(func=cmd_voices)
 
     p = sub.add_parser("bench", help="benchmarks (see `indexstudio bench decode --help`)")
@@ -311,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"indexstudio: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("indexstudio: interrupted; finished segments are kept, run the same command again to resume", file=sys.stderr)
+        resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
+        print(f"indexstudio: interrupted{resume}", file=sys.stderr)
         return 130
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
         if _debug():

@@ -27,6 +27,7 @@ def test_speak_writes_a_wav(tmp_path):
 def test_voices_lists_at_least_eight(tmp_path):
     r = run("voices")
     assert r.returncode == 0
+    assert run("--version").stdout.startswith("indexstudio 0.")
     assert "af_heart" in r.stdout and "bm_george" in r.stdout
     assert int(r.stdout.strip().splitlines()[-1].split()[0]) >= 8
 
@@ -44,6 +45,9 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "nobody"), "unknown voice")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "no" / "dir" / "x.wav")), "does not exist")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.xyz")), "unsupported output format")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x")), "the output name x says no format")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cuda", "--compile"),
+                   "--device, --compile: not a setting of engine kokoro")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--emotion", "happy=0.5"),
                    "--emotion: not an option of engine kokoro")
@@ -56,6 +60,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     assert book.read_text() == "A short book.\n"
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--bitrate", "abc"), "bitrate 'abc' for mp3")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--speed", "3"),
+                   "--speed 3 is outside the 0.5..2 engine kokoro offers")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--cover", str(book)),
                    "is not an image ffmpeg can read")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--format", "m4b"),

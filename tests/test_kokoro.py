@@ -55,3 +55,26 @@ def test_streams_segment_by_segment(kokoro):
 def test_unknown_voice(kokoro):
     with pytest.raises(InputError, match="unknown voice 'nobody'"):
         next(kokoro.synthesize(["Hi."], "nobody"))
+
+
+def test_a_chinese_text_gets_a_mandarin_voice_and_mixed_text_is_read_by_script(kokoro):
+    """A Chinese book with no --voice is spoken by a Mandarin voice; Chinese words with an English voice, and
+    English words with a Mandarin voice, get their own language's phonemes (eSpeak read Han characters as
+    "Chinese letter", and pinyin G2P passed English letters through as if they were phonemes)."""
+    assert kokoro.voice_for("你好，欢迎收听这本有声书。第一章。").startswith("z")
+    assert kokoro.voice_for("Hello there, 你好.") == kokoro.default_voice
+    english = kokoro._kokoro.tokenizer.phonemize("Hello, welcome to the book.", "en-us")
+    assert kokoro.phonemes("Hello, welcome to the book.", "zh") == english
+    han = kokoro.phonemes("你好", "zh")
+    mixed = kokoro.phonemes("He said 你好 to me.", "en-us")
+    assert han in mixed and "tʃˈaɪniːz" not in mixed and mixed.startswith("h")
+    assert "iPhone" not in kokoro.phonemes("我们用iPhone。", "zh")
+    (result,) = list(kokoro.synthesize(["He said 你好 to me."], "af_heart"))
+    assert 0.8 < result.audio.size / kokoro.sample_rate < 4.0 and _speech(result.audio) > 0.02
+
+
+def test_speeds_and_flags_the_engine_does_not_offer_are_named(kokoro):
+    kokoro.check_speed(0.5)
+    with pytest.raises(InputError, match=r"--speed 3 is outside the 0.5..2 engine kokoro offers"):
+        kokoro.check_speed(3)
+    assert not kokoro.samples          # (--seed is then said to have no effect)

@@ -65,5 +65,9 @@ def test_chinese_keeps_cjk_punctuation_and_folds_fullwidth():
     assert normalize_text("你好，世界！ＡＢＣ１２３", "zh") == "你好，世界！ABC123"
 
 
+def test_emoji_are_not_read():
+    assert normalize_text("The end. 🎉🎉 Love it ❤️ 👍🏽!") == "The end. Love it !"
+
+
 def test_control_characters_and_terminal_escapes_are_not_read():
     assert normalize_text("Hello\x00 there\x07 \x1b[31mfriend\x1b[0m.") == "Hello there friend."

@@ -165,7 +165,7 @@ def test_a_sentence_said_twice_is_rendered_once(tmp_path):
     plan = make_plan(book, engine, "tone", read_titles=False)
     result = render_book(plan, engine, "tone", tmp_path / "e.wav", tmp_path / "w")
     assert engine.rendered == ["It starts.", "Say it again.", "Something else."]
-    assert (result.rendered, len(result.chapters)) == (4, 1)
+    assert (result.rendered, result.synthesized, len(result.chapters)) == (4, 3, 1)
     audio, sr = sf.read(tmp_path / "e.wav")
     assert audio.size == result.chapters[-1].end
 

@@ -63,6 +63,9 @@ def format_of(path: Path, explicit: str | None = None) -> str:
     suffix = path.suffix.lstrip(".").lower()
     named = _SUFFIXES.get(suffix)
     fmt = (explicit or "").lower() or named or suffix
+    if not fmt:
+        raise InputError(f"the output name {path.name} says no format: end it in .m4b, .mp3, .opus or .wav "
+                         "(or give --format)")
     if fmt not in FORMATS:
         raise InputError(f"unsupported output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if explicit and named and named != fmt:
@@ -168,7 +171,10 @@ class AudioWriter:
     def __enter__(self) -> "AudioWriter":
         if self.fmt == "wav":
             container = "RF64" if 2 * self.expected_samples > _WAV_LIMIT else "WAV"
-            self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format=container)
+            try:
+                self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format=container)
+            except (sf.LibsndfileError, OSError) as exc:
+                raise InputError(f"cannot write {self.path}: {exc}") from exc
             for tag, value in (("title", self.meta.title), ("album", self.meta.title), ("artist", self.meta.author),
                                ("comment", self.meta.comment)):
                 if value:

@@ -44,6 +44,14 @@ def _factory(name: str) -> Callable[..., Engine]:
     return getattr(importlib.import_module(module), cls)
 
 
+def engine_settings(name: str) -> set[str] | None:
+    """The settings engine `name` is built with (`get_engine`'s keywords), or None when it takes any."""
+    params = inspect.signature(_factory(name)).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return set(params)
+
+
 def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
     """The shared instance of engine `name` built with `options` (e.g. model_dir=...)."""
     options = {k: v for k, v in options.items() if v is not None}
@@ -61,4 +69,5 @@ def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
         return _instances[key]
 
 
-__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "engine_names", "get_engine", "register_engine"]
+__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "engine_names", "engine_settings", "get_engine",
+           "register_engine"]

@@ -42,6 +42,8 @@ class Engine(abc.ABC):
     name: str = ""
     sample_rate: int = 24000
     default_voice: str = ""
+    speed_range: tuple[float, float] = (1.0, 1.0)     # the speaking rates it offers; (1, 1): no speed control
+    samples: bool = True                              # draws at random (so `Controls.seed` matters)
 
     @abc.abstractmethod
     def voices(self) -> list[Voice]:
@@ -57,10 +59,23 @@ class Engine(abc.ABC):
         on which call renders it."""
         return controls
 
+    def voice_for(self, text: str) -> str:
+        """The voice for `text` when none is asked for: the default (an engine whose voices each speak one
+        language picks one that speaks the text's)."""
+        return self.default_voice
+
     def check_voice(self, voice: str) -> str:
         """The voice as this engine will use it (a reference engine: the audio file behind a library name), or an
         InputError naming the problem: called before any work starts."""
         return voice
+
+    def check_speed(self, speed: float) -> None:
+        """Refuse a speaking rate this engine does not offer (before any work starts)."""
+        low, high = self.speed_range
+        if low == high and speed != low:
+            raise InputError(f"engine {self.name} has no speed control: leave --speed at {low:g}")
+        if not low <= speed <= high:
+            raise InputError(f"--speed {speed:g} is outside the {low:g}..{high:g} engine {self.name} offers")
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Reject engine options this engine does not understand (before any work starts)."""

@@ -210,8 +210,7 @@ class IndexTTS15Engine(IndexTTSEngine):
 
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         opts = IndexTTS15Options.from_mapping(controls.options)
-        if controls.speed != 1.0:
-            raise InputError("IndexTTS-1.5 has no speed control; use --speed 1.0 (or the indextts2 engine)")
+        self.check_speed(controls.speed)
         if not voice:
             raise InputError("IndexTTS-1.5 needs a voice: a reference audio file")
         model = self.model

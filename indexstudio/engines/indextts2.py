@@ -566,6 +566,7 @@ class IndexTTS2Engine(IndexTTSEngine):
     name = "indextts2"
     version = "2"
     options_type = IndexTTS2Options
+    speed_range = (MIN_SPEED, MAX_SPEED)
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> "IndexTTS2":

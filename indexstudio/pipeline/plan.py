@@ -1,12 +1,15 @@
 """A book as the engine will speak it: chapters of numbered segments."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from indexstudio.books.reader import Book, has_speech
 from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
-from indexstudio.text.segment import DEFAULT_MAX_TOKENS, segment_text
+from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_text
+
+_CJK = re.compile(f"[{CJK_RANGES}]")
 
 
 @dataclass
@@ -47,7 +50,7 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
         texts = segment_text(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
         if read_titles and chapter.read_title and has_speech(chapter.title):
             title = engine.normalize(chapter.title, language).rstrip()
-            texts.insert(0, title if title[-1:] in ".!?。！？" else title + ".")
+            texts.insert(0, title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else "."))
         texts = [t for t in texts if has_speech(t)]
         if not texts:
             continue

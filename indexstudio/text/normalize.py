@@ -76,6 +76,8 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub("", text))
 
 
+# pictographs, dingbats, flags, and the joiners and selectors that build emoji: nothing a narrator says
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D\U000E0020-\U000E007F]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -319,7 +321,7 @@ def tidy_cjk(text: str) -> str:
 
 def normalize_text(text: str, language: str = "en-us") -> str:
     """The spoken form of `text` for a voice of `language`."""
-    text = unicodedata.normalize("NFC", strip_control(text)).translate(_QUOTES)
+    text = _EMOJI.sub("", unicodedata.normalize("NFC", strip_control(text))).translate(_QUOTES)
     text = text.replace("\u2026", "...").replace("\u2014", ", ").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit() else f"{m.group(1)}, ", text)

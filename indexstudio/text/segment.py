@@ -15,17 +15,17 @@ DEFAULT_MAX_TOKENS = 120
 DEFAULT_BUCKET_SIZE = 6
 _SHORT_SENTENCE = 3
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Where a sentence may end: after . ! ? … (and closing quotes/brackets) before a space or CJK text, or after
 # CJK enders anywhere; `_ends_sentence` then rules out abbreviations, initials and dialogue tags.
-_SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]]*(?=\s|[{_CJK}])|[。！？]+[”’」』）]*")
+_SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]]*(?=\s|[{CJK_RANGES}])|[。！？]+[”’」』）]*")
 # abbreviations that stand before a name or a number, never at the end of a sentence
 _BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
                  "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "Ch", "Fig",
                  "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
-_WORD = re.compile(rf"[{_CJK}][，。！？；：、”’」』）]*|[^\s{_CJK}]+")
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]")
+_WORD = re.compile(rf"[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
+_TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
 
 
 def count_tokens(text: str) -> int:
@@ -66,7 +66,7 @@ def _join(parts: Sequence[str]) -> str:
     """Join pieces with a space, except between CJK characters."""
     text = ""
     for part in parts:
-        if text and not (re.match(rf"[{_CJK}]", part[:1]) and re.search(rf"[{_CJK}，。！？；：、]$", text)):
+        if text and not (re.match(rf"[{CJK_RANGES}]", part[:1]) and re.search(rf"[{CJK_RANGES}，。！？；：、]$", text)):
             text += " "
         text += part
     return text
