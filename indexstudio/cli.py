@@ -224,7 +224,7 @@ def cmd_book(args: argparse.Namespace) -> int:
             logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
-    print(f"{book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
+    print(f"{args.title or book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
           f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",
           file=sys.stderr)
     bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
