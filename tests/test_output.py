@@ -53,6 +53,7 @@ def test_m4b_is_tagged_as_an_audiobook(tmp_path):
     assert bytes(tags["----:com.apple.iTunes:NARRATOR"][0]) == b"Narrator N"
     assert bytes(tags["covr"][0]) == PNG
     assert len(probe(path)["chapters"]) == 3        # tagging kept the chapters
+    assert path.read_bytes()[4:12] == b"ftypM4B "   # the audiobook brand, as iTunes writes it
 
 
 def test_mp3_cover_and_narrator(tmp_path):

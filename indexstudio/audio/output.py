@@ -191,7 +191,7 @@ class AudioWriter:
                "-f", "s16le", "-ar", str(self.sample_rate), "-ac", "1", "-i", "pipe:0",
                "-i", str(meta_file), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
         if self.fmt == "m4b":
-            cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-f", "ipod"]
+            cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-brand", "M4B ", "-f", "ipod"]
         elif self.fmt == "mp3":
             # the cover goes in here too: re-saving the tag with mutagen reorders the CHAP frames by size
             if self.meta.cover:

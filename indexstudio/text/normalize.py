@@ -197,8 +197,11 @@ def _decade(match: re.Match) -> str:
     return spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
 
 
-def _date(month: int, day: int, year: int | None) -> str:
+def _date(month: int, day: int, year: int | None, day_first: bool = False) -> str:
+    """ "March fifth, twenty twenty-four", or as British English says it, "the fifth of March, ..." """
     spoken = f"{_MONTHS[month - 1]} {_words(day, to='ordinal')}"
+    if day_first:
+        spoken = f"the {_words(day, to='ordinal')} of {_MONTHS[month - 1]}"
     return f"{spoken}, {_year(year)}" if year else spoken
 
 
@@ -257,7 +260,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
         month, day = (b, a) if day_first else (a, b)
         if not (1 <= month <= 12 and 1 <= day <= 31):
             return m.group(0)
-        return _date(month, day, y if y >= 100 else 2000 + y)
+        return _date(month, day, y if y >= 100 else 2000 + y, day_first)
     text = re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b", slash_date, text)
     # "March 5, 2024", "March 5th", "5 March 2024"
     text = re.sub(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b",
@@ -300,6 +303,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     # Remaining numbers, with sign, thousands separators and decimals; section numbers 3.2.1.
     text = re.sub(r"\b\d+(?:\.\d+){2,}\b", lambda m: " point ".join(_cardinal(p) for p in m.group(0).split(".")), text)
     text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)               # .5 -> 0.5
+    text = re.sub(r"(?<![\d.,])0\d+(?![\d.,])", lambda m: " ".join(_words(int(d)) for d in m.group(0)), text)  # 007
     text = re.sub(r"(?<![\w.])-(\d)", r"minus \1", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", lambda m: _cardinal(m.group(0)), text)
     return text
