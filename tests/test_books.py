@@ -121,6 +121,10 @@ def test_txt_headings_never_swallow_prose(tmp_path):
                        "cheered.\n")
     book = read_book(runs_on)
     assert [c.title for c in book.chapters] == ["Chapter 1"] and book.chapters[0].text.endswith("his men, who cheered.")
+    subtitled = tmp_path / "subtitled.txt"  # a bare heading above a subtitle in lower case is still a heading
+    subtitled.write_text("CHAPTER I.\nin which Pooh meets bees\n\nIt was dark.\n\nCHAPTER II.\nin which more happens\n\n"
+                         "Light came.\n")
+    assert [c.title for c in read_book(subtitled).chapters] == ["CHAPTER I.", "CHAPTER II."]
     cjk = tmp_path / "cjk.txt"
     cjk.write_text("第一章 开始\n第一节课我们学习数学。\n第三节：开端\n好的。\n", encoding="utf-8")
     assert [(c.title, c.text) for c in read_book(cjk).chapters] == [("第一章 开始", "第一节课我们学习数学。"),

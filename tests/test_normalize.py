@@ -35,6 +35,11 @@ from indexstudio.text.normalize import normalize_text
      "Henry the Eighth fought in World War two; see Chapter fourteen and Part one."),
     ("CHAPTER IV. The Storm", "CHAPTER four. The Storm"),
     ("Elizabeth I. Then I went to DC and MD.", "Elizabeth the First. Then I went to DC and MD."),
+    ("Louis XIV's court; Malcolm X. \"Not I,\" said the best part I ever played, in Appendix C of Part D.",
+     "Louis the Fourteenth's court; Malcolm X. \"Not I,\" said the best part I ever played, in Appendix C of Part D."),
+    ("On 9/11 we met; rated 8/10; by 2030 3/4 of cars. Call 555-1234. Agent 007.",
+     "On nine eleven we met; rated eight ten; by twenty thirty three quarters of cars. Call five five five, one two "
+     "three four. Agent zero zero seven."),
     ("Up at 6 a.m. sharp, the 6.45pm train.", "Up at six AM sharp, the six forty-five PM train."),
     ("Take 5kg at 100mph, 9mm and 10m away, 5 km at 72°F.",
      "Take five kilograms at one hundred miles per hour, nine millimeters and ten meters away, five kilometers at "

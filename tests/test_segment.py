@@ -17,6 +17,10 @@ def test_sentences_and_paragraphs():
      ["I... I don't know.", "Maybe tomorrow... or never.", "Wait...", "Then go."]),
     ("J. R. R. Tolkien met George W. Bush in the U.S. Army. Mr. Smith read Roe v. Wade, pp. 4-9. Then he left.",
      ["J. R. R. Tolkien met George W. Bush in the U.S. Army.", "Mr. Smith read Roe v. Wade, pp. 4-9.", "Then he left."]),
+    ("We went with Plan B. The rest failed. Take vitamin C. It helps. He left the U.S. Then came World War I. "
+     "Now the verdict was No. Everyone gasped at No. 5.",
+     ["We went with Plan B.", "The rest failed.", "Take vitamin C.", "It helps.", "He left the U.S.",
+      "Then came World War I.", "Now the verdict was No.", "Everyone gasped at No. 5."]),
 ])
 def test_sentences_end_where_a_reader_pauses(text, sentences):
     """Not after initials, dotted abbreviations and titles, nor before a dialogue tag; closing quotes and

@@ -24,7 +24,8 @@ from indexstudio.errors import InputError
 
 FORMATS = ("m4b", "mp3", "wav", "opus")
 DEFAULT_BITRATES = {"mp3": "64k", "m4b": "64k", "opus": "32k"}
-BITRATE_RANGES = {"mp3": (8, 320), "m4b": (16, 512), "opus": (6, 510)}      # kb/s each encoder accepts
+# kb/s each encoder takes at the engines' 22-24 kHz (LAME's MPEG-2 layer III stops at 160k there)
+BITRATE_RANGES = {"mp3": (8, 160), "m4b": (16, 512), "opus": (6, 510)}
 _SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav", "opus": "opus", "ogg": "opus"}
 _OPUS_RATE = 48000
 _WAV_LIMIT = 0xFFFFFFFF - 1024      # RIFF sizes are 32-bit: a longer 16-bit WAV is written as RF64
@@ -87,7 +88,8 @@ def check_bitrate(fmt: str, bitrate: str | None) -> str | None:
     return f"{kbps:g}k"
 
 
-def _image_type(data: bytes) -> str | None:
+def image_type(data: bytes) -> str | None:
+    """ "image/jpeg" or "image/png" by the file's first bytes, else None."""
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -98,11 +100,11 @@ def _image_type(data: bytes) -> str | None:
 def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
     """A cover as JPEG or PNG bytes and its MIME type, told by its contents, not its name: other images (GIF,
     WebP, BMP ...) are converted to PNG by ffmpeg; anything else is an InputError naming `source`."""
-    kind = _image_type(data)
+    kind = image_type(data)
     if kind is None:
         result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-frames:v", "1",
                                  "-c:v", "png", "-f", "image2pipe", "pipe:1"], input=data, capture_output=True)
-        if result.returncode != 0 or _image_type(result.stdout) != "image/png":
+        if result.returncode != 0 or image_type(result.stdout) != "image/png":
             raise InputError(f"cover image {source} is not an image ffmpeg can read (JPEG or PNG expected)")
         data, kind = result.stdout, "image/png"
     if len(data) > _LARGE_COVER:

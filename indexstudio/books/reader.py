@@ -131,11 +131,12 @@ def read_text(text: str, title: str) -> Book:
             return True
         if not _TXT_HEADING.match(line):
             return False
-        if n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
+        bare = bool(_BARE_HEADING.match(line))
+        if not bare and n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
             return False        # the line runs on into the next one: a sentence ("Part one: we leave at dawn, said")
         alone_before = n == 0 or not lines[n - 1].strip()
         alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
-        return alone_before or alone_after or bool(_BARE_HEADING.match(line))
+        return alone_before or alone_after or bare
 
     for n, line in enumerate(lines):
         if not is_heading(n):

@@ -27,6 +27,7 @@ from indexstudio.errors import EngineError, InputError
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN_RUNS = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\s\d，。！？；：、“”‘’（）《》「」…—]*)")
+_LATIN_RUNS = re.compile(r"([A-Za-z][A-Za-z'’\- ]*[A-Za-z]|[A-Za-z])")
 log = logging.getLogger(__name__)
 _STYLE_ROWS, _STYLE_DIM = 510, 256
 
@@ -144,18 +145,32 @@ class KokoroEngine(Engine):
             return self._zh_g2p(text)[0]
 
     def phonemes(self, text: str, lang: str) -> str:
-        """Kokoro's phonemes for `text`: Chinese runs through misaki's pinyin G2P, everything else through eSpeak
-        in the voice's language (English for a Mandarin voice), so that mixed text is read, not spelled as
-        "Chinese letter" or garbled pinyin, whichever the voice."""
+        """Kokoro's phonemes for a text with Chinese in it, or for a Mandarin voice: for a Mandarin voice the
+        runs of Latin letters go through eSpeak's English and the rest (Chinese, numbers, punctuation) through
+        misaki's pinyin G2P; for any other voice the runs of Chinese go through pinyin and the rest through eSpeak
+        in the voice's language. So mixed text is read, not spelled out as "Chinese letter" or garbled pinyin."""
+        chinese_voice = lang == "zh"
         out = []
-        for i, run in enumerate(_HAN_RUNS.split(text)):
-            if i % 2:
+        for i, run in enumerate((_LATIN_RUNS if chinese_voice else _HAN_RUNS).split(text)):
+            if not run.strip():
+                continue
+            if bool(i % 2) == chinese_voice:         # a run for eSpeak
+                out.append(self._kokoro.tokenizer.phonemize(run, "en-us" if chinese_voice else lang))
+            elif chinese_voice or self._has_chinese_g2p():
                 out.append(self._chinese_phonemes(run))
-            elif re.search(r"\w", run):
-                out.append(self._kokoro.tokenizer.phonemize(run, "en-us" if lang == "zh" else lang))
-            elif run.strip():
-                out.append(run.strip())
+            else:
+                out.append(self._kokoro.tokenizer.phonemize(run, lang))
         return " ".join(p for p in out if p)
+
+    @staticmethod
+    def _has_chinese_g2p() -> bool:
+        """Whether misaki's Chinese G2P is installed (the `zh` extra); without it an English voice reads the odd
+        Chinese word as eSpeak does, and says so once."""
+        import importlib.util
+        if importlib.util.find_spec("misaki") is not None:
+            return True
+        log.warning("Chinese words are read by eSpeak: install the zh extra (pip install 'indexstudio[zh]') for pinyin")
+        return False
 
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         style = self._style(voice)

@@ -30,7 +30,8 @@ from typing import Callable, Iterator
 import numpy as np
 import soundfile as sf
 
-from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of
+from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
+                                      image_type)
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.engines.reference_voices import content_hash
@@ -350,7 +351,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
     check_bitrate(fmt, settings.bitrate)
     meta = metadata or Metadata()
-    if meta.cover:
+    if meta.cover and image_type(meta.cover) != meta.cover_type:
         meta.cover, meta.cover_type = cover_image(meta.cover, "of the book")
     start = time.perf_counter()
     try:                                 # before any rendering: a folder that cannot be written is found now

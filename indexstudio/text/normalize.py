@@ -37,12 +37,23 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees")}
 _ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams")}
 _MONEY = re.compile(rf"(?:\b({'|'.join(_DOLLAR_PREFIXES)})(?=\$))?([$£€¥])\s?(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-                    rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s+({_SCALES})\b)?")
+                    rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s*({_SCALES})\b)?")
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 # words after which a Roman numeral is a number ("Chapter IV", "World War II")
-_NUMBERED = r"(?:Chapter|Part|Book|Volume|Vol\.|Act|Scene|Section|Article|Appendix|Canto|Psalm|Phase|Episode|Season|Level|Stage|Type|Class|World War|Super Bowl)"
+_NUMBERED_WORDS = ("Chapter", "Part", "Book", "Volume", "Vol.", "Act", "Scene", "Section", "Article", "Appendix", "Canto",
+                   "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl")
+_NUMBERED = "(?:" + "|".join(re.escape(w) + "|" + re.escape(w.upper()) for w in _NUMBERED_WORDS) + ")"
+# names that monarchs and popes share, numbered with Roman numerals ("Henry VIII", "Pius XII", "Elizabeth I")
+_REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antiochus", "Augustus", "Benedict",
+                 "Boniface", "Carlos", "Catherine", "Charles", "Christian", "Clement", "Constantine", "Darius", "David",
+                 "Edmund", "Edward", "Elizabeth", "Ferdinand", "Francis", "Franz", "Frederick", "George", "Gregory",
+                 "Gustav", "Gustavus", "Haakon", "Harald", "Henry", "Herod", "Innocent", "Isabella", "Ivan", "James",
+                 "John", "Joseph", "Juan", "Julius", "Leo", "Leopold", "Louis", "Ludwig", "Manuel", "Mary",
+                 "Napoleon", "Nicholas", "Olaf", "Otto", "Paul", "Pedro", "Peter", "Philip", "Pius", "Ptolemy",
+                 "Ramesses", "Richard", "Robert", "Rudolf", "Sixtus", "Stephen", "Thutmose", "Umberto", "Urban",
+                 "Victor", "Wilhelm", "William", "Xerxes"}
 # capitalised words that start sentences or address people rather than name a king or a street
 _NOT_NAMES = {"The", "A", "An", "In", "At", "On", "Of", "To", "From", "By", "For", "With", "And", "But", "Or", "Then",
               "So", "Yes", "No", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor", "Old",
@@ -76,8 +87,8 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub("", text))
 
 
-# pictographs, dingbats, flags, and the joiners and selectors that build emoji: nothing a narrator says
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D\U000E0020-\U000E007F]")
+# pictographs, dingbats, flags, and the selectors that build emoji: nothing a narrator says
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\U000E0020-\U000E007F]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -140,13 +151,14 @@ def _romans(text: str) -> str:
 
     def regnal(m: re.Match) -> str:
         name, numeral = m.group(1), m.group(2)
-        if name in _NOT_NAMES or not _ROMAN.fullmatch(numeral):
+        if name not in _REGNAL_NAMES or not _ROMAN.fullmatch(numeral):
             return m.group(0)
-        return f"{name} the {_words(_roman(numeral), to='ordinal').capitalize()}"
-    text = re.sub(rf"(?i:\b({_NUMBERED}\s+))([IVXLCDM]+)\b(?![\w'’-])", numbered, text)
-    # a name and II, III, IV, VI ... XXIII (no L, C, D, M: "DC", "MD" are initials); a lone I, V or X only before
-    # punctuation ("Elizabeth I.", "Henry V,"), never before a word ("Then I went")
-    return re.sub(r"\b([A-Z][a-z]+) ([IVX]{2,5}\b(?![\w'’-])|[IVX](?=[.,;:!?)]))", regnal, text)
+        return f"{name} the {_words(_roman(numeral), to='ordinal').capitalize()}{m.group(3) or ''}"
+    # "Chapter XIV", "PART IV", "World War II": two letters or more, or a lone I, V or X not followed by a word in
+    # lower case ("the best Part I ever played"); a lone C, D, L or M is a letter ("Appendix C", "Part D")
+    text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]))",
+                  numbered, text)
+    return re.sub(r"\b([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)
 
 
 def _unit(match: re.Match) -> str:
@@ -248,7 +260,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
     text = _expand_abbreviations(text)
     text = _romans(text)
-    text = re.sub(r"(?<![\w+])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}\b", _digits, text)   # 555-123-4567
+    text = re.sub(r"(?<![\w+.-])(?:(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}|\d{3}-\d{4})\b(?![-.]\d)", _digits,
+                  text)                                                            # 555-123-4567, 555-1234
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
@@ -283,10 +296,10 @@ def normalize_english(text: str, day_first: bool = False) -> str:
 
     def fraction(m: re.Match) -> str:
         whole, numerator, denominator = m.group(1), int(m.group(2)), int(m.group(3))
-        if not 0 < numerator < denominator <= 16:
+        if not 0 < numerator < denominator or denominator not in (2, 3, 4, 5, 8, 16):    # (9/11, 6/15: a date)
             return m.group(0)
         return (f"{_words(int(whole))} and " if whole else "") + _fraction(numerator, denominator, mixed=bool(whole))
-    text = re.sub(r"(?<![\d/.,])(?:(\d+) )?(\d{1,2})/(\d{1,2})(?![\d/])", fraction, text)
+    text = re.sub(r"(?<![\d/.,])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\d/])", fraction, text)
     text = re.sub(r"(?<=\d)/(?=\d)", " ", text)                    # 24/7, 50/50
     # Ranges: 1990-1995, pages 12-15 (dashes between numbers; dates and phone numbers are read by now).
     text = re.sub(r"(?<![\d.,-])(\d[\d,]*)\s?(?:--?)\s?(\d[\d,]*)(?![\d-])", r"\1 to \2", text)
@@ -298,12 +311,12 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     # Decades and years: the 1990s, in 1984, in 1066.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
     text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
-    text = re.sub(r"(?i:\b(in|since|by|from|until|till|circa|year|before|after)\s)(10\d\d)(?!\d|,\d|\.\d)",
+    text = re.sub(r"(?i:\b(in|since|circa|year)\s)(10\d\d)(?!\d|,\d|\.\d)",
                   lambda m: f"{m.group(1)} {_year(int(m.group(2)))}", text)
     # Remaining numbers, with sign, thousands separators and decimals; section numbers 3.2.1.
     text = re.sub(r"\b\d+(?:\.\d+){2,}\b", lambda m: " point ".join(_cardinal(p) for p in m.group(0).split(".")), text)
     text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)               # .5 -> 0.5
-    text = re.sub(r"(?<![\d.,])0\d+(?![\d.,])", lambda m: " ".join(_words(int(d)) for d in m.group(0)), text)  # 007
+    text = re.sub(r"(?<![\d.,])0\d+(?!\d|[.,]\d)", lambda m: " ".join(_words(int(d)) for d in m.group(0)), text)  # 007
     text = re.sub(r"(?<![\w.])-(\d)", r"minus \1", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", lambda m: _cardinal(m.group(0)), text)
     return text

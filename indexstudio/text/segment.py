@@ -19,23 +19,27 @@ CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Where a sentence may end: after . ! ? … (and closing quotes/brackets) before a space or CJK text, or after
 # CJK enders anywhere; `_ends_sentence` then rules out abbreviations, initials and dialogue tags.
 _SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]]*(?=\s|[{CJK_RANGES}])|[。！？]+[”’」』）]*")
-# abbreviations that stand before a name or a number, never at the end of a sentence
-_BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
-                 "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "Ch", "Fig",
-                 "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 _WORD = re.compile(rf"[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
-
-
-def count_tokens(text: str) -> int:
-    """Generic length measure: one per word, per CJK character and per punctuation mark."""
-    return len(_TOKEN.findall(text))
+# abbreviations that stand before a name or a number ("Mr. Smith", "No. 5", "Roe v. Wade")
+_BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
+                 "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "Ch", "Fig",
+                 "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
+# words that open sentences: after one of them a full stop behind an initial or an abbreviation ends a sentence
+# ("We went with Plan B. The rest failed."), before a name it does not ("George W. Bush")
+_STARTERS = {"A", "After", "All", "An", "And", "As", "At", "Before", "Both", "But", "Each", "Even", "Every", "Everyone",
+             "Few", "For", "He", "Her", "His", "How", "However", "I", "If", "In", "It", "Its", "Later", "Many",
+             "Maybe", "Meanwhile", "Most", "My", "No", "Nobody", "Not", "Nothing", "Now", "On", "One", "Or", "Our",
+             "Perhaps", "She", "So", "Some", "Someone", "Soon", "Still", "That", "The", "Their", "Then", "There",
+             "These", "They", "This", "Those", "We", "What", "When", "Where", "While", "Who", "Why", "Yes", "Yet",
+             "You", "Your"}
 
 
 def _ends_sentence(text: str, end: re.Match) -> bool:
     """Whether the punctuation `end` closes a sentence: not before a lower-case word ("Stop!" he cried; I...
-    I know), nor after an initial (J. R. R. Tolkien), a dotted abbreviation (U.S., Ph.D.) or a title (Mr.)."""
+    I know), nor after an initial (J. R. R. Tolkien), a dotted abbreviation (the U.S. Army) or a title
+    (Mr. Smith) - unless a word that opens sentences follows (Plan B. The rest; the U.S. Then)."""
     mark = end.group()
     if mark[0] in "。！？":
         return True
@@ -45,7 +49,15 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     if mark.rstrip("\"'”’)]") != ".":
         return True
     word = re.search(r"(\S*)$", text[:end.start()]).group(1).lstrip("\"'“‘([")
-    return not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES)
+    if not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES):
+        return True
+    next_word = re.match(r"[\"'“‘(]*([\w’']+)", following)
+    return bool(next_word) and next_word.group(1) in _STARTERS
+
+
+def count_tokens(text: str) -> int:
+    """Generic length measure: one per word, per CJK character and per punctuation mark."""
+    return len(_TOKEN.findall(text))
 
 
 def split_sentences(text: str) -> list[str]:
