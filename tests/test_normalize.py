@@ -54,6 +54,7 @@ from indexstudio.text.normalize import normalize_text
     ("Pears, etc. The next day King Jr. left Baker St. The house on Mulholland Dr. is empty.",
      "Pears, et cetera. The next day King Junior left Baker Street. The house on Mulholland Drive is empty."),
     ("Agent 007 at 0.5 speed.", "Agent zero zero seven at zero point five speed."),
+    ("It took 5m 30s, then 1h 2m 1s.", "It took five minutes thirty seconds, then one hour two minutes one second."),
     ("The #1 fan wrote to john.doe@example.com.", "The number one fan wrote to john dot doe at example dot com."),
     ("She left.[1] It rose .5 percent in Section 3.2.1 -- twice.",
      "She left. It rose zero point five percent in Section three point two point one, twice."),
@@ -65,6 +66,7 @@ def test_english(written, spoken):
 def test_slash_dates_follow_the_locale():
     assert normalize_text("On 3/4/2025.", "en-us") == "On March fourth, twenty twenty-five."
     assert normalize_text("On 3/4/2025.", "en-gb") == "On the third of April, twenty twenty-five."
+    assert normalize_text("Due 2025-04-03.", "en-gb") == "Due the third of April, twenty twenty-five."
 
 
 def test_chinese_keeps_cjk_punctuation_and_folds_fullwidth():

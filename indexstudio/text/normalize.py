@@ -167,6 +167,11 @@ def _unit(match: re.Match) -> str:
     return f"{_cardinal(number)} {one if number == '1' else many}"
 
 
+def _duration(match: re.Match) -> str:
+    parts = zip(match.groups(), ("hour", "minute", "second"))
+    return " ".join(f"{_words(int(n))} {unit}{'' if n == '1' else 's'}" for n, unit in parts if n)
+
+
 def _spell_address(match: re.Match) -> str:
     """An email or web address as it is read out: "john dot doe at example dot com"."""
     address = re.sub(r"^(?:https?://)", "", match.group(0)).rstrip("/")
@@ -266,7 +271,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
-                  lambda m: _date(int(m.group(2)), int(m.group(3)), int(m.group(1))) if 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31 else m.group(0), text)
+                  lambda m: _date(int(m.group(2)), int(m.group(3)), int(m.group(1)), day_first)
+                  if 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31 else m.group(0), text)
 
     def slash_date(m: re.Match) -> str:
         a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -287,6 +293,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(\d{1,2})()\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
     # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
     text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
+    text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
     text = re.sub(rf"(\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])", _unit, text)
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)(m|g)\b", _unit, text)
     text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
