@@ -111,6 +111,7 @@ def load_engine(model_dir: str | Path, device: str | None = None, dtype: str | N
     start = time.perf_counter()
     engine = get_engine("indextts2", model_dir=str(model_dir), device=device, dtype=dtype, compile_s2mel=compile,
                         s2mel_dtype=s2mel_dtype, gpt_weights=gpt_weights, compile_decode=compile_decode)
+    engine.model            # the weights load at first use: here, inside the timing
     return engine, time.perf_counter() - start
 
 
