@@ -473,7 +473,7 @@ def test_half_precision_flow_matching_stays_close_to_float32(engine):
 
 
 def test_settings_an_engine_does_not_take_are_named():
-    with pytest.raises(EngineError, match="engine kokoro does not take device, gpt_weights; it takes threads"):
+    with pytest.raises(EngineError, match="engine kokoro does not take device, gpt_weights; it takes threads, workers"):
         get_engine("kokoro", device="cpu", gpt_weights="bf16")
 
 

