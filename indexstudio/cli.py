@@ -31,8 +31,11 @@ class _ConsoleLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         from tqdm import tqdm
-        detail = f"\n{self.formatter.formatException(record.exc_info)}" if record.exc_info and _debug() else ""
-        tqdm.write(f"indexstudio: {record.getMessage()}{detail}", file=sys.stderr)
+        try:
+            detail = f"\n{self.formatter.formatException(record.exc_info)}" if record.exc_info and _debug() else ""
+            tqdm.write(f"indexstudio: {record.getMessage()}{detail}", file=sys.stderr)
+        except Exception:           # (a closed stderr must not stop the rendering)
+            self.handleError(record)
 
 
 def _debug() -> bool:
@@ -205,7 +208,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:20]))
+    voice = _voice(engine, args.voice, "\n".join(chapter.text[:20000] for chapter in book.chapters[:3]))
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
@@ -233,7 +236,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     def on_progress(p) -> None:
         if bar.n == 0 and p.resumed:        # segments resumed are no pace: the rate and ETA count from here
             bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
-            bar.initial = bar.n = p.resumed
+            bar.initial = bar.n = bar.last_print_n = p.resumed
         if p.elapsed:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
         bar.update(p.done - bar.n)

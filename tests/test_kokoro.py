@@ -95,3 +95,24 @@ def test_speeds_and_flags_the_engine_does_not_offer_are_named(kokoro):
     with pytest.raises(InputError, match=r"--speed 3 is outside the 0.5..2 engine kokoro offers"):
         kokoro.check_speed(3)
     assert not kokoro.samples          # (--seed is then said to have no effect)
+
+
+def test_a_lone_segment_starts_one_session_and_a_failed_start_leaves_none_half_made(monkeypatch):
+    engine = KokoroEngine(workers=2)
+    (result,) = list(engine.synthesize(["Hello there."], "af_heart"))
+    assert result.audio.size > 0 and engine._runners == [] and engine._solo is not None     # no worker sessions
+    assert [r.audio.size for r in engine.synthesize(["-", "  "], "af_heart")] == [0, 0]     # no phonemes: silence
+    made = []
+    original = engine._session
+
+    def failing(threads):
+        if made:
+            raise MemoryError("no room for a second session")
+        made.append(threads)
+        return original(threads)
+    monkeypatch.setattr(engine, "_session", failing)
+    with pytest.raises(MemoryError):
+        list(engine.synthesize(["One.", "Two."], "af_heart"))
+    assert engine._runners == [] and engine._executor is None
+    monkeypatch.setattr(engine, "_session", original)
+    assert [r.index for r in engine.synthesize(["One.", "Two."], "af_heart")] == [0, 1]

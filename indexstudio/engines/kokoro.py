@@ -12,6 +12,7 @@ Chinese phonemes from misaki's pinyin G2P (each run of a mixed text by its own).
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import logging
 import os
@@ -81,7 +82,7 @@ class KokoroEngine(Engine):
     """Kokoro through onnxruntime, in `workers` sessions that speak a call's segments side by side.
 
     On a CPU one session per core beats one session using every core: two single-threaded sessions spoke
-    a book 1.13-1.25x faster than one two-threaded session on a 2-core machine (BENCHMARKS.md). A call of
+    a book 1.04-1.19x faster than one two-threaded session on a 2-core machine (BENCHMARKS.md). A call of
     one segment (`speak "Hello."`) runs on a session using every core instead, started when first needed:
     alone, a single-threaded session took 1.5x as long. Phonemes are made in the caller's thread, one
     segment after another (eSpeak keeps global state); only the ONNX runs go to the sessions. Segments
@@ -108,7 +109,7 @@ class KokoroEngine(Engine):
             self._model = str(model_path())
         except Exception as exc:  # checksum mismatch, unwritable cache...
             raise EngineError(f"cannot assemble the Kokoro model: {exc}") from exc
-        self._cores = threads or os.cpu_count() or 1
+        self._cores = threads or _usable_cores()
         self.workers = max(1, min(workers or self.MAX_WORKERS, self._cores))
         self._runners: list = []                    # one Kokoro (session) per worker, started at first use
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
@@ -131,25 +132,30 @@ class KokoroEngine(Engine):
             return Kokoro.from_session(session, str(empty))
 
     def _start(self) -> None:
+        """The worker sessions and their threads, all or none (a failed start leaves nothing half made)."""
         with self._lock:
             if not self._runners:
-                for _ in range(self.workers):
-                    runner = self._session(max(1, self._cores // self.workers))
-                    self._runners.append(runner)
-                    self._idle.put(runner)
+                runners = [self._session(max(1, self._cores // self.workers)) for _ in range(self.workers)]
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="kokoro")
+                for runner in runners:
+                    self._idle.put(runner)
+                self._runners = runners
 
     def _solo_runner(self):
+        if self.workers == 1:
+            self._start()
+            return self._runners[0]
         with self._lock:
             if self._solo is None:
-                self._solo = self._runners[0] if self.workers == 1 else self._session(self._cores)
+                self._solo = self._session(self._cores)
             return self._solo
 
     @property
     def _kokoro(self):
-        """The first session's Kokoro: its tokenizer turns text into phonemes."""
-        self._start()
-        return self._runners[0]
+        """A started session's Kokoro (its tokenizer turns text into phonemes): a worker's, else the solo one."""
+        with self._lock:
+            runner = self._runners[0] if self._runners else self._solo
+        return runner or self._solo_runner()
 
     def voices(self) -> list[Voice]:
         out = []
@@ -224,13 +230,13 @@ class KokoroEngine(Engine):
         style = self._style(voice)
         self.check_speed(controls.speed)
         lang = _LANGUAGES[voice[0]]
-        self._start()
-        if sum(1 for text in segments if text.strip()) == 1:       # (an ONNX session takes concurrent runs)
+        if sum(1 for text in segments if text.strip()) <= 1:       # (an ONNX session takes concurrent runs)
             for i, text in enumerate(segments):
-                audio = (_run(self._solo_runner(), self.phonemes(text, lang), style, controls.speed) if text.strip()
-                         else np.zeros(0, np.float32))
+                audio = _run(self._solo_runner(), self.phonemes(text, lang), style, controls.speed) \
+                    if text.strip() else np.zeros(0, np.float32)
                 yield SegmentAudio(i, audio)
             return
+        self._start()
         ahead: deque[tuple[int, Future]] = deque()     # at most one segment queued per worker beyond those running
         todo = iter(enumerate(segments))
         try:
@@ -255,16 +261,29 @@ class KokoroEngine(Engine):
                 future.cancel()
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:          # (not on macOS or Windows)
+        return os.cpu_count() or 1
+
+
 def _run(runner, phonemes: str, style: np.ndarray, speed: float) -> np.ndarray:
+    if not phonemes.strip():         # (punctuation alone has no phonemes: silence, not kokoro-onnx's ValueError)
+        return np.zeros(0, np.float32)
     audio, _ = runner.create(phonemes, voice=style, speed=speed, is_phonemes=True)
     return np.asarray(audio, np.float32)
 
 
 @functools.lru_cache(maxsize=1)
 def _has_chinese_g2p() -> bool:
-    """Whether misaki's Chinese G2P is installed (the `zh` extra); without it an English voice reads the odd
-    Chinese word as eSpeak does, and says so once."""
-    if importlib.util.find_spec("misaki") is not None:
+    """Whether misaki's Chinese G2P is installed (the `zh` extra: misaki.zh with jieba, pypinyin, cn2an); without
+    it an English voice reads the odd Chinese word as eSpeak does, and says so once."""
+    try:
+        importlib.import_module("misaki.zh")
         return True
+    except ImportError:
+        pass
     log.warning("Chinese words are read by eSpeak: install the zh extra (pip install 'indexstudio[zh]') for pinyin")
     return False
