@@ -203,6 +203,25 @@ def test_a_damaged_segment_file_is_rendered_again(tmp_path):
     assert np.array_equal(sf.read(tmp_path / "b.wav")[0], before) and result.chapters == first.chapters
 
 
+def test_a_segment_damaged_in_the_same_run_is_counted_once(tmp_path, monkeypatch):
+    """Rendered, found damaged at assembly, rendered again: still one of the run's segments, none resumed."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    original = Job.render
+
+    def render_then_damage(job, on_progress=None):
+        done = original(job, on_progress)
+        path = job.segment_path(3)
+        if not getattr(job, "damaged_once", False):
+            job.damaged_once = True
+            path.write_bytes(path.read_bytes()[:200])
+        return done
+    monkeypatch.setattr(Job, "render", render_then_damage)
+    result = render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert (result.rendered, result.resumed) == (len(plan.segments), 0)
+    assert engine.rendered.count(plan.segments[3].text) == 2
+
+
 def test_a_torn_log_line_costs_no_segment(tmp_path):
     """A crash can leave done.jsonl's last line cut short: the next entry starts on a line of its own, and
     lines that are not entries are skipped."""

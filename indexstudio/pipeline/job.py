@@ -158,7 +158,7 @@ class Job:
         return [self.key(i) for i in range(len(self.plan.segments))]
 
     @functools.cached_property
-    def _segments_of_key(self) -> dict[str, list[int]]:
+    def segments_of_key(self) -> dict[str, list[int]]:
         found: dict[str, list[int]] = {}
         for i, key in enumerate(self.keys):
             found.setdefault(key, []).append(i)
@@ -246,7 +246,7 @@ class Job:
             if self.settings.loudness is not None:
                 audio = match_loudness(audio, sr, self.settings.loudness)
             self._store(index, audio)
-            for same in [i for i in self._segments_of_key[self.keys[index]] if i not in done]:
+            for same in [i for i in self.segments_of_key[self.keys[index]] if i not in done]:
                 done[same] = audio.size
                 progress.done += 1
             progress.synthesized += 1
@@ -362,11 +362,12 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
                   engine_id)
     except OSError as exc:
         raise InputError(f"cannot write {output} or its work folder: {exc}") from exc
+    resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)
     samples, progress = job.render(on_progress)
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
     meta.narrator = meta.narrator or plan.narrator
-    rendered_again, damaged_before = 0, set()
+    damaged_before: set[int] = set()
     while True:
         try:
             marks = job.assemble(output, samples, meta, fmt)
@@ -379,12 +380,12 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
             log.warning("segment %d's file %s is damaged (%s): rendering it again",
                         damaged.index + 1, damaged.path, damaged.reason)
             job.forget(damaged.index)
+            resumed -= set(job.segments_of_key[job.keys[damaged.index]])
             samples, again = job.render(on_progress)
-            rendered_again += again.done - again.resumed
             progress.audio_seconds += again.audio_seconds
             progress.characters += again.characters
             progress.synthesized += again.synthesized
     total = marks[-1].end / engine.sample_rate if marks else 0.0
-    rendered = progress.done - progress.resumed + rendered_again
-    return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start, rendered,
-                        len(plan.segments) - rendered, progress.characters, marks, progress.synthesized)
+    return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start,
+                        len(plan.segments) - len(resumed), len(resumed), progress.characters, marks,
+                        progress.synthesized)
