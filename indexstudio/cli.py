@@ -51,10 +51,14 @@ def _log_to_console() -> None:
         logger.addHandler(handler)
 
 
-def _engine_args(p: argparse.ArgumentParser) -> None:
+def _engine_choice(p: argparse.ArgumentParser) -> None:
     from indexstudio.engines import DEFAULT_ENGINE
     p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
     p.add_argument("--model-dir", help="model folder for IndexTTS engines")
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    _engine_choice(p)
     p.add_argument("--device", help="cuda, mps, xpu or cpu (IndexTTS engines; default: best available)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"],
                    help="GPT precision of IndexTTS engines (default float32; float16/bfloat16 are faster on GPU)")
@@ -208,7 +212,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, "\n".join(chapter.text[:20000] for chapter in book.chapters[:3]))
+    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]))
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
@@ -305,9 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("voices", help="list the voices of an engine")
-    from indexstudio.engines import DEFAULT_ENGINE
-    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
-    p.add_argument("--model-dir", help="model folder for IndexTTS engines")
+    _engine_choice(p)
     p.set_defaults(func=cmd_voices)
 
     p = sub.add_parser("bench", help="benchmarks (see `indexstudio bench decode --help`)")

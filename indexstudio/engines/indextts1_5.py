@@ -62,16 +62,11 @@ class PromptConditioning:
     speaker: torch.Tensor       # (1, 1, S) ECAPA-TDNN embedding for the vocoder
 
 
-NO_FLOW_MATCHING = "IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to IndexTTS-2 and 2.5"
-
-
 class IndexTTS15:
     """The IndexTTS-1.5 model stack of one folder on one device."""
 
     def __init__(self, folder: ModelFolder, device: torch.device | str = "cpu", gpt_dtype: torch.dtype = torch.float32,
                  runtime: RuntimeSettings = RuntimeSettings()):
-        if runtime.tunes_s2mel:
-            raise EngineError(NO_FLOW_MATCHING)
         self.folder = folder
         self.device = torch.device(device)
         self.gpt_dtype = gpt_dtype
@@ -202,7 +197,8 @@ class IndexTTS15Engine(IndexTTSEngine):
 
     def check_settings(self, runtime: RuntimeSettings) -> None:
         if runtime.tunes_s2mel:
-            raise EngineError(NO_FLOW_MATCHING)
+            raise EngineError("IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to "
+                              "IndexTTS-2 and 2.5")
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> IndexTTS15:
