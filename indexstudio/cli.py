@@ -162,6 +162,10 @@ def cmd_voices(args: argparse.Namespace) -> int:
         mark = "*" if v.id == engine.default_voice else " "
         print(f"{mark} {v.id:<{width}}  {v.language:<6} {v.gender:<7} {v.description}")
     print(f"{len(voices)} voices for engine {engine.name} (* = default)")
+    if not engine.default_voice:          # a cloning engine: its voices are recordings
+        from indexstudio.engines.reference_voices import voice_library
+        print(f"(this engine clones a recording: give --voice FILE (3-15 s of clean speech), or keep recordings in "
+              f"{voice_library()} and give their names)")
     return 0
 
 

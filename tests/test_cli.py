@@ -28,6 +28,9 @@ def test_voices_lists_at_least_eight(tmp_path):
     r = run("voices")
     assert r.returncode == 0
     assert run("--version").stdout.startswith("indexstudio 0.")
+    cloning = run("voices", "--engine", "indextts2", "--model-dir", str(GOLDEN / "indextts2"))
+    assert cloning.returncode == 0 and "this engine clones a recording: give --voice FILE" in cloning.stdout
+    assert "loading" not in cloning.stderr                   # listing voices loads no weights
     assert "af_heart" in r.stdout and "bm_george" in r.stdout
     assert int(r.stdout.strip().splitlines()[-1].split()[0]) >= 8
 
