@@ -54,6 +54,8 @@ from indexstudio.text.normalize import normalize_text
     ("Pears, etc. The next day King Jr. left Baker St. The house on Mulholland Dr. is empty.",
      "Pears, et cetera. The next day King Junior left Baker Street. The house on Mulholland Drive is empty."),
     ("Agent 007 at 0.5 speed.", "Agent zero zero seven at zero point five speed."),
+    ("Gov. Hale met Sen. Ruiz and Mme. Roux at Acme Inc. The talks (cf. page 4) went well.",
+     "Governor Hale met Senator Ruiz and Madame Roux at Acme Incorporated. The talks (compare page four) went well."),
     ("It took 5m 30s, then 1h 2m 1s.", "It took five minutes thirty seconds, then one hour two minutes one second."),
     ("The #1 fan wrote to john.doe@example.com.", "The number one fan wrote to john dot doe at example dot com."),
     ("She left.[1] It rose .5 percent in Section 3.2.1 -- twice.",

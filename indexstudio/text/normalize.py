@@ -70,6 +70,9 @@ _ABBREVIATIONS = {
     "vs.": "versus", "etc.": "et cetera", "e.g.": "for example", "i.e.": "that is", "approx.": "approximately",
     "Fig.": "Figure", "Vol.": "Volume", "Ch.": "Chapter", "Jan.": "January", "Feb.": "February",
     "Aug.": "August", "Sept.": "September", "Oct.": "October", "Nov.": "November", "Dec.": "December",
+    "Gov.": "Governor", "Sen.": "Senator", "Rep.": "Representative", "Hon.": "Honorable", "Mme.": "Madame",
+    "Mlle.": "Mademoiselle", "Messrs.": "Messieurs", "Esq.": "Esquire", "Bros.": "Brothers", "Inc.": "Incorporated",
+    "Ltd.": "Limited", "Corp.": "Corporation", "cf.": "compare",
 }
 _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True)) + r")(?=\s|$|[,;:)])")
 
@@ -241,7 +244,8 @@ def _saint_or_street(m: re.Match) -> str:
     return f"{before}{'Street' if kind == 'St' else 'Drive'}{'.' if ends else ''}"
 
 
-_SENTENCE_FINAL = {"etc.", "Jr.", "Sr.", "Ave."}      # abbreviations that may end a sentence: keep its full stop
+# abbreviations that may end a sentence: keep its full stop
+_SENTENCE_FINAL = {"etc.", "Jr.", "Sr.", "Ave.", "Esq.", "Bros.", "Inc.", "Ltd.", "Corp."}
 
 
 def _abbreviation(m: re.Match) -> str:
