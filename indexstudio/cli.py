@@ -243,8 +243,8 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     def on_progress(p) -> None:
         if bar.n == 0 and p.resumed:        # segments resumed are no pace: the rate and ETA count from here
-            bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
             bar.initial = bar.n = bar.last_print_n = p.resumed
+            bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
         if p.elapsed:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
         bar.update(p.done - bar.n)
