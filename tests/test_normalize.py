@@ -45,6 +45,7 @@ from indexstudio.text.normalize import normalize_text
      "Take five kilograms at one hundred miles per hour, nine millimeters and ten meters away, five kilometers at "
      "seventy-two degrees Fahrenheit."),
     ("He was 5'10\" in a 10x12 room.", "He was five foot ten in a ten by twelve room."),
+    ("It's 50-50.", "It's fifty-fifty."),
     ("From 1990-1995, 1990-95 and pp. 12-15.",
      "From nineteen ninety to nineteen ninety-five, nineteen ninety to ninety-five and pages twelve to fifteen."),
     ("Add 1/2 cup, 3 1/2 spoons and 2¾ more, 24/7.",

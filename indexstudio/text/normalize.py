@@ -313,7 +313,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?<![\d/.,])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\d/])", fraction, text)
     text = re.sub(r"(?<=\d)/(?=\d)", " ", text)                    # 24/7, 50/50
     # Ranges: 1990-1995, pages 12-15 (dashes between numbers; dates and phone numbers are read by now).
-    text = re.sub(r"(?<![\d.,-])(\d[\d,]*)\s?(?:--?)\s?(\d[\d,]*)(?![\d-])", r"\1 to \2", text)
+    text = re.sub(r"(?<![\d.,-])(\d[\d,]*)\s?(?:--?)\s?(\d[\d,]*)(?![\d-])",
+                  lambda m: m.group(0) if m.group(1) == m.group(2) else f"{m.group(1)} to {m.group(2)}", text)  # 50-50
     # Percentages, ordinals, numbered things.
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)\s?%", lambda m: f"{_cardinal(m.group(1))} percent", text)
     text = re.sub(r"\b(\d{1,3}(?:,\d{3})+|\d+)(st|nd|rd|th)\b",
