@@ -51,6 +51,10 @@ from indexstudio.text.normalize import normalize_text
     ("Add 1/2 cup, 3 1/2 spoons and 2¾ more, 24/7.",
      "Add one half cup, three and a half spoons and two and three quarters more, twenty-four seven."),
     ("Call 555-123-4567.", "Call five five five, one two three, four five six seven."),
+    ("About 3 000 000 people, 12\u202f500 of them here.", "About three million people, twelve thousand five hundred of "
+     "them here."),
+    ("Ring 020 7946 0958 or +44 20 7946 0958.", "Ring zero two zero, seven nine four six, zero nine five eight or plus "
+     "four four, two zero, seven nine four six, zero nine five eight."),
     ("In 1066, c. 1850.", "In ten sixty-six, circa eighteen fifty."),
     ("Pears, etc. The next day King Jr. left Baker St. The house on Mulholland Dr. is empty.",
      "Pears, et cetera. The next day King Junior left Baker Street. The house on Mulholland Drive is empty."),

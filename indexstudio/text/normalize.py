@@ -269,8 +269,12 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
     text = _expand_abbreviations(text)
     text = _romans(text)
-    text = re.sub(r"(?<![\w+.-])(?:(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}|\d{3}-\d{4})\b(?![-.]\d)", _digits,
+    text = re.sub(r"(?<![\w+.-])(?:(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}|\d{3}-\d{4})\b(?![-.]\d)", _digits,
                   text)                                                            # 555-123-4567, 555-1234
+    text = re.sub(r"(?<![\w.,])[1-9]\d{0,2}(?:(?:[\u00a0\u202f]\d{3})+|(?: \d{3}){2,})\b(?![ ,.]?\d)",
+                  lambda m: re.sub(r"\s", "", m.group(0)), text)                    # 3 000 000 (SI thousands)
+    text = re.sub(r"(?<![\w.+])(?:\+\d{1,3}(?:\s\d{2,4}){2,4}|0\d{1,4}(?:\s\d{3,4}){1,2})\b(?![\s-]?\d)",
+                  lambda m: ("plus " if m.group(0).startswith("+") else "") + _digits(m), text)  # 020 7946 0958
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
