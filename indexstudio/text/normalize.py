@@ -13,6 +13,8 @@ import unicodedata
 
 from num2words import num2words
 
+from indexstudio.text.segment import SENTENCE_OPENERS
+
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
 _MONTH_RE = "|".join(_MONTHS + [m[:3] for m in _MONTHS] + ["Sept"])
@@ -55,12 +57,11 @@ _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antioch
                  "Ramesses", "Richard", "Robert", "Rudolf", "Sixtus", "Stephen", "Thutmose", "Umberto", "Urban",
                  "Victor", "Wilhelm", "William", "Xerxes"}
 # capitalised words that start sentences or address people rather than name a king or a street
-_NOT_NAMES = {"The", "A", "An", "In", "At", "On", "Of", "To", "From", "By", "For", "With", "And", "But", "Or", "Then",
-              "So", "Yes", "No", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor", "Old",
-              "Young", "When", "While", "After", "Before", "Where", "Why", "How", "What", "Who", "This", "That", "Is",
-              "Was", "Our", "My", "Your", "His", "Her", "Their", "If", "As", "Did", "Do", "Does", "Can", "Could", "Will",
-              "Would", "Should", "Shall", "May", "Might", "Must", "Have", "Had", "Am", "Are", "Were", "Let", "Call",
-              "Ask", "Tell", "Meet", "Visit", "Sir", "Madam", "Lady", "Lord", "Mister", "Missus", "Miz", "Doctor"}
+_NOT_NAMES = SENTENCE_OPENERS | {
+    "Of", "To", "From", "By", "With", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor",
+    "Old", "Young", "Is", "Was", "Did", "Do", "Does", "Can", "Could", "Will", "Would", "Should", "Shall", "May", "Might",
+    "Must", "Have", "Had", "Am", "Are", "Were", "Let", "Call", "Ask", "Tell", "Meet", "Visit", "Sir", "Madam", "Lady",
+    "Lord", "Mister", "Missus", "Miz", "Doctor"}
 
 # Titles before a name, and fixed Latin abbreviations; "St." is resolved by context below.
 _ABBREVIATIONS = {
@@ -332,7 +333,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     # Remaining numbers, with sign, thousands separators and decimals; section numbers 3.2.1.
     text = re.sub(r"\b\d+(?:\.\d+){2,}\b", lambda m: " point ".join(_cardinal(p) for p in m.group(0).split(".")), text)
     text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)               # .5 -> 0.5
-    text = re.sub(r"(?<![\d.,])0\d+(?!\d|[.,]\d)", lambda m: " ".join(_words(int(d)) for d in m.group(0)), text)  # 007
+    text = re.sub(r"(?<![\d.,])0\d+(?!\d|[.,]\d)", _digits, text)           # 007: zero zero seven
     text = re.sub(r"(?<![\w.])-(\d)", r"minus \1", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", lambda m: _cardinal(m.group(0)), text)
     return text

@@ -28,7 +28,7 @@ _BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen"
                  "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
 # words that open sentences: after one of them a full stop behind an initial or an abbreviation ends a sentence
 # ("We went with Plan B. The rest failed."), before a name it does not ("George W. Bush")
-_STARTERS = {"A", "After", "All", "An", "And", "As", "At", "Before", "Both", "But", "Each", "Even", "Every", "Everyone",
+SENTENCE_OPENERS = {"A", "After", "All", "An", "And", "As", "At", "Before", "Both", "But", "Each", "Even", "Every", "Everyone",
              "Few", "For", "He", "Her", "His", "How", "However", "I", "If", "In", "It", "Its", "Later", "Many",
              "Maybe", "Meanwhile", "Most", "My", "No", "Nobody", "Not", "Nothing", "Now", "On", "One", "Or", "Our",
              "Perhaps", "She", "So", "Some", "Someone", "Soon", "Still", "That", "The", "Their", "Then", "There",
@@ -52,7 +52,7 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     if not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES):
         return True
     next_word = re.match(r"[\"'“‘(]*([\w’']+)", following)
-    return bool(next_word) and next_word.group(1) in _STARTERS
+    return bool(next_word) and next_word.group(1) in SENTENCE_OPENERS
 
 
 def count_tokens(text: str) -> int:
