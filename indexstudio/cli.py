@@ -204,8 +204,8 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
     from indexstudio.books.reader import Limits, read_book
-    from indexstudio.pipeline.job import RenderSettings, folder_id, render_book
-    from indexstudio.pipeline.plan import make_plan
+    from indexstudio.pipeline.job import Job, RenderSettings, folder_id, render_book
+    from indexstudio.pipeline.plan import chapter_selection, make_plan
 
     output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
     fmt = format_of(output, args.format)
@@ -219,6 +219,9 @@ def cmd_book(args: argparse.Namespace) -> int:
     voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]))
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
+    chapters_in_book = len(plan.chapters)
+    if args.chapters:
+        plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               chapter_gap_ms=args.chapter_gap_ms, bitrate=args.bitrate)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
@@ -235,7 +238,14 @@ def cmd_book(args: argparse.Namespace) -> int:
             logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
-    print(f"{args.title or book.title}: {len(plan.chapters)} chapters, {len(plan.segments)} segments "
+    engine_id = f"{args.engine}:{folder_id(args.model_dir)}"
+    if args.dry_run or args.show_text:
+        job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
+        _print_plan(plan, meta.title or plan.title, meta.author or plan.author, job.finished(),
+                    engine.sample_rate, args, chapters_in_book)
+        return 0
+    chosen = f"{len(plan.chapters)} of {chapters_in_book} chapters" if args.chapters else f"{len(plan.chapters)} chapters"
+    print(f"{args.title or book.title}: {chosen}, {len(plan.segments)} segments "
           f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",
           file=sys.stderr)
     bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
@@ -249,7 +259,6 @@ def cmd_book(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
         bar.update(p.done - bar.n)
 
-    engine_id = f"{args.engine}:{folder_id(args.model_dir)}"
     try:
         result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
                              engine_id, on_progress)
@@ -267,6 +276,36 @@ def cmd_book(args: argparse.Namespace) -> int:
     if fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
     return 0
+
+
+def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_rate: int,
+                args: argparse.Namespace, chapters_in_book: int) -> None:
+    """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
+    from indexstudio.pipeline.plan import chapter_selection, estimated_seconds
+
+    guess = [estimated_seconds(s.text, args.speed) for s in plan.segments]
+    known = [i for i in finished if i < len(guess)]
+    scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
+             if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
+    gaps = (len(plan.segments) - len(plan.chapters)) * args.gap_ms / 1000 + (len(plan.chapters) - 1) * args.chapter_gap_ms / 1000
+    total = sum(guess) * scale + gaps
+    chosen = f"chapters {args.chapters} of {chapters_in_book}" if args.chapters else f"{len(plan.chapters)} chapters"
+    basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
+    print(f"{title}{f' by {author}' if author else ''}: {chosen}, {len(plan.segments)} segments, "
+          f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
+    width = min(max((len(t) for t in plan.chapters), default=7), 48)
+    print(f"{'#':>4}  {'chapter':<{width}}  {'segments':>8}  {'characters':>10}  {'~length':>8}  {'rendered':>8}")
+    numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
+    for c, (number, chapter_title) in enumerate(zip(numbers, plan.chapters)):
+        mine = [s.index for s in plan.segments if s.chapter == c]
+        name = chapter_title if len(chapter_title) <= width else chapter_title[:width - 3] + "..."
+        print(f"{number + 1:>4}  {name:<{width}}  {len(mine):>8}  {sum(len(plan.segments[i].text) for i in mine):>10,}  "
+              f"{_fmt_duration(sum(guess[i] for i in mine) * scale):>8}  {sum(i in finished for i in mine):>8}")
+        if args.show_text:
+            for i in mine:
+                print(f"      [{i + 1}] {plan.segments[i].text}")
+    print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
+          f"{len(plan.segments)} segments are in the work folder already")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -307,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--narrator", help="narrator tag")
     p.add_argument("--cover", help="cover image (.jpg or .png; default: from the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
+    p.add_argument("--chapters", metavar="LIST",
+                   help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10- (the rest of the "
+                        "book can follow later: what is rendered is kept)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the chapters with their segments, characters and estimated length, and what the "
+                        "work folder holds already; render nothing")
+    p.add_argument("--show-text", action="store_true",
+                   help="as --dry-run, and print every segment as it will be spoken (after normalisation)")
     p.add_argument("--work-dir", help="where finished segments are kept (default: OUTPUT with .work)")
     p.add_argument("--max-input-mb", type=int, default=200, help="refuse input files larger than this")
     p.add_argument("--max-unpacked-mb", type=int, default=500, help="refuse EPUBs that unpack beyond this")

@@ -124,7 +124,8 @@ def test_txt_headings_never_swallow_prose(tmp_path):
     subtitled = tmp_path / "subtitled.txt"  # a bare heading above a subtitle in lower case is still a heading
     subtitled.write_text("CHAPTER I.\nin which Pooh meets bees\n\nIt was dark.\n\nCHAPTER II.\nin which more happens\n\n"
                          "Light came.\n")
-    assert [c.title for c in read_book(subtitled).chapters] == ["CHAPTER I.", "CHAPTER II."]
+    assert [c.title for c in read_book(subtitled).chapters] == ["CHAPTER I. in which Pooh meets bees",
+                                                                 "CHAPTER II. in which more happens"]
     cjk = tmp_path / "cjk.txt"
     cjk.write_text("第一章 开始\n第一节课我们学习数学。\n第三节：开端\n好的。\n", encoding="utf-8")
     assert [(c.title, c.text) for c in read_book(cjk).chapters] == [("第一章 开始", "第一节课我们学习数学。"),
@@ -171,3 +172,80 @@ def test_utf8_with_a_stray_byte_is_read_with_a_warning(tmp_path, caplog):
     text = read_book(path).chapters[0].text
     assert "A stray  byte." in text and text.count("caf\u00e9") == 100
     assert "not valid UTF-8 at line 51" in caplog.text
+
+
+GUTENBERG_HEADER = """The Project Gutenberg eBook of Alice's Adventures in Wonderland
+
+This ebook is for the use of anyone anywhere in the United States and
+most other parts of the world at no cost and with almost no restrictions
+whatsoever.
+
+Title: Alice's Adventures in Wonderland
+       (Millennium Fulcrum Edition)
+
+Author: Lewis Carroll
+
+Language: English
+
+*** START OF THE PROJECT GUTENBERG EBOOK ALICE'S ADVENTURES IN WONDERLAND ***
+Produced by Arthur DiBianca
+and David Widger
+
+[Illustration: Alice and
+the White Rabbit]
+
+"""
+GUTENBERG_FOOTER = """
+*** END OF THE PROJECT GUTENBERG EBOOK ALICE'S ADVENTURES IN WONDERLAND ***
+
+THE FULL PROJECT GUTENBERG LICENSE
+
+Section 1. General Terms of Use and Redistributing Project Gutenberg electronic works
+"""
+
+
+def test_gutenberg_text_is_read_without_its_licence_and_with_its_metadata(tmp_path):
+    path = tmp_path / "pg11.txt"
+    path.write_text(GUTENBERG_HEADER + "CHAPTER I.\nDown the Rabbit-Hole\n\nAlice was tired.\n\n"
+                    "CHAPTER II.\n\nTHE POOL OF TEARS\n\n\u201cCuriouser!\u201d cried Alice. [Illustration]\n"
+                    + GUTENBERG_FOOTER, encoding="utf-8")
+    book = read_book(path)
+    assert (book.title, book.author, book.language) == (
+        "Alice's Adventures in Wonderland (Millennium Fulcrum Edition)", "Lewis Carroll", "en")
+    assert [(c.title, c.text) for c in book.chapters] == [
+        ("CHAPTER I. Down the Rabbit-Hole", "Alice was tired."),
+        ("CHAPTER II. THE POOL OF TEARS", "\u201cCuriouser!\u201d cried Alice.")]
+    old = tmp_path / "old.txt"          # a re-issued 1990s file: the new marker, then the old licence's own end
+    old.write_text("*** START OF THIS PROJECT GUTENBERG EBOOK X ***\n\n**The Project Gutenberg Etext**\n"
+                   "Small print, to be read by nobody.\n*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*"
+                   "\n\nThe story itself.\n\nEnd of the Project Gutenberg Etext of X\nMore licence.\n")
+    assert [c.text for c in read_book(old).chapters] == ["The story itself."]
+    plain = tmp_path / "plain.txt"      # any other text keeps every line, brackets included
+    plain.write_text("Title: Notes\n\nSee [Illustration 3] below.\n")
+    assert read_book(plain).chapters[0].text == "Title: Notes\n\nSee [Illustration 3] below."
+
+
+def test_txt_table_of_contents_is_skipped_but_never_prose(tmp_path):
+    chapters = "CHAPTER I.\n\nIt began.\n\nCHAPTER II.\n\nIt went on.\n"
+    titled = tmp_path / "titled.txt"      # a "Contents" line over heading-shaped entries, then front matter
+    titled.write_text("A Tale\n\nCONTENTS.\n\nCHAPTER I. The Start\nCHAPTER II. The Middle\n\n"
+                      "ETYMOLOGY.\n\nA word about whales.\n\n" + chapters)
+    assert [(c.title, c.text) for c in read_book(titled).chapters] == [
+        ("Titled", "A Tale\n\nETYMOLOGY.\n\nA word about whales."), ("CHAPTER I.", "It began."),
+        ("CHAPTER II.", "It went on.")]
+    bare = tmp_path / "bare.txt"          # no "Contents" line: a list of headings naming later ones
+    bare.write_text("CHAPTER I. The Start\nCHAPTER II. The Middle\n\n\n" + chapters)
+    assert [c.title for c in read_book(bare).chapters] == ["CHAPTER I.", "CHAPTER II."]
+    numbered = tmp_path / "numbered.txt"  # entries that are no headings, under a "Contents" line
+    numbered.write_text("Table of Contents\n\nI. The Start .... 1\nII. The Middle .... 9\n\n" + chapters)
+    assert [c.title for c in read_book(numbered).chapters] == ["CHAPTER I.", "CHAPTER II."]
+    cjk = tmp_path / "cjk.txt"
+    cjk.write_text("目录\n第一章 开始\n第二章 结束\n\n第一章 开始\n今天天气很好。\n第二章 结束\n明天见。\n", encoding="utf-8")
+    assert [(c.title, c.text) for c in read_book(cjk).chapters] == [("第一章 开始", "今天天气很好。"),
+                                                                    ("第二章 结束", "明天见。")]
+    prose = tmp_path / "prose.txt"        # "Contents" over hard-wrapped prose: nothing is skipped
+    prose.write_text("Contents\n\nShort line\nthat goes on as a sentence.\n\n" + chapters)
+    assert read_book(prose).chapters[0].text.startswith("Contents\n\nShort line\nthat goes on")
+    parts = tmp_path / "parts.txt"        # a heading over a heading lists nothing: both are kept, as one title
+    parts.write_text("BOOK ONE\n\nCHAPTER I.\n\nIt began.\n\nBOOK TWO\n\nCHAPTER I.\n\nIt went on.\n")
+    assert [c.title for c in read_book(parts).chapters] == ["BOOK ONE. CHAPTER I.", "BOOK TWO. CHAPTER I."]

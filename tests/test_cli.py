@@ -114,6 +114,26 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert [round(c[0], 1) for c in again["chapters"]] == [round(s, 1) for s in starts]
     assert abs(again["duration"] - info["duration"]) < 0.1
 
+    # a dry run lists what is there and estimates the length at the pace already rendered; it writes nothing
+    work = tmp_path / "sample.work"
+    before = sorted(p.name for p in work.rglob("*"))
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(tmp_path / "x.m4b"), "--work-dir", str(work),
+            "--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "3 chapters" in lines[0] and "at the pace of the" in lines[0]
+    minutes, seconds = lines[0].split("about ")[1].split(" ")[0].split(":")
+    assert abs(int(minutes) * 60 + int(seconds) - info["duration"]) < 3
+    rows = [line.split() for line in lines[2:5]]
+    assert [row[0] for row in rows] == ["1", "2", "3"] and all(row[-1] == row[-4] for row in rows)  # all rendered
+    assert sorted(p.name for p in work.rglob("*")) == before and not (tmp_path / "x.m4b").exists()
+    # one chapter alone, from the segments the whole book left
+    ch2 = tmp_path / "ch2.opus"
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(ch2), "--work-dir", str(work), "--chapters", "2")
+    assert r.returncode == 0, r.stderr
+    assert "0 segments rendered" in r.stdout and "2 of 3 chapters" not in r.stdout
+    assert [c[2] for c in probe(ch2)["chapters"]] == ["Chapter 2: The Clock"]
+
 
 def test_an_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):
     """A fault nobody foresaw (ours, or of a file) still ends in one line; INDEXSTUDIO_DEBUG=1 shows all."""

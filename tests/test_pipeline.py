@@ -10,7 +10,7 @@ from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
 from indexstudio.books.reader import Book, Chapter
 from indexstudio.errors import EngineError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
-from indexstudio.pipeline.plan import make_plan
+from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan
 
 BOOK = Book("Test Book", [
     Chapter("Chapter One", "The first sentence is here. A second sentence follows it closely. And a third one."),
@@ -27,6 +27,26 @@ def test_plan_reads_titles_and_numbers_segments():
     assert [s.chapter for s in plan.segments] == sorted(s.chapter for s in plan.segments)
     with pytest.raises(InputError, match="no speakable text"):
         make_plan(Book("Empty", [Chapter("", "... !!!")]), SyntheticEngine(), "tone", read_titles=False)
+
+
+def test_chapters_picked_keep_their_segments_keys(tmp_path):
+    """A chapter rendered alone and the whole book share their segments (the book's opening stays its own)."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    assert chapter_selection("3, 1", 3) == [0, 2] and chapter_selection("2-", 3) == [1, 2]
+    for bad, why in [("4", "the book has 3"), ("2-1", "low to high"), ("a", "not a chapter number")]:
+        with pytest.raises(InputError, match=why):
+            chapter_selection(bad, 3)
+    whole = Job(tmp_path / "w", plan, engine, "tone")
+    for chosen in ([1, 2], [0, 2]):
+        part = plan.only(chosen)
+        assert part.chapters == [plan.chapters[c] for c in chosen] and part.opening == (0 in chosen)
+        assert [s.index for s in part.segments] == list(range(len(part.segments)))
+        texts = {s.text: whole.keys[s.index] for s in plan.segments if s.chapter in chosen}
+        assert {s.text: Job(tmp_path / "w", part, engine, "tone").keys[s.index] for s in part.segments} == texts
+    assert not (tmp_path / "w").exists()              # looking at a job writes nothing
+    assert estimated_seconds("word " * 35) == pytest.approx(2 * estimated_seconds("word " * 17 + "word"), rel=0.05)
+    assert estimated_seconds("今天天气很好。") > estimated_seconds("It is fine.")
 
 
 def test_resume_renders_only_what_is_missing(tmp_path):

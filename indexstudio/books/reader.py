@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from indexstudio.books import gutenberg
 from indexstudio.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ _TXT_HEADING = re.compile(
 _BARE_HEADING = re.compile(r"^\s*(?i:chapter|part|book)\s+\S+[.:]?\s*$")
 # "第三章", "第十回 风起", "第一节：开端" (a 节 or 部 heading needs a break after it: "第一节课" is prose)
 _CJK_HEADING = re.compile(r"^\s*第[一二三四五六七八九十百千零〇\d]+(?:[章回卷].{0,30}|[节部](?:[\s：:、.·].{0,30})?)\s*$")
+_CONTENTS = re.compile(r"^\s*(?:(?:table of )?contents|目\s*录)[.:]?\s*$", re.IGNORECASE)
+_MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
 
@@ -112,44 +115,114 @@ def _split_front_matter(text: str) -> tuple[dict, str]:
     return (meta if isinstance(meta, dict) else {}), text[match.end():]
 
 
+def _heading_like(line: str) -> bool:
+    """A line shaped as a chapter heading, wherever it stands (a table of contents lists such lines)."""
+    return len(line) < 80 and bool(_CJK_HEADING.match(line) or _TXT_HEADING.match(line))
+
+
+def _is_heading(lines: list[str], n: int) -> bool:
+    """An English heading must stand apart (a blank line before or after it, or nothing but the keyword and its
+    number on the line) and not run on into the next line, so a hard-wrapped line of prose is never one."""
+    line = lines[n]
+    if not _heading_like(line):
+        return False
+    if _CJK_HEADING.match(line):
+        return True
+    bare = bool(_BARE_HEADING.match(line))
+    if not bare and n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
+        return False        # the line runs on into the next one: a sentence ("Part one: we leave at dawn, said")
+    alone_before = n == 0 or not lines[n - 1].strip()
+    alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
+    return alone_before or alone_after or bare
+
+
+def _lists(entry: str, heading: str) -> bool:
+    """Whether a contents entry names this heading ("CHAPTER I. Down the Rabbit-Hole" names "CHAPTER I.")."""
+    a, b = re.findall(r"\w+", entry.lower()), re.findall(r"\w+", heading.lower())
+    return bool(a and b) and a[:len(b)] == b[:len(a)]
+
+
+def _contents_end(lines: list[str], n: int, headings: set[int]) -> int | None:
+    """Where the table of contents that starts at line `n` ends, or None where none starts there.
+
+    Either two or more heading-shaped lines with nothing else between them ("CHAPTER I. Down the Rabbit-Hole"),
+    the first of which names a later heading (a list of chapters, not "BOOK ONE" over "CHAPTER I"), up to that
+    heading or to the first other line; or a "Contents" line over short lines that are no headings
+    ("I. Down the Rabbit-Hole"), up to the first heading, with no prose on the way: prose is never skipped."""
+    titled = bool(_CONTENTS.match(lines[n]))
+    first = next((k for k in range(n + 1 if titled else n, len(lines)) if lines[k].strip()), None)
+    if first is None:
+        return None
+    if _heading_like(lines[first]):
+        named = min((k for k in headings if k > first and _lists(lines[first], lines[k])), default=None)
+        if named is None:
+            return None
+        k, entries = first, 0
+        while k < named and (not lines[k].strip() or _heading_like(lines[k])):
+            entries += bool(lines[k].strip())
+            k += 1
+        return k if entries >= 2 else None
+    if not titled:
+        return None
+    for k in range(first, min(len(lines), first + _MAX_CONTENTS_LINES)):
+        if k in headings:
+            return k
+        line = lines[k].strip()
+        if len(line) >= 80 or line and k + 1 < len(lines) and lines[k + 1].lstrip()[:1].islower():
+            return None
+    return None
+
+
+def _subtitle(lines: list[str], n: int) -> int:
+    """How many lines after the bare heading at `n` are its subtitle ("CHAPTER I." over "Down the Rabbit-Hole"):
+    a short line right under it, or an upper-case one a blank line below, each standing alone above the text."""
+    def alone(k: int) -> bool:
+        line = lines[k].strip() if k < len(lines) else ""
+        ends_sentence = line[-1:] in ".!?,;:\"\u201d" and not line.isupper()
+        return (0 < len(line) < 60 and not ends_sentence and not _heading_like(line)
+                and (k + 1 >= len(lines) or not lines[k + 1].strip()))
+    if not _BARE_HEADING.match(lines[n]):
+        return 0
+    if alone(n + 1):
+        return 1
+    if n + 2 < len(lines) and not lines[n + 1].strip() and alone(n + 2) and lines[n + 2].isupper():
+        return 2
+    return 0
+
+
 def read_text(text: str, title: str) -> Book:
     """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter.
 
-    An English heading must stand apart (a blank line before or after it, or nothing but the keyword and its
-    number on the line) and not run on into the next line, so a hard-wrapped line of prose is never taken for
-    one.  No text is dropped: a
-    heading with nothing under it ("BOOK ONE" above "CHAPTER I") joins the next heading's title."""
+    No text is dropped but a table of contents: a heading with nothing under it ("BOOK ONE" above
+    "CHAPTER I") joins the next heading's title, and a subtitle under a bare heading joins its own."""
     chapters: list[Chapter] = []
     lines = text.splitlines()
     current_title, body, heading_pending = title, [], False
-
-    def is_heading(n: int) -> bool:
+    headings = {k for k in range(len(lines)) if _is_heading(lines, k)}
+    n = 0
+    while n < len(lines):
         line = lines[n]
-        if len(line) >= 80:
-            return False
-        if _CJK_HEADING.match(line):
-            return True
-        if not _TXT_HEADING.match(line):
-            return False
-        bare = bool(_BARE_HEADING.match(line))
-        if not bare and n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
-            return False        # the line runs on into the next one: a sentence ("Part one: we leave at dawn, said")
-        alone_before = n == 0 or not lines[n - 1].strip()
-        alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
-        return alone_before or alone_after or bare
-
-    for n, line in enumerate(lines):
-        if not is_heading(n):
+        if _CONTENTS.match(line) or _heading_like(line):
+            end = _contents_end(lines, n, headings)
+            if end is not None:
+                log.info("skipped a table of contents (%d lines, from %r)", end - n, line.strip())
+                n = end
+                continue
+        if n not in headings:
             body.append(line)
+            n += 1
             continue
+        sub = _subtitle(lines, n)
+        heading = f"{line.strip().rstrip('.:')}. {lines[n + sub].strip()}" if sub else line.strip()
         if has_speech("\n".join(body)):
             chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
-            current_title, heading_pending = line.strip(), True
+            current_title, heading_pending = heading, True
         elif heading_pending:                       # a heading with nothing under it: one title with the next
-            current_title = f"{current_title.rstrip('.:')}. {line.strip()}"
+            current_title = f"{current_title.rstrip('.:')}. {heading}"
         else:
-            current_title, heading_pending = line.strip(), True
+            current_title, heading_pending = heading, True
         body = []
+        n += 1 + sub
     if has_speech("\n".join(body)):
         chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
     elif heading_pending and has_speech(current_title):     # a last heading with nothing under it is still said
@@ -315,6 +388,18 @@ def read_epub(path: Path, limits: Limits) -> Book:
     return book
 
 
+def _read_plain_text(text: str, path: Path) -> Book:
+    """A .txt file; one from Project Gutenberg without its licence and with the title and author it names."""
+    unwrapped = gutenberg.unwrap(text)
+    if unwrapped is None:
+        return read_text(text, _title_from_path(path))
+    text, meta = unwrapped
+    log.info("%s: a Project Gutenberg text: its licence and header are not read", path.name)
+    book = read_text(text, meta.get("title") or _title_from_path(path))
+    book.author, book.language = meta.get("author", ""), meta.get("language", "")
+    return book
+
+
 def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
     """Read a .txt, .md/.markdown or .epub file into a Book."""
     path = Path(path)
@@ -329,7 +414,7 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
     elif suffix in (".md", ".markdown"):
         book = read_markdown(_decode(path.read_bytes(), path), _title_from_path(path))
     elif suffix in (".txt", ".text", ""):
-        book = read_text(_decode(path.read_bytes(), path), _title_from_path(path))
+        book = _read_plain_text(_decode(path.read_bytes(), path), path)
     else:
         raise InputError(f"{path}: unsupported format {suffix!r} (use .txt, .md or .epub)")
     if not book.chapters:

@@ -134,5 +134,9 @@ class IndexTTS25Engine(IndexTTS2Engine):
              runtime: RuntimeSettings) -> IndexTTS25:
         return IndexTTS25(folder, device, dtype, runtime)
 
+    @staticmethod
+    def load_frontend(folder: ModelFolder) -> Any:
+        return load_text_frontend_v2_5(folder)
+
     def count_tokens(self, text: str) -> int:
-        return self.model.frontend.count_tokens(text)
+        return self.frontend.count_tokens(text)

@@ -40,6 +40,7 @@ from indexstudio.runtime.device import compile_for, compile_unavailable, pick_de
 from indexstudio.runtime.memory import MemoryBoundBatches
 from indexstudio.runtime.sequence import SamplingParams
 from indexstudio.runtime.weights import WEIGHT_MODES
+from indexstudio.text.indextts import load_text_frontend
 
 log = logging.getLogger(__name__)
 
@@ -367,9 +368,19 @@ class IndexTTSEngine(Engine):
     def normalize(self, text: str, language: str) -> str:
         return text    # the IndexTTS front-ends normalise (WeTextProcessing) when they tokenise
 
+    @property
+    def frontend(self) -> Any:
+        """The text front-end, built without the weights (the folder keeps it for the model stack to share), so
+        that planning a book - counting its tokens - loads no model."""
+        return self.load_frontend(self._stack[0])
+
+    @staticmethod
+    def load_frontend(folder: ModelFolder) -> Any:
+        return load_text_frontend(folder)
+
     @functools.lru_cache(maxsize=4096)
     def count_tokens(self, text: str) -> int:
-        return len(self.model.frontend.tokenize(text))
+        return len(self.frontend.tokenize(text))
 
     def check_options(self, options: dict[str, Any]) -> DecodingOptions:
         """The options, validated against this model too (its text position table), before any work starts."""

@@ -97,9 +97,12 @@ class Job:
         self.dir = Path(work_dir)
         self.plan, self.engine, self.voice, self.controls, self.settings = plan, engine, voice, controls, settings
         self.engine_id = engine_id or engine.name
-        (self.dir / "segments").mkdir(parents=True, exist_ok=True)
         self._done_log = self.dir / "done.jsonl"
         self._files: dict[str, Path] = {}         # key -> its file, as `finished` found them
+
+    def open(self) -> None:
+        """Create the work folder and record the job in it (a Job only looked at - a dry run - writes nothing)."""
+        (self.dir / "segments").mkdir(parents=True, exist_ok=True)
         self._write_job_file()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -109,8 +112,11 @@ class Job:
         book's edits move it."""
         seg = self.plan.segments[index]
         blob = json.dumps([self.engine_id, self._voice_id, self._controls_id, self.settings.loudness, seg.text,
-                           index == 0], sort_keys=True, default=str)
+                           self._opens_book(index)], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    def _opens_book(self, index: int) -> bool:
+        return index == 0 and self.plan.opening
 
     @functools.cached_property
     def _voice_id(self) -> str:
@@ -209,10 +215,11 @@ class Job:
         """The call that opens the book (its first segment first) streams; the others continue it, so that
         options such as IndexTTS's quick_streaming_tokens shape the book's opening only, however the calls
         fall (resumed jobs, bucket sizes)."""
-        return self.controls if batch[0] == 0 else self.engine.continuing(self.controls)
+        return self.controls if self._opens_book(batch[0]) else self.engine.continuing(self.controls)
 
     def render(self, on_progress: Callable[[Progress], None] | None = None) -> tuple[dict[int, int], Progress]:
         """Render every missing segment; returns (index -> samples, final progress)."""
+        self.open()
         done = self.finished()
         resumed = len(done)
         firsts: dict[str, int] = {}       # a sentence the book says twice is rendered once
@@ -360,6 +367,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
             raise PermissionError(f"{output.parent} is not writable")
         job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings,
                   engine_id)
+        job.open()
     except OSError as exc:
         raise InputError(f"cannot write {output} or its work folder: {exc}") from exc
     resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)

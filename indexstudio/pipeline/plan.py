@@ -10,6 +10,10 @@ from indexstudio.errors import InputError
 from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_text
 
 _CJK = re.compile(f"[{CJK_RANGES}]")
+# speaking rates at speed 1, for a plan's length before any audio exists (Kokoro read 589 characters of English
+# in 33 s, 58 Chinese ones in 12.8 s, pauses included)
+CHARACTERS_PER_SECOND = 17.5
+CJK_CHARACTERS_PER_SECOND = 4.5
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Plan:
     narrator: str = ""
     language: str = ""
     extra: dict = field(default_factory=dict)
+    opening: bool = True        # whether its first segment opens the book (not so for chapters picked further in)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -38,6 +43,38 @@ class Plan:
         data = dict(data)
         data["segments"] = [Segment(**s) for s in data["segments"]]
         return cls(**data)
+
+    def only(self, chapters: list[int]) -> "Plan":
+        """The plan of some of its chapters (numbered from 0), in book order, segments numbered anew."""
+        keep = {c: n for n, c in enumerate(sorted(set(chapters)))}
+        kept = [s for s in self.segments if s.chapter in keep]
+        return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens)
+                    for i, s in enumerate(kept)], self.author, self.narrator, self.language, dict(self.extra),
+                    opening=self.opening and 0 in keep)
+
+
+def estimated_seconds(text: str, speed: float = 1.0) -> float:
+    """About how long saying `text` takes (for planning: no engine is asked)."""
+    cjk = len(_CJK.findall(text))
+    other = len(" ".join(text.split())) - cjk
+    return (other / CHARACTERS_PER_SECOND + cjk / CJK_CHARACTERS_PER_SECOND) / speed
+
+
+def chapter_selection(spec: str, count: int) -> list[int]:
+    """Chapter numbers from 1 as a user writes them ("1-3,7", "10-", "-2") -> indexes from 0."""
+    chosen: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d*)(-?)(\d*)", part)
+        if not part or not match or not (match.group(1) or match.group(3)) or (match.group(3) and not match.group(2)):
+            raise InputError(f"--chapters: {part!r} is not a chapter number or range (e.g. 1-3,7,10-)")
+        first = int(match.group(1) or 1)
+        last = int(match.group(3) or (count if match.group(2) else first))
+        if not 1 <= first <= last:
+            raise InputError(f"--chapters: {part!r}: chapters count from 1, and a range runs from low to high")
+        if first > count or last > count and match.group(3):
+            raise InputError(f"--chapters: {part!r} goes past the last chapter: the book has {count}")
+        chosen.update(range(first - 1, last))
+    return sorted(chosen)
 
 
 def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_MAX_TOKENS,
