@@ -147,8 +147,8 @@ def _load_engine(args: argparse.Namespace):
     return get_engine(args.engine, **options)
 
 
-def _voice(engine, requested: str | None, text: str) -> str:
-    voice = requested or engine.voice_for(text[:20000])
+def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
+    voice = requested or engine.voice_for(text[:20000], language)
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
     return engine.check_voice(voice)
@@ -216,7 +216,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]))
+    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]), book.language)
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     chapters_in_book = len(plan.chapters)
@@ -289,7 +289,8 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
     gaps = (len(plan.segments) - len(plan.chapters)) * args.gap_ms / 1000 + (len(plan.chapters) - 1) * args.chapter_gap_ms / 1000
     total = sum(guess) * scale + gaps
-    chosen = f"chapters {args.chapters} of {chapters_in_book}" if args.chapters else f"{len(plan.chapters)} chapters"
+    chosen = (f"chapters {args.chapters} of {chapters_in_book}" if args.chapters
+              else f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}")
     basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
     print(f"{title}{f' by {author}' if author else ''}: {chosen}, {len(plan.segments)} segments, "
           f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
@@ -385,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     except IndexStudioError as exc:
         print(f"indexstudio: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:                 # the reader of our output went away (`... --dry-run | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
         print(f"indexstudio: interrupted{resume}", file=sys.stderr)

@@ -21,10 +21,10 @@ _CREDITS = re.compile(r"\A\s*(?:Produced by|E-?text prepared by|This e-?book was
                       r".*?(?:\n[ \t]*\n|\Z)", re.IGNORECASE | re.DOTALL)
 _ILLUSTRATION = re.compile(r"\[(?:Illustration|Transcriber[’']?s? Notes?)\b[^\]]{0,2000}\]", re.IGNORECASE)
 
-LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
-                  "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
-                  "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
-                  "hungarian": "hu", "czech": "cs", "chinese": "zh", "japanese": "ja", "esperanto": "eo"}
+_LANGUAGE_NAMES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+                   "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
+                   "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
+                   "hungarian": "hu", "czech": "cs", "chinese": "zh", "japanese": "ja", "esperanto": "eo"}
 
 
 def unwrap(text: str) -> tuple[str, dict[str, str]] | None:
@@ -39,5 +39,5 @@ def unwrap(text: str) -> tuple[str, dict[str, str]] | None:
     body = _ILLUSTRATION.sub("", _CREDITS.sub("", body, count=1))
     meta = {key.lower(): " ".join(value.split()) for key, value in _FIELD.findall(header)}
     if "language" in meta:
-        meta["language"] = LANGUAGE_CODES.get(meta["language"].lower(), meta["language"])
+        meta["language"] = _LANGUAGE_NAMES.get(meta["language"].lower(), meta["language"])
     return body, meta

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
+from pathlib import Path
 
 import yaml
 
@@ -50,9 +48,10 @@ class Limits:
 
 @dataclass
 class Chapter:
-    title: str
+    title: str                  # its name in the chapter marks
     text: str
     read_title: bool = True     # False for a title the book does not give (from its file name, or numbered)
+    heading: str = ""           # the heading as the book prints it, spoken in place of the title where given
 
 
 @dataclass
@@ -72,7 +71,20 @@ def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
 
 
-def _title_from_path(path: Path) -> str:
+# ISO 639-2 codes that books carry (Calibre writes "eng") -> ISO 639-1
+_LANGUAGE_CODES = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
+                   "por": "pt", "nld": "nl", "dut": "nl", "zho": "zh", "chi": "zh", "jpn": "ja", "rus": "ru",
+                   "pol": "pl", "swe": "sv", "fin": "fi", "dan": "da", "nor": "no", "lat": "la", "hin": "hi",
+                   "kor": "ko", "ara": "ar", "ell": "el", "gre": "el", "ces": "cs", "cze": "cs", "hun": "hu"}
+
+
+def language_code(tag: str) -> str:
+    """A book's language tag with its language as two letters where it has them: "eng" -> "en", "en-GB" kept."""
+    primary, sep, region = tag.strip().partition("-")
+    return _LANGUAGE_CODES.get(primary.lower(), primary) + sep + region
+
+
+def title_from_path(path: Path) -> str:
     return re.sub(r"[_-]+", " ", path.stem).strip().title() or path.name
 
 
@@ -279,123 +291,14 @@ def read_markdown(text: str, title: str) -> Book:
     return book
 
 
-def _check_zip(path: Path, limits: Limits) -> None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = zf.infolist()
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a valid EPUB (not a zip archive)") from exc
-    if len(members) > limits.max_members:
-        raise InputError(f"{path}: EPUB holds {len(members)} files, more than the limit of {limits.max_members}")
-    unpacked = sum(m.file_size for m in members)
-    if unpacked > limits.max_unpacked_bytes:
-        raise InputError(f"{path}: EPUB would unpack to {unpacked / 2**20:.0f} MiB, over the limit of "
-                         f"{limits.max_unpacked_bytes / 2**20:.0f} MiB (possible zip bomb)")
-
-
-def _html_text(content: bytes) -> tuple[str, str]:
-    """(first heading, body text) of an XHTML document, without images, scripts and footnotes."""
-    from lxml import html
-
-    root = html.fromstring(content)
-    # epub:type survives HTML parsing as a plain attribute named "epub:type".
-    drop = root.xpath(
-        "//script|//style|//img|//svg|//figure|//nav|//sup[.//a]"
-        "|//*[contains(@*[name()='epub:type' or local-name()='type'], 'note')]"
-        "|//*[starts-with(@role, 'doc-footnote') or starts-with(@role, 'doc-endnote') or @role='doc-noteref']"
-        "|//*[contains(@class, 'footnote')]")
-    for node in drop:
-        tail = node.tail
-        parent = node.getparent()
-        if parent is None:
-            continue
-        prev = node.getprevious()
-        if tail:  # keep the text that followed the dropped node
-            if prev is not None:
-                prev.tail = (prev.tail or "") + tail
-            else:
-                parent.text = (parent.text or "") + tail
-        parent.remove(node)
-    heading = ""
-    for h in root.xpath("//h1|//h2|//h3"):
-        heading = " ".join(h.text_content().split())
-        if heading:
-            break
-    blocks = [" ".join(el.text_content().split())
-              for el in root.xpath("//body//*[self::p or self::h1 or self::h2 or self::h3 or self::h4 or self::li or self::blockquote[not(.//p)] or self::div[not(.//p|.//div|.//h1|.//h2|.//h3|.//li)]]")]
-    return heading, "\n\n".join(b for b in blocks if b)
-
-
-def read_epub(path: Path, limits: Limits) -> Book:
-    """EPUB 2/3: spine order, chapter titles from the navigation document / NCX."""
-    _check_zip(path, limits)
-    import ebooklib
-    from ebooklib import epub
-
-    try:
-        doc = epub.read_epub(str(path), options={"ignore_ncx": False})
-    except Exception as exc:  # ebooklib raises many kinds on broken files
-        raise InputError(f"{path}: cannot read EPUB ({exc})") from exc
-
-    toc_titles: dict[str, str] = {}
-
-    def walk(entries) -> None:
-        if not isinstance(entries, (list, tuple)):      # ebooklib gives an empty navigation map as one Link
-            entries = [entries]
-        for entry in entries:
-            if isinstance(entry, tuple):
-                section, children = entry
-                if getattr(section, "href", None):
-                    toc_titles.setdefault(unquote(section.href.split("#")[0]), section.title)
-                walk(children)
-            elif getattr(entry, "href", None):
-                toc_titles.setdefault(unquote(entry.href.split("#")[0]), entry.title)
-    walk(doc.toc)
-    toc_titles.pop("", None)
-
-    chapters: list[Chapter] = []
-    for idref, _linear in doc.spine:
-        item = doc.get_item_with_id(idref)
-        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
-            continue
-        heading, text = _html_text(item.get_content())
-        if not has_speech(text):
-            continue
-        name = unquote(item.get_name())
-        title = toc_titles.get(name) or toc_titles.get(PurePosixPath(name).name)
-        if not toc_titles and heading:          # no table of contents: each file with a heading opens a chapter
-            title = heading
-        if title or not chapters:
-            if heading and text.startswith(heading):
-                text = text[len(heading):].lstrip()
-            chapters.append(Chapter(title or heading or f"Chapter {len(chapters) + 1}", text,
-                                    read_title=bool(title or heading)))
-        else:  # a continuation file of the current chapter
-            chapters[-1].text += "\n\n" + text
-
-    def meta(name: str) -> str:
-        values = doc.get_metadata("DC", name)
-        return str(values[0][0]) if values else ""
-
-    book = Book(title=meta("title") or _title_from_path(path), chapters=chapters, author=meta("creator"), language=meta("language"))
-    cover = next((i for i in doc.get_items() if i.get_type() == ebooklib.ITEM_COVER), None)
-    if cover is None:
-        cover_meta = doc.get_metadata("OPF", "cover")
-        cover_id = cover_meta[0][1].get("content") if cover_meta else None
-        cover = doc.get_item_with_id(cover_id) if cover_id else None
-    if cover is not None:
-        book.cover, book.cover_type = cover.get_content(), cover.media_type
-    return book
-
-
 def _read_plain_text(text: str, path: Path) -> Book:
     """A .txt file; one from Project Gutenberg without its licence and with the title and author it names."""
     unwrapped = gutenberg.unwrap(text)
     if unwrapped is None:
-        return read_text(text, _title_from_path(path))
+        return read_text(text, title_from_path(path))
     text, meta = unwrapped
     log.info("%s: a Project Gutenberg text: its licence and header are not read", path.name)
-    book = read_text(text, meta.get("title") or _title_from_path(path))
+    book = read_text(text, meta.get("title") or title_from_path(path))
     book.author, book.language = meta.get("author", ""), meta.get("language", "")
     return book
 
@@ -410,9 +313,10 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
         raise InputError(f"{path}: {size / 2**20:.1f} MiB is over the input limit of {limits.max_file_bytes / 2**20:.0f} MiB")
     suffix = path.suffix.lower()
     if suffix == ".epub":
+        from indexstudio.books.epub import read_epub
         book = read_epub(path, limits)
     elif suffix in (".md", ".markdown"):
-        book = read_markdown(_decode(path.read_bytes(), path), _title_from_path(path))
+        book = read_markdown(_decode(path.read_bytes(), path), title_from_path(path))
     elif suffix in (".txt", ".text", ""):
         book = _read_plain_text(_decode(path.read_bytes(), path), path)
     else:

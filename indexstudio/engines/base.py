@@ -59,9 +59,9 @@ class Engine(abc.ABC):
         on which call renders it."""
         return controls
 
-    def voice_for(self, text: str) -> str:
-        """The voice for `text` when none is asked for: the default (an engine whose voices each speak one
-        language picks one that speaks the text's)."""
+    def voice_for(self, text: str, language: str = "") -> str:
+        """The voice for `text` (in `language`, a book's language tag, where known) when none is asked for: the
+        default (an engine whose voices each speak one language picks one that speaks the text's)."""
         return self.default_voice
 
     def check_voice(self, voice: str) -> str:

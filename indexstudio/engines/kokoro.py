@@ -176,13 +176,26 @@ class KokoroEngine(Engine):
                 self._styles[voice] = _load_style(self._files[voice])
             return self._styles[voice]
 
-    def voice_for(self, text: str) -> str:
-        """A Mandarin voice for a text that is mostly Chinese, else the default."""
-        if han_share(text) > 0.5:
+    def voice_for(self, text: str, language: str = "") -> str:
+        """A Mandarin voice for a text that is mostly Chinese; for a book in another language than English, a
+        voice of that language (an InputError where none is installed: eSpeak's English would garble it);
+        else the default."""
+        primary = language.split("-")[0].lower()
+        if han_share(text) > 0.5 or primary == "zh":
             voice = next((v for v in sorted(self._files) if v.startswith("zf_")), self.default_voice)
             log.info("the text is Chinese: speaking with the Mandarin voice %s (--voice chooses another)", voice)
             return voice
-        return self.default_voice
+        if len(primary) != 2 or primary == "en":
+            return self.default_voice
+        letter = next((k for k, lang in _LANGUAGES.items() if lang.split("-")[0] == primary), None)
+        voice = next((v for v in sorted(self._files, key=lambda v: (v[1] != "f", v)) if v[0] == letter), None)
+        if voice is None:
+            spoken = sorted({_DESCRIPTIONS[_LANGUAGES[v[0]]] for v in self._files})
+            raise InputError(f"the book is in language {language!r}, and engine {self.name} has no voice for it "
+                             f"here (its voices speak {', '.join(spoken)}): give --voice to read it with one of "
+                             "those anyway" + (", or add that language's voices (see the README)" if letter else ""))
+        log.info("the book is in language %r: speaking with the voice %s (--voice chooses another)", language, voice)
+        return voice
 
     def _chinese_phonemes(self, text: str) -> str:
         if self._zh_g2p is None:

@@ -53,6 +53,21 @@ class Plan:
                     opening=self.opening and 0 in keep)
 
 
+_ROMAN_HEADING = re.compile(r"^(?=[IVXLC])(C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})(?=$|[.:](?:\s|$))")
+_ROMAN_VALUES = {"C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+
+
+def _numbered(heading: str) -> str:
+    """A heading that opens with a Roman numeral says its number ("II" -> "2", "I: Introduction" -> "1: ..."),
+    so that a chapter "I" is not read as the pronoun."""
+    match = _ROMAN_HEADING.match(heading.strip())
+    if not match or match.group(0) in ("C", "L"):          # a section "C" is a letter
+        return heading
+    values = [_ROMAN_VALUES[c] for c in match.group(0)]
+    number = sum(-v if v < next_v else v for v, next_v in zip(values, values[1:] + [0]))
+    return str(number) + heading.strip()[match.end():]
+
+
 def estimated_seconds(text: str, speed: float = 1.0) -> float:
     """About how long saying `text` takes (for planning: no engine is asked)."""
     cjk = len(_CJK.findall(text))
@@ -85,8 +100,9 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
     titles: list[str] = []
     for chapter in book.chapters:
         texts = segment_text(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
-        if read_titles and chapter.read_title and has_speech(chapter.title):
-            title = engine.normalize(chapter.title, language).rstrip()
+        spoken = _numbered(chapter.heading or chapter.title)
+        if read_titles and chapter.read_title and has_speech(spoken):
+            title = engine.normalize(spoken, language).rstrip()
             texts.insert(0, title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else "."))
         texts = [t for t in texts if has_speech(t)]
         if not texts:

@@ -1,0 +1,193 @@
+"""EPUBs as their producers make them (Project Gutenberg, Standard Ebooks, Calibre), read as a listener hears them."""
+import logging
+import zipfile
+
+import pytest
+from helpers.synthetic_engine import SyntheticEngine
+
+from indexstudio.books.reader import read_book
+from indexstudio.errors import InputError
+from indexstudio.pipeline.plan import make_plan
+
+XHTML = "application/xhtml+xml"
+
+
+def xhtml(body: str) -> str:
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+            'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>x</title></head>'
+            f"<body>{body}</body></html>")
+
+
+def make_epub(path, documents, toc=(), metadata="", manifest="", extra=None, version="3.0"):
+    """A raw EPUB: `documents` are (file name, body or None for an empty file) or (file name, body, linear);
+    `toc` (href, title) pairs."""
+    items, spine = [], []
+    for n, (name, body, *linear) in enumerate(documents):
+        items.append(f'<item id="d{n}" href="{name}" media-type="{XHTML}"/>')
+        spine.append(f'<itemref idref="d{n}"/>' if not linear or linear[0] else f'<itemref idref="d{n}" linear="no"/>')
+    nav = "".join(f'<li><a href="{href}">{title}</a></li>' for href, title in toc)
+    opf = (f'<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="{version}" '
+           'unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/" '
+           'xmlns:opf="http://www.idpf.org/2007/opf"><dc:identifier id="id">x</dc:identifier>'
+           f'<dc:title>A Book</dc:title><dc:language>en</dc:language>{metadata}</metadata><manifest>'
+           f'<item id="nav" href="nav.xhtml" media-type="{XHTML}" properties="nav"/>{"".join(items)}{manifest}'
+           f'</manifest><spine>{"".join(spine)}</spine></package>')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/epub+zip")
+        zf.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:'
+                    'tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" '
+                    'media-type="application/oebps-package+xml"/></rootfiles></container>')
+        zf.writestr("OEBPS/content.opf", opf)
+        zf.writestr("OEBPS/nav.xhtml", xhtml(f'<nav epub:type="toc"><ol>{nav}</ol></nav>'))
+        for name, body, *_ in documents:
+            zf.writestr(f"OEBPS/{name}", xhtml(body) if body is not None else "")
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return path
+
+
+def chapters(path):
+    return [(c.title, c.heading, c.text) for c in read_book(path).chapters]
+
+
+def test_gutenberg_epub_chapters_at_anchors_without_licence_contents_or_page_numbers(tmp_path):
+    header = ('<section class="pg-boilerplate pgheader" id="pg-header"><h2>The Project Gutenberg eBook of Pride and '
+              'Prejudice</h2><p>This ebook is for the use of anyone anywhere.</p><div id="pg-start-separator">'
+              '*** START OF THE PROJECT GUTENBERG EBOOK PRIDE AND PREJUDICE ***</div></section>')
+    front = ('<h1>PRIDE.<br/>and<br/>PREJUDICE</h1><h2 id="toc">CONTENTS</h2><table>'
+             '<tr><td><a href="b.xhtml#chap01">CHAPTER I.</a></td><td><a href="b.xhtml#page_1">1</a></td></tr>'
+             '<tr><td><a href="b.xhtml#chap02">CHAPTER II.</a></td><td><a href="b.xhtml#page_5">5</a></td></tr>'
+             '<tr><td><a href="c.xhtml#chap03">CHAPTER III.</a></td><td><a href="c.xhtml#page_9">9</a></td></tr>'
+             '</table>')
+    two_chapters = ('<div class="chapter"><h2><a id="chap01"></a>CHAPTER I.</h2><p><span class="pagenum">'
+                    '<a id="page_1">{1}</a></span>It is a truth universally acknowledged.</p></div>'
+                    '<div class="chapter"><h2><a id="chap02"></a>CHAPTER II.</h2><p>Mr.&#160;Bennet waited.'
+                    '<a id="FNanchor_1" href="#Footnote_1" class="fnanchor">[1]</a></p></div>')
+    third = ('<div class="chapter"><h2 id="chap03">CHAPTER III.</h2><p>Not all that was<span class="pagenum">[Pg 10]'
+             '</span> sufficient.</p><p>THE END.</p></div><section class="pg-boilerplate" id="pg-footer">'
+             '<h2 id="pg-footer-heading">THE FULL PROJECT GUTENBERG LICENSE</h2><p>Section 1.</p></section>')
+    path = make_epub(tmp_path / "pg.epub", [("a.xhtml", header + front), ("b.xhtml", two_chapters), ("c.xhtml", third)],
+                     toc=[("a.xhtml#pg-header", "The Project Gutenberg eBook of Pride and Prejudice"),
+                          ("a.xhtml#toc", "CONTENTS"), ("b.xhtml#chap01", "CHAPTER I."), ("b.xhtml#chap02", "CHAPTER II."),
+                          ("c.xhtml#chap03", "CHAPTER III."),
+                          ("c.xhtml#pg-footer-heading", "THE FULL PROJECT GUTENBERG LICENSE")],
+                     metadata="<dc:creator>Austen, Jane</dc:creator>")
+    book = read_book(path)
+    assert book.author == "Jane Austen"
+    assert chapters(path) == [
+        ("PRIDE. and PREJUDICE", "", "PRIDE.\nand\nPREJUDICE"),
+        ("CHAPTER I.", "CHAPTER I", "It is a truth universally acknowledged."),
+        ("CHAPTER II.", "CHAPTER II", "Mr.\u00a0Bennet waited."),
+        ("CHAPTER III.", "CHAPTER III", "Not all that was sufficient.\n\nTHE END.")]
+
+
+def test_epub_text_is_read_as_printed(tmp_path):
+    body = ('<h1>One</h1>'
+            '<p>Line one<br/>line two</p>'                                      # a line break is a break, not glue
+            '<p><ruby>吾輩<rp>(</rp><rt>わがはい</rt><rp>)</rp></ruby>は猫</p>'   # ruby readings are not said twice
+            '<p><span class="dropcap">T</span>he day.</p><div class="dropcap">W</div><p>hen it rained.</p>'
+            '<p><img class="initial" alt="I" src="i.png"/>t was late.</p>'
+            '<p style="display:none">Hidden text.</p><p hidden="">Also hidden.</p>'
+            '<p>10&#160;000 e\u00adggs, a \ufb01ne \u200bday.</p>'
+            '<ul><li><p>Item in a paragraph.</p></li><li>Outer<ul><li>Inner</li></ul></li></ul>'
+            '<div><blockquote>Quoted once.</blockquote>Loose text after it.</div>'
+            '<table><caption>Exports</caption><tr><td>Year</td><td>Tons</td></tr></table>'
+            '<p>A note<a href="notes.xhtml#n2"><sup>2</sup></a> and one<sup><a href="#n3">3</a></sup>, '
+            'see chapter <a href="#c3">3</a>.</p>'
+            '<p>The note itself. <a href="#ref1">\u21a9</a> <a href="#ref2">[Back]</a></p>'
+            '<p>17</p>')
+    path = make_epub(tmp_path / "text.epub", [("a.xhtml", body)], toc=[("a.xhtml", "One")])
+    (title, heading, text), = chapters(path)
+    assert (title, heading) == ("One", "One")
+    assert text.split("\n\n") == [
+        "Line one\nline two", "吾輩は猫", "The day.", "When it rained.", "It was late.",
+        "10\u00a0000 eggs, a fine day.", "Item in a paragraph.", "Outer", "Inner", "Quoted once.",
+        "Loose text after it.", "Exports", "Year", "Tons", "A note and one, see chapter 3.", "The note itself."]
+
+
+def test_epub_front_and_back_matter_contents_pages_and_non_linear_items_are_not_read(tmp_path):
+    documents = [
+        ("title.xhtml", '<section epub:type="titlepage"><h1>The Time Machine</h1><p>By H. G. Wells.</p></section>'),
+        ("imprint.xhtml", '<section epub:type="imprint"><h2>Imprint</h2><p>This ebook is the product of work.</p>'
+                          "</section>"),
+        ("contents.xhtml", "<h2>Contents</h2>" + "".join(f'<p><a href="{name}.xhtml">{name.title()}</a></p>'
+                                                          for name in ("c1", "c2", "notes"))),
+        ("c1.xhtml", '<section epub:type="chapter"><hgroup><h2>Chapter <span>I</span></h2><p>Introduction</p>'
+                     "</hgroup><p>The Time Traveller spoke.</p></section>"),
+        ("popup.xhtml", "<p>A pop-up note.</p>", False),
+        ("c2.xhtml", '<section epub:type="chapter"><h2 epub:type="ordinal">II</h2><p>None believed.</p></section>'),
+        ("notes.xhtml", '<section epub:type="endnotes"><ol><li id="note-1"><p>A note.</p></li></ol></section>'),
+        ("colophon.xhtml", '<section epub:type="colophon"><p>Set in a typeface.</p></section>'),
+    ]
+    path = make_epub(tmp_path / "se.epub", documents, toc=[
+        ("title.xhtml", "Titlepage"), ("imprint.xhtml", "Imprint"), ("c1.xhtml", "I: Introduction"),
+        ("c2.xhtml", "II"), ("notes.xhtml", "Endnotes"), ("colophon.xhtml", "Colophon")])
+    assert chapters(path) == [("I: Introduction", "Chapter I. Introduction", "The Time Traveller spoke."),
+                              ("II", "II", "None believed.")]
+    plan = make_plan(read_book(path), SyntheticEngine(), "tone")
+    assert [s.text for s in plan.segments if s.chapter == 1][0] == "two."    # a chapter "II" is its number
+
+
+def test_epub_without_contents_entries_for_every_file_and_with_broken_anchors(tmp_path):
+    documents = [("a.xhtml", "<h1>Part One</h1>"),                      # a part's title page: said once
+                 ("b.xhtml", "<h2>Departure</h2><p>We left.</p>"),
+                 ("c.xhtml", "<p>More of it.</p>"),                     # no entry: the chapter goes on
+                 ("d.xhtml", "<h2>Storm</h2><p>It rained.</p>")]
+    path = make_epub(tmp_path / "parts.epub", documents, toc=[
+        ("a.xhtml", "Part One"), ("b.xhtml", "Departure"), ("d.xhtml#nowhere", "Storm")])
+    assert chapters(path) == [("Part One", "", "Part One"), ("Departure", "Departure", "We left.\n\nMore of it."),
+                              ("Storm", "Storm", "It rained.")]
+    assert read_book(path).chapters[0].read_title is False
+
+
+def test_epub_metadata_authors_language_and_epub2_cover(tmp_path):
+    metadata = ('<dc:creator opf:role="trl">A Translator</dc:creator><dc:creator id="a1">Terry Pratchett</dc:creator>'
+                '<dc:creator id="a2">Neil Gaiman</dc:creator><meta refines="#a2" property="role">aut</meta>'
+                '<dc:creator id="a3">An Illustrator</dc:creator><meta refines="#a3" property="role">ill</meta>'
+                '<meta name="cover" content="cov"/>')
+    path = make_epub(tmp_path / "meta.epub", [("a.xhtml", "<p>Text.</p>")], toc=[("a.xhtml", "One")],
+                     metadata=metadata.replace("<dc:language>en</dc:language>", ""),
+                     manifest='<item id="cov" href="cover.jpg" media-type="image/jpeg"/>',
+                     extra={"OEBPS/cover.jpg": b"\xff\xd8\xff\xe0jpeg"})
+    book = read_book(path)
+    assert book.author == "Terry Pratchett & Neil Gaiman"
+    assert book.cover == b"\xff\xd8\xff\xe0jpeg" and book.cover_type == "image/jpeg"
+
+
+def test_broken_and_protected_epubs_are_named(tmp_path, caplog):
+    good = [("a.xhtml", "<h1>One</h1><p>Text one.</p>"), ("b.xhtml", None)]
+    missing_image = make_epub(tmp_path / "img.epub", good, toc=[("a.xhtml", "One")],
+                              manifest='<item id="i" href="images/fig.jpg" media-type="image/jpeg"/>')
+    with caplog.at_level(logging.WARNING, logger="indexstudio"):
+        assert chapters(missing_image) == [("One", "One", "Text one.")]
+    assert "lacks 1 file(s) its manifest lists (OEBPS/images/fig.jpg)" in caplog.text
+    assert "b.xhtml, a document of the book, is empty" in caplog.text
+
+    missing_text = make_epub(tmp_path / "text.epub", good, manifest=f'<item id="x" href="gone.xhtml" media-type="{XHTML}"/>')
+    with pytest.raises(InputError, match="lacks OEBPS/gone.xhtml, a file of its text"):
+        read_book(missing_text)
+    adobe = make_epub(tmp_path / "adobe.epub", good, extra={"META-INF/rights.xml": "<rights/>"})
+    with pytest.raises(InputError, match=r"DRM-protected \(META-INF/rights.xml\)"):
+        read_book(adobe)
+
+    def encryption(algorithm):
+        return {"META-INF/encryption.xml": '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+                'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:EncryptionMethod '
+                f'Algorithm="{algorithm}"/><enc:CipherData><enc:CipherReference URI="OEBPS/a.xhtml"/>'
+                "</enc:CipherData></enc:EncryptedData></encryption>"}
+    aes = make_epub(tmp_path / "aes.epub", good, extra=encryption("http://www.w3.org/2001/04/xmlenc#aes128-cbc"))
+    with pytest.raises(InputError, match=r"DRM-protected \(1 encrypted file"):
+        read_book(aes)
+    fonts = make_epub(tmp_path / "fonts.epub", good, toc=[("a.xhtml", "One")],
+                      extra=encryption("http://www.idpf.org/2008/embedding"))
+    assert chapters(fonts) == [("One", "One", "Text one.")]           # obfuscated fonts are no DRM
+
+
+def test_a_book_in_a_language_without_a_voice_asks_for_one(tmp_path):
+    from indexstudio.engines.kokoro import KokoroEngine
+
+    kokoro = KokoroEngine()
+    assert kokoro.voice_for("Guten Tag.", "en-GB") == kokoro.default_voice
+    assert kokoro.voice_for("你好。", "zh-CN").startswith("zf_")
+    with pytest.raises(InputError, match="the book is in language 'de'.*give --voice"):
+        kokoro.voice_for("Es war einmal ein Mann.", "de")
