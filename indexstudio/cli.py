@@ -12,7 +12,9 @@ import argparse
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -238,7 +240,7 @@ def cmd_book(args: argparse.Namespace) -> int:
             logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
-    engine_id = f"{args.engine}:{folder_id(args.model_dir)}"
+    engine_id = f"{args.engine}:{folder_id(args.model_dir)}{engine.identity(voice)}"
     if args.dry_run or args.show_text:
         job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
         _print_plan(plan, meta.title or plan.title, meta.author or plan.author, job.finished(),
@@ -259,13 +261,25 @@ def cmd_book(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
         bar.update(p.done - bar.n)
 
+    writing = None
+
+    def on_write(samples: int, total: int) -> None:
+        nonlocal writing
+        if writing is None:
+            bar.close()
+            writing = tqdm(total=round(total / engine.sample_rate), unit="s", desc=f"writing {fmt}",
+                           dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
+        writing.update(round(samples / engine.sample_rate) - writing.n)
+
     try:
         result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
-                             engine_id, on_progress)
+                             engine_id, on_progress, on_write)
     finally:
         bar.close()
+        if writing is not None:
+            writing.close()
     speed = (f"{_fmt_duration(result.rendered_seconds)} of speech rendered, RTF {result.rtf:.2f}, "
-             f"{result.characters / result.wall_seconds:.0f} chars/s" if result.rtf is not None
+             f"{result.characters / max(result.rendering_seconds, 1e-9):.0f} chars/s" if result.rtf is not None
              else "nothing new to render")
     repeats = result.rendered - result.synthesized
     rendered = f"{result.synthesized} segments rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
@@ -374,9 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt            # a `kill` ends the run as Ctrl-C does: temporary files go, segments stay
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_console()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     try:
         if getattr(args, "max_segment_tokens", 1) < 1 or getattr(args, "bucket_size", 1) < 1:
             raise InputError("--max-segment-tokens and --bucket-size must be at least 1")

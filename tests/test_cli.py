@@ -135,6 +135,25 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert [c[2] for c in probe(ch2)["chapters"]] == ["Chapter 2: The Clock"]
 
 
+def test_a_killed_book_run_ends_like_ctrl_c(tmp_path):
+    """SIGTERM (a `kill`, a service stopping) keeps the finished segments and leaves no temporary files."""
+    import signal
+    import time
+    book = tmp_path / "b.md"
+    book.write_text("# One\n\n" + " ".join(f"Sentence number {n} of the book goes here." for n in range(40)))
+    out = tmp_path / "b.mp3"
+    proc = subprocess.Popen([sys.executable, "-m", "indexstudio", "book", str(book), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "b.work" / "lock").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; finished segments are kept, run the same command again to resume" in err
+    assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
 def test_an_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):
     """A fault nobody foresaw (ours, or of a file) still ends in one line; INDEXSTUDIO_DEBUG=1 shows all."""
     from indexstudio import cli

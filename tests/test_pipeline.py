@@ -1,4 +1,7 @@
+import errno
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from helpers.synthetic_engine import SyntheticEngine
 
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
 from indexstudio.books.reader import Book, Chapter
+from indexstudio.engines.base import Controls
 from indexstudio.errors import EngineError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
 from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan
@@ -45,6 +49,11 @@ def test_chapters_picked_keep_their_segments_keys(tmp_path):
         texts = {s.text: whole.keys[s.index] for s in plan.segments if s.chapter in chosen}
         assert {s.text: Job(tmp_path / "w", part, engine, "tone").keys[s.index] for s in part.segments} == texts
     assert not (tmp_path / "w").exists()              # looking at a job writes nothing
+    steady = SyntheticEngine()
+    steady.samples = False                             # a seed changes nothing it says: it keeps its segments
+    assert (Job(tmp_path / "w", plan, steady, "tone", Controls(seed=1)).keys
+            == Job(tmp_path / "w", plan, steady, "tone", Controls(seed=2)).keys
+            != Job(tmp_path / "w", plan, engine, "tone", Controls(seed=2)).keys)
     assert estimated_seconds("word " * 35) == pytest.approx(2 * estimated_seconds("word " * 17 + "word"), rel=0.05)
     assert estimated_seconds("今天天气很好。") > estimated_seconds("It is fine.")
 
@@ -223,6 +232,62 @@ def test_a_damaged_segment_file_is_rendered_again(tmp_path):
     assert np.array_equal(sf.read(tmp_path / "b.wav")[0], before) and result.chapters == first.chapters
 
 
+def test_damaged_segments_are_all_found_at_once_and_a_lost_log_costs_nothing(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    before = sf.read(tmp_path / "b.wav")[0]
+    job = Job(tmp_path / "w", plan, engine, "tone")
+    job.finished()
+    for index in (1, 5):
+        job.segment_path(index).write_bytes(b"")
+    again = SyntheticEngine()
+    render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert sorted(again.rendered) == sorted([plan.segments[1].text, plan.segments[5].text])
+    assert len(again.batches) == 1 and np.array_equal(sf.read(tmp_path / "b.wav")[0], before)
+    log = tmp_path / "w" / "done.jsonl"
+    log.write_bytes(log.read_bytes() + b"\x00\x00garbage\xff\n")       # bytes that are no UTF-8
+    resumed = SyntheticEngine()
+    assert render_book(plan, resumed, "tone", tmp_path / "c.wav", tmp_path / "w").resumed == len(plan.segments)
+    log.unlink()                                                         # the log lost: the files are found by name
+    lost = SyntheticEngine()
+    assert render_book(plan, lost, "tone", tmp_path / "c.wav", tmp_path / "w").resumed == len(plan.segments)
+    assert lost.rendered == [] and np.array_equal(sf.read(tmp_path / "c.wav")[0], before)
+
+
+def test_one_run_at_a_time_per_work_folder_and_outputs_written_safely(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    first = Job(tmp_path / "w", plan, engine, "tone")
+    first.open()
+    with pytest.raises(InputError, match=rf"another indexstudio \(process {os.getpid()}\) is rendering into"):
+        render_book(plan, SyntheticEngine(), "tone", tmp_path / "b.wav", tmp_path / "w")
+    first.close()
+    (tmp_path / "folder.wav").mkdir()
+    idle = SyntheticEngine()
+    with pytest.raises(InputError, match="is a folder"):
+        render_book(plan, idle, "tone", tmp_path / "folder.wav", tmp_path / "w")
+    assert idle.rendered == []
+    stale = tmp_path / ".real.wav.999999999.partial"         # left by a run that was killed
+    stale.write_bytes(b"half")
+    target = tmp_path / "real.wav"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    (tmp_path / "b.wav").symlink_to(target)
+    written = []
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w", on_write=lambda n, total: written.append((n, total)))
+    assert (tmp_path / "b.wav").is_symlink() and sf.info(target).frames == written[-1][1]
+    assert target.stat().st_mode & 0o777 == 0o600 and not stale.exists()
+    assert [n for n, _ in written] == sorted(n for n, _ in written) and written[-1][0] == written[-1][1]
+
+
+def test_a_full_disk_is_named():
+    from indexstudio.pipeline.job import disk_full
+    full = disk_full(OSError(errno.ENOSPC, "No space left on device"), Path("/"))
+    assert full is not None and "is full" in str(full)
+    assert disk_full(PermissionError(errno.EACCES, "denied"), Path("/")) is None
+
+
 def test_a_segment_damaged_in_the_same_run_is_counted_once(tmp_path, monkeypatch):
     """Rendered, found damaged at assembly, rendered again: still one of the run's segments, none resumed."""
     engine = SyntheticEngine()
@@ -251,6 +316,7 @@ def test_a_torn_log_line_costs_no_segment(tmp_path):
     log = tmp_path / "w" / "done.jsonl"
     lines = log.read_text().splitlines()
     log.write_text("\n".join(lines[:-1]) + "\n5\n" + lines[-1][:10])       # the last entry torn, a stray value
+    (tmp_path / "w" / "segments" / json.loads(lines[-1])["file"]).unlink()   # (else it is found by its name)
     again = SyntheticEngine()
     render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
     assert len(again.rendered) == 1

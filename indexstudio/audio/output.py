@@ -152,7 +152,7 @@ class AudioWriter:
 
     def __init__(self, path: str | Path, sample_rate: int, fmt: str | None = None, metadata: Metadata | None = None,
                  bitrate: str | None = None, expected_samples: int = 0):
-        self.path = Path(path)
+        self.path = Path(path).resolve() if Path(path).is_symlink() else Path(path)   # a link: write where it points
         self.fmt = format_of(self.path, fmt)
         self.sample_rate = sample_rate
         self.meta = metadata or Metadata()
@@ -167,8 +167,12 @@ class AudioWriter:
             raise InputError(f"output folder {parent} does not exist")
         if not os.access(parent, os.W_OK):
             raise InputError(f"output folder {parent} is not writable")
-        # Write next to the target and rename at the end: a crash never leaves a half file under the real name.
-        self._partial = self.path.with_name(f".{self.path.name}.partial")
+        if self.path.is_dir():
+            raise InputError(f"the output {self.path} is a folder: give a file name")
+        # Write next to the target and rename at the end: a crash never leaves a half file under the real name,
+        # and two runs writing the same output each write their own.
+        self._partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        _remove_stale_partials(self.path)
 
     def __enter__(self) -> "AudioWriter":
         if self.fmt == "wav":
@@ -217,7 +221,7 @@ class AudioWriter:
             try:
                 self._proc.stdin.write(to_pcm16(audio))
             except BrokenPipeError:
-                raise RuntimeError(f"ffmpeg stopped while writing {self.path}: {self._proc.stderr.read().decode(errors='replace')}")
+                raise RuntimeError(f"ffmpeg stopped while writing {self.path}: {self._end_ffmpeg()[1]}") from None
         self.samples += audio.size
 
     def write_silence(self, samples: int) -> None:
@@ -233,17 +237,39 @@ class AudioWriter:
                                      "WAV file holds (4 GiB): write .m4b, .mp3 or .opus")
             elif self._proc is not None:
                 self._proc.stdin.close()
-                err = self._proc.stderr.read().decode(errors="replace")
-                if self._proc.wait() != 0 and exc_type is None:
-                    raise RuntimeError(f"ffmpeg failed writing {self.path}: {err.strip()}")
+                code, said = self._end_ffmpeg()
+                if code != 0 and exc_type is None:
+                    raise RuntimeError(f"ffmpeg failed writing {self.path}: {said}")
             if exc_type is None:
                 tag_file(self._partial, self.fmt, self.meta, self.sample_rate)
+                if self.path.exists():              # a file written anew keeps the old one's permissions
+                    os.chmod(self._partial, self.path.stat().st_mode & 0o7777)
                 os.replace(self._partial, self.path)
         finally:
             if self._tmpdir is not None:
                 self._tmpdir.cleanup()
             if self._partial.exists():
                 self._partial.unlink()
+
+
+    def _end_ffmpeg(self) -> tuple[int, str]:
+        """ffmpeg's exit status, and what it said - or how it ended (killed, out of memory) if it said nothing."""
+        assert self._proc is not None and self._proc.stderr is not None
+        said = self._proc.stderr.read().decode(errors="replace").strip()
+        code = self._proc.wait()
+        return code, said or (f"it was killed (signal {-code})" if code < 0 else f"it exited with status {code}")
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Partial files of `path` left by runs that were killed (their process is gone)."""
+    for partial in path.parent.glob(f".{path.name}.*.partial"):
+        pid = partial.name[len(path.name) + 2:-len(".partial")]
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            partial.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:

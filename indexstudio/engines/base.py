@@ -64,6 +64,12 @@ class Engine(abc.ABC):
         default (an engine whose voices each speak one language picks one that speaks the text's)."""
         return self.default_voice
 
+    def identity(self, voice: str) -> str:
+        """What, besides the text and the controls, decides this engine's audio for `voice` (its model's and the
+        voice's files, by size or contents), so that a book's finished segments are not mixed with those of an
+        upgraded model; "" where the caller names the model (an IndexTTS folder)."""
+        return ""
+
     def check_voice(self, voice: str) -> str:
         """The voice as this engine will use it (a reference engine: the audio file behind a library name), or an
         InputError naming the problem: called before any work starts."""

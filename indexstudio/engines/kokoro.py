@@ -119,6 +119,11 @@ class KokoroEngine(Engine):
         self._lock = threading.Lock()
         self._g2p_lock = threading.Lock()
 
+    def identity(self, voice: str) -> str:
+        from indexstudio.engines.reference_voices import content_hash
+        model = Path(self._model)
+        return f"{model.name}:{model.stat().st_size}:{voice}:{content_hash(self._files[voice])[:16]}"
+
     def _session(self, threads: int):
         import onnxruntime as ort
         from kokoro_onnx import Kokoro

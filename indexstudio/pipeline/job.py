@@ -17,15 +17,18 @@ book is.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import functools
 import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -84,11 +87,12 @@ class RenderResult:
     characters: int
     chapters: list[ChapterMark] = field(default_factory=list)
     synthesized: int = 0       # of `rendered`, those the engine spoke (the rest repeat a sentence spoken before)
+    rendering_seconds: float = 0.0   # of `wall_seconds`, the time spent rendering (the rest: checks, writing)
 
     @property
     def rtf(self) -> float | None:
-        """Wall time per second of audio rendered in this run (None when everything was resumed)."""
-        return self.wall_seconds / self.rendered_seconds if self.rendered_seconds else None
+        """Rendering time per second of audio rendered in this run (None when everything was resumed)."""
+        return self.rendering_seconds / self.rendered_seconds if self.rendered_seconds else None
 
 
 class Job:
@@ -99,11 +103,33 @@ class Job:
         self.engine_id = engine_id or engine.name
         self._done_log = self.dir / "done.jsonl"
         self._files: dict[str, Path] = {}         # key -> its file, as `finished` found them
+        self._lock: IO[str] | None = None
 
     def open(self) -> None:
-        """Create the work folder and record the job in it (a Job only looked at - a dry run - writes nothing)."""
-        (self.dir / "segments").mkdir(parents=True, exist_ok=True)
+        """Create the work folder, take its lock and record the job in it (a Job only looked at - a dry run -
+        writes nothing).  The lock keeps a second run of the same job from rendering everything twice."""
+        if self._lock is None:
+            (self.dir / "segments").mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.dir / "lock", "a+")
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock.seek(0)
+                holder = self._lock.read().strip()
+                self._lock.close()
+                self._lock = None
+                raise InputError(f"another indexstudio{f' (process {holder})' if holder else ''} is rendering into "
+                                 f"{self.dir}: wait for it to finish, or give another --work-dir") from None
+            self._lock.truncate(0)
+            self._lock.write(str(os.getpid()))
+            self._lock.flush()
         self._write_job_file()
+
+    def close(self) -> None:
+        """Give the work folder's lock back."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def key(self, index: int) -> str:
@@ -126,6 +152,8 @@ class Job:
     def _controls_id(self) -> dict:
         """The controls, with any option naming a file (an emotion reference) by that file's contents."""
         controls = asdict(self.controls)
+        if not self.engine.samples:        # a seed changes nothing an engine that does not sample says
+            controls["seed"] = None
         controls["options"] = {k: content_id(v) if isinstance(v, str) else v for k, v in controls["options"].items()}
         return controls
 
@@ -142,11 +170,11 @@ class Job:
         found: dict[str, tuple[int, Path]] = {}
         if not self._done_log.exists():
             return found
-        for line in self._done_log.read_text(encoding="utf-8").splitlines():
+        for line in self._done_log.read_bytes().splitlines():
             try:
-                entry = json.loads(line)
+                entry = json.loads(line.decode("utf-8"))
                 key, samples, name = str(entry["key"]), int(entry["samples"]), str(entry["file"])
-            except (json.JSONDecodeError, TypeError, KeyError, ValueError):
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError):    # (UnicodeDecodeError too)
                 continue
             path = self.dir / "segments" / Path(name).name
             if path.exists():
@@ -154,8 +182,16 @@ class Job:
         return found
 
     def finished(self) -> dict[int, int]:
-        """index -> sample count of the segments whose audio is on disk for their current key."""
+        """index -> sample count of the segments whose audio is on disk for their current key (a segment file the
+        log lost - done.jsonl deleted or damaged - is taken at its own length)."""
         stored = self.stored()
+        for key in set(self.keys) - set(stored):
+            path = self.dir / "segments" / f"{key}.flac"
+            if path.exists():
+                try:
+                    stored[key] = (sf.info(path).frames, path)
+                except (sf.LibsndfileError, RuntimeError, OSError):
+                    pass
         self._files = {key: path for key, (_, path) in stored.items()}
         return {i: stored[key][0] for i, key in enumerate(self.keys) if key in stored}
 
@@ -177,9 +213,16 @@ class Job:
     def _store(self, index: int, audio: np.ndarray) -> None:
         key = self.keys[index]
         path = self.dir / "segments" / f"{key}.flac"
-        tmp = path.with_suffix(".tmp.flac")
-        sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
-        os.replace(tmp, path)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.flac")
+        try:
+            sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
+            os.replace(tmp, path)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            full = disk_full(exc, self.dir)
+            if full is None:
+                raise
+            raise full from exc
         self._files[key] = path
         with open(self._done_log, "a+b") as log:
             log.seek(0, os.SEEK_END)
@@ -299,6 +342,19 @@ class Job:
             marks[-1] = ChapterMark(marks[-1].title, marks[-1].start, position)
         return order, marks
 
+    def damaged(self, samples: dict[int, int]) -> list[int]:
+        """Every segment whose file does not read back as written (read whole: called once a damaged one is
+        found, so that all of them are rendered again in one go)."""
+        found = []
+        for index in samples:
+            try:
+                frames = sf.read(self.segment_path(index), dtype="int16")[0].shape[0]
+            except (sf.LibsndfileError, RuntimeError, OSError):
+                frames = -1
+            if frames != samples[index]:
+                found.append(index)
+        return found
+
     def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int]) -> Iterator[tuple[np.ndarray, int]]:
         for index, gap in order:
             path = self.segment_path(index)
@@ -310,16 +366,38 @@ class Job:
                 raise DamagedSegment(index, path, f"{audio.shape[0]} samples, {samples[index]} were written")
             yield audio, gap
 
-    def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None) -> list[ChapterMark]:
+    def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
+                 on_write: Callable[[int, int], None] | None = None) -> list[ChapterMark]:
+        """Write the output from the segment files; `on_write(samples written, total)` follows the encoding."""
         order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
-        with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
-                         expected_samples=total) as writer:
-            for audio, gap in self.segment_audio(order, samples):
-                writer.write(audio)
-                writer.write_silence(gap)
+        try:
+            with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata,
+                             self.settings.bitrate, expected_samples=total) as writer:
+                for audio, gap in self.segment_audio(order, samples):
+                    writer.write(audio)
+                    writer.write_silence(gap)
+                    if on_write:
+                        on_write(writer.samples, total)
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:     # (ffmpeg's failures are RuntimeErrors)
+            full = disk_full(exc, Path(output).resolve().parent)
+            if full is None:
+                raise
+            raise full from exc
         return marks
+
+
+def disk_full(exc: Exception, folder: Path) -> IndexStudioError | None:
+    """The error to raise for a write that failed because the disk is full (libsndfile only says "System
+    error"), or None for any other failure."""
+    try:
+        full = getattr(exc, "errno", None) == errno.ENOSPC or shutil.disk_usage(folder).free < 16 * 2**20
+    except OSError:
+        full = False
+    if full or "No space left" in str(exc):
+        return IndexStudioError(f"the disk holding {folder} is full: free some space")
+    return None
 
 
 class DamagedSegment(Exception):
@@ -352,11 +430,15 @@ def folder_id(folder: str | Path | None) -> str:
 def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work_dir: str | Path | None = None,
                 controls: Controls = Controls(), settings: RenderSettings = RenderSettings(), fmt: str | None = None,
                 metadata: Metadata | None = None, engine_id: str = "",
-                on_progress: Callable[[Progress], None] | None = None) -> RenderResult:
-    """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`)."""
+                on_progress: Callable[[Progress], None] | None = None,
+                on_write: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`); `on_progress` follows
+    the rendering, `on_write(samples, total)` the writing of the output."""
     output = Path(output)
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
     check_bitrate(fmt, settings.bitrate)
+    if output.is_dir():
+        raise InputError(f"the output {output} is a folder: give a file name")
     meta = metadata or Metadata()
     if meta.cover and image_type(meta.cover) != meta.cover_type:
         meta.cover, meta.cover_type = cover_image(meta.cover, "of the book")
@@ -370,30 +452,49 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
         job.open()
     except OSError as exc:
         raise InputError(f"cannot write {output} or its work folder: {exc}") from exc
+    try:
+        return _render_and_write(job, output, fmt, meta, start, on_progress, on_write)
+    finally:
+        job.close()
+
+
+def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: float,
+                      on_progress: Callable[[Progress], None] | None,
+                      on_write: Callable[[int, int], None] | None) -> RenderResult:
+    plan = job.plan
     resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)
     samples, progress = job.render(on_progress)
+    rendering = progress.elapsed
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
     meta.narrator = meta.narrator or plan.narrator
     damaged_before: set[int] = set()
     while True:
         try:
-            marks = job.assemble(output, samples, meta, fmt)
+            marks = job.assemble(output, samples, meta, fmt, on_write)
             break
         except DamagedSegment as damaged:       # the output is only renamed into place once complete
             if damaged.index in damaged_before:
                 raise IndexStudioError(f"segment {damaged.index + 1}'s file {damaged.path} is damaged again after "
                                        f"rendering it anew ({damaged.reason}): is the disk full or failing?") from None
-            damaged_before.add(damaged.index)
-            log.warning("segment %d's file %s is damaged (%s): rendering it again",
-                        damaged.index + 1, damaged.path, damaged.reason)
-            job.forget(damaged.index)
-            resumed -= set(job.segments_of_key[job.keys[damaged.index]])
+            found = sorted(set(job.damaged(samples)) | {damaged.index})
+            damaged_before.update(found)
+            log.warning("%d segment file(s) are damaged (segment %d: %s): rendering them again", len(found),
+                        damaged.index + 1, damaged.reason)
+            for index in found:
+                job.forget(index)
+                resumed -= set(job.segments_of_key[job.keys[index]])
             samples, again = job.render(on_progress)
+            rendering += again.elapsed
             progress.audio_seconds += again.audio_seconds
             progress.characters += again.characters
             progress.synthesized += again.synthesized
-    total = marks[-1].end / engine.sample_rate if marks else 0.0
+        except IndexStudioError as exc:
+            raise type(exc)(f"{exc}; {job.kept(samples)}") from exc
+        except Exception as exc:
+            exc.add_note(f"while writing {output}. {job.kept(samples)}")
+            raise
+    total = marks[-1].end / job.engine.sample_rate if marks else 0.0
     return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start,
                         len(plan.segments) - len(resumed), len(resumed), progress.characters, marks,
-                        progress.synthesized)
+                        progress.synthesized, rendering)
