@@ -303,24 +303,43 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
     gaps = (len(plan.segments) - len(plan.chapters)) * args.gap_ms / 1000 + (len(plan.chapters) - 1) * args.chapter_gap_ms / 1000
     total = sum(guess) * scale + gaps
-    chosen = (f"chapters {args.chapters} of {chapters_in_book}" if args.chapters
+    numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
+    chosen = (f"chapters {_ranges(numbers)} of {chapters_in_book}" if args.chapters
               else f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}")
     basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
     print(f"{title}{f' by {author}' if author else ''}: {chosen}, {len(plan.segments)} segments, "
           f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
-    width = min(max((len(t) for t in plan.chapters), default=7), 48)
+    width = min(max((_columns(t) for t in plan.chapters), default=7), 48)
     print(f"{'#':>4}  {'chapter':<{width}}  {'segments':>8}  {'characters':>10}  {'~length':>8}  {'rendered':>8}")
-    numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
     for c, (number, chapter_title) in enumerate(zip(numbers, plan.chapters)):
         mine = [s.index for s in plan.segments if s.chapter == c]
-        name = chapter_title if len(chapter_title) <= width else chapter_title[:width - 3] + "..."
-        print(f"{number + 1:>4}  {name:<{width}}  {len(mine):>8}  {sum(len(plan.segments[i].text) for i in mine):>10,}  "
+        name = chapter_title
+        while _columns(name) > width:
+            name = name[:-4] + "..."
+        print(f"{number + 1:>4}  {name}{' ' * (width - _columns(name))}  {len(mine):>8}  {sum(len(plan.segments[i].text) for i in mine):>10,}  "
               f"{_fmt_duration(sum(guess[i] for i in mine) * scale):>8}  {sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
                 print(f"      [{i + 1}] {plan.segments[i].text}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
           f"{len(plan.segments)} segments are in the work folder already")
+
+
+def _columns(text: str) -> int:
+    """Terminal columns `text` takes (a CJK character takes two)."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _ranges(indexes) -> str:
+    """Chapter indexes (from 0) as a user writes their numbers: [0, 1, 2, 6] -> "1-3, 7"."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{r[0] + 1}-{r[-1] + 1}" if len(r) > 1 else f"{r[0] + 1}" for r in runs)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

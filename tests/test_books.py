@@ -220,9 +220,9 @@ def test_gutenberg_text_is_read_without_its_licence_and_with_its_metadata(tmp_pa
                    "Small print, to be read by nobody.\n*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*"
                    "\n\nThe story itself.\n\nEnd of the Project Gutenberg Etext of X\nMore licence.\n")
     assert [c.text for c in read_book(old).chapters] == ["The story itself."]
-    plain = tmp_path / "plain.txt"      # any other text keeps every line, brackets included
-    plain.write_text("Title: Notes\n\nSee [Illustration 3] below.\n")
-    assert read_book(plain).chapters[0].text == "Title: Notes\n\nSee [Illustration 3] below."
+    plain = tmp_path / "plain.txt"      # any other text keeps its lines; marks printed for the eye go
+    plain.write_text("Title: Notes\n\nSee [3] below, _the_ =map=.[A] [Illustration: a map]\n\n* * *\n\nEnd.\n")
+    assert read_book(plain).chapters[0].text == "Title: Notes\n\nSee [3] below, the map. \n\n\n\nEnd."
 
 
 def test_txt_table_of_contents_is_skipped_but_never_prose(tmp_path):
@@ -249,3 +249,77 @@ def test_txt_table_of_contents_is_skipped_but_never_prose(tmp_path):
     parts = tmp_path / "parts.txt"        # a heading over a heading lists nothing: both are kept, as one title
     parts.write_text("BOOK ONE\n\nCHAPTER I.\n\nIt began.\n\nBOOK TWO\n\nCHAPTER I.\n\nIt went on.\n")
     assert [c.title for c in read_book(parts).chapters] == ["BOOK ONE. CHAPTER I.", "BOOK TWO. CHAPTER I."]
+
+
+def test_gutenberg_files_of_every_era(tmp_path):
+    book = "CHAPTER I.\n\nIt is a truth universally acknowledged.\n"
+    small_print = ("*END THE SMALL PRINT! FOR PUBLIC DOMAIN EBOOKS*Ver.02/11/02*END*\n\n")
+    after = tmp_path / "after.txt"         # the old licence after the book, its own end marker after the new one
+    after.write_text("*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n" + book + "\n*** END OF THE PROJECT "
+                     "GUTENBERG EBOOK X ***\n\nThe small print.\n" + small_print)
+    assert [c.text for c in read_book(after).chapters] == ["It is a truth universally acknowledged."]
+    before = tmp_path / "before.txt"       # "*END THE SMALL PRINT!" (with a space) closes the licence on top
+    before.write_text("Title: Emma\n\nThe small print, read by nobody.\n" + small_print + book)
+    assert (read_book(before).title, [c.text for c in read_book(before).chapters]) == (
+        "Emma", ["It is a truth universally acknowledged."])
+    ending = tmp_path / "ending.txt"       # no start marker at all: the book runs to its end marker
+    ending.write_text(book + "\nEnd of the Project Gutenberg Etext of X\n\n" + small_print + "Licence text.\n")
+    assert [c.text for c in read_book(ending).chapters] == ["It is a truth universally acknowledged."]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("*** START OF THE PROJECT GUTENBERG EBOOK X ***\nTranscriber's Note: Italic text is shown\n"
+                     "as _italic_.\n\n" + book + "| TABLE OF STONES |\n")
+    assert read_book(notes).chapters[0].text == "It is a truth universally acknowledged.\n TABLE OF STONES"
+
+
+def test_txt_headings_of_staves_letters_and_chinese_web_novels(tmp_path):
+    carol = tmp_path / "carol.txt"         # a contents list in Roman numerals, headings in words
+    carol.write_text("CONTENTS\n\nSTAVE I.   MARLEY'S GHOST\nSTAVE II.  THE FIRST OF THE THREE SPIRITS\n\n\n"
+                     "STAVE ONE.\n\nMARLEY'S GHOST\n\nMarley was dead.\n\nSTAVE TWO.\n\nTHE FIRST OF THE THREE SPIRITS\n\n"
+                     "When Scrooge awoke.\n")
+    assert [(c.title, c.text) for c in read_book(carol).chapters] == [
+        ("STAVE ONE. MARLEY'S GHOST", "Marley was dead."),
+        ("STAVE TWO. THE FIRST OF THE THREE SPIRITS", "When Scrooge awoke.")]
+    letters = tmp_path / "letters.txt"
+    letters.write_text("Letter 1\n\nDear sister.\n\nLetter 2\n\nDear brother.\n\nChapter the Last\n\nThe end.\n")
+    assert [c.title for c in read_book(letters).chapters] == ["Letter 1", "Letter 2", "Chapter the Last"]
+    web = tmp_path / "web.txt"             # 第一回合 ("round one") and 第三卷书 ("the third volume") are prose
+    web.write_text("第一章 开始\n　　第一回合，萧炎便败下阵来。\n　　第三卷书放在桌上，他没有动。\n番外一 重逢\n　　多年以后。\n后记\n　　感谢读者。\n",
+                   encoding="utf-8")
+    assert [c.title for c in read_book(web).chapters] == ["第一章 开始", "番外一 重逢", "后记"]
+
+
+def test_markdown_as_pandoc_obsidian_and_github_write_it(tmp_path, caplog):
+    import logging
+    rule = tmp_path / "rule.md"            # "---" above prose is a rule, not front matter
+    rule.write_text("---\n\nThe first paragraph, right after a rule.\n\n---\n\nThe second scene.\n")
+    assert read_book(rule).chapters[0].text == "The first paragraph, right after a rule.\n\nThe second scene."
+    broken = tmp_path / "broken.md"        # front matter that does not parse is let go, with a warning
+    broken.write_text("---\ntitle: My Book: A Story\n---\n\n# One\n\nText.\n")
+    with caplog.at_level(logging.WARNING, logger="indexstudio"):
+        assert [c.text for c in read_book(broken).chapters] == ["Text."]
+    assert "broken.md: its front matter does not parse" in caplog.text
+    toml = tmp_path / "toml.md"
+    toml.write_text('+++\ntitle = "Hugo Post"\nauthor = ["Ann", "Bo"]\nlang = "en-GB"\ncover = "gone.jpg"\n+++\n\nText.\n')
+    with caplog.at_level(logging.WARNING, logger="indexstudio"):
+        book = read_book(toml)
+    assert (book.title, book.author, book.language, book.cover) == ("Hugo Post", "Ann & Bo", "en-GB", None)
+    assert "its cover image" in caplog.text and "is not there" in caplog.text
+    marks = tmp_path / "marks.md"
+    marks.write_text("# Chapter One: Arrival {#ch1}\n\n    Indented verse is read,\n    line by line.\n\n"
+                     "See [[Roses|the rose bed]] and [[Tulips]] %%not this%% with ==highlights== #todo.\n\n"
+                     "> [!note] A tip\n\n<p>An HTML paragraph.</p>\n\n<!-- a comment -->\n\n```\ncode()\n```\n\n"
+                     "~~~\n\nAfter a scene break.\n")
+    (title, text), = [(c.title, c.text) for c in read_book(marks).chapters]
+    assert title == "Chapter One: Arrival"
+    assert text.split("\n\n") == ["Indented verse is read, line by line.",
+                                  "See the rose bed and Tulips  with highlights .", "A tip", "An HTML paragraph.",
+                                  "After a scene break."]
+    parts = tmp_path / "parts.md"          # "# Part"s over "## Chapter"s: the part's title joins its first chapter's
+    parts.write_text("# Book the First\n\n## I. The Period\n\nBest of times.\n\n## II. The Mail\n\nDover road.\n\n"
+                     "# Book the Second\n\n## I. Five Years Later\n\nTellson's Bank.\n")
+    assert [c.title for c in read_book(parts).chapters] == ["Book the First. I. The Period", "II. The Mail",
+                                                           "Book the Second. I. Five Years Later"]
+    titled = tmp_path / "titled.md"        # one top heading names the book, wherever it stands
+    titled.write_text("Intro first.\n\n# Book Title\n\n## Chapter 1\n\nOne.\n\n## Chapter 2\n\nTwo.\n")
+    book = read_book(titled)
+    assert book.title == "Book Title" and [c.title for c in book.chapters] == ["Book Title", "Chapter 1", "Chapter 2"]

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from indexstudio.books import gutenberg
 from indexstudio.errors import InputError
@@ -24,15 +23,20 @@ _NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
                 r"|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
                 r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|first|second|third|fourth|fifth"
                 r"|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last)")
-# "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return" - a number, then nothing, a
-# separator or a capitalised title (so prose such as "part of the town" or "Chapter 3 of it" is no heading)
+_HEADING_WORD = r"(?i:chapter|part|book|stave|letter|act|canto|volume)"
+# "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return", "STAVE I.", "Chapter the Last" - a
+# number, then nothing, a separator or a capitalised title (so prose such as "part of the town" or "Chapter 3
+# of it" is no heading)
 _TXT_HEADING = re.compile(
-    r"^\s*(?:(?i:chapter|part|book)\s+(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")"
+    r"^\s*(?:" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")"
     r"(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
     r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword)[.:]?)\s*$")
-_BARE_HEADING = re.compile(r"^\s*(?i:chapter|part|book)\s+\S+[.:]?\s*$")
-# "第三章", "第十回 风起", "第一节：开端" (a 节 or 部 heading needs a break after it: "第一节课" is prose)
-_CJK_HEADING = re.compile(r"^\s*第[一二三四五六七八九十百千零〇\d]+(?:[章回卷].{0,30}|[节部](?:[\s：:、.·].{0,30})?)\s*$")
+_BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:]?\s*$")
+# "第三章", "第三章风起", "第十回 风起", "第一节：开端", "番外一 重逢", "后记" - a 回, 卷, 节 or 部 heading needs a
+# break after it ("第一回合，" and "第一节课" are prose), and no heading ends a sentence
+_CJK_HEADING = re.compile(r"^\s*(?:第[一二三四五六七八九十百千零〇\d]+(?:章.{0,30}|[回卷节部集篇](?:[\s：:、.·].{0,30})?)"
+                          r"|(?:番外[篇一二三四五六七八九十\d]*|后记|序章|楔子|尾声|引子|序言|前言|终章|完本感言)"
+                          r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
 _CONTENTS = re.compile(r"^\s*(?:(?:table of )?contents|目\s*录)[.:]?\s*$", re.IGNORECASE)
 _MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
@@ -116,17 +120,6 @@ def _decode(data: bytes, path: Path) -> str:
     return str(western if western is not None and western.chaos <= best.chaos + CP1252_MARGIN else best)
 
 
-def _split_front_matter(text: str) -> tuple[dict, str]:
-    match = re.match(r"\A---\s*\n(.*?)\n---\s*\n", text, re.DOTALL)
-    if not match:
-        return {}, text
-    try:
-        meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"front matter is not valid YAML: {exc}") from exc
-    return (meta if isinstance(meta, dict) else {}), text[match.end():]
-
-
 def _heading_like(line: str) -> bool:
     """A line shaped as a chapter heading, wherever it stands (a table of contents lists such lines)."""
     return len(line) < 80 and bool(_CJK_HEADING.match(line) or _TXT_HEADING.match(line))
@@ -148,9 +141,37 @@ def _is_heading(lines: list[str], n: int) -> bool:
     return alone_before or alone_after or bare
 
 
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+             "eleventh", "twelfth"]
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_ROMAN = re.compile(r"(?=[ivxlc])(c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+
+
+def _numbered_words(text: str) -> list[str]:
+    """The words of a heading with its number as digits, however written ("STAVE I" and "STAVE ONE" -> 1)."""
+    words: list[str] = []
+    for word in re.findall(r"\w+", text.lower()):
+        if word in _UNITS or word in _ORDINALS[1:]:
+            value = _UNITS.index(word) if word in _UNITS else _ORDINALS.index(word)
+            if words and words[-1].isdigit() and int(words[-1]) in _TENS.values():
+                words[-1] = str(int(words[-1]) + value)           # "twenty one"
+                continue
+            word = str(value)
+        elif word in _TENS:
+            word = str(_TENS[word])
+        elif _ROMAN.fullmatch(word) and word not in ("c", "l") and (word != "i" or words):   # "I think" stays
+            values = [{"c": 100, "l": 50, "x": 10, "v": 5, "i": 1}[c] for c in word]
+            word = str(sum(-v if v < w else v for v, w in zip(values, values[1:] + [0])))
+        words.append(word)
+    return words
+
+
 def _lists(entry: str, heading: str) -> bool:
-    """Whether a contents entry names this heading ("CHAPTER I. Down the Rabbit-Hole" names "CHAPTER I.")."""
-    a, b = re.findall(r"\w+", entry.lower()), re.findall(r"\w+", heading.lower())
+    """Whether a contents entry names this heading ("CHAPTER I. Down the Rabbit-Hole" names "CHAPTER I.", "STAVE I.
+    MARLEY'S GHOST" names "STAVE ONE.")."""
+    a, b = _numbered_words(entry), _numbered_words(heading)
     return bool(a and b) and a[:len(b)] == b[:len(a)]
 
 
@@ -225,7 +246,7 @@ def read_text(text: str, title: str) -> Book:
             n += 1
             continue
         sub = _subtitle(lines, n)
-        heading = f"{line.strip().rstrip('.:')}. {lines[n + sub].strip()}" if sub else line.strip()
+        heading = " ".join(f"{line.strip().rstrip('.:')}. {lines[n + sub]}".split() if sub else line.split())
         if has_speech("\n".join(body)):
             chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
             current_title, heading_pending = heading, True
@@ -245,60 +266,30 @@ def read_text(text: str, title: str) -> Book:
     return Book(title=title, chapters=chapters)
 
 
-def read_markdown(text: str, title: str) -> Book:
-    """Markdown: headings are chapters (a lone top-level title heading names the book)."""
-    from markdown_it import MarkdownIt
+# what plain-text editions (Project Gutenberg's above all) print for the eye: illustration and transcriber's
+# notes, footnotes ("[Footnote 1: ...]") and their markers ("word.[A]"), _italics_ and =bold= marks, rules
+_EDITORS_NOTE = re.compile(r"\[(?:Illustration|Transcriber[’']?s? Notes?|Footnote\s*[\w*†]*\s*:)[^\]]{0,3000}\]"
+                           r"|^[ \t]*Transcriber[’']?s? Notes?\b.*\n(?:.+\n)*", re.IGNORECASE | re.MULTILINE)
+_NOTE_MARKER = re.compile(r"(?<=[\w.,;:!?”\"’'])\[(?:\d{1,3}|[A-Z*†])\]")
+_EMPHASIS = re.compile(r"(?<![\w_=])([_=])(?=\S)([^_=\n]+?)(?<=\S)\1(?![\w_=])")
+_RULE = re.compile(r"^[ \t]*[-+=|*#_~. \t]{3,}[ \t]*$", re.MULTILINE)
+_TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
 
-    meta, text = _split_front_matter(text)
-    text = _FOOTNOTE_REF.sub("", _FOOTNOTE_DEF.sub("", text))
-    tokens = MarkdownIt("commonmark").enable("table").enable("strikethrough").parse(text)
-    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
-    book_title = meta.get("title")
-    chapter_level = min(levels) if levels else 0
-    if levels and levels.count(chapter_level) == 1 and tokens[0].type == "heading_open" and len(set(levels)) > 1:
-        chapter_level = min(level for level in levels if level > chapter_level)   # "# Book" then "## Chapter"
-        book_title = book_title or tokens[1].content.strip()
-    chapters: list[Chapter] = []
-    current_title, blocks = "", []
-    heading_level = 0
 
-    def close() -> None:
-        body = "\n\n".join(b for b in blocks if b.strip())
-        if has_speech(body):
-            chapters.append(Chapter(current_title or str(book_title or title), body,
-                                    read_title=bool(current_title or book_title)))
-
-    for i, tok in enumerate(tokens):
-        if tok.type == "heading_open":
-            heading_level = int(tok.tag[1])
-        elif tok.type == "inline":
-            content = "".join(
-                child.content if child.type in ("text", "code_inline") else " " if child.type in ("softbreak", "hardbreak") else ""
-                for child in tok.children or [])
-            if heading_level and heading_level == chapter_level:
-                close()
-                current_title, blocks = content.strip(), []
-            elif heading_level and heading_level < chapter_level:
-                pass  # the book title heading
-            else:
-                blocks.append(content.strip())
-        elif tok.type == "heading_close":
-            heading_level = 0
-    close()
-    book = Book(title=str(book_title or title), chapters=chapters)
-    book.author, book.narrator, book.language = (str(meta.get(k, "")) for k in ("author", "narrator", "language"))
-    book.extra = {k: v for k, v in meta.items() if k not in ("title", "author", "narrator", "language")}
-    return book
+def _without_print_marks(text: str) -> str:
+    text = _NOTE_MARKER.sub("", _EDITORS_NOTE.sub("", text))
+    return _TABLE_ROW.sub(r"\1", _RULE.sub("", _EMPHASIS.sub(r"\2", text)))
 
 
 def _read_plain_text(text: str, path: Path) -> Book:
-    """A .txt file; one from Project Gutenberg without its licence and with the title and author it names."""
+    """A .txt file, without the marks printed for the eye; one from Project Gutenberg without its licence and
+    with the title and author it names."""
     unwrapped = gutenberg.unwrap(text)
     if unwrapped is None:
-        return read_text(text, title_from_path(path))
+        return read_text(_without_print_marks(text), title_from_path(path))
     text, meta = unwrapped
     log.info("%s: a Project Gutenberg text: its licence and header are not read", path.name)
-    book = read_text(text, meta.get("title") or title_from_path(path))
+    book = read_text(_without_print_marks(text), meta.get("title") or title_from_path(path))
     book.author, book.language = meta.get("author", ""), meta.get("language", "")
     return book
 
@@ -306,6 +297,8 @@ def _read_plain_text(text: str, path: Path) -> Book:
 def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
     """Read a .txt, .md/.markdown or .epub file into a Book."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: give the book's file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     size = path.stat().st_size
@@ -316,7 +309,8 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
         from indexstudio.books.epub import read_epub
         book = read_epub(path, limits)
     elif suffix in (".md", ".markdown"):
-        book = read_markdown(_decode(path.read_bytes(), path), title_from_path(path))
+        from indexstudio.books.markdown import read_markdown
+        book = read_markdown(_decode(path.read_bytes(), path), title_from_path(path), path.name)
     elif suffix in (".txt", ".text", ""):
         book = _read_plain_text(_decode(path.read_bytes(), path), path)
     else:
@@ -326,9 +320,10 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
     cover = book.extra.pop("cover", None)
     if cover and book.cover is None:
         cover_path = (path.parent / str(cover)).resolve()
-        if not cover_path.is_file():
-            raise InputError(f"{path}: cover image {cover_path} not found")
-        book.cover = cover_path.read_bytes()
-        book.cover_type = "image/png" if cover_path.suffix.lower() == ".png" else "image/jpeg"
+        if cover_path.is_file():
+            book.cover = cover_path.read_bytes()
+            book.cover_type = "image/png" if cover_path.suffix.lower() == ".png" else "image/jpeg"
+        else:
+            log.warning("%s: its cover image %s is not there: the audiobook gets none", path.name, cover_path)
     book.source = str(path)
     return book

@@ -84,10 +84,10 @@ def chapter_selection(spec: str, count: int) -> list[int]:
             raise InputError(f"--chapters: {part!r} is not a chapter number or range (e.g. 1-3,7,10-)")
         first = int(match.group(1) or 1)
         last = int(match.group(3) or (count if match.group(2) else first))
-        if not 1 <= first <= last:
-            raise InputError(f"--chapters: {part!r}: chapters count from 1, and a range runs from low to high")
         if first > count or last > count and match.group(3):
             raise InputError(f"--chapters: {part!r} goes past the last chapter: the book has {count}")
+        if not 1 <= first <= last:
+            raise InputError(f"--chapters: {part!r}: chapters count from 1, and a range runs from low to high")
         chosen.update(range(first - 1, last))
     return sorted(chosen)
 

@@ -43,12 +43,12 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     mark = end.group()
     if mark[0] in "。！？":
         return True
-    following = text[end.end():].lstrip()
+    following = text[end.end():end.end() + 80].lstrip()        # (bounded: a long paragraph stays linear)
     if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
         return False
     if mark.rstrip("\"'”’)]") != ".":
         return True
-    word = re.search(r"(\S*)$", text[:end.start()]).group(1).lstrip("\"'“‘([")
+    word = re.search(r"(\S*)$", text[max(0, end.start() - 80):end.start()]).group(1).lstrip("\"'“‘([")
     if not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES):
         return True
     next_word = re.match(r"[\"'“‘(]*([\w’']+)", following)
@@ -61,10 +61,16 @@ def count_tokens(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of `text`; paragraph breaks always end a sentence."""
+    """Sentences of `text`; paragraph breaks always end a sentence, with a full stop where the paragraph has
+    none (a heading, a list item: "MARLEY'S GHOST. Marley was dead"), and a paragraph with no word in it
+    (a scene break, "* * *") is not read."""
     out = []
     for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
         paragraph = " ".join(paragraph.split())
+        if not re.search(r"[^\W_]", paragraph):
+            continue
+        if re.search(r"[^\W_]$", paragraph):
+            paragraph += "。" if re.match(f"[{CJK_RANGES}]", paragraph[-1]) else "."
         start = 0
         for end in _SENTENCE_END.finditer(paragraph):
             if _ends_sentence(paragraph, end):
