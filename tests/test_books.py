@@ -323,3 +323,19 @@ def test_markdown_as_pandoc_obsidian_and_github_write_it(tmp_path, caplog):
     titled.write_text("Intro first.\n\n# Book Title\n\n## Chapter 1\n\nOne.\n\n## Chapter 2\n\nTwo.\n")
     book = read_book(titled)
     assert book.title == "Book Title" and [c.title for c in book.chapters] == ["Book Title", "Chapter 1", "Chapter 2"]
+
+
+def test_archive_of_our_own_download_without_tags_notes_and_footer(tmp_path):
+    path = tmp_path / "work.txt"
+    path.write_text("Letters to the Moon\nPosted originally on the Archive of Our Own at http://archiveofourown.org/"
+                    "works/1.\n\nRating:\n    Teen And Up Audiences\nLanguage:\n    English\nStats:\n    Words: 12\n\n"
+                    "Letters to the Moon\nby moonwriter\n\nSummary\n\n    Five letters.\n\nNotes\n\n    Thanks to my beta!"
+                    "\n\nChapter 1: The First Letter\n\nChapter Text\n\n    Ron sat down.\n\nChapter End Notes\n\n"
+                    "    Comments are love.\n\nChapter 2\n\nChapter Text\n\n    Hermione found it.\n\nAfterword\n\n"
+                    "End Notes\n\n    Thank you for reading!\n\nPlease drop by the archive and comment to let the "
+                    "creator know if you enjoyed their work!\n")
+    book = read_book(path)
+    assert (book.title, book.author, book.language) == ("Letters to the Moon", "moonwriter", "en")
+    assert [(c.title, " ".join(c.text.split())) for c in book.chapters] == [
+        ("Letters to the Moon", "Letters to the Moon by moonwriter Five letters."),
+        ("Chapter 1: The First Letter", "Ron sat down."), ("Chapter 2", "Hermione found it.")]

@@ -65,6 +65,11 @@ from indexstudio.text.normalize import normalize_text
     ("The #1 fan wrote to john.doe@example.com.", "The number one fan wrote to john dot doe at example dot com."),
     ("She left.[1] It rose .5 percent in Section 3.2.1 -- twice.",
      "She left. It rose zero point five percent in Section three point two point one, twice."),
+    # found by a reader of Victorian and modern books (nineteenth session)
+    ("He paid £3 10s. 6d. for it; rent was 5s. Then 6d. more.",
+     "He paid three pounds ten shillings and six pence. for it; rent was five shillings. Then six pence. more."),
+    ("At 221B Baker Street in the '90s, see vol. II.",
+     "At two hundred and twenty-one B Baker Street in the nineties, see volume two."),
 ])
 def test_english(written, spoken):
     assert normalize_text(written, "en-us") == spoken

@@ -20,10 +20,6 @@ _FIELD = re.compile(r"^(Title|Author|Language):[ \t]*(.*(?:\n[ \t]+\S.*)*)", re.
 _CREDITS = re.compile(r"\A\s*(?:Produced by|E-?text prepared by|This e-?book was produced by|Transcribed from)\b"
                       r".*?(?:\n[ \t]*\n|\Z)", re.IGNORECASE | re.DOTALL)
 
-_LANGUAGE_NAMES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
-                   "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
-                   "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
-                   "hungarian": "hu", "czech": "cs", "chinese": "zh", "japanese": "ja", "esperanto": "eo"}
 
 
 def unwrap(text: str) -> tuple[str, dict[str, str]] | None:
@@ -37,7 +33,4 @@ def unwrap(text: str) -> tuple[str, dict[str, str]] | None:
     header = text[:starts[-1].start()] if starts else ""
     body = text[starts[-1].end() if starts else 0:end.start() if end else len(text)]
     body = _CREDITS.sub("", body, count=1)
-    meta = {key.lower(): " ".join(value.split()) for key, value in _FIELD.findall(header)}
-    if "language" in meta:
-        meta["language"] = _LANGUAGE_NAMES.get(meta["language"].lower(), meta["language"])
-    return body, meta
+    return body, {key.lower(): " ".join(value.split()) for key, value in _FIELD.findall(header)}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from indexstudio.books import gutenberg
+from indexstudio.books import ao3, gutenberg
 from indexstudio.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -75,15 +75,24 @@ def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
 
 
-# ISO 639-2 codes that books carry (Calibre writes "eng") -> ISO 639-1
-_LANGUAGE_CODES = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
+# ISO 639-2 codes that books carry (Calibre writes "eng") and language names (Gutenberg and AO3 headers write
+# "English") -> ISO 639-1
+_LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+                   "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
+                   "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
+                   "hungarian": "hu", "czech": "cs", "chinese": "zh", "中文": "zh", "japanese": "ja", "日本語": "ja",
+                   "esperanto": "eo", "español": "es", "français": "fr", "deutsch": "de", "русский": "ru",
+                   "eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
                    "por": "pt", "nld": "nl", "dut": "nl", "zho": "zh", "chi": "zh", "jpn": "ja", "rus": "ru",
                    "pol": "pl", "swe": "sv", "fin": "fi", "dan": "da", "nor": "no", "lat": "la", "hin": "hi",
                    "kor": "ko", "ara": "ar", "ell": "el", "gre": "el", "ces": "cs", "cze": "cs", "hun": "hu"}
 
 
 def language_code(tag: str) -> str:
-    """A book's language tag with its language as two letters where it has them: "eng" -> "en", "en-GB" kept."""
+    """A book's language tag with its language as two letters where it has them: "eng" -> "en", "English" ->
+    "en", "en-GB" kept."""
+    if tag.strip().lower() in _LANGUAGE_CODES:
+        return _LANGUAGE_CODES[tag.strip().lower()]
     primary, sep, region = tag.strip().partition("-")
     return _LANGUAGE_CODES.get(primary.lower(), primary) + sep + region
 
@@ -282,15 +291,19 @@ def _without_print_marks(text: str) -> str:
 
 
 def _read_plain_text(text: str, path: Path) -> Book:
-    """A .txt file, without the marks printed for the eye; one from Project Gutenberg without its licence and
-    with the title and author it names."""
+    """A .txt file, without the marks printed for the eye; one from Project Gutenberg without its licence, one
+    from the Archive of Our Own without its tags and notes, each with the title and author it names."""
     unwrapped = gutenberg.unwrap(text)
+    source = "a Project Gutenberg text: its licence and header are"
+    if unwrapped is None:
+        unwrapped = ao3.unwrap(text, lambda line: bool(_TXT_HEADING.match(line)))
+        source = "an Archive of Our Own work: its tags, notes and footer are"
     if unwrapped is None:
         return read_text(_without_print_marks(text), title_from_path(path))
     text, meta = unwrapped
-    log.info("%s: a Project Gutenberg text: its licence and header are not read", path.name)
+    log.info("%s: %s not read", path.name, source)
     book = read_text(_without_print_marks(text), meta.get("title") or title_from_path(path))
-    book.author, book.language = meta.get("author", ""), meta.get("language", "")
+    book.author, book.language = meta.get("author", ""), language_code(meta.get("language", ""))
     return book
 
 

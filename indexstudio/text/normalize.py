@@ -45,7 +45,7 @@ _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 # words after which a Roman numeral is a number ("Chapter IV", "World War II")
 _NUMBERED_WORDS = ("Chapter", "Part", "Book", "Volume", "Vol.", "Act", "Scene", "Section", "Article", "Appendix", "Canto",
-                   "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl")
+                   "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl", "volume")
 _NUMBERED = "(?:" + "|".join(re.escape(w) + "|" + re.escape(w.upper()) for w in _NUMBERED_WORDS) + ")"
 # names that monarchs and popes share, numbered with Roman numerals ("Henry VIII", "Pius XII", "Elizabeth I")
 _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antiochus", "Augustus", "Benedict",
@@ -73,7 +73,7 @@ _ABBREVIATIONS = {
     "Aug.": "August", "Sept.": "September", "Oct.": "October", "Nov.": "November", "Dec.": "December",
     "Gov.": "Governor", "Sen.": "Senator", "Rep.": "Representative", "Hon.": "Honorable", "Mme.": "Madame",
     "Mlle.": "Mademoiselle", "Messrs.": "Messieurs", "Esq.": "Esquire", "Bros.": "Brothers", "Inc.": "Incorporated",
-    "Ltd.": "Limited", "Corp.": "Corporation", "cf.": "compare",
+    "Ltd.": "Limited", "Corp.": "Corporation", "cf.": "compare", "vol.": "volume",
 }
 _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True)) + r")(?=\s|$|[,;:)])")
 
@@ -213,6 +213,19 @@ def _year(value: int) -> str:
     return _words(value, to="year")
 
 
+def _shillings(match: re.Match) -> str:
+    """Pre-decimal British money: "£3 10s. 6d." -> "three pounds ten shillings and six pence"."""
+    pounds, shillings, pence, lone_pence = match.groups()
+    if lone_pence:
+        return f"{_words(int(lone_pence))} pence"
+    spoken = f"{_cardinal(pounds)} pound{'s' if pounds != '1' else ''} " if pounds else ""
+    spoken += f"{_words(int(shillings))} shilling{'s' if shillings != '1' else ''}"
+    if pence:
+        return spoken + f" and {_words(int(pence))} pence"
+    ends_sentence = not re.match(r"\s*[a-z0-9,;]", match.string[match.end():])
+    return spoken + ("." if ends_sentence else "")                # ("s." was the abbreviation's full stop too)
+
+
 def _decade(match: re.Match) -> str:
     spoken = _year(int(match.group(1)))               # "nineteen ninety" -> "nineteen nineties"
     return spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
@@ -276,7 +289,10 @@ def normalize_english(text: str, day_first: bool = False) -> str:
                   lambda m: re.sub(r"\s", "", m.group(0)), text)                    # 3 000 000 (SI thousands)
     text = re.sub(r"(?<![\w.+])(?:\+\d{1,3}(?:\s\d{2,4}){2,4}|0\d{1,4}(?:\s\d{3,4}){1,2})\b(?![\s-]?\d)",
                   lambda m: ("plus " if m.group(0).startswith("+") else "") + _digits(m), text)  # 020 7946 0958
+    text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d)s\.(?:\s*(\d{1,2})d(?=\.))?|\b(\d{1,2})d(?=\.)", _shillings,
+                  text)                                          # £3 10s. 6d.
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
+    text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
@@ -327,6 +343,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"#(?=\d)", "number ", text)
     # Decades and years: the 1990s, in 1984, in 1066.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
+    text = re.sub(r"(?<!\w)['’]([1-9]0)s\b", _decade, text)         # the '90s
     text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
     text = re.sub(r"(?i:\b(in|since|circa|year)\s)(10\d\d)(?!\d|,\d|\.\d)",
                   lambda m: f"{m.group(1)} {_year(int(m.group(2)))}", text)

@@ -24,7 +24,7 @@ _WORD = re.compile(rf"[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
 # abbreviations that stand before a name or a number ("Mr. Smith", "No. 5", "Roe v. Wade")
 _BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
-                 "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "Ch", "Fig",
+                 "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "vol", "Ch", "Fig",
                  "Figs", "Eq", "cf", "al", "approx", "ca", "c"}
 # words that open sentences: after one of them a full stop behind an initial or an abbreviation ends a sentence
 # ("We went with Plan B. The rest failed."), before a name it does not ("George W. Bush")
