@@ -157,15 +157,19 @@ def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    engine = _load_engine(args)
-    voices = engine.voices()
+    from indexstudio.engines import clones_voices
+    from indexstudio.engines.reference_voices import library_voices, voice_library
+    if clones_voices(args.engine) and not args.model_dir:      # its voices are recordings: no model is needed
+        voices, default = library_voices(), ""
+    else:
+        engine = _load_engine(args)
+        voices, default = engine.voices(), engine.default_voice
     width = max((len(v.id) for v in voices), default=5)
     for v in voices:
-        mark = "*" if v.id == engine.default_voice else " "
+        mark = "*" if v.id == default else " "
         print(f"{mark} {v.id:<{width}}  {v.language:<6} {v.gender:<7} {v.description}")
-    print(f"{len(voices)} voices for engine {engine.name} (* = default)")
-    if not engine.default_voice:          # a cloning engine: its voices are recordings
-        from indexstudio.engines.reference_voices import voice_library
+    print(f"{len(voices)} voices for engine {args.engine}" + (" (* = default)" if default else ""))
+    if not default:
         print(f"(this engine clones a recording: give --voice FILE (3-15 s of clean speech), or keep recordings in "
               f"{voice_library()} and give their names)")
     return 0
@@ -202,6 +206,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    import soundfile as sf
     from tqdm import tqdm
 
     from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
@@ -241,11 +246,15 @@ def cmd_book(args: argparse.Namespace) -> int:
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
     engine_id = f"{args.engine}:{folder_id(args.model_dir)}{engine.identity(voice)}"
-    if args.dry_run or args.show_text:
-        job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
-        _print_plan(plan, meta.title or plan.title, meta.author or plan.author, job.finished(),
-                    engine.sample_rate, args, chapters_in_book)
+    job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
+    finished = job.finished()
+    if args.dry_run or args.show_text:        # (the segments' own rate: an IndexTTS model's would load it)
+        rate = sf.info(job.segment_path(next(iter(finished)))).samplerate if finished else 1
+        _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
+                    chapters_in_book)
         return 0
+    if len(finished) < len(plan.segments):
+        engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
     chosen = f"{len(plan.chapters)} of {chapters_in_book} chapters" if args.chapters else f"{len(plan.chapters)} chapters"
     print(f"{args.title or book.title}: {chosen}, {len(plan.segments)} segments "
           f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",

@@ -1,8 +1,10 @@
 """The command line, run as a user runs it."""
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from conftest import GOLDEN
@@ -64,7 +66,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--bitrate", "abc"), "bitrate 'abc' for mp3")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--speed", "3"),
-                   "--speed 3 is outside the 0.5..2 engine kokoro offers")
+                   "--speed 3 is outside what engine kokoro offers (0.5 to 2)")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--cover", str(book)),
                    "is not an image ffmpeg can read")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--format", "m4b"),
@@ -90,7 +92,37 @@ def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path)
                    "top_p must lie in [0, 1], got 3.0")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option",
                        "max_text_tokens_per_segment=5000"), "is over this model's")
+    # the emotion's sources too: the strength of nothing, a reference that is not there, no Qwen folder
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-alpha", "0.3"),
+                   "--emotion-alpha sets the strength of --emotion-audio, --emotion or the text emotion")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-audio", "nope.wav"),
+                   "emotion reference 'nope.wav' is neither an audio file nor a voice")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-text", "angry"),
+                   "emotion from text needs the Qwen emotion model folder")
+    blip = tmp_path / "blip.wav"                      # too short to clone from, on every engine alike
+    sf.write(blip, np.full(4000, 0.1, np.float32), 22050)
+    for engine in ("indextts2", "indextts1_5"):
+        _fails_cleanly(run("speak", "Hi.", "-o", out, "--engine", engine, "--model-dir", str(GOLDEN / engine),
+                           "--voice", str(blip)), "is 0.18 s long: too short to clone a voice from")
     assert not Path(out).exists()
+
+
+def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
+    library = tmp_path / "voices"
+    library.mkdir()
+    (library / "narrator.wav").write_bytes((GOLDEN / "indextts2" / "cases" / "prompt_en_22k.wav").read_bytes())
+    (library / "broken.wav").write_text("not audio")
+    env = {**os.environ, "INDEXSTUDIO_VOICES": str(library)}
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--engine", "indextts2"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "narrator" in r.stdout and "broken.wav (not readable audio)" in r.stdout and "default" not in r.stdout
+    out = tmp_path / "x.wav"
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(out), "--engine", "indextts2",
+                        "--model-dir", str(GOLDEN / "indextts2"), "--voice", "narrator.wav", "--option",
+                        "max_mel_tokens=20"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert sf.info(out).frames > 0
 
 
 def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):

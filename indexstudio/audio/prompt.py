@@ -28,6 +28,7 @@ V1_5_MAX_PROMPT_SECONDS = 50.0
 
 
 SHORT_PROMPT_SECONDS = 1.0     # below this a prompt is warned about (the golden cases' prompts are 1.1-1.2 s)
+MIN_PROMPT_SECONDS = 0.5       # below this no engine clones a voice from it: refused before any model loads
 log = logging.getLogger(__name__)
 
 
@@ -56,10 +57,19 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"audio file {path} contains NaN or infinite samples")
     if not np.abs(data).max() > 0:
         raise AudioError(f"audio file {path} is silent (every sample is zero): a voice needs recorded speech")
-    if data.shape[0] < SHORT_PROMPT_SECONDS * sr:
-        warn_once(f"reference audio {path} is {data.shape[0] / sr:.1f} s long; a voice is cloned from 3-15 s of "
-                  "clean speech")
     return np.ascontiguousarray(data.T), int(sr)
+
+
+def check_reference(path: Path, what: str = "reference audio") -> None:
+    """Refuse a recording no voice can be cloned from (unreadable, silent, under MIN_PROMPT_SECONDS), and warn
+    about a short one, before any model loads: every engine and stage applies the same limits."""
+    data, sr = read_audio(path)
+    seconds = data.shape[-1] / sr
+    if seconds < MIN_PROMPT_SECONDS:
+        raise AudioError(f"{what} {path} is {seconds:.2f} s long: too short to clone a voice from (at least "
+                         f"{MIN_PROMPT_SECONDS:g} s; 3-15 s of clean speech is best)")
+    if seconds < SHORT_PROMPT_SECONDS:
+        warn_once(f"{what} {path} is {seconds:.2f} s long; a voice is cloned best from 3-15 s of clean speech")
 
 
 def _cut(audio: torch.Tensor, sample_rate: int, max_seconds: float | None, path: Path) -> torch.Tensor:

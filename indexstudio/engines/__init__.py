@@ -44,6 +44,11 @@ def _factory(name: str) -> Callable[..., Engine]:
     return getattr(importlib.import_module(module), cls)
 
 
+def clones_voices(name: str) -> bool:
+    """Whether engine `name` speaks with a recorded voice (a reference file) rather than voices of its own."""
+    return not getattr(_factory(name), "default_voice", "built-in")
+
+
 def engine_settings(name: str) -> set[str] | None:
     """The settings engine `name` is built with (`get_engine`'s keywords), or None when it takes any."""
     params = inspect.signature(_factory(name)).parameters
@@ -69,5 +74,5 @@ def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
         return _instances[key]
 
 
-__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "engine_names", "engine_settings", "get_engine",
-           "register_engine"]
+__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_names",
+           "engine_settings", "get_engine", "register_engine"]

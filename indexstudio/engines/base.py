@@ -64,6 +64,10 @@ class Engine(abc.ABC):
         default (an engine whose voices each speak one language picks one that speaks the text's)."""
         return self.default_voice
 
+    def prepare(self) -> None:
+        """Load what the first segment needs (an IndexTTS model's weights) now, so that work that shows
+        progress starts with the rendering itself."""
+
     def identity(self, voice: str) -> str:
         """What, besides the text and the controls, decides this engine's audio for `voice` (its model's and the
         voice's files, by size or contents), so that a book's finished segments are not mixed with those of an
@@ -81,7 +85,7 @@ class Engine(abc.ABC):
         if low == high and speed != low:
             raise InputError(f"engine {self.name} has no speed control: leave --speed at {low:g}")
         if not low <= speed <= high:
-            raise InputError(f"--speed {speed:g} is outside the {low:g}..{high:g} engine {self.name} offers")
+            raise InputError(f"--speed {speed:g} is outside what engine {self.name} offers ({low:g} to {high:g})")
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Reject engine options this engine does not understand (before any work starts)."""

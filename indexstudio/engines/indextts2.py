@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from indexstudio.audio.features import S2MelSpectrogramParams, centered_fbank, kaldi_fbank, s2mel_mel_spectrogram
-from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, load_prompt_v2
+from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, check_reference, load_prompt_v2
 from indexstudio.audio.resample import resample
 from indexstudio.engines.base import Controls, SegmentAudio
 from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Noise,
@@ -45,6 +45,7 @@ from indexstudio.models.campplus import load_campplus
 from indexstudio.models.codes import trim_at_stop
 from indexstudio.models.emotion import load_emotion_matrices, mix_emotion_vector, normalize_emo_vec, scale_emo_vector
 from indexstudio.models.folder import ModelFolder, ModelFolderError
+from indexstudio.models.qwen_emotion import check_text_emotion
 from indexstudio.models.s2mel import load_s2mel, sample_euler_cfg, v2_target_lengths
 from indexstudio.models.s2mel.length_regulator import MEL_FRAMES_PER_CODE
 from indexstudio.models.semantic_codec import load_semantic_codec
@@ -573,9 +574,23 @@ class IndexTTS2Engine(IndexTTSEngine):
         return IndexTTS2(folder, device, dtype, runtime)
 
     def check_options(self, options: dict[str, Any]) -> IndexTTS2Options:
+        """The options, with the emotion's sources checked before the weights load: the emotion reference read,
+        the Qwen folder there, and flags that another one overrides named (as in the official IndexTTS, the
+        text emotion wins over a vector, and either over a reference recording)."""
         opts = super().check_options(options)
-        if opts.use_emo_text or opts.emo_text:
-            self.model.text_emotion_model()      # fails now, naming the missing folder, not mid-book
+        from_text = opts.use_emo_text or bool(opts.emo_text)
+        if from_text:
+            check_text_emotion(self._stack[0])     # fails now, naming the missing folder, not mid-book
+        if opts.emo_audio:
+            check_reference(resolve_reference(opts.emo_audio, "emotion reference"), "emotion reference")
+        if "emo_alpha" in options and not (opts.emo_audio or opts.emo_vector is not None or from_text):
+            raise InputError("--emotion-alpha sets the strength of --emotion-audio, --emotion or the text emotion: "
+                             "give one of them")
+        overridden = [flag for flag, given in (("--emotion-audio", opts.emo_audio and (from_text or opts.emo_vector)),
+                                               ("--emotion", opts.emo_vector is not None and from_text)) if given]
+        for flag in overridden:
+            log.warning("%s has no effect: %s decides the emotion", flag,
+                        "the text emotion" if from_text else "--emotion")
         return opts
 
     def continuing(self, controls: Controls) -> Controls:

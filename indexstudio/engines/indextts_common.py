@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import torch
 
-from indexstudio.audio.prompt import read_audio
+from indexstudio.audio.prompt import check_reference, warn_once
 from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import content_hash, library_voices, resolve_reference
 from indexstudio.errors import EngineError, InputError
@@ -243,8 +243,9 @@ class DecodingOptions:
         return opts
 
     def check(self) -> None:
-        if self.max_text_tokens_per_segment < 1 or self.max_mel_tokens < 1:
-            raise InputError("max_text_tokens_per_segment and max_mel_tokens must be at least 1")
+        for name in ("max_text_tokens_per_segment", "max_mel_tokens"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.interval_silence_ms < 0:
             raise InputError("interval_silence_ms must not be negative")
         if self.gpt_batch_size < 1:
@@ -262,8 +263,8 @@ class DecodingOptions:
     def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
         """The search settings, with max_mel_tokens capped to the model's mel position table."""
         if self.max_mel_tokens > model_limit:
-            log.debug("max_mel_tokens %d exceeds this model's %d positions; using %d",
-                     self.max_mel_tokens, model_limit, model_limit)
+            warn_once(f"max_mel_tokens {self.max_mel_tokens} is over this model's {model_limit} mel positions: "
+                      f"{model_limit} are used")
         return DecodingConfig(
             max_new_tokens=min(self.max_mel_tokens, model_limit), stop_token=stop_token, do_sample=self.do_sample,
             num_beams=self.num_beams, temperature=self.temperature, top_k=self.top_k or None, top_p=self.top_p,
@@ -347,6 +348,9 @@ class IndexTTSEngine(Engine):
     def sample_rate(self) -> int:
         return self.model.sample_rate
 
+    def prepare(self) -> None:
+        self.model
+
     def check_settings(self, runtime: RuntimeSettings) -> None:
         """Refuse speed settings this version has no use for, before the weights load."""
 
@@ -359,7 +363,7 @@ class IndexTTSEngine(Engine):
     def check_voice(self, voice: str) -> str:
         """The reference file behind `voice`, read once to refuse an unreadable or silent one before work starts."""
         path = resolve_reference(voice)
-        read_audio(path)
+        check_reference(path)
         return str(path)
 
     def language_of(self, voice: str) -> str:

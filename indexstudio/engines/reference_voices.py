@@ -27,21 +27,30 @@ def library_voices() -> list[Voice]:
     if not folder.is_dir():
         return []
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
-    return [Voice(f.stem, "", "", f"reference audio {f.name}") for f in files]
+    return [Voice(f.stem, "", "", f"reference audio {f.name}" + ("" if _readable(f) else " (not readable audio)"))
+            for f in files]
 
 
-def resolve_reference(voice: str) -> Path:
-    """The audio file behind `voice` (a path, or a name in the voice library)."""
+def _readable(path: Path) -> bool:
+    import soundfile as sf
+    try:
+        return sf.info(str(path)).frames > 0
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return False
+
+
+def resolve_reference(voice: str, what: str = "voice") -> Path:
+    """The audio file behind `voice`: a path, or a recording in the voice library by its name, with or without
+    its extension ("narrator", "narrator.wav")."""
     path = Path(voice).expanduser()
     if path.is_file():
         return path
     folder = voice_library()
-    for suffix in AUDIO_SUFFIXES:
-        candidate = folder / f"{voice}{suffix}"
-        if candidate.is_file():
+    for candidate in [folder / voice] + [folder / f"{voice}{suffix}" for suffix in AUDIO_SUFFIXES]:
+        if candidate.suffix.lower() in AUDIO_SUFFIXES and candidate.is_file():
             return candidate
     names = ", ".join(v.id for v in library_voices()) or "none"
-    raise InputError(f"voice {voice!r} is neither an audio file nor a voice in {folder} (library voices: {names})")
+    raise InputError(f"{what} {voice!r} is neither an audio file nor a voice in {folder} (library voices: {names})")
 
 
 def content_hash(path: Path) -> str:

@@ -7,6 +7,8 @@ is reported with the file's role, never discovered later as a stack trace.
 """
 from __future__ import annotations
 
+import re
+
 import ctypes
 import functools
 import mmap
@@ -86,9 +88,11 @@ def read_checkpoint(path: Path, what: str) -> Any:
         raise ModelFolderError(f"missing {what}: expected {path}") from None
     except Exception as exc:
         size = path.stat().st_size if path.is_file() else 0
-        state = "is empty" if size == 0 else f"({size:,} bytes) is damaged, incomplete or not a PyTorch checkpoint"
-        raise ModelFolderError(f"{path}: cannot read the {what}: the file {state} ({exc or type(exc).__name__}); "
-                               "copy it again") from exc
+        if size == 0:
+            raise ModelFolderError(f"{path}: cannot read the {what}: the file is empty; copy it again") from exc
+        said = re.split(r"(?<=[.:])\s", str(exc).strip().splitlines()[0] if str(exc).strip() else "")[0].rstrip(".:")
+        raise ModelFolderError(f"{path}: cannot read the {what}: the file ({size:,} bytes) is damaged, incomplete or "
+                               f"not a PyTorch checkpoint ({said[:120] or type(exc).__name__}); copy it again") from exc
 
 
 def release_pages(tensor: "torch.Tensor") -> None:
@@ -229,6 +233,8 @@ class ModelFolder:
 
     def __init__(self, root: str | Path, overrides: dict[str, str | Path] | None = None, version: str | None = None):
         self.root = Path(root).expanduser().resolve()
+        if self.root.is_file():
+            raise ModelFolderError(f"model folder {self.root} is a file, not a folder: give the checkpoint folder")
         if not self.root.is_dir():
             raise ModelFolderError(f"model folder not found: {self.root}")
         self.config = read_config(self.root)

@@ -176,6 +176,12 @@ def read_text_emotion(model_dir: Path) -> TextEmotion:
 
 def load_text_emotion(folder: ModelFolder) -> TextEmotion:
     """The folder's emotion-from-text model, loaded once per folder; a clear error when it is absent."""
+    check_text_emotion(folder)
+    return folder.component("qwen_emo", lambda: read_text_emotion(folder.path("qwen_emo")))
+
+
+def check_text_emotion(folder: ModelFolder) -> None:
+    """A ModelFolderError, naming what is missing, where the folder has no emotion-from-text model."""
     try:
         present = folder.has("qwen_emo")
     except KeyError:
@@ -186,4 +192,3 @@ def load_text_emotion(folder: ModelFolder) -> TextEmotion:
             f"{folder.path('qwen_emo', required=False)} (config.yaml `qwen_emo_path`), which is missing; "
             "add it to the model folder, or give the emotion as an 8-value emotion vector or as emotion "
             "reference audio instead")
-    return folder.component("qwen_emo", lambda: read_text_emotion(folder.path("qwen_emo")))
