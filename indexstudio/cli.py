@@ -298,6 +298,9 @@ def cmd_book(args: argparse.Namespace) -> int:
         print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")
     if fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
+    kept = sum(f.stat().st_size for f in work_dir.rglob("*") if f.is_file()) / 2**20
+    print(f"the work folder {work_dir} ({kept:,.0f} MiB) keeps the rendered segments, so that re-runs, other formats "
+          "and edits reuse them; delete it once the audiobook is as you want it")
     return 0
 
 

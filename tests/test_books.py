@@ -339,3 +339,12 @@ def test_archive_of_our_own_download_without_tags_notes_and_footer(tmp_path):
     assert [(c.title, " ".join(c.text.split())) for c in book.chapters] == [
         ("Letters to the Moon", "Letters to the Moon by moonwriter Five letters."),
         ("Chapter 1: The First Letter", "Ron sat down."), ("Chapter 2", "Hermione found it.")]
+
+
+def test_utf16_without_byte_order_mark_and_a_chinese_title_line(tmp_path):
+    path = tmp_path / "u16.txt"
+    path.write_bytes("Chapter 1\n\nHello there.\n".encode("utf-16-be"))
+    assert [(c.title, c.text) for c in read_book(path).chapters] == [("Chapter 1", "Hello there.")]
+    novel = tmp_path / "novel.txt"
+    novel.write_text("《斗破苍穹》\n第一章 开始\n今天。\n", encoding="gb18030")
+    assert read_book(novel).title == "斗破苍穹"

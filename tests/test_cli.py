@@ -137,6 +137,7 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert starts[0] == 0 and starts == sorted(starts) and starts[1] > 10
     assert info["tags"]["title"] == "The Lighthouse Keeper's Clock" and info["tags"]["NARRATOR"] == "Kokoro (af_heart)"
     assert "RTF" in r.stdout and "rendering" in r.stderr
+    assert "MiB) keeps the rendered segments" in r.stdout and "writing m4b" in r.stderr
 
     mp3 = tmp_path / "sample.mp3"
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample.work"))

@@ -107,6 +107,11 @@ CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trai
 def _decode(data: bytes, path: Path) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
+    if len(data) >= 4 and data.count(0) > len(data) // 4:      # UTF-16 without its byte-order mark (NULs are UTF-8)
+        try:
+            return data.decode("utf-16-be" if data[0::2].count(0) > data[1::2].count(0) else "utf-16-le")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -298,8 +303,9 @@ def _read_plain_text(text: str, path: Path) -> Book:
     if unwrapped is None:
         unwrapped = ao3.unwrap(text, lambda line: bool(_TXT_HEADING.match(line)))
         source = "an Archive of Our Own work: its tags, notes and footer are"
-    if unwrapped is None:
-        return read_text(_without_print_marks(text), title_from_path(path))
+    if unwrapped is None:                   # a Chinese web novel names itself on its first line: 《斗破苍穹》
+        named = re.match(r"\s*《([^》\n]{1,40})》", text)
+        return read_text(_without_print_marks(text), named.group(1) if named else title_from_path(path))
     text, meta = unwrapped
     log.info("%s: %s not read", path.name, source)
     book = read_text(_without_print_marks(text), meta.get("title") or title_from_path(path))
