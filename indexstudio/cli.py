@@ -265,7 +265,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     def on_progress(p) -> None:
         if bar.n == 0 and p.resumed:        # segments resumed are no pace: the rate and ETA count from here
             bar.initial = bar.n = bar.last_print_n = p.resumed
-            bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered")
+            bar.write(f"resuming: {p.resumed} of {p.total} segments already rendered", file=sys.stderr)
         if p.elapsed:
             bar.set_postfix_str(f"{p.audio_seconds / 60:.1f} min audio, RTF {p.elapsed / max(p.audio_seconds, 1e-9):.2f}", refresh=False)
         bar.update(p.done - bar.n)
@@ -292,7 +292,8 @@ def cmd_book(args: argparse.Namespace) -> int:
              else "nothing new to render")
     repeats = result.rendered - result.synthesized
     rendered = f"{result.synthesized} segments rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
-    print(f"wrote {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} "
+    done = "wrote" if result.written else "unchanged (nothing to render or write):"
+    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} "
           f"chapters; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")

@@ -138,6 +138,9 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert info["tags"]["title"] == "The Lighthouse Keeper's Clock" and info["tags"]["NARRATOR"] == "Kokoro (af_heart)"
     assert "RTF" in r.stdout and "rendering" in r.stderr
     assert "MiB) keeps the rendered segments" in r.stdout and "writing m4b" in r.stderr
+    written = m4b.stat().st_mtime_ns                 # the same command again: nothing to render, nothing to write
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(m4b), "--mode", "batch", "--bucket-size", "4")
+    assert r.returncode == 0 and r.stdout.startswith("unchanged") and m4b.stat().st_mtime_ns == written, r.stdout
 
     mp3 = tmp_path / "sample.mp3"
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample.work"))

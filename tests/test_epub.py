@@ -95,14 +95,17 @@ def test_epub_text_is_read_as_printed(tmp_path):
             '<p>A note<a href="notes.xhtml#n2"><sup>2</sup></a> and one<sup><a href="#n3">3</a></sup>, '
             'see chapter <a href="#c3">3</a>.</p>'
             '<p>The note itself. <a href="#ref1">\u21a9</a> <a href="#ref2">[Back]</a></p>'
-            '<p>17</p>')
+            '<p>[Pg 17]</p><p>He counted: 1</p><p>2</p>'                      # a marked page number, a number
+            '<p><span class="c1">Nobod</span><span class="c2">y</span> saw <em>it</em><strong>all</strong>.</p>'
+            '<p>It fell in tor-<br/>rents.</p>')
     path = make_epub(tmp_path / "text.epub", [("a.xhtml", body)], toc=[("a.xhtml", "One")])
     (title, heading, text), = chapters(path)
     assert (title, heading) == ("One", "One")
     assert text.split("\n\n") == [
         "Line one\nline two", "吾輩は猫", "The day.", "When it rained.", "It was late.",
         "10\u00a0000 eggs, a fine day.", "Item in a paragraph.", "Outer", "Inner", "Quoted once.",
-        "Loose text after it.", "Exports", "Year", "Tons", "A note and one, see chapter 3.", "The note itself."]
+        "Loose text after it.", "Exports", "Year", "Tons", "A note and one, see chapter 3.", "The note itself.",
+        "He counted: 1", "2", "Nobody saw itall.", "It fell in torrents."]
 
 
 def test_epub_front_and_back_matter_contents_pages_and_non_linear_items_are_not_read(tmp_path):
@@ -191,3 +194,25 @@ def test_a_book_in_a_language_without_a_voice_asks_for_one(tmp_path):
     assert kokoro.voice_for("你好。", "zh-CN").startswith("zf_")
     with pytest.raises(InputError, match="the book is in language 'de'.*give --voice"):
         kokoro.voice_for("Es war einmal ein Mann.", "de")
+
+
+def test_epub_matter_the_book_does_not_mark_and_headings_set_as_paragraphs_or_images(tmp_path):
+    documents = [
+        ("copy.xhtml", "<p>Copyright 2020 A. Author. All rights reserved.</p><p>ISBN 978-1-2345-6789-0</p>"),
+        ("ded.xhtml", "<p>For my mother.</p>"),
+        ("c1.xhtml", '<p class="chapter-title">CHAPTER ONE</p><p class="first">It began.</p>'),
+        ("c2.xhtml", '<h1><img src="c2.png" alt="Chapter Two"/></h1><p>It went on.</p>'),
+        ("index.xhtml", '<p class="index">apple, 4, 12-15</p><p class="index">orchard, 22</p>'),
+    ]
+    path = make_epub(tmp_path / "retail.epub", documents, toc=[
+        ("copy.xhtml", "Copyright"), ("ded.xhtml", "Dedication"), ("c1.xhtml", "Chapter 1"), ("c2.xhtml", "Chapter 2"),
+        ("index.xhtml", "Index")])
+    book = read_book(path)
+    assert [(c.title, c.heading, c.text, c.read_title) for c in book.chapters] == [
+        ("Dedication", "", "For my mother.", False),          # a label, not a heading: not said
+        ("Chapter 1", "CHAPTER ONE", "It began.", True),       # said once, as printed
+        ("Chapter 2", "Chapter Two", "It went on.", True)]
+    untitled = make_epub(tmp_path / "tail.epub", [("c1.xhtml", "<h1>One</h1><p>Text.</p>"),
+                                                   ("copy.xhtml", "<p>All rights reserved.</p>")],
+                         toc=[("c1.xhtml", "One")])
+    assert chapters(untitled) == [("One", "One", "Text.")]      # a copyright page no entry names

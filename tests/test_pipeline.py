@@ -227,9 +227,9 @@ def test_a_damaged_segment_file_is_rendered_again(tmp_path):
     damaged = job.segment_path(3)
     damaged.write_bytes(damaged.read_bytes()[:200])          # cut short, as a full disk or a crash leaves it
     again = SyntheticEngine()
-    result = render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    result = render_book(plan, again, "tone", tmp_path / "c.wav", tmp_path / "w")   # (b.wav is whole: left alone)
     assert again.rendered == [plan.segments[3].text] and (result.rendered, result.resumed) == (1, len(plan.segments) - 1)
-    assert np.array_equal(sf.read(tmp_path / "b.wav")[0], before) and result.chapters == first.chapters
+    assert np.array_equal(sf.read(tmp_path / "c.wav")[0], before) and result.chapters == first.chapters
 
 
 def test_damaged_segments_are_all_found_at_once_and_a_lost_log_costs_nothing(tmp_path):
@@ -242,9 +242,9 @@ def test_damaged_segments_are_all_found_at_once_and_a_lost_log_costs_nothing(tmp
     for index in (1, 5):
         job.segment_path(index).write_bytes(b"")
     again = SyntheticEngine()
-    render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    render_book(plan, again, "tone", tmp_path / "d.wav", tmp_path / "w")
     assert sorted(again.rendered) == sorted([plan.segments[1].text, plan.segments[5].text])
-    assert len(again.batches) == 1 and np.array_equal(sf.read(tmp_path / "b.wav")[0], before)
+    assert len(again.batches) == 1 and np.array_equal(sf.read(tmp_path / "d.wav")[0], before)
     log = tmp_path / "w" / "done.jsonl"
     log.write_bytes(log.read_bytes() + b"\x00\x00garbage\xff\n")       # bytes that are no UTF-8
     resumed = SyntheticEngine()
@@ -279,6 +279,20 @@ def test_one_run_at_a_time_per_work_folder_and_outputs_written_safely(tmp_path):
     assert (tmp_path / "b.wav").is_symlink() and sf.info(target).frames == written[-1][1]
     assert target.stat().st_mode & 0o777 == 0o600 and not stale.exists()
     assert [n for n, _ in written] == sorted(n for n, _ in written) and written[-1][0] == written[-1][1]
+
+
+def test_a_rerun_that_changes_nothing_leaves_the_output_as_it_is(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    out = tmp_path / "b.mp3"
+    assert render_book(plan, engine, "tone", out, tmp_path / "w").written
+    stamp = out.stat().st_mtime_ns
+    again = render_book(plan, engine, "tone", out, tmp_path / "w")
+    assert not again.written and out.stat().st_mtime_ns == stamp and again.chapters and again.audio_seconds > 0
+    assert render_book(plan, engine, "tone", out, tmp_path / "w", settings=RenderSettings(segment_gap_ms=300)).written
+    out.write_bytes(out.read_bytes()[:1000])                      # a file changed by someone else is written anew
+    assert render_book(plan, engine, "tone", out, tmp_path / "w", settings=RenderSettings(segment_gap_ms=300)).written
+    assert probe(out)["duration"] > 1
 
 
 def test_a_full_disk_is_named():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-from indexstudio.books.reader import Book, Chapter, Limits, has_speech, language_code, title_from_path
+from indexstudio.books.reader import Book, Chapter, Limits, has_speech, language_code, numbered_words, title_from_path
 from indexstudio.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ _UNSPOKEN_TYPES = {"titlepage", "halftitlepage", "imprint", "colophon", "copyrig
 _NOTE_TYPE = re.compile(r"(?:^|-)(?:foot|end|rear)?notes?(?:ref)?$")
 _NOTE_CLASS = re.compile(r"^(?:foot|end)notes?$|^page-?(?:num|no|number|break|marker)s?$|^pg-?num$", re.IGNORECASE)
 _DROP_CAP_CLASS = re.compile(r"drop-?cap|^initial$|first-?letter", re.IGNORECASE)
+# headings set as styled paragraphs (InDesign, Sigil): <p class="chapter-title">CHAPTER ONE</p>
+_HEADING_CLASS = re.compile(r"^(?:chapter|part|book|section)[-_]?(?:title|head|heading|number|num|no)s?$"
+                            r"|^(?:title|heading|chaptertitle|chapterhead)$", re.IGNORECASE)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # a link's text that marks a note ("[12]", "*"; a bare "12" where the link says it leads to a note) or leads
 # back from one ("↩", "^", "Return to text")
@@ -44,8 +47,17 @@ _NOTE_MARK = re.compile(r"^[\[(]\s*(?:\d{1,4}|[*†‡§¶]+|[a-z])\s*[\])]$|^[*
 _BARE_NUMBER = re.compile(r"^\d{1,4}$")
 _NOTE_TARGET = re.compile(r"note|fn|ftn|foot", re.IGNORECASE)
 _BACKLINK = re.compile(r"^[\[(]?\s*(?:↩\ufe0e?|↑|\^|back|return(?: to text)?)\s*[\])]?$", re.IGNORECASE)
+# contents entries of what is not read when the book does not mark it (epub:type): front and back matter
+_UNREAD_ENTRY = re.compile(r"^(?:copyright(?: page)?|colophon|imprint|index|(?:end|foot)?notes|about the publisher|"
+                           r"also by\b.*|other books by\b.*|(?:table of )?contents|title ?page|half ?title(?: page)?|"
+                           r"奥付|版权(?:页|信息)?|目\s*录)$", re.IGNORECASE)
+# ... and entries that name a page without being a heading of it: not spoken where the book prints no heading
+_LABEL_ENTRY = re.compile(r"^(?:dedication|epigraph|cover|frontispiece|start|begin reading|page \d+)$", re.IGNORECASE)
+_RIGHTS = re.compile(r"all rights reserved|\bISBN\b|版权所有", re.IGNORECASE)
 _CONTENTS_HEADING = re.compile(r"^(?:table of )?contents\.?$|^目\s*录$", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^[\[{(]?\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]?$", re.IGNORECASE)
+_MARKED_PAGE_NUMBER = re.compile(r"^(?:[\[{(]\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]|(?:pg|page)\.?\s*\d{1,4})$",
+                                 re.IGNORECASE)      # "[Pg 5]", "{12}", "Page 7"; a bare "12" may be a table's
 _PG_START = re.compile(r"\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 _PG_END = re.compile(r"\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 _PG_BOILERPLATE = re.compile(r"^pg-(?:header|footer)$|^pg-boilerplate$")
@@ -130,22 +142,24 @@ class _Paragraphs:
         if tag == "br":
             self._text.append(_BREAK + (el.tail or ""))
             return
-        if tag == "img":         # an illustrated initial is a letter of the first word; other images say nothing
-            alt = (el.get("alt") or "").strip()
-            if len(alt) == 1 and alt.isalpha() or alt and any(_DROP_CAP_CLASS.search(c) for c in _classes(el)):
+        if tag == "img":         # an illustrated initial is a letter of the first word, a heading set as an image
+            alt = (el.get("alt") or "").strip()   # says its alt text; other images say nothing
+            if (len(alt) == 1 and alt.isalpha() or alt and any(_DROP_CAP_CLASS.search(c) for c in _classes(el))
+                    or alt and self._in_heading):
                 self._text.append(alt)
             self._text.append(el.tail or "")
             return
         block = tag in _BLOCKS and not any(_DROP_CAP_CLASS.search(c) for c in _classes(el))
+        heading = tag in _HEADINGS or block and any(_HEADING_CLASS.match(c) for c in _classes(el))
         if block:
             self.flush(opening=True)
-        self._in_heading += tag in _HEADINGS
+        self._in_heading += heading
         self._text.append(el.text or "")
         for child in el:
             self.walk(child)
         if block:
             self.flush()
-        self._in_heading -= tag in _HEADINGS
+        self._in_heading -= heading
         self._text.append(el.tail or "")
 
     def flush(self, opening: bool = False) -> None:
@@ -156,7 +170,9 @@ class _Paragraphs:
         if self._text:
             return
         if not self._in_heading:           # a page number on a line of its own
-            text = "\n".join(line for line in text.split("\n") if not _PAGE_NUMBER.match(line))
+            lines = text.split("\n")
+            text = "\n".join(line for line in lines if not (_PAGE_NUMBER if len(lines) > 1 else _MARKED_PAGE_NUMBER)
+                              .match(line))
         if not has_speech(text) or self._in_heading and _CONTENTS_HEADING.match(text):
             return
         self.blocks.append(Block(text, self._in_heading > 0, self._anchors))
@@ -167,6 +183,7 @@ def tidy(text: str) -> str:
     """Whitespace folded (a no-break space kept: it joins "10 000"), <br/> as a line break, soft hyphens and
     zero-width characters dropped, ligatures (ﬁ) spelled out."""
     text = re.sub(r"[ \t\n\r\f\v]+", " ", text.translate(_INVISIBLE))
+    text = re.sub(rf"(?<=[^\W\d_])-\s*{_BREAK}\s*(?=[a-z])", "", text)   # "tor-<br/>rents": one word, set on two lines
     text = "".join(_LIGATURES.get(c, c) for c in text) if "\ufb00" <= max(text, default=" ") else text
     return "\n".join(line.strip() for line in text.split(_BREAK) if line.strip())
 
@@ -313,7 +330,8 @@ def _heading_count(blocks: list[Block], title: str) -> int:
 
 
 def _same_words(a: str, b: str) -> bool:
-    return bool(b) and re.findall(r"\w+", a.casefold()) == re.findall(r"\w+", b.casefold())
+    """Whether a line says the title ("CHAPTER ONE" says "Chapter 1")."""
+    return bool(b) and numbered_words(a) == numbered_words(b)
 
 
 def _creators(doc) -> str:
@@ -366,10 +384,14 @@ def read_epub(path: Path, limits: Limits) -> Book:
     def close() -> None:
         if not gathered:
             return
+        if _UNREAD_ENTRY.match(title):
+            log.info("%s: %r is not read (front or back matter)", path.name, title)
+            gathered.clear()
+            return
         heads = _heading_count(gathered, title)
         heading = ". ".join(b.text.replace("\n", " ").rstrip(".:") for b in gathered[:heads])
         body = "\n\n".join(b.text for b in gathered[heads:])
-        spoken = bool(title or heading)
+        spoken = bool(heading or title and not _LABEL_ENTRY.match(title))
         name = title or heading or f"Chapter {len(chapters) + 1}"
         if not has_speech(body):              # a heading alone (a part's title page): said once, as the text
             body, heading, spoken = "\n\n".join(b.text for b in gathered[:heads]), "", False
@@ -378,7 +400,7 @@ def read_epub(path: Path, limits: Limits) -> Book:
 
     for item in documents:
         name = unquote(item.get_name())
-        content = item.get_content()
+        content = item.content or b""     # as the book has it: get_content() re-serialises it, spaces added
         if not content.strip():
             log.warning("%s: %s, a document of the book, is empty", path.name, name)
             continue
@@ -386,6 +408,9 @@ def read_epub(path: Path, limits: Limits) -> Book:
             log.info("%s: %s is a table of contents: not read", path.name, name)
             continue
         blocks, anchors = document_blocks(content)
+        if _RIGHTS.search(" ".join(b.text for b in blocks)) and sum(len(b.text) for b in blocks) < 2000:
+            log.info("%s: %s is a copyright page: not read", path.name, name)
+            continue
         opens: dict[int, list[str]] = {}          # paragraph -> titles of the contents entries that open there
         for anchor, entry_title in entries_of.get(PurePosixPath(name).name, []):
             at = next((n for n, b in enumerate(blocks) if anchor in b.anchors), None) if anchor else 0

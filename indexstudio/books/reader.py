@@ -163,7 +163,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _ROMAN = re.compile(r"(?=[ivxlc])(c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 
 
-def _numbered_words(text: str) -> list[str]:
+def numbered_words(text: str) -> list[str]:
     """The words of a heading with its number as digits, however written ("STAVE I" and "STAVE ONE" -> 1)."""
     words: list[str] = []
     for word in re.findall(r"\w+", text.lower()):
@@ -185,7 +185,7 @@ def _numbered_words(text: str) -> list[str]:
 def _lists(entry: str, heading: str) -> bool:
     """Whether a contents entry names this heading ("CHAPTER I. Down the Rabbit-Hole" names "CHAPTER I.", "STAVE I.
     MARLEY'S GHOST" names "STAVE ONE.")."""
-    a, b = _numbered_words(entry), _numbered_words(heading)
+    a, b = numbered_words(entry), numbered_words(heading)
     return bool(a and b) and a[:len(b)] == b[:len(a)]
 
 

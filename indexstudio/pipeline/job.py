@@ -88,6 +88,7 @@ class RenderResult:
     chapters: list[ChapterMark] = field(default_factory=list)
     synthesized: int = 0       # of `rendered`, those the engine spoke (the rest repeat a sentence spoken before)
     rendering_seconds: float = 0.0   # of `wall_seconds`, the time spent rendering (the rest: checks, writing)
+    written: bool = True       # False: the output was already this audiobook, and was left as it was
 
     @property
     def rtf(self) -> float | None:
@@ -323,6 +324,37 @@ class Job:
                 + ("; run the same command again to go on from there" if resumable else ""))
 
     # -- assembly ------------------------------------------------------------------------------
+    def output_stamp(self, fmt: str, metadata: Metadata) -> str:
+        """What decides an output file's bytes: the segments, their order and gaps, the format and the tags."""
+        doc = [self.keys, [s.chapter for s in self.plan.segments], self.plan.chapters, self.settings.segment_gap_ms,
+               self.settings.chapter_gap_ms, self.settings.bitrate, fmt, metadata.title, metadata.author,
+               metadata.narrator, metadata.language, metadata.comment, metadata.cover_type,
+               hashlib.sha256(metadata.cover or b"").hexdigest()]
+        return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
+
+    def _written(self) -> dict:
+        try:
+            return json.loads((self.dir / "outputs.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def is_current(self, output: Path, stamp: str) -> bool:
+        """Whether `output` is the file this job last wrote there with `stamp`, untouched since."""
+        entry = self._written().get(str(output.resolve()))
+        try:
+            info = output.stat()
+        except OSError:
+            return False
+        return entry == {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+    def record_output(self, output: Path, stamp: str) -> None:
+        written = self._written()
+        info = output.stat()
+        written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        tmp = self.dir / "outputs.json.tmp"
+        tmp.write_text(json.dumps(written, indent=1), encoding="utf-8")
+        os.replace(tmp, self.dir / "outputs.json")
+
     def layout(self, samples: dict[int, int]) -> tuple[list[tuple[int, int]], list[ChapterMark]]:
         """(segment index, silence after it) in order, and chapter marks from the real sample counts."""
         sr = self.engine.sample_rate
@@ -468,6 +500,12 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
     meta.narrator = meta.narrator or plan.narrator
+    stamp = job.output_stamp(fmt, meta)
+    if progress.synthesized == 0 and job.is_current(output, stamp):    # a re-run that changes nothing: no re-encode
+        marks = job.layout(samples)[1]
+        log.info("%s is already this audiobook: left as it is", output)
+        return RenderResult(output, marks[-1].end / job.engine.sample_rate if marks else 0.0, 0.0,
+                            time.perf_counter() - start, 0, len(plan.segments), 0, marks, 0, rendering, written=False)
     damaged_before: set[int] = set()
     while True:
         try:
@@ -494,6 +532,7 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
         except Exception as exc:
             exc.add_note(f"while writing {output}. {job.kept(samples)}")
             raise
+    job.record_output(output, stamp)
     total = marks[-1].end / job.engine.sample_rate if marks else 0.0
     return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start,
                         len(plan.segments) - len(resumed), len(resumed), progress.characters, marks,

@@ -373,6 +373,7 @@ def tidy_cjk(text: str) -> str:
 def normalize_text(text: str, language: str = "en-us") -> str:
     """The spoken form of `text` for a voice of `language`."""
     text = _EMOJI.sub("", unicodedata.normalize("NFC", strip_control(text))).translate(_QUOTES)
+    text = re.sub(r"(?m)^[ \t]*[\u2014\u2013][ \t]*", "", text)   # a dash opening a line ("—Hamlet") is no pause
     text = text.replace("\u2026", "...").replace("\u2014", ", ").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit() else f"{m.group(1)}, ", text)
