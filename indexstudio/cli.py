@@ -251,7 +251,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     if args.dry_run or args.show_text:        # (the segments' own rate: an IndexTTS model's would load it)
         rate = sf.info(job.segment_path(next(iter(finished)))).samplerate if finished else 1
         _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
-                    chapters_in_book)
+                    chapters_in_book, engine.spoken_form)
         return 0
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
@@ -306,7 +306,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_rate: int,
-                args: argparse.Namespace, chapters_in_book: int) -> None:
+                args: argparse.Namespace, chapters_in_book: int, spoken=str) -> None:
     """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
     from indexstudio.pipeline.plan import chapter_selection, estimated_seconds
 
@@ -333,7 +333,7 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
               f"{_fmt_duration(sum(guess[i] for i in mine) * scale):>8}  {sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
-                print(f"      [{i + 1}] {plan.segments[i].text}")
+                print(f"      [{i + 1}] {spoken(plan.segments[i].text)}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
           f"{len(plan.segments)} segments are in the work folder already")
 
@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
     p.add_argument("--narrator", help="narrator tag")
-    p.add_argument("--cover", help="cover image (.jpg or .png; default: from the book)")
+    p.add_argument("--cover", help="cover image (JPEG or PNG as it is, other images converted to PNG; default: from "
+                                   "the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
     p.add_argument("--chapters", metavar="LIST",
                    help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10- (the rest of the "
@@ -402,8 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-text", action="store_true",
                    help="as --dry-run, and print every segment as it will be spoken (after normalisation)")
     p.add_argument("--work-dir", help="where finished segments are kept (default: OUTPUT with .work)")
-    p.add_argument("--max-input-mb", type=int, default=200, help="refuse input files larger than this")
-    p.add_argument("--max-unpacked-mb", type=int, default=500, help="refuse EPUBs that unpack beyond this")
+    p.add_argument("--max-input-mb", type=int, default=200, help="refuse input files larger than this (default 200)")
+    p.add_argument("--max-unpacked-mb", type=int, default=500,
+                   help="refuse EPUBs that unpack beyond this (default 500: stops zip bombs)")
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("voices", help="list the voices of an engine")
@@ -430,8 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     try:
-        if getattr(args, "max_segment_tokens", 1) < 1 or getattr(args, "bucket_size", 1) < 1:
-            raise InputError("--max-segment-tokens and --bucket-size must be at least 1")
+        for flag in ("max_segment_tokens", "bucket_size", "max_input_mb", "max_unpacked_mb"):
+            if getattr(args, flag, 1) < 1:
+                raise InputError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
         if getattr(args, "speed", 1.0) <= 0:
             raise InputError("--speed must be positive")
         return args.func(args)

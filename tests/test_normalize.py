@@ -66,8 +66,10 @@ from indexstudio.text.normalize import normalize_text
     ("She left.[1] It rose .5 percent in Section 3.2.1 -- twice.",
      "She left. It rose zero point five percent in Section three point two point one, twice."),
     # found by a reader of Victorian and modern books (nineteenth session)
-    ("He paid £3 10s. 6d. for it; rent was 5s. Then 6d. more.",
-     "He paid three pounds ten shillings and six pence. for it; rent was five shillings. Then six pence. more."),
+    ("He paid £3 10s. 6d. for it; rent was 5s. Then 6d. More.",
+     "He paid three pounds ten shillings and six pence for it; rent was five shillings. Then six pence. More."),
+    ("Baker St. Dr. Jones said it was -5°C, 10-15kg.",
+     "Baker Street. Doctor Jones said it was minus five degrees Celsius, ten to fifteen kilograms."),
     ("At 221B Baker Street in the '90s, see vol. II.",
      "At two hundred and twenty-one B Baker Street in the nineties, see volume two."),
 ])

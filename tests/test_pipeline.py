@@ -378,3 +378,20 @@ def test_an_input_error_while_rendering_is_not_told_to_be_run_again(tmp_path):
         message = str(failure.value)
         assert message.startswith("segment") and "synthetic failure" in message and kept in message
         assert "run the same command" not in message
+
+
+def test_indextts_segments_are_known_by_what_decides_their_audio(tmp_path):
+    """Options that change only the speed (batch sizes), or that say a default, keep a book's segments; the
+    text is shown as the engine's own normaliser reads it, and neither needs the weights."""
+    from conftest import GOLDEN
+
+    from indexstudio.engines import get_engine
+    engine = get_engine("indextts2", model_dir=str(GOLDEN / "indextts2"))
+    plan = make_plan(BOOK, engine, "x.wav")
+
+    def keys(**options):
+        return Job(tmp_path / "w", plan, engine, "x.wav", Controls(options=options)).keys
+    assert keys() == keys(gpt_batch_size=3, s2mel_batch_size=2, vocoder_batch_size=1, max_mel_tokens=1500,
+                          quick_streaming_tokens=0) != keys(top_k=5)
+    assert engine.spoken_form("It cost $5.") == "It cost five dollars."
+    assert engine._model is None

@@ -105,7 +105,7 @@ def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
         result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-frames:v", "1",
                                  "-c:v", "png", "-f", "image2pipe", "pipe:1"], input=data, capture_output=True)
         if result.returncode != 0 or image_type(result.stdout) != "image/png":
-            raise InputError(f"cover image {source} is not an image ffmpeg can read (JPEG or PNG expected)")
+            raise InputError(f"cover image {source} is not an image ffmpeg can read (JPEG, PNG, GIF, WebP... expected)")
         data, kind = result.stdout, "image/png"
     if len(data) > _LARGE_COVER:
         log.warning("cover image %s is %.1f MB; it goes into the file as it is (a cover of ~0.5 MB is plenty)",

@@ -42,7 +42,7 @@ def warn_once(message: str) -> None:
     log.warning(message)
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+def read_audio(path: str | Path, warn_short: bool = True) -> tuple[np.ndarray, int]:
     """(channels, samples) float32 in [-1, 1] and the file's sample rate; AudioError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
@@ -57,19 +57,25 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"audio file {path} contains NaN or infinite samples")
     if not np.abs(data).max() > 0:
         raise AudioError(f"audio file {path} is silent (every sample is zero): a voice needs recorded speech")
+    if warn_short and data.shape[0] < SHORT_PROMPT_SECONDS * sr:
+        _warn_short(path, data.shape[0] / sr)
     return np.ascontiguousarray(data.T), int(sr)
 
 
+def _warn_short(path: Path, seconds: float) -> None:
+    warn_once(f"reference audio {path} is {seconds:.2f} s long; a voice is cloned best from 3-15 s of clean speech")
+
+
 def check_reference(path: Path, what: str = "reference audio") -> None:
-    """Refuse a recording no voice can be cloned from (unreadable, silent, under MIN_PROMPT_SECONDS), and warn
-    about a short one, before any model loads: every engine and stage applies the same limits."""
-    data, sr = read_audio(path)
+    """Refuse a recording no voice can be cloned from (unreadable, silent, under MIN_PROMPT_SECONDS) before any
+    model loads, the same on every engine (a short one is warned about as it is read)."""
+    data, sr = read_audio(path, warn_short=False)
     seconds = data.shape[-1] / sr
     if seconds < MIN_PROMPT_SECONDS:
         raise AudioError(f"{what} {path} is {seconds:.2f} s long: too short to clone a voice from (at least "
                          f"{MIN_PROMPT_SECONDS:g} s; 3-15 s of clean speech is best)")
     if seconds < SHORT_PROMPT_SECONDS:
-        warn_once(f"{what} {path} is {seconds:.2f} s long; a voice is cloned best from 3-15 s of clean speech")
+        _warn_short(Path(path), seconds)
 
 
 def _cut(audio: torch.Tensor, sample_rate: int, max_seconds: float | None, path: Path) -> torch.Tensor:

@@ -64,6 +64,16 @@ class Engine(abc.ABC):
         default (an engine whose voices each speak one language picks one that speaks the text's)."""
         return self.default_voice
 
+    def audio_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options that decide the audio, as a finished segment is known by them: an engine drops those that
+        change only the speed and fills in defaults, so that neither makes a book render again."""
+        return options
+
+    def spoken_form(self, text: str) -> str:
+        """`text` as the engine reads it, for showing (`book --show-text`); the plan's text is already normalised
+        for engines that normalise before segmenting."""
+        return text
+
     def prepare(self) -> None:
         """Load what the first segment needs (an IndexTTS model's weights) now, so that work that shows
         progress starts with the rendering itself."""

@@ -33,6 +33,7 @@ from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel import v2_5_target_length
 from indexstudio.models.semantic_codec import load_enhanced_codec
 from indexstudio.text.indextts25 import LANGUAGE_CODES, PreparedText, load_text_frontend_v2_5
+from indexstudio.text.indextts25.frontend import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +141,6 @@ class IndexTTS25Engine(IndexTTS2Engine):
 
     def count_tokens(self, text: str) -> int:
         return self.frontend.count_tokens(text)
+
+    def spoken_form(self, text: str) -> str:
+        return self.frontend.prepare(text, detect_language(text))

@@ -386,6 +386,16 @@ class IndexTTSEngine(Engine):
     def count_tokens(self, text: str) -> int:
         return len(self.frontend.tokenize(text))
 
+    SPEED_ONLY_OPTIONS: ClassVar[frozenset[str]] = frozenset({"gpt_batch_size", "s2mel_batch_size",
+                                                                "vocoder_batch_size"})
+
+    def audio_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        opts = dataclasses.asdict(self.options_type.from_mapping(options))
+        return {k: v for k, v in opts.items() if k not in self.SPEED_ONLY_OPTIONS}
+
+    def spoken_form(self, text: str) -> str:
+        return self.frontend.normalize(text)
+
     def check_options(self, options: dict[str, Any]) -> DecodingOptions:
         """The options, validated against this model too (its text position table), before any work starts."""
         opts = self.options_type.from_mapping(options)

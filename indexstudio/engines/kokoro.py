@@ -185,10 +185,20 @@ class KokoroEngine(Engine):
         """A Mandarin voice for a text that is mostly Chinese; for a book in another language than English, a
         voice of that language (an InputError where none is installed: eSpeak's English would garble it);
         else the default."""
-        primary = language.split("-")[0].lower()
-        if han_share(text) > 0.5 or primary == "zh":
+        primary, _, region = language.lower().partition("-")
+        chinese = han_share(text)
+        if chinese > 0.5 or primary == "zh" and chinese > 0.1:
             voice = next((v for v in sorted(self._files) if v.startswith("zf_")), self.default_voice)
-            log.info("the text is Chinese: speaking with the Mandarin voice %s (--voice chooses another)", voice)
+            log.info("the %s Chinese: speaking with the Mandarin voice %s (--voice chooses another)",
+                     "text is" if chinese > 0.5 else f"book is in language {language!r},", voice)
+            return voice
+        if primary == "zh":
+            log.info("the book says it is in %r, but its text is not Chinese: speaking with %s", language,
+                     self.default_voice)
+            return self.default_voice
+        if primary == "en" and region in ("gb", "uk", "ie", "au", "nz"):     # a British English book
+            voice = next((v for v in sorted(self._files) if v.startswith("bf_")), self.default_voice)
+            log.info("the book is in British English: speaking with the voice %s (--voice chooses another)", voice)
             return voice
         if len(primary) != 2 or primary == "en":
             return self.default_voice

@@ -155,7 +155,8 @@ class Job:
         controls = asdict(self.controls)
         if not self.engine.samples:        # a seed changes nothing an engine that does not sample says
             controls["seed"] = None
-        controls["options"] = {k: content_id(v) if isinstance(v, str) else v for k, v in controls["options"].items()}
+        options = self.engine.audio_options(dict(self.controls.options))
+        controls["options"] = {k: content_id(v) if isinstance(v, str) else v for k, v in options.items()}
         return controls
 
     def _write_job_file(self) -> None:

@@ -217,13 +217,13 @@ def _shillings(match: re.Match) -> str:
     """Pre-decimal British money: "£3 10s. 6d." -> "three pounds ten shillings and six pence"."""
     pounds, shillings, pence, lone_pence = match.groups()
     if lone_pence:
-        return f"{_words(int(lone_pence))} pence"
-    spoken = f"{_cardinal(pounds)} pound{'s' if pounds != '1' else ''} " if pounds else ""
-    spoken += f"{_words(int(shillings))} shilling{'s' if shillings != '1' else ''}"
-    if pence:
-        return spoken + f" and {_words(int(pence))} pence"
+        spoken = f"{_words(int(lone_pence))} pence"
+    else:
+        spoken = f"{_cardinal(pounds)} pound{'s' if pounds != '1' else ''} " if pounds else ""
+        spoken += f"{_words(int(shillings))} shilling{'s' if shillings != '1' else ''}"
+        spoken += f" and {_words(int(pence))} pence" if pence else ""
     ends_sentence = not re.match(r"\s*[a-z0-9,;]", match.string[match.end():])
-    return spoken + ("." if ends_sentence else "")                # ("s." was the abbreviation's full stop too)
+    return spoken + ("." if ends_sentence else "")                # ("d." was the abbreviation's full stop too)
 
 
 def _decade(match: re.Match) -> str:
@@ -248,7 +248,9 @@ def _saint_or_street(m: re.Match) -> str:
     another, Street / Drive ("Baker St.", "Mulholland Dr. The house"), its full stop kept where it ended a
     sentence."""
     before, kind = m.group(1) or "", m.group(2)
-    after = re.match(r"\s+([A-Z][\w'’]*)", m.string[m.end():])
+    after = re.match(r"\s+([A-Z][\w'’]*)(\.?)", m.string[m.end():])
+    if after and after.group(2) and after.group(1) in ("Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Rev", "Capt"):
+        return f"{before}{'Street' if kind == 'St' else 'Drive'}."   # "Baker St. Dr. Jones": a title opens the next
     if after and after.group(1) not in _NOT_NAMES:
         return f"{before}{'Saint' if kind == 'St' else 'Doctor'}"
     name = before.strip()
@@ -289,7 +291,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
                   lambda m: re.sub(r"\s", "", m.group(0)), text)                    # 3 000 000 (SI thousands)
     text = re.sub(r"(?<![\w.+])(?:\+\d{1,3}(?:\s\d{2,4}){2,4}|0\d{1,4}(?:\s\d{3,4}){1,2})\b(?![\s-]?\d)",
                   lambda m: ("plus " if m.group(0).startswith("+") else "") + _digits(m), text)  # 020 7946 0958
-    text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d)s\.(?:\s*(\d{1,2})d(?=\.))?|\b(\d{1,2})d(?=\.)", _shillings,
+    text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d)s\.(?:\s*(\d{1,2})d\.)?|\b(\d{1,2})d\.", _shillings,
                   text)                                          # £3 10s. 6d.
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
@@ -319,7 +321,9 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
     text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
-    text = re.sub(rf"(\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])", _unit, text)
+    text = re.sub(rf"(?<![\d.,-])(\d[\d,]*(?:\.\d+)?)\s?[-–]\s?(?=\d[\d,]*(?:\.\d+)?\s?(?:{_UNIT_RE})(?![\w/]))",
+                  r"\1 to ", text)                                                      # 10-15kg
+    text = re.sub(rf"((?:(?<![\w.])-)?\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])", _unit, text)   # -5°C too
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)(m|g)\b", _unit, text)
     text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
     vulgar = "".join(_FRACTIONS)

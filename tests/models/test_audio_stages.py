@@ -92,7 +92,7 @@ def test_a_very_short_prompt_is_warned_about(tmp_path: Path, caplog) -> None:
     short = tmp_path / "short.wav"
     sf.write(short, 0.1 * np.sin(np.arange(3200) / 5.0).astype(np.float32), 16000, subtype="PCM_16")
     assert load_prompt_v2(short).shape[-1] > 0
-    assert "short.wav is 0.2 s long; a voice is cloned from 3-15 s" in caplog.text
+    assert "short.wav is 0.20 s long; a voice is cloned best from 3-15 s" in caplog.text
 
 
 def test_campplus_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
