@@ -206,7 +206,6 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    import soundfile as sf
     from tqdm import tqdm
 
     from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
@@ -248,8 +247,8 @@ def cmd_book(args: argparse.Namespace) -> int:
     engine_id = f"{args.engine}:{folder_id(args.model_dir)}{engine.identity(voice)}"
     job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
     finished = job.finished()
-    if args.dry_run or args.show_text:        # (the segments' own rate: an IndexTTS model's would load it)
-        rate = sf.info(job.segment_path(next(iter(finished)))).samplerate if finished else 1
+    if args.dry_run or args.show_text:
+        rate = job.sample_rate if finished else 1     # (the segments' own: an IndexTTS model's would load it)
         _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
                     chapters_in_book, engine.spoken_form)
         return 0
@@ -272,13 +271,13 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     writing = None
 
-    def on_write(samples: int, total: int) -> None:
+    def on_write(seconds: float, total: float) -> None:
         nonlocal writing
         if writing is None:
             bar.close()
-            writing = tqdm(total=round(total / engine.sample_rate), unit="s", desc=f"writing {fmt}",
-                           dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
-        writing.update(round(samples / engine.sample_rate) - writing.n)
+            writing = tqdm(total=round(total), unit="s", desc=f"writing {fmt}", dynamic_ncols=True,
+                           mininterval=0.5 if sys.stderr.isatty() else 10)
+        writing.update(round(seconds) - writing.n)
 
     try:
         result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
@@ -296,7 +295,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} "
           f"chapters; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
-        print(f"  {_fmt_duration(mark.start / engine.sample_rate):>8}  {mark.title}")
+        print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
     if fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
     kept = sum(f.stat().st_size for f in work_dir.rglob("*") if f.is_file()) / 2**20

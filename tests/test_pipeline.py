@@ -276,7 +276,7 @@ def test_one_run_at_a_time_per_work_folder_and_outputs_written_safely(tmp_path):
     (tmp_path / "b.wav").symlink_to(target)
     written = []
     render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w", on_write=lambda n, total: written.append((n, total)))
-    assert (tmp_path / "b.wav").is_symlink() and sf.info(target).frames == written[-1][1]
+    assert (tmp_path / "b.wav").is_symlink() and sf.info(target).frames == round(written[-1][1] * engine.sample_rate)
     assert target.stat().st_mode & 0o777 == 0o600 and not stale.exists()
     assert [n for n, _ in written] == sorted(n for n, _ in written) and written[-1][0] == written[-1][1]
 
@@ -394,4 +394,8 @@ def test_indextts_segments_are_known_by_what_decides_their_audio(tmp_path):
     assert keys() == keys(gpt_batch_size=3, s2mel_batch_size=2, vocoder_batch_size=1, max_mel_tokens=1500,
                           quick_streaming_tokens=0) != keys(top_k=5)
     assert engine.spoken_form("It cost $5.") == "It cost five dollars."
+    job = Job(tmp_path / "w", plan, engine, "x.wav")        # a book rendered before is written out by its files
+    (tmp_path / "w" / "segments").mkdir(parents=True)
+    sf.write(tmp_path / "w" / "segments" / f"{job.keys[2]}.flac", np.zeros(100, np.float32), 22050)
+    assert job.sample_rate == 22050
     assert engine._model is None

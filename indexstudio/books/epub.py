@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-from indexstudio.books.reader import Book, Chapter, Limits, has_speech, language_code, numbered_words, title_from_path
+from indexstudio.books.reader import (CONTENTS_LINE, Book, Chapter, Limits, has_speech, language_code, numbered_words,
+                                      title_from_path)
 from indexstudio.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ _UNREAD_ENTRY = re.compile(r"^(?:copyright(?: page)?|colophon|imprint|index|(?:e
 # ... and entries that name a page without being a heading of it: not spoken where the book prints no heading
 _LABEL_ENTRY = re.compile(r"^(?:dedication|epigraph|cover|frontispiece|start|begin reading|page \d+)$", re.IGNORECASE)
 _RIGHTS = re.compile(r"all rights reserved|\bISBN\b|版权所有", re.IGNORECASE)
-_CONTENTS_HEADING = re.compile(r"^(?:table of )?contents\.?$|^目\s*录$", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^[\[{(]?\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]?$", re.IGNORECASE)
 _MARKED_PAGE_NUMBER = re.compile(r"^(?:[\[{(]\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]|(?:pg|page)\.?\s*\d{1,4})$",
                                  re.IGNORECASE)      # "[Pg 5]", "{12}", "Page 7"; a bare "12" may be a table's
@@ -173,7 +173,7 @@ class _Paragraphs:
             lines = text.split("\n")
             text = "\n".join(line for line in lines if not (_PAGE_NUMBER if len(lines) > 1 else _MARKED_PAGE_NUMBER)
                               .match(line))
-        if not has_speech(text) or self._in_heading and _CONTENTS_HEADING.match(text):
+        if not has_speech(text) or self._in_heading and CONTENTS_LINE.match(text):
             return
         self.blocks.append(Block(text, self._in_heading > 0, self._anchors))
         self._anchors = set()

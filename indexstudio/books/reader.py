@@ -15,6 +15,7 @@ from pathlib import Path
 
 from indexstudio.books import ao3, gutenberg
 from indexstudio.errors import InputError
+from indexstudio.text.normalize import roman_value
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ _BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:
 _CJK_HEADING = re.compile(r"^\s*(?:第[一二三四五六七八九十百千零〇\d]+(?:章.{0,30}|[回卷节部集篇](?:[\s：:、.·].{0,30})?)"
                           r"|(?:番外[篇一二三四五六七八九十\d]*|后记|序章|楔子|尾声|引子|序言|前言|终章|完本感言)"
                           r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
-_CONTENTS = re.compile(r"^\s*(?:(?:table of )?contents|目\s*录)[.:]?\s*$", re.IGNORECASE)
+CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|目\s*录)[.:]?\s*$", re.IGNORECASE)
 _MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
@@ -160,9 +161,6 @@ _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 _ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
              "eleventh", "twelfth"]
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_ROMAN = re.compile(r"(?=[ivxlc])(c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
-
-
 def numbered_words(text: str) -> list[str]:
     """The words of a heading with its number as digits, however written ("STAVE I" and "STAVE ONE" -> 1)."""
     words: list[str] = []
@@ -175,9 +173,8 @@ def numbered_words(text: str) -> list[str]:
             word = str(value)
         elif word in _TENS:
             word = str(_TENS[word])
-        elif _ROMAN.fullmatch(word) and word not in ("c", "l") and (word != "i" or words):   # "I think" stays
-            values = [{"c": 100, "l": 50, "x": 10, "v": 5, "i": 1}[c] for c in word]
-            word = str(sum(-v if v < w else v for v, w in zip(values, values[1:] + [0])))
+        elif roman_value(word) and len(word) > 1 or word in ("v", "x") or word == "i" and words:   # "I think" stays
+            word = str(roman_value(word))
         words.append(word)
     return words
 
@@ -196,7 +193,7 @@ def _contents_end(lines: list[str], n: int, headings: set[int]) -> int | None:
     the first of which names a later heading (a list of chapters, not "BOOK ONE" over "CHAPTER I"), up to that
     heading or to the first other line; or a "Contents" line over short lines that are no headings
     ("I. Down the Rabbit-Hole"), up to the first heading, with no prose on the way: prose is never skipped."""
-    titled = bool(_CONTENTS.match(lines[n]))
+    titled = bool(CONTENTS_LINE.match(lines[n]))
     first = next((k for k in range(n + 1 if titled else n, len(lines)) if lines[k].strip()), None)
     if first is None:
         return None
@@ -249,7 +246,7 @@ def read_text(text: str, title: str) -> Book:
     n = 0
     while n < len(lines):
         line = lines[n]
-        if _CONTENTS.match(line) or _heading_like(line):
+        if CONTENTS_LINE.match(line) or _heading_like(line):
             end = _contents_end(lines, n, headings)
             if end is not None:
                 log.info("skipped a table of contents (%d lines, from %r)", end - n, line.strip())

@@ -89,6 +89,7 @@ class RenderResult:
     synthesized: int = 0       # of `rendered`, those the engine spoke (the rest repeat a sentence spoken before)
     rendering_seconds: float = 0.0   # of `wall_seconds`, the time spent rendering (the rest: checks, writing)
     written: bool = True       # False: the output was already this audiobook, and was left as it was
+    sample_rate: int = 0       # the output's
 
     @property
     def rtf(self) -> float | None:
@@ -146,6 +147,19 @@ class Job:
         return index == 0 and self.plan.opening
 
     @functools.cached_property
+    def sample_rate(self) -> int:
+        """The rate of this job's segments: a finished one's file tells it, so that a book rendered before is
+        written out again (another format, a resumed run) without loading an IndexTTS model's weights."""
+        for key in self.keys:
+            path = self.dir / "segments" / f"{key}.flac"
+            if path.exists():
+                try:
+                    return sf.info(path).samplerate
+                except (sf.LibsndfileError, RuntimeError, OSError):
+                    continue
+        return self.engine.sample_rate
+
+    @functools.cached_property
     def _voice_id(self) -> str:
         return content_id(self.voice)
 
@@ -161,7 +175,7 @@ class Job:
 
     def _write_job_file(self) -> None:
         doc = {"format": 2, "engine": self.engine_id, "voice": self.voice, "controls": asdict(self.controls),
-               "settings": asdict(self.settings), "sample_rate": self.engine.sample_rate, "plan": self.plan.to_json()}
+               "settings": asdict(self.settings), "sample_rate": self.sample_rate, "plan": self.plan.to_json()}
         tmp = self.dir / "job.json.tmp"
         tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         os.replace(tmp, self.dir / "job.json")
@@ -290,7 +304,7 @@ class Job:
 
     def _render_batch(self, batch: list[int], done: dict[int, int], progress: Progress, start: float,
                       on_progress: Callable[[Progress], None] | None) -> None:
-        sr = self.engine.sample_rate
+        sr = self.sample_rate
         texts = [self.plan.segments[i].text for i in batch]
         for result in self.engine.synthesize(texts, self.voice, self.controls_for(batch)):
             index = batch[result.index]
@@ -358,7 +372,7 @@ class Job:
 
     def layout(self, samples: dict[int, int]) -> tuple[list[tuple[int, int]], list[ChapterMark]]:
         """(segment index, silence after it) in order, and chapter marks from the real sample counts."""
-        sr = self.engine.sample_rate
+        sr = self.sample_rate
         seg_gap, ch_gap = sr * self.settings.segment_gap_ms // 1000, sr * self.settings.chapter_gap_ms // 1000
         order, marks, position = [], [], 0
         segs = self.plan.segments
@@ -400,19 +414,19 @@ class Job:
             yield audio, gap
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
-                 on_write: Callable[[int, int], None] | None = None) -> list[ChapterMark]:
-        """Write the output from the segment files; `on_write(samples written, total)` follows the encoding."""
+                 on_write: Callable[[float, float], None] | None = None) -> list[ChapterMark]:
+        """Write the output from the segment files; `on_write(seconds written, seconds in all)` follows it."""
         order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
         try:
-            with AudioWriter(output, self.engine.sample_rate, format_of(Path(output), fmt), metadata,
+            with AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata,
                              self.settings.bitrate, expected_samples=total) as writer:
                 for audio, gap in self.segment_audio(order, samples):
                     writer.write(audio)
                     writer.write_silence(gap)
                     if on_write:
-                        on_write(writer.samples, total)
+                        on_write(writer.samples / self.sample_rate, total / self.sample_rate)
         except (OSError, RuntimeError, sf.LibsndfileError) as exc:     # (ffmpeg's failures are RuntimeErrors)
             full = disk_full(exc, Path(output).resolve().parent)
             if full is None:
@@ -464,9 +478,9 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
                 controls: Controls = Controls(), settings: RenderSettings = RenderSettings(), fmt: str | None = None,
                 metadata: Metadata | None = None, engine_id: str = "",
                 on_progress: Callable[[Progress], None] | None = None,
-                on_write: Callable[[int, int], None] | None = None) -> RenderResult:
+                on_write: Callable[[float, float], None] | None = None) -> RenderResult:
     """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`); `on_progress` follows
-    the rendering, `on_write(samples, total)` the writing of the output."""
+    the rendering, `on_write(seconds, total seconds)` the writing of the output."""
     output = Path(output)
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
     check_bitrate(fmt, settings.bitrate)
@@ -493,7 +507,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
 
 def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: float,
                       on_progress: Callable[[Progress], None] | None,
-                      on_write: Callable[[int, int], None] | None) -> RenderResult:
+                      on_write: Callable[[float, float], None] | None) -> RenderResult:
     plan = job.plan
     resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)
     samples, progress = job.render(on_progress)
@@ -505,8 +519,9 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     if progress.synthesized == 0 and job.is_current(output, stamp):    # a re-run that changes nothing: no re-encode
         marks = job.layout(samples)[1]
         log.info("%s is already this audiobook: left as it is", output)
-        return RenderResult(output, marks[-1].end / job.engine.sample_rate if marks else 0.0, 0.0,
-                            time.perf_counter() - start, 0, len(plan.segments), 0, marks, 0, rendering, written=False)
+        return RenderResult(output, marks[-1].end / job.sample_rate if marks else 0.0, 0.0,
+                            time.perf_counter() - start, 0, len(plan.segments), 0, marks, 0, rendering, written=False,
+                            sample_rate=job.sample_rate)
     damaged_before: set[int] = set()
     while True:
         try:
@@ -534,7 +549,7 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
             exc.add_note(f"while writing {output}. {job.kept(samples)}")
             raise
     job.record_output(output, stamp)
-    total = marks[-1].end / job.engine.sample_rate if marks else 0.0
+    total = marks[-1].end / job.sample_rate if marks else 0.0
     return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start,
                         len(plan.segments) - len(resumed), len(resumed), progress.characters, marks,
-                        progress.synthesized, rendering)
+                        progress.synthesized, rendering, sample_rate=job.sample_rate)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from indexstudio.books.reader import Book, has_speech
 from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
+from indexstudio.text.normalize import roman_value
 from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_text
 
 _CJK = re.compile(f"[{CJK_RANGES}]")
@@ -53,19 +54,16 @@ class Plan:
                     opening=self.opening and 0 in keep)
 
 
-_ROMAN_HEADING = re.compile(r"^(?=[IVXLC])(C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})(?=$|[.:](?:\s|$))")
-_ROMAN_VALUES = {"C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+_ROMAN_HEADING = re.compile(r"^([IVXLC]+)(?=$|[.:](?:\s|$))")
 
 
 def _numbered(heading: str) -> str:
     """A heading that opens with a Roman numeral says its number ("II" -> "2", "I: Introduction" -> "1: ..."),
     so that a chapter "I" is not read as the pronoun."""
     match = _ROMAN_HEADING.match(heading.strip())
-    if not match or match.group(0) in ("C", "L"):          # a section "C" is a letter
+    if not match or match.group(1) in ("C", "L") or not roman_value(match.group(1)):   # a section "C" is a letter
         return heading
-    values = [_ROMAN_VALUES[c] for c in match.group(0)]
-    number = sum(-v if v < next_v else v for v, next_v in zip(values, values[1:] + [0]))
-    return str(number) + heading.strip()[match.end():]
+    return str(roman_value(match.group(1))) + heading.strip()[match.end():]
 
 
 def estimated_seconds(text: str, speed: float = 1.0) -> float:

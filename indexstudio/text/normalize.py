@@ -147,6 +147,12 @@ def _roman(numeral: str) -> int:
     return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
 
 
+def roman_value(numeral: str) -> int | None:
+    """The value of a Roman numeral in either case ("xiv" -> 14), None for a word that is not one."""
+    upper = numeral.upper()
+    return _roman(upper) if upper and _ROMAN.fullmatch(upper) else None
+
+
 def _romans(text: str) -> str:
     """Roman numerals that are numbers: after "Chapter", "Part", "World War" ... (cardinal) and after a name,
     as kings and popes are numbered ("Henry VIII" -> "Henry the Eighth"); the pronoun "I" stays a word."""
