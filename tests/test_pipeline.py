@@ -300,6 +300,14 @@ def test_a_full_disk_is_named():
     full = disk_full(OSError(errno.ENOSPC, "No space left on device"), Path("/"))
     assert full is not None and "is full" in str(full)
     assert disk_full(PermissionError(errno.EACCES, "denied"), Path("/")) is None
+    from indexstudio.errors import IndexStudioError
+    from indexstudio.pipeline.job import naming_a_full_disk
+    with pytest.raises(IndexStudioError, match="is full"):
+        with naming_a_full_disk(Path("/")):
+            raise RuntimeError("ffmpeg failed writing b.m4b: Error writing trailer: No space left on device")
+    with pytest.raises(PermissionError):
+        with naming_a_full_disk(Path("/")):
+            raise PermissionError(errno.EACCES, "denied")
 
 
 def test_a_segment_damaged_in_the_same_run_is_counted_once(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ book is.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import functools
@@ -230,15 +231,12 @@ class Job:
         key = self.keys[index]
         path = self.dir / "segments" / f"{key}.flac"
         tmp = path.with_suffix(f".{os.getpid()}.tmp.flac")
-        try:
-            sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
-            os.replace(tmp, path)
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            tmp.unlink(missing_ok=True)
-            full = disk_full(exc, self.dir)
-            if full is None:
-                raise
-            raise full from exc
+        with naming_a_full_disk(self.dir):
+            try:
+                sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
         self._files[key] = path
         with open(self._done_log, "a+b") as log:
             log.seek(0, os.SEEK_END)
@@ -395,23 +393,25 @@ class Job:
         found = []
         for index in samples:
             try:
-                frames = sf.read(self.segment_path(index), dtype="int16")[0].shape[0]
-            except (sf.LibsndfileError, RuntimeError, OSError):
-                frames = -1
-            if frames != samples[index]:
+                self.read_segment(index, samples)
+            except DamagedSegment:
                 found.append(index)
         return found
 
+    def read_segment(self, index: int, samples: dict[int, int]) -> np.ndarray:
+        """A finished segment's audio, or DamagedSegment where its file does not read back as it was written."""
+        path = self.segment_path(index)
+        try:
+            audio, _ = sf.read(path, dtype="float32")
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise DamagedSegment(index, path, str(exc)) from exc
+        if audio.shape[0] != samples[index]:
+            raise DamagedSegment(index, path, f"{audio.shape[0]} samples, {samples[index]} were written")
+        return audio
+
     def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int]) -> Iterator[tuple[np.ndarray, int]]:
         for index, gap in order:
-            path = self.segment_path(index)
-            try:
-                audio, _ = sf.read(path, dtype="float32")
-            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise DamagedSegment(index, path, str(exc)) from exc
-            if audio.shape[0] != samples[index]:
-                raise DamagedSegment(index, path, f"{audio.shape[0]} samples, {samples[index]} were written")
-            yield audio, gap
+            yield self.read_segment(index, samples), gap
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
                  on_write: Callable[[float, float], None] | None = None) -> list[ChapterMark]:
@@ -419,20 +419,28 @@ class Job:
         order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
-        try:
-            with AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata,
-                             self.settings.bitrate, expected_samples=total) as writer:
-                for audio, gap in self.segment_audio(order, samples):
-                    writer.write(audio)
-                    writer.write_silence(gap)
-                    if on_write:
-                        on_write(writer.samples / self.sample_rate, total / self.sample_rate)
-        except (OSError, RuntimeError, sf.LibsndfileError) as exc:     # (ffmpeg's failures are RuntimeErrors)
-            full = disk_full(exc, Path(output).resolve().parent)
-            if full is None:
-                raise
-            raise full from exc
+        with naming_a_full_disk(Path(output).resolve().parent), \
+                AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
+                            expected_samples=total) as writer:
+            for audio, gap in self.segment_audio(order, samples):
+                writer.write(audio)
+                writer.write_silence(gap)
+                if on_write:
+                    on_write(writer.samples / self.sample_rate, total / self.sample_rate)
         return marks
+
+
+@contextlib.contextmanager
+def naming_a_full_disk(folder: Path) -> Iterator[None]:
+    """A write that fails because the disk under `folder` is full raises an error that says so; any other
+    failure passes as it is (ffmpeg's are RuntimeErrors)."""
+    try:
+        yield
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        full = disk_full(exc, folder)
+        if full is None:
+            raise
+        raise full from exc
 
 
 def disk_full(exc: Exception, folder: Path) -> IndexStudioError | None:
