@@ -18,14 +18,14 @@ def xhtml(body: str) -> str:
             f"<body>{body}</body></html>")
 
 
-def make_epub(path, documents, toc=(), metadata="", manifest="", extra=None, version="3.0"):
+def make_epub(path, documents, toc=(), metadata="", manifest="", extra=None, version="3.0", nav=None):
     """A raw EPUB: `documents` are (file name, body or None for an empty file) or (file name, body, linear);
     `toc` (href, title) pairs."""
     items, spine = [], []
     for n, (name, body, *linear) in enumerate(documents):
         items.append(f'<item id="d{n}" href="{name}" media-type="{XHTML}"/>')
         spine.append(f'<itemref idref="d{n}"/>' if not linear or linear[0] else f'<itemref idref="d{n}" linear="no"/>')
-    nav = "".join(f'<li><a href="{href}">{title}</a></li>' for href, title in toc)
+    nav_body, nav = nav, "".join(f'<li><a href="{href}">{title}</a></li>' for href, title in toc)
     opf = (f'<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="{version}" '
            'unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/" '
            'xmlns:opf="http://www.idpf.org/2007/opf"><dc:identifier id="id">x</dc:identifier>'
@@ -38,7 +38,8 @@ def make_epub(path, documents, toc=(), metadata="", manifest="", extra=None, ver
                     'tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" '
                     'media-type="application/oebps-package+xml"/></rootfiles></container>')
         zf.writestr("OEBPS/content.opf", opf)
-        zf.writestr("OEBPS/nav.xhtml", xhtml(f'<nav epub:type="toc"><ol>{nav}</ol></nav>'))
+        zf.writestr("OEBPS/nav.xhtml", xhtml(nav_body if nav_body is not None
+                                             else f'<nav epub:type="toc"><ol>{nav}</ol></nav>'))
         for name, body, *_ in documents:
             zf.writestr(f"OEBPS/{name}", xhtml(body) if body is not None else "")
         for name, data in (extra or {}).items():
@@ -218,3 +219,12 @@ def test_epub_matter_the_book_does_not_mark_and_headings_set_as_paragraphs_or_im
                                                    ("copy.xhtml", "<p>All rights reserved.</p>")],
                          toc=[("c1.xhtml", "One")])
     assert chapters(untitled) == [("One", "One", "Text.")]      # a copyright page no entry names
+
+
+def test_a_broken_navigation_document_leaves_the_headings_to_make_chapters(tmp_path, caplog):
+    import logging
+    path = make_epub(tmp_path / "nav.epub", [("a.xhtml", "<h1>One</h1><p>First.</p>"), ("b.xhtml", "<h1>Two</h1><p>Second.</p>")],
+                     nav='<nav epub:type="toc"><p>Contents, with no list</p></nav>')
+    with caplog.at_level(logging.WARNING, logger="indexstudio"):
+        assert chapters(path) == [("One", "One", "First."), ("Two", "Two", "Second.")]
+    assert "its navigation document is broken" in caplog.text

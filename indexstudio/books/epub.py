@@ -261,11 +261,20 @@ def _open(path: Path):
     from ebooklib import epub
 
     missing: list[str] = []
+    replaced: dict[str, bytes] = {}
     source: str | io.BytesIO = str(path)
     while True:
         try:
             book = epub.read_epub(source, options={"ignore_ncx": False})
             break
+        except AttributeError as exc:            # a navigation document ebooklib cannot walk (no <ol>)
+            package = _without_navigation(path)
+            if replaced or package is None:
+                raise InputError(f"{path}: cannot read EPUB ({exc})") from exc
+            log.warning("%s: its navigation document is broken: chapters come from the NCX or the headings",
+                        path.name)
+            replaced.update(package)
+            source = _copy_with(path, {**dict.fromkeys(missing, b""), **replaced})
         except KeyError as exc:                  # zipfile: "There is no item named 'OEBPS/x.jpg' in the archive"
             match = re.search(r"no item named '([^']+)'", str(exc))
             if not match or match.group(1) in missing or len(missing) >= 1000:
@@ -276,7 +285,7 @@ def _open(path: Path):
                 raise InputError(f"{path}: the EPUB lacks {match.group(1)}, a file of its text that its manifest "
                                  "lists") from exc
             missing.append(match.group(1))
-            source = _with_empty_files(path, missing)
+            source = _copy_with(path, {**dict.fromkeys(missing, b""), **replaced})
         except Exception as exc:  # ebooklib raises many kinds on broken files
             message = str(exc)
             with zipfile.ZipFile(path) as zf:
@@ -289,16 +298,31 @@ def _open(path: Path):
     return book
 
 
-def _with_empty_files(path: Path, names: list[str]) -> io.BytesIO:
-    """The EPUB in memory with an empty stand-in for each of `names`."""
+def _copy_with(path: Path, members: dict[str, bytes]) -> io.BytesIO:
+    """The EPUB in memory with `members` (name -> bytes) put in: an empty stand-in for a missing file, a
+    mended package file."""
     copy = io.BytesIO()
     with zipfile.ZipFile(path) as zf, zipfile.ZipFile(copy, "w") as out:
         for info in zf.infolist():
-            out.writestr(info, zf.read(info))
-        for name in names:
-            out.writestr(name, b"")
+            if info.filename not in members:
+                out.writestr(info, zf.read(info))
+        for name, data in members.items():
+            out.writestr(name, data)
     copy.seek(0)
     return copy
+
+
+def _without_navigation(path: Path) -> dict[str, bytes] | None:
+    """{package file: its text with the "nav" property taken off}: read so, the navigation document is a page
+    like any other (skipped as a contents page) and chapters come from the NCX or the headings."""
+    with zipfile.ZipFile(path) as zf:
+        container = zf.read("META-INF/container.xml").decode("utf-8", errors="replace")
+        found = re.search(r'full-path="([^"]+)"', container)
+        if not found or found.group(1) not in zf.namelist():
+            return None
+        package = zf.read(found.group(1)).decode("utf-8", errors="replace")
+    mended = re.sub(r'(properties="[^"]*?)\bnav\b', r"\1", package)
+    return {found.group(1): mended.encode("utf-8")} if mended != package else None
 
 
 def _toc_targets(doc) -> list[tuple[str, str, str]]:
