@@ -254,8 +254,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         return 0
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
-    chosen = f"{len(plan.chapters)} of {chapters_in_book} chapters" if args.chapters else f"{len(plan.chapters)} chapters"
-    print(f"{args.title or book.title}: {chosen}, {len(plan.segments)} segments "
+    print(f"{args.title or book.title}: {_chapters_chosen(plan, args, chapters_in_book)}, {len(plan.segments)} segments "
           f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",
           file=sys.stderr)
     bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
@@ -310,14 +309,13 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
     from indexstudio.pipeline.plan import chapter_selection, estimated_seconds
 
     guess = [estimated_seconds(s.text, args.speed) for s in plan.segments]
-    known = [i for i in finished if i < len(guess)]
+    known = list(finished)
     scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
     gaps = (len(plan.segments) - len(plan.chapters)) * args.gap_ms / 1000 + (len(plan.chapters) - 1) * args.chapter_gap_ms / 1000
     total = sum(guess) * scale + gaps
     numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
-    chosen = (f"chapters {_ranges(numbers)} of {chapters_in_book}" if args.chapters
-              else f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}")
+    chosen = _chapters_chosen(plan, args, chapters_in_book)
     basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
     print(f"{title}{f' by {author}' if author else ''}: {chosen}, {len(plan.segments)} segments, "
           f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
@@ -335,6 +333,14 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
                 print(f"      [{i + 1}] {spoken(plan.segments[i].text)}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
           f"{len(plan.segments)} segments are in the work folder already")
+
+
+def _chapters_chosen(plan, args: argparse.Namespace, chapters_in_book: int) -> str:
+    """ "12 chapters", or with --chapters "chapters 1-3, 7 of 12"."""
+    from indexstudio.pipeline.plan import chapter_selection
+    if args.chapters:
+        return f"chapters {_ranges(chapter_selection(args.chapters, chapters_in_book))} of {chapters_in_book}"
+    return f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}"
 
 
 def _columns(text: str) -> int:

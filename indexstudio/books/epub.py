@@ -188,31 +188,23 @@ def tidy(text: str) -> str:
     return "\n".join(line.strip() for line in text.split(_BREAK) if line.strip())
 
 
-def document_blocks(content: bytes) -> tuple[list[Block], set[str]]:
-    """The paragraphs of an XHTML document as they are read aloud, and every anchor (id) the document has."""
+def parse_document(content: bytes):
+    """An XHTML document's tree (lxml), or None for one that holds nothing to parse."""
     from lxml import etree, html
 
-    if not content.strip():
-        return [], set()
     try:
-        root = html.fromstring(content)
+        return html.fromstring(content) if content.strip() else None
     except (etree.ParserError, ValueError):
-        return [], set()
+        return None
+
+
+def document_blocks(root) -> tuple[list[Block], set[str]]:
+    """The paragraphs of a parsed document as they are read aloud, and every anchor (id) the document has."""
     body = root.find(".//body")
     reader = _Paragraphs()
     reader.walk(body if body is not None else root)
     reader.flush()
     return reader.blocks, {str(v) for v in root.xpath("//@id | //a/@name")}
-
-
-def _is_contents_page(content: bytes) -> bool:
-    """A page that is mostly links into the book: a table of contents in the text."""
-    from lxml import etree, html
-
-    try:
-        return _lists_contents(html.fromstring(content))
-    except (etree.ParserError, ValueError):
-        return False
 
 
 def check_zip(path: Path, limits: Limits) -> None:
@@ -428,10 +420,13 @@ def read_epub(path: Path, limits: Limits) -> Book:
         if not content.strip():
             log.warning("%s: %s, a document of the book, is empty", path.name, name)
             continue
-        if _is_contents_page(content):
+        root = parse_document(content)
+        if root is None:
+            continue
+        if _lists_contents(root):           # a page that is mostly links into the book: contents in the text
             log.info("%s: %s is a table of contents: not read", path.name, name)
             continue
-        blocks, anchors = document_blocks(content)
+        blocks, anchors = document_blocks(root)
         if _RIGHTS.search(" ".join(b.text for b in blocks)) and sum(len(b.text) for b in blocks) < 2000:
             log.info("%s: %s is a copyright page: not read", path.name, name)
             continue

@@ -7,6 +7,7 @@ with an InputError naming the file and the limit.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -161,7 +162,10 @@ _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 _ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
              "eleventh", "twelfth"]
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-def numbered_words(text: str) -> list[str]:
+
+
+@functools.lru_cache(maxsize=4096)          # (a contents entry is compared with every later heading)
+def numbered_words(text: str) -> tuple[str, ...]:
     """The words of a heading with its number as digits, however written ("STAVE I" and "STAVE ONE" -> 1)."""
     words: list[str] = []
     for word in re.findall(r"\w+", text.lower()):
@@ -176,7 +180,7 @@ def numbered_words(text: str) -> list[str]:
         elif roman_value(word) and len(word) > 1 or word in ("v", "x") or word == "i" and words:   # "I think" stays
             word = str(roman_value(word))
         words.append(word)
-    return words
+    return tuple(words)
 
 
 def _lists(entry: str, heading: str) -> bool:
