@@ -85,8 +85,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")
     p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
-    p.add_argument("--lang", help="text language of IndexTTS-2.5 (zh, en, ja, es, ar, ...; default: guessed "
-                                  "from the script of each segment)")
+    p.add_argument("--lang", help="the text's language (en, fr, zh, ja, ...): the embedded engine speaks with a voice "
+                                  "of it, over the book's own tag and the language its text reads as; IndexTTS-2.5 "
+                                  "reads the text as it (default: guessed from the script of each segment)")
     g = p.add_argument_group("emotion (IndexTTS-2 / 2.5)")
     g.add_argument("--emotion-audio", help="reference audio whose emotion to speak with")
     g.add_argument("--emotion-alpha", type=float, help="strength of the emotion reference or vector, 0..1 (default 1)")
@@ -113,6 +114,8 @@ def _controls(args: argparse.Namespace, engine):
         raise InputError(f"--emotion-alpha must lie in [0, 1], got {args.emotion_alpha}")
     for key, flag in FLAG_OPTIONS.items():
         value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if key == "lang" and not engine.language_option:    # (then it only picks the voice)
+            continue
         if value is not None and value is not False:       # (an alpha of 0.0 is a value)
             options[key] = value
     engine.check_speed(args.speed)
@@ -150,10 +153,22 @@ def _load_engine(args: argparse.Namespace):
 
 
 def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
+    """The voice asked for, or the engine's choice for `text` in `language` (--lang, else the book's tag); a voice
+    asked for that speaks another language than the text's is named in a warning."""
+    from indexstudio.engines import clones_voices
+    from indexstudio.text.language import detect_language
     voice = requested or engine.voice_for(text[:20000], language)
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
-    return engine.check_voice(voice)
+    voice = engine.check_voice(voice)
+    if requested and not clones_voices(engine.name):
+        written = (language or detect_language(text)).lower().partition("-")[0]
+        spoken = engine.language_of(voice)
+        if written and written != spoken.partition("-")[0]:
+            logging.getLogger("indexstudio").warning(
+                "the text %s language %r, and voice %s speaks %r: expect a foreign accent or garbled words "
+                "(leave --voice out to have one chosen)", "is in" if language else "reads as", written, voice, spoken)
+    return voice
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
@@ -186,7 +201,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     output = Path(args.output)
     format_of(output)
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, text)
+    voice = _voice(engine, args.voice, text, args.lang or "")
     controls = _controls(args, engine)
     segments = segment_text(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens, engine.count_tokens)
     gap = engine.sample_rate * 200 // 1000
@@ -222,7 +237,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]), book.language)
+    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]),
+                   args.lang or book.language)
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     chapters_in_book = len(plan.chapters)

@@ -204,3 +204,15 @@ def test_an_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):
     monkeypatch.setenv("INDEXSTUDIO_DEBUG", "1")
     with pytest.raises(RuntimeError, match="weights went missing"):
         cli.main(["voices"])
+
+
+def test_the_language_of_an_untagged_book_picks_the_voice_and_lang_overrides_it(tmp_path):
+    book = tmp_path / "buch.txt"
+    book.write_text("Am 3. Oktober 1990 wurde Deutschland wiedervereinigt. Es war ein schöner Tag für alle.\n",
+                    encoding="utf-8")
+    _fails_cleanly(run("book", str(book), "--dry-run"), "the text reads as language 'de'")
+    forced = run("book", str(book), "--dry-run", "--lang", "en")
+    assert forced.returncode == 0 and "1 chapter" in forced.stdout, forced.stderr
+    chosen = run("book", str(book), "--dry-run", "--voice", "bm_george")      # a voice asked for is used, and named
+    assert chosen.returncode == 0
+    assert "the text reads as language 'de', and voice bm_george speaks 'en-gb'" in chosen.stderr

@@ -195,7 +195,7 @@ def test_a_book_in_a_language_without_a_voice_asks_for_one(tmp_path):
     assert kokoro.voice_for("Good day.", "en-GB").startswith("bf_")
     assert kokoro.voice_for("你好。", "zh-CN").startswith("zf_")
     assert kokoro.voice_for("An English text, mislabelled.", "zh") == kokoro.default_voice
-    with pytest.raises(InputError, match="the book is in language 'de'.*give --voice"):
+    with pytest.raises(InputError, match="the text is in language 'de'.*give --voice"):
         kokoro.voice_for("Es war einmal ein Mann.", "de")
 
 

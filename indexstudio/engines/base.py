@@ -44,6 +44,7 @@ class Engine(abc.ABC):
     default_voice: str = ""
     speed_range: tuple[float, float] = (1.0, 1.0)     # the speaking rates it offers; (1, 1): no speed control
     samples: bool = True                              # draws at random (so `Controls.seed` matters)
+    language_option: bool = False                     # reads the text's language from the option "lang" (--lang)
 
     @abc.abstractmethod
     def voices(self) -> list[Voice]:

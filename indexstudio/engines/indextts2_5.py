@@ -128,6 +128,7 @@ class IndexTTS25Engine(IndexTTS2Engine):
     """
 
     name = "indextts2_5"
+    language_option = True
     version = "2.5"
     options_type = IndexTTS25Options
 

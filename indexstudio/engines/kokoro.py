@@ -29,6 +29,7 @@ import numpy as np
 
 from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
+from indexstudio.text.language import detect_language
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -182,19 +183,21 @@ class KokoroEngine(Engine):
             return self._styles[voice]
 
     def voice_for(self, text: str, language: str = "") -> str:
-        """A Mandarin voice for a text that is mostly Chinese; for a book in another language than English, a
-        voice of that language (an InputError where none is installed: eSpeak's English would garble it);
-        else the default."""
+        """A Mandarin voice for a text that is mostly Chinese; for a text in another language than English (the
+        book's tag, else the language its text reads as), a voice of that language - an InputError where none
+        is installed: eSpeak's English would garble it; else the default."""
+        said = language
+        language = language or detect_language(text)
         primary, _, region = language.lower().partition("-")
+        where = f"the text is in language {language!r}" if said else f"the text reads as language {language!r}"
         chinese = han_share(text)
-        if chinese > 0.5 or primary == "zh" and chinese > 0.1:
+        if primary in ("", "zh") and chinese > 0.5 or primary == "zh" and chinese > 0.1:
             voice = next((v for v in sorted(self._files) if v.startswith("zf_")), self.default_voice)
-            log.info("the %s Chinese: speaking with the Mandarin voice %s (--voice chooses another)",
-                     "text is" if chinese > 0.5 else f"book is in language {language!r},", voice)
+            log.info("%s: speaking with the Mandarin voice %s (--voice chooses another)",
+                     "the text is Chinese" if chinese > 0.5 else where, voice)
             return voice
         if primary == "zh":
-            log.info("the book says it is in %r, but its text is not Chinese: speaking with %s", language,
-                     self.default_voice)
+            log.info("%s, but its text is not Chinese: speaking with %s", where, self.default_voice)
             return self.default_voice
         if primary == "en" and region in ("gb", "uk", "ie", "au", "nz"):     # a British English book
             voice = next((v for v in sorted(self._files) if v.startswith("bf_")), self.default_voice)
@@ -206,10 +209,14 @@ class KokoroEngine(Engine):
         voice = next((v for v in sorted(self._files, key=lambda v: (v[1] != "f", v)) if v[0] == letter), None)
         if voice is None:
             spoken = sorted({_DESCRIPTIONS[_LANGUAGES[v[0]]] for v in self._files})
-            raise InputError(f"the book is in language {language!r}, and engine {self.name} has no voice for it "
-                             f"here (its voices speak {', '.join(spoken)}): give --voice to read it with one of "
-                             "those anyway" + (", or add that language's voices (see the README)" if letter else ""))
-        log.info("the book is in language %r: speaking with the voice %s (--voice chooses another)", language, voice)
+            hint = ", or add that language's voices (see the README)" if letter else ""
+            if primary in ("ja", "es", "ar"):       # IndexTTS-2.5's languages that kokoro may lack
+                hint += "; engine indextts2_5 speaks it"
+            if not said and primary not in ("ja", "ko"):
+                hint += "; --lang en reads it as English"
+            raise InputError(f"{where}, and engine {self.name} has no voice for it here (its voices speak "
+                             f"{', '.join(spoken)}): give --voice to read it with one of those anyway{hint}")
+        log.info("%s: speaking with the voice %s (--voice chooses another)", where, voice)
         return voice
 
     def _chinese_phonemes(self, text: str) -> str:

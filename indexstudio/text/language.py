@@ -1,0 +1,54 @@
+"""The language a text is written in, for a book that does not say.
+
+Scripts decide for CJK text (kana: Japanese, Hangul: Korean, Han alone: Chinese); for the rest py3langid's
+classifier (langid.py's model) decides, and only when it is sure and the sample is long enough -
+a few English words with foreign names must not turn an English book into a Latvian one.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import threading
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# the languages books are written in, so that a Spanish page is not shared out among Spanish, Aragonese and
+# Extremaduran (the model knows 140 languages and dialects)
+BOOK_LANGUAGES = ("af ar az be bg bn ca cs cy da de el en eo es et eu fa fi fr ga gl gu he hi hr hu hy id is it ja "
+                  "ka kk km kn ko la lo lt lv mk ml mn mr ms my ne nl no pa pl pt ro ru si sk sl sq sr sv sw ta te th "
+                  "tl tr uk ur vi zh").split()
+MIN_LETTERS = 40            # below this a guess is a coin toss: the caller's default stands
+MIN_CONFIDENCE = 0.9
+SAMPLE_CHARACTERS = 20000
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(BOOK_LANGUAGES)
+    return identifier
+
+
+def detect_language(text: str) -> str:
+    """The two-letter language of `text` ("fr", "ja" ...), or "" when it is too short to tell or no language
+    is clearly ahead."""
+    text = text[:SAMPLE_CHARACTERS]
+    letters = sum(ch.isalpha() for ch in text)
+    if not letters:
+        return ""
+    kana, hangul, han = (len(p.findall(text)) for p in (_KANA, _HANGUL, _HAN))
+    if kana > 0.05 * letters:
+        return "ja"
+    if hangul > 0.3 * letters:
+        return "ko"
+    if han > 0.5 * letters:
+        return "zh"
+    if letters < MIN_LETTERS:
+        return ""
+    with _lock:                         # (the classifier is one shared object)
+        language, confidence = _identifier().classify(text)
+    return language if confidence >= MIN_CONFIDENCE else ""
