@@ -101,6 +101,13 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                         "repetition_penalty, max_mel_tokens, diffusion_steps, cfg_rate, ...)")
 
 
+def _sample_rate_arg(p: argparse.ArgumentParser) -> None:
+    from indexstudio.audio.output import SAMPLE_RATES
+    p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, metavar="HZ",
+                   help="the output's sample rate: 22050, 24000, 44100 or 48000 (default: the engine's; ACX wants "
+                        "44100 MP3 at 192k or more; opus is always 48000)")
+
+
 def _controls(args: argparse.Namespace, engine):
     """Speed, seed and engine options from the command line, checked by the engine before work starts."""
     from indexstudio.engines.base import Controls
@@ -193,7 +200,8 @@ def cmd_voices(args: argparse.Namespace) -> int:
 def cmd_speak(args: argparse.Namespace) -> int:
     from indexstudio.audio.output import AudioWriter, format_of
     from indexstudio.books.reader import has_speech
-    from indexstudio.text.segment import segment_text
+    from indexstudio.pipeline.job import RenderSettings
+    from indexstudio.text.segment import segment_paragraphs
 
     text = sys.stdin.read() if args.text == "-" else args.text
     if not has_speech(text):
@@ -203,15 +211,19 @@ def cmd_speak(args: argparse.Namespace) -> int:
     engine = _load_engine(args)
     voice = _voice(engine, args.voice, text, args.lang or "")
     controls = _controls(args, engine)
-    segments = segment_text(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens, engine.count_tokens)
-    gap = engine.sample_rate * 200 // 1000
+    paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens,
+                                    engine.count_tokens)
+    segments = [segment for paragraph in paragraphs for segment in paragraph]
+    ends = {sum(map(len, paragraphs[:n + 1])) for n in range(len(paragraphs))}     # segments ending paragraphs
+    pauses = RenderSettings()
     start = time.perf_counter()
     first_audio = None
-    with AudioWriter(output, engine.sample_rate) as writer:
+    with AudioWriter(output, engine.sample_rate, output_rate=args.sample_rate) as writer:
         for n, result in enumerate(engine.synthesize(segments, voice, controls)):
             first_audio = first_audio or time.perf_counter() - start
             if n:
-                writer.write_silence(gap)
+                ms = pauses.paragraph_gap_ms if n in ends else pauses.segment_gap_ms
+                writer.write_silence(engine.sample_rate * ms // 1000)
             writer.write(result.audio)
     wall = time.perf_counter() - start
     seconds = writer.samples / engine.sample_rate
@@ -232,7 +244,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     fmt = format_of(output, args.format)
     if output.resolve() == Path(args.file).resolve():
         raise InputError(f"the output {output} is the book itself: give another -o")
-    check_bitrate(fmt, args.bitrate)
+    check_bitrate(fmt, args.bitrate, args.sample_rate or 24000)    # (the engines speak at 22-24 kHz: one range)
     if fmt == "wav" and args.bitrate:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
@@ -245,7 +257,8 @@ def cmd_book(args: argparse.Namespace) -> int:
     if args.chapters:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
-                              chapter_gap_ms=args.chapter_gap_ms, bitrate=args.bitrate)
+                              paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
+                              bitrate=args.bitrate, sample_rate=args.sample_rate)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
                     language=book.language)
     if args.cover:
@@ -266,7 +279,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     if args.dry_run or args.show_text:
         rate = job.sample_rate if finished else 1     # (the segments' own: an IndexTTS model's would load it)
         _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
-                    chapters_in_book, engine.spoken_form)
+                    chapters_in_book, settings, engine.spoken_form)
         return 0
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
@@ -320,7 +333,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_rate: int,
-                args: argparse.Namespace, chapters_in_book: int, spoken=str) -> None:
+                args: argparse.Namespace, chapters_in_book: int, settings, spoken=str) -> None:
     """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
     from indexstudio.pipeline.plan import chapter_selection, estimated_seconds
 
@@ -328,7 +341,7 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
     known = list(finished)
     scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
-    gaps = (len(plan.segments) - len(plan.chapters)) * args.gap_ms / 1000 + (len(plan.chapters) - 1) * args.chapter_gap_ms / 1000
+    gaps = (settings.lead_ms + sum(settings.pause_after_ms(plan.segments, n) for n in range(len(plan.segments)))) / 1000
     total = sum(guess) * scale + gaps
     numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
     chosen = _chapters_chosen(plan, args, chapters_in_book)
@@ -394,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", help='text to speak, or "-" to read standard input')
     p.add_argument("-o", "--output", required=True, help="output file (.wav, .mp3, .m4b, .opus)")
     _engine_args(p)
+    _sample_rate_arg(p)
     p.set_defaults(func=cmd_speak)
 
     p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)")
@@ -401,14 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
     p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
     _engine_args(p)
+    _sample_rate_arg(p)
     p.add_argument("--mode", choices=["normal", "batch"], default="normal",
                    help="normal: segments in text order; batch: segments bucketed by length")
     p.add_argument("--bucket-size", type=int, default=DEFAULT_BUCKET_SIZE,
                    help=f"segments per engine call (default {DEFAULT_BUCKET_SIZE}); IndexTTS engines render a call's "
                         "segments together, each as it would alone: bigger is faster, uses more memory")
-    p.add_argument("--gap-ms", type=int, default=200, help="silence between segments (default 200 ms)")
+    p.add_argument("--gap-ms", type=int, default=400, help="silence between sentences (default 400 ms)")
+    p.add_argument("--paragraph-gap-ms", type=int, default=900,
+                   help="silence after a paragraph or a spoken chapter title (default 900 ms)")
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
-    p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k)")
+    p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k; at most 160k for mp3 and "
+                                     "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
     p.add_argument("--narrator", help="narrator tag")

@@ -348,3 +348,20 @@ def test_utf16_without_byte_order_mark_and_a_chinese_title_line(tmp_path):
     novel = tmp_path / "novel.txt"
     novel.write_text("《斗破苍穹》\n第一章 开始\n今天。\n", encoding="gb18030")
     assert read_book(novel).title == "斗破苍穹"
+
+
+def test_chinese_web_novel_headers_and_traditional_chinese_headings(tmp_path):
+    """The title and 作者 lines a web novel opens with name the book and are not read; traditional headings (第一節,
+    尾聲, 後記, 終章), 正文 / 卷一 / 上卷 / "第 3 章" headings and a 目錄 contents page are found as the simplified
+    ones were."""
+    novel = tmp_path / "novel.txt"
+    novel.write_text("长夜将明\n作者：某人\n\n楔子\n\n　　那一夜，风很大。\n", encoding="utf-8")
+    book = read_book(novel)
+    assert (book.title, book.author) == ("长夜将明", "某人")
+    assert [(c.title, c.text) for c in book.chapters] == [("楔子", "那一夜，风很大。")]
+    traditional = tmp_path / "trad.txt"
+    traditional.write_text("目錄\n第一節 起\n尾聲\n\n第一節 起\n\n　　開始了。\n\n正文 第二章 風起\n\n　　風起了。\n\n卷三 江湖\n\n"
+                           "　　江湖很大。\n\n上卷\n\n　　上卷的事。\n\n第 5 章 五\n\n　　五。\n\n尾聲\n\n　　結束了。\n\n後記\n\n"
+                           "　　感謝。\n\n終章\n\n　　真的結束了。\n", encoding="big5")
+    assert [c.title for c in read_book(traditional).chapters] == [
+        "第一節 起", "正文 第二章 風起", "卷三 江湖", "上卷", "第 5 章 五", "尾聲", "後記", "終章"]

@@ -63,7 +63,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     book.write_text("A short book.\n")
     _fails_cleanly(run("book", str(book), "-o", str(book), "--format", "wav"), "is the book itself")
     assert book.read_text() == "A short book.\n"
-    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "gaps cannot be negative")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.wav"), "--gap-ms", "-100"), "a pause cannot be negative: --gap-ms -100")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--bitrate", "abc"), "bitrate 'abc' for mp3")
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--speed", "3"),
                    "--speed 3 is outside what engine kokoro offers (0.5 to 2)")

@@ -93,3 +93,17 @@ def test_emoji_are_not_read():
 
 def test_control_characters_and_terminal_escapes_are_not_read():
     assert normalize_text("Hello\x00 there\x07 \x1b[31mfriend\x1b[0m.") == "Hello there friend."
+
+
+@pytest.mark.parametrize("written, spoken", [
+    ("会议10:30开始。", "会议十点三十分开始。"), ("比分3:2。", "比分三比二。"), ("这件¥100。", "这件一百元。"),
+    ("价格¥1,299.00。", "价格一千二百九十九点零零元。"), ("1,000,000人。", "一百万人。"),
+    ("2024-03-05。", "二零二四年三月五日。"), ("温度-5℃。", "温度零下五摄氏度。"), ("3～5天。", "三到五天。"),
+    ("跑了10km，重5kg。", "跑了十公里，重五千克。"), ("用5G和3D打印，水是H2O。", "用5G和3D打印，水是H2O."),
+    ("第１章 初见", "第一章 初见"), ("他有123本书。", "他有一百二十三本书。"),
+])
+def test_numbers_in_chinese_are_read_as_chinese(written, spoken):
+    """misaki read "10:30" as 十:三十, "2024-03-05" with minus signs, "¥100" without its currency and "5kg" letter by
+    letter; WeTextProcessing's Chinese grammar reads them (names such as 5G and H2O are left as written)."""
+    pytest.importorskip("tn.chinese.normalizer")
+    assert normalize_text(written, "zh") == spoken

@@ -12,14 +12,15 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
       b"\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-def _write(path, fmt=None, seconds=(1.3, 2.2, 0.9), titles=None):
+def _write(path, fmt=None, seconds=(1.3, 2.2, 0.9), titles=None, **writer):
     marks, pos = [], 0
     for i, s in enumerate(seconds):
         n = int(s * SR)
         marks.append(ChapterMark(titles[i] if titles else f"Part {i + 1}", pos, pos + n))
         pos += n
-    meta = Metadata(title="Title T", author="Author A", narrator="Narrator N", cover=PNG, cover_type="image/png", chapters=marks)
-    with AudioWriter(path, SR, fmt, meta) as w:
+    meta = Metadata(title="Title T", author="Author A", narrator="Narrator N", cover=PNG, cover_type="image/png",
+                    chapters=marks, language="en-GB")
+    with AudioWriter(path, SR, fmt, meta, **writer) as w:
         for m in marks:
             t = np.arange(m.end - m.start) / SR
             w.write((0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32))
@@ -64,6 +65,7 @@ def test_mp3_cover_and_narrator(tmp_path):
     assert id3.getall("APIC")[0].data == PNG
     assert id3.getall("TXXX:NARRATOR")[0].text == ["Narrator N"]
     assert len(id3.getall("CHAP")) == 3
+    assert id3.getall("TLAN")[0].text == ["eng"]         # ID3 wants ISO 639-2 ("en" is no language there)
 
 
 def test_mp3_chapters_stay_in_time_order_whatever_their_titles(tmp_path):
@@ -92,9 +94,15 @@ def test_m4b_chapter_titles_are_cut_between_characters(tmp_path):
 def test_bitrates_and_formats_are_checked_before_any_work():
     assert check_bitrate("mp3", "128k") == "128k" and check_bitrate("opus", None) == "32k"
     assert check_bitrate("m4b", "96000") == "96k" and check_bitrate("wav", "64k") is None
-    for fmt, bad in (("mp3", "abc"), ("mp3", "-5k"), ("mp3", "192k"), ("opus", "2k")):   # (LAME: 160k at 24 kHz)
-        with pytest.raises(InputError, match=f"bitrate '{bad}' for {fmt}: give kilobits per second"):
+    for fmt, bad in (("mp3", "abc"), ("mp3", "-5k"), ("mp3", "192k"), ("opus", "2k"), ("opus", "510k"),
+                     ("m4b", "256k")):     # (LAME: 160k at 24 kHz; libopus: 256k for one channel; AAC: ~92k at 24 kHz)
+        with pytest.raises(InputError, match=f"bitrate '{bad}' for {fmt} at 24000 Hz: give kilobits per second"):
             check_bitrate(fmt, bad)
+    with pytest.raises(InputError, match=r"from 8k to 160k \(--sample-rate 44100 allows more\)"):
+        check_bitrate("mp3", "192k")
+    with pytest.raises(InputError, match="e.g. 64k$"):
+        check_bitrate("mp3", "64")
+    assert check_bitrate("mp3", "192k", 44100) == "192k" and check_bitrate("m4b", "160k", 48000) == "160k"
     with pytest.raises(InputError, match="--format m4b does not match the output name book.mp3"):
         format_of(Path("book.mp3"), "m4b")
     assert format_of(Path("book.m4a")) == "m4b" and format_of(Path("book"), "opus") == "opus"
@@ -120,6 +128,20 @@ def test_wav_is_16_bit_pcm(tmp_path):
     assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
     assert info.frames == int(1.3 * SR) + int(2.2 * SR) + int(0.9 * SR)
     assert sf.SoundFile(path).title == "Title T" and sf.SoundFile(path).artist == "Author A"
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "m4b"])
+def test_an_output_at_another_sample_rate_keeps_its_length_chapters_and_pitch(tmp_path, fmt):
+    """ACX takes 44.1 kHz MP3 at 192k or more: --sample-rate 44100 resamples what the engine spoke at 24 kHz."""
+    path = tmp_path / f"book.{fmt}"
+    marks = _write(path, output_rate=44100, bitrate=None if fmt == "wav" else "192k")
+    info = probe(path)
+    assert info["rate"] == 44100 and info["duration"] == pytest.approx(4.4, abs=0.05)
+    if fmt != "wav":
+        assert [round(c[0], 1) for c in info["chapters"]] == [round(m.start / SR, 1) for m in marks]
+    audio = decode(path, 44100)[44100:2 * 44100]          # a second of the 330 Hz tone
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert np.argmax(spectrum) * 44100 / audio.size == pytest.approx(330, abs=2)
 
 
 def test_a_wav_over_4_gib_is_written_as_rf64(tmp_path):

@@ -138,33 +138,41 @@ def test_m4b_chapters_sit_on_the_real_segment_boundaries(tmp_path):
     result = render_book(plan, engine, "tone", tmp_path / "b.m4b", tmp_path / "w", settings=settings)
     info = probe(tmp_path / "b.m4b")
     assert [c[2] for c in info["chapters"]] == plan.chapters
-    # Find chapter starts independently: speech onsets after the long (chapter) silences of the decoded audio.
+    # Find chapter starts independently: the first speech, and speech after the long (chapter) silences of the
+    # decoded audio. Each mark stands the lead (0.5 s) before its chapter's first words; the file opens with that
+    # lead and ends with a second of silence.
     audio = decode(tmp_path / "b.m4b", engine.sample_rate)
     loud = np.abs(audio) > 0.01
-    onsets, silent_run = [0.0], 0
+    onsets, silent_run = [], 0
     for i, is_loud in enumerate(loud):
         if is_loud:
-            if silent_run > 1.2 * engine.sample_rate:
+            if not onsets or silent_run > 1.2 * engine.sample_rate:
                 onsets.append(i / engine.sample_rate)
             silent_run = 0
         else:
             silent_run += 1
-    assert len(onsets) == len(plan.chapters)
+    assert len(onsets) == len(plan.chapters) and onsets[0] == pytest.approx(0.5, abs=0.05)
     for (start, _end, _title), onset in zip(info["chapters"], onsets):
-        assert abs(start - onset) < 0.05
+        assert abs(start - (onset - 0.5)) < 0.05
+    assert silent_run / engine.sample_rate == pytest.approx(1.0, abs=0.1)      # (+ the 20 ms the trim keeps)
     assert info["duration"] == pytest.approx(result.audio_seconds, abs=0.05)
 
 
 def test_gaps_and_even_loudness(tmp_path):
     engine = SyntheticEngine()
     plan = make_plan(BOOK, engine, "tone")
-    job = Job(tmp_path / "w", plan, engine, "tone", settings=RenderSettings(segment_gap_ms=200, chapter_gap_ms=1000))
+    job = Job(tmp_path / "w", plan, engine, "tone", settings=RenderSettings(segment_gap_ms=200, chapter_gap_ms=1200))
     samples, _ = job.render()
-    order, marks = job.layout(samples)
+    lead, order, marks = job.layout(samples)
     sr = engine.sample_rate
     gaps = [gap for _, gap in order]
-    assert gaps.count(sr * 1000 // 1000) == len(plan.chapters) - 1 and gaps[-1] == 0
-    assert set(gaps[:-1]) == {sr // 5, sr}
+    assert gaps.count(sr * 1200 // 1000) == len(plan.chapters) - 1 and (lead, gaps[-1]) == (sr // 2, sr)
+    assert set(gaps[:-1]) == {sr // 5, sr * 900 // 1000, sr * 1200 // 1000}     # sentence, paragraph, chapter
+    paragraphs = [gap for (index, gap) in order[:-1] if plan.segments[index].paragraph_end
+                  and plan.segments[index + 1].chapter == plan.segments[index].chapter]
+    assert paragraphs and set(paragraphs) == {sr * 900 // 1000}
+    firsts = [s for n, s in enumerate(plan.segments) if n == 0 or plan.segments[n - 1].chapter != s.chapter]
+    assert all(s.paragraph_end and s.text.startswith("Chapter") for s in firsts)    # a spoken title: a paragraph
     levels = [loudness(sf.read(job.segment_path(i), dtype="float32")[0], sr) for i in samples]
     assert max(levels) - min(levels) < 1.0
     assert np.mean(levels) == pytest.approx(DEFAULT_LOUDNESS, abs=1.0)
@@ -348,7 +356,7 @@ def test_a_torn_log_line_costs_no_segment(tmp_path):
 
 
 def test_negative_gaps_and_unwritable_outputs_are_refused_before_rendering(tmp_path):
-    with pytest.raises(InputError, match="gaps cannot be negative"):
+    with pytest.raises(InputError, match="a pause cannot be negative: --chapter-gap-ms -3000"):
         RenderSettings(chapter_gap_ms=-3000)
     engine = SyntheticEngine()
     plan = make_plan(BOOK, engine, "tone")
@@ -407,3 +415,20 @@ def test_indextts_segments_are_known_by_what_decides_their_audio(tmp_path):
     sf.write(tmp_path / "w" / "segments" / f"{job.keys[2]}.flac", np.zeros(100, np.float32), 22050)
     assert job.sample_rate == 22050
     assert engine._model is None
+
+
+def test_peaks_are_limited_around_the_peak_alone():
+    """A loud syllable is turned down where it is, under -3.5 dB true peak (ACX wants -3 dB after encoding), and
+    the rest of the sentence keeps its level: cutting the whole segment's gain left it up to 1.8 dB quieter."""
+    from scipy.signal import resample_poly
+
+    from indexstudio.audio.processing import PEAK_CEILING, limit_peaks
+    sr = 24000
+    t = np.arange(2 * sr) / sr
+    audio = (0.25 * np.sin(2 * np.pi * 5003 * t)).astype(np.float32)     # near the band's top: peaks between samples
+    audio[sr:sr + 240] *= 3.6
+    limited = limit_peaks(audio, sr)
+    assert np.abs(resample_poly(limited.astype(np.float64), 8, 1)).max() <= PEAK_CEILING * 1.01
+    assert np.array_equal(limited[:sr - 480], audio[:sr - 480]) and np.array_equal(limited[sr + 720:], audio[sr + 720:])
+    quiet = (0.2 * audio).astype(np.float32)
+    assert limit_peaks(quiet, sr) is quiet

@@ -2,15 +2,17 @@ import re
 
 import pytest
 
-from indexstudio.text.segment import bucket_segments, count_tokens, segment_text, split_sentences
+from indexstudio.text.segment import bucket_segments, count_tokens, segment_paragraphs, segment_text, split_sentences
 
 
 def test_sentences_and_paragraphs():
     assert split_sentences("One. Two! Three?\n\nFour") == ["One.", "Two!", "Three?", "Four."]
     assert split_sentences("你好。今天天气很好！好") == ["你好。", "今天天气很好！", "好。"]
-    # a paragraph without its own full stop gets one (a heading is said as one), a scene break is not said
-    assert segment_text("MARLEY'S GHOST\n\nMarley was dead.\n\nGone.\n\n* * *\n\nNew scene.\n\n后记\n\n感谢。") == [
-        "MARLEY'S GHOST.", "Marley was dead.", "Gone. New scene.", "后记。", "感谢。"]
+    # a paragraph without its own full stop gets one (a heading is said as one), a scene break is not said, and a
+    # short sentence rides along with the next one of its own paragraph only (a paragraph's pause is longer)
+    assert segment_paragraphs("MARLEY'S GHOST\n\nMarley was dead.\n\nGone.\n\n* * *\n\nNew scene. Yes. "
+                              "Go on.\n\n后记\n\n感谢。") == [
+        ["MARLEY'S GHOST."], ["Marley was dead."], ["Gone."], ["New scene.", "Yes. Go on."], ["后记。"], ["感谢。"]]
 
 
 def test_a_book_without_blank_lines_is_split_in_one_pass():
@@ -80,3 +82,20 @@ def test_a_long_unpunctuated_sentence_is_counted_in_linear_work():
     segments = segment_text(sentence, 120, counting)
     assert all(count_tokens(s) <= 120 for s in segments) and " ".join(segments) == sentence
     assert sum(read) < 4 * len(sentence)
+
+
+@pytest.mark.parametrize("written, language, sentences", [
+    # curly quotes in Chinese stay curly, so the closing one stays with its sentence
+    ("“斗之力，三段！”望着石碑。他说：“好的。”", "zh", ["“斗之力，三段！”", "望着石碑。", "他说：“好的。”"]),
+    # a closing 」 after 。 at a paragraph's end stays Chinese and stays put
+    ("林沖說道：「這屋如何過得一冬？待雪晴了再修理。」\n\n向了一回火。", "zh",
+     ["林沖說道：「這屋如何過得一冬？", "待雪晴了再修理。」", "向了一回火。"]),
+    ("终于点了点头——没有人知道。", "zh", ["终于点了点头，没有人知道。"]),           # one pause, not ", , "
+    ('Li Wei said “你好，世界！” and left. Then rain.', "en-us", ['Li Wei said “你好，世界！” and left.', "Then rain."]),
+    # French: a guillemet set apart closes the question, a dialogue dash after a full stop is no pause
+    ("« Où es-tu allé ? » demanda-t-elle. — Nulle part, répondit Zoë.", "fr-fr",
+     ["« Où es-tu allé ? » demanda-t-elle.", "Nulle part, répondit Zoë."]),
+])
+def test_quotes_and_dashes_of_other_languages(written, language, sentences):
+    from indexstudio.text.normalize import normalize_text
+    assert split_sentences(normalize_text(written, language)) == sentences

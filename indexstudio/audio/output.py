@@ -21,11 +21,11 @@ import numpy as np
 import soundfile as sf
 
 from indexstudio.errors import InputError
+from indexstudio.text.language import iso639_2
 
 FORMATS = ("m4b", "mp3", "wav", "opus")
 DEFAULT_BITRATES = {"mp3": "64k", "m4b": "64k", "opus": "32k"}
-# kb/s each encoder takes at the engines' 22-24 kHz (LAME's MPEG-2 layer III stops at 160k there)
-BITRATE_RANGES = {"mp3": (8, 160), "m4b": (16, 512), "opus": (6, 510)}
+SAMPLE_RATES = (22050, 24000, 44100, 48000)
 _SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav", "opus": "opus", "ogg": "opus"}
 _OPUS_RATE = 48000
 _WAV_LIMIT = 0xFFFFFFFF - 1024      # RIFF sizes are 32-bit: a longer 16-bit WAV is written as RF64
@@ -74,17 +74,30 @@ def format_of(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-def check_bitrate(fmt: str, bitrate: str | None) -> str | None:
-    """The bitrate as ffmpeg takes it ("64k"), checked against what the format's encoder accepts; None for WAV."""
+def bitrate_range(fmt: str, sample_rate: int) -> tuple[int, int]:
+    """The kb/s a format's encoder gives a mono stream at `sample_rate`: LAME's MPEG-2 layer III (below 32 kHz)
+    stops at 160k and MPEG-1 at 320k; ffmpeg's AAC spends no more than ~4.5 bits a sample however much it is
+    given (92k of a 256k request at 24 kHz); libopus takes 6-256k for one channel."""
+    wide = sample_rate >= 32000
+    return {"mp3": (32, 320) if wide else (8, 160), "m4b": (16, 192 if wide else 96), "opus": (6, 256)}[fmt]
+
+
+def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> str | None:
+    """The bitrate as ffmpeg takes it ("64k"), checked against what the format's encoder gives at `sample_rate`
+    (the output's); None for WAV."""
     if fmt == "wav":
         return None
     bitrate = bitrate or DEFAULT_BITRATES[fmt]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kK]?)", bitrate.strip())
-    low, high = BITRATE_RANGES[fmt]
+    low, high = bitrate_range(fmt, sample_rate)
     kbps = (float(match.group(1)) / (1 if match.group(2) else 1000)) if match else -1
     if not low <= kbps <= high:
-        raise InputError(f"bitrate {bitrate!r} for {fmt}: give kilobits per second from {low}k to {high}k, e.g. "
-                         f"{DEFAULT_BITRATES[fmt]}")
+        hint = f"{match.group(1)}k" if match and not match.group(2) and low <= float(match.group(1)) <= high \
+            else DEFAULT_BITRATES[fmt]
+        wider = (" (--sample-rate 44100 allows more)" if fmt in ("mp3", "m4b") and sample_rate < 32000
+                 and kbps > high else "")
+        raise InputError(f"bitrate {bitrate!r} for {fmt} at {sample_rate} Hz: give kilobits per second from {low}k "
+                         f"to {high}k{wider}, e.g. {hint}")
     return f"{kbps:g}k"
 
 
@@ -137,7 +150,8 @@ def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
     """ffmpeg's metadata file: global tags, then one [CHAPTER] block per chapter (millisecond timebase)."""
     lines = [";FFMETADATA1"]
     tags = {"title": meta.title, "album": meta.title, "artist": meta.author, "album_artist": meta.author,
-            "composer": meta.narrator, "comment": meta.comment, "language": meta.language, "genre": "Audiobook",
+            "composer": meta.narrator, "comment": meta.comment, "genre": "Audiobook",
+            "language": iso639_2(meta.language) if fmt == "mp3" else meta.language,     # (ID3's TLAN: "eng")
             "NARRATOR": meta.narrator if fmt == "mp3" else ""}      # (MP3: a TXXX frame)
     lines += [f"{k}={_escape(v)}" for k, v in tags.items() if v]
     limit = _MP4_TITLE_BYTES if fmt == "m4b" else None
@@ -151,12 +165,14 @@ class AudioWriter:
     """Stream mono float audio into `path` in `fmt`; use as a context manager."""
 
     def __init__(self, path: str | Path, sample_rate: int, fmt: str | None = None, metadata: Metadata | None = None,
-                 bitrate: str | None = None, expected_samples: int = 0):
+                 bitrate: str | None = None, expected_samples: int = 0, output_rate: int | None = None):
         self.path = Path(path).resolve() if Path(path).is_symlink() else Path(path)   # a link: write where it points
         self.fmt = format_of(self.path, fmt)
-        self.sample_rate = sample_rate
+        self.sample_rate = sample_rate          # of the audio given to `write` (chapter marks count its samples)
+        self.output_rate = _OPUS_RATE if self.fmt == "opus" else output_rate or sample_rate
         self.meta = metadata or Metadata()
-        self.bitrate = check_bitrate(self.fmt, bitrate)
+        self.bitrate = check_bitrate(self.fmt, bitrate, self.output_rate)
+        self._resampler = None
         self.expected_samples = expected_samples
         self.samples = 0
         self._tmpdir: tempfile.TemporaryDirectory | None = None
@@ -176,9 +192,14 @@ class AudioWriter:
 
     def __enter__(self) -> "AudioWriter":
         if self.fmt == "wav":
-            container = "RF64" if 2 * self.expected_samples > _WAV_LIMIT else "WAV"
+            written = self.expected_samples * self.output_rate // self.sample_rate
+            container = "RF64" if 2 * written > _WAV_LIMIT else "WAV"
+            if self.output_rate != self.sample_rate:
+                import soxr
+                self._resampler = soxr.ResampleStream(self.sample_rate, self.output_rate, 1, dtype="float32",
+                                                      quality="HQ")
             try:
-                self._wav = sf.SoundFile(self._partial, "w", self.sample_rate, 1, subtype="PCM_16", format=container)
+                self._wav = sf.SoundFile(self._partial, "w", self.output_rate, 1, subtype="PCM_16", format=container)
             except (sf.LibsndfileError, OSError) as exc:
                 raise InputError(f"cannot write {self.path}: {exc}") from exc
             for tag, value in (("title", self.meta.title), ("album", self.meta.title), ("artist", self.meta.author),
@@ -196,6 +217,8 @@ class AudioWriter:
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                "-f", "s16le", "-ar", str(self.sample_rate), "-ac", "1", "-i", "pipe:0",
                "-i", str(meta_file), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+        if self.output_rate != self.sample_rate and self.fmt != "opus":
+            cmd += ["-ar", str(self.output_rate)]
         if self.fmt == "m4b":
             cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-brand", "M4B ", "-f", "ipod"]
         elif self.fmt == "mp3":
@@ -215,7 +238,7 @@ class AudioWriter:
     def write(self, audio: np.ndarray) -> None:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if self._wav is not None:
-            self._wav.write(audio)
+            self._wav.write(self._resampler.resample_chunk(audio) if self._resampler else audio)
         else:
             assert self._proc is not None and self._proc.stdin is not None
             try:
@@ -231,8 +254,10 @@ class AudioWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if self._wav is not None:
+                if self._resampler is not None and exc_type is None:
+                    self._wav.write(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
                 self._wav.close()
-                if exc_type is None and self._wav.format == "WAV" and 2 * self.samples > _WAV_LIMIT:
+                if exc_type is None and self._wav.format == "WAV" and 2 * self._wav.frames > _WAV_LIMIT:
                     raise InputError(f"{self.path}: {self.samples / self.sample_rate / 3600:.1f} h is over what a "
                                      "WAV file holds (4 GiB): write .m4b, .mp3 or .opus")
             elif self._proc is not None:

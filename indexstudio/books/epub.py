@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-from indexstudio.books.reader import (CONTENTS_LINE, Book, Chapter, Limits, has_speech, language_code, numbered_words,
+from indexstudio.books.reader import (CONTENTS_LINE, Book, Chapter, Limits, has_speech, numbered_words,
                                       title_from_path)
 from indexstudio.errors import InputError
+from indexstudio.text.language import language_code
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,10 @@ _BACKLINK = re.compile(r"^[\[(]?\s*(?:↩\ufe0e?|↑|\^|back|return(?: to text)?
 # contents entries of what is not read when the book does not mark it (epub:type): front and back matter
 _UNREAD_ENTRY = re.compile(r"^(?:copyright(?: page)?|colophon|imprint|index|(?:end|foot)?notes|about the publisher|"
                            r"also by\b.*|other books by\b.*|(?:table of )?contents|title ?page|half ?title(?: page)?|"
-                           r"奥付|版权(?:页|信息)?|目\s*录)$", re.IGNORECASE)
+                           r"奥付|版[权權](?:页|頁|信息)?|目\s*[录錄次])$", re.IGNORECASE)
 # ... and entries that name a page without being a heading of it: not spoken where the book prints no heading
 _LABEL_ENTRY = re.compile(r"^(?:dedication|epigraph|cover|frontispiece|start|begin reading|page \d+)$", re.IGNORECASE)
-_RIGHTS = re.compile(r"all rights reserved|\bISBN\b|版权所有", re.IGNORECASE)
+_RIGHTS = re.compile(r"all rights reserved|\bISBN\b|版[权權]所有", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^[\[{(]?\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]?$", re.IGNORECASE)
 _MARKED_PAGE_NUMBER = re.compile(r"^(?:[\[{(]\s*(?:p(?:g|age)?\.?\s*)?\d{1,4}\s*[\]})]|(?:pg|page)\.?\s*\d{1,4})$",
                                  re.IGNORECASE)      # "[Pg 5]", "{12}", "Page 7"; a bare "12" may be a table's

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from indexstudio.books import ao3, gutenberg
 from indexstudio.errors import InputError
+from indexstudio.text.language import language_code
 from indexstudio.text.normalize import roman_value
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,15 @@ _TXT_HEADING = re.compile(
     r"(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
     r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword)[.:]?)\s*$")
 _BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:]?\s*$")
-# "第三章", "第三章风起", "第十回 风起", "第一节：开端", "番外一 重逢", "后记" - a 回, 卷, 节 or 部 heading needs a
-# break after it ("第一回合，" and "第一节课" are prose), and no heading ends a sentence
-_CJK_HEADING = re.compile(r"^\s*(?:第[一二三四五六七八九十百千零〇\d]+(?:章.{0,30}|[回卷节部集篇](?:[\s：:、.·].{0,30})?)"
-                          r"|(?:番外[篇一二三四五六七八九十\d]*|后记|序章|楔子|尾声|引子|序言|前言|终章|完本感言)"
+# "第三章", "第三章风起", "第 3 章", "正文 第一章", "第十回 风起", "第一节：开端", "卷一 江湖", "上卷", "番外一 重逢",
+# "后记" (and their traditional forms: 第一節, 後記, 尾聲) - a 回, 卷, 节 or 部 heading needs a break after it
+# ("第一回合，" and "第一节课" are prose), and no heading ends a sentence
+_CJK_NUMBER = r"[一二三四五六七八九十百千零〇两兩\d]+"
+_CJK_HEADING = re.compile(r"^\s*(?:(?:正文\s*)?第\s*" + _CJK_NUMBER + r"\s*(?:章.{0,30}|[回卷节節部集篇](?:[\s：:、.·].{0,30})?)"
+                          r"|(?:番外[篇一二三四五六七八九十\d]*|[后後]记|[后後]記|序章|楔子|尾[声聲]|引子|序言|前言|[终終]章"
+                          r"|完本感言|卷" + _CJK_NUMBER + r"|[上中下]卷)"
                           r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
-CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|目\s*录)[.:]?\s*$", re.IGNORECASE)
+CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|目\s*[录錄次])[.:]?\s*$", re.IGNORECASE)
 _MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
@@ -75,28 +79,6 @@ class Book:
 
 def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
-
-
-# ISO 639-2 codes that books carry (Calibre writes "eng") and language names (Gutenberg and AO3 headers write
-# "English") -> ISO 639-1
-_LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
-                   "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
-                   "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
-                   "hungarian": "hu", "czech": "cs", "chinese": "zh", "中文": "zh", "japanese": "ja", "日本語": "ja",
-                   "esperanto": "eo", "español": "es", "français": "fr", "deutsch": "de", "русский": "ru",
-                   "eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
-                   "por": "pt", "nld": "nl", "dut": "nl", "zho": "zh", "chi": "zh", "jpn": "ja", "rus": "ru",
-                   "pol": "pl", "swe": "sv", "fin": "fi", "dan": "da", "nor": "no", "lat": "la", "hin": "hi",
-                   "kor": "ko", "ara": "ar", "ell": "el", "gre": "el", "ces": "cs", "cze": "cs", "hun": "hu"}
-
-
-def language_code(tag: str) -> str:
-    """A book's language tag with its language as two letters where it has them: "eng" -> "en", "English" ->
-    "en", "en-GB" kept."""
-    if tag.strip().lower() in _LANGUAGE_CODES:
-        return _LANGUAGE_CODES[tag.strip().lower()]
-    primary, sep, region = tag.strip().partition("-")
-    return _LANGUAGE_CODES.get(primary.lower(), primary) + sep + region
 
 
 def title_from_path(path: Path) -> str:
@@ -296,6 +278,37 @@ def _without_print_marks(text: str) -> str:
     return _TABLE_ROW.sub(r"\1", _RULE.sub("", _EMPHASIS.sub(r"\2", text)))
 
 
+_BOOK_TITLE_LINE = re.compile(r"^\s*《([^》\n]{1,40})》\s*$")
+_AUTHOR_LINE = re.compile(r"^\s*作\s*者\s*[:：]\s*(\S[^\n]{0,30}?)\s*$")
+_SHORT_LINE = re.compile(r"^\s*([^。！？，；\n]{1,30}?)\s*$")
+
+
+def _web_novel_header(text: str) -> tuple[str, str, str]:
+    """A Chinese web novel's text without the header it opens with, its title and its author: 《斗破苍穹》 (or the
+    title alone on the first line, where an 作者：天蚕土豆 line follows it) - neither is read as the book's text."""
+    lines = text.split("\n", 8)
+    title = author = ""
+    header = []
+    for n, line in enumerate(lines[:8]):
+        if not line.strip():
+            continue
+        if not title and _BOOK_TITLE_LINE.match(line):
+            title = _BOOK_TITLE_LINE.match(line).group(1)
+        elif not author and _AUTHOR_LINE.match(line):
+            author = _AUTHOR_LINE.match(line).group(1)
+            if not title and header == [] and n and _SHORT_LINE.match(first := next(x for x in lines if x.strip())):
+                title = _SHORT_LINE.match(first).group(1).strip()
+                header.append(lines.index(first))
+        elif title or author or header:
+            break
+        else:
+            continue
+        header.append(n)
+    if not (title or author):
+        return text, "", ""
+    return "\n".join(line for n, line in enumerate(lines) if n not in header), title, author
+
+
 def _read_plain_text(text: str, path: Path) -> Book:
     """A .txt file, without the marks printed for the eye; one from Project Gutenberg without its licence, one
     from the Archive of Our Own without its tags and notes, each with the title and author it names."""
@@ -304,9 +317,11 @@ def _read_plain_text(text: str, path: Path) -> Book:
     if unwrapped is None:
         unwrapped = ao3.unwrap(text, lambda line: bool(_TXT_HEADING.match(line)))
         source = "an Archive of Our Own work: its tags, notes and footer are"
-    if unwrapped is None:                   # a Chinese web novel names itself on its first line: 《斗破苍穹》
-        named = re.match(r"\s*《([^》\n]{1,40})》", text)
-        return read_text(_without_print_marks(text), named.group(1) if named else title_from_path(path))
+    if unwrapped is None:
+        text, title, author = _web_novel_header(text)
+        book = read_text(_without_print_marks(text), title or title_from_path(path))
+        book.author = author
+        return book
     text, meta = unwrapped
     log.info("%s: %s not read", path.name, source)
     book = read_text(_without_print_marks(text), meta.get("title") or title_from_path(path))

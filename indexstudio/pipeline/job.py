@@ -36,7 +36,7 @@ import soundfile as sf
 
 from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
                                       image_type)
-from indexstudio.audio.processing import DEFAULT_LOUDNESS, match_loudness, trim_silence
+from indexstudio.audio.processing import DEFAULT_LOUDNESS, PEAK_CEILING, limit_peaks, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.engines.reference_voices import content_hash
 from indexstudio.errors import IndexStudioError, InputError
@@ -51,19 +51,33 @@ log = logging.getLogger(__name__)
 class RenderSettings:
     mode: str = "normal"
     bucket_size: int = DEFAULT_BUCKET_SIZE
-    segment_gap_ms: int = 200
+    segment_gap_ms: int = 400        # between sentences (Kokoro's own pause inside a segment is ~0.45 s)
+    paragraph_gap_ms: int = 900      # after a paragraph or a spoken chapter title
     chapter_gap_ms: int = 1500
+    lead_ms: int = 500               # room tone before the first words, and before each chapter's mark ...
+    tail_ms: int = 1000              # ... and after the last (ACX asks for 0.5-1 s and 1-5 s)
     loudness: float | None = DEFAULT_LOUDNESS     # None keeps the engine's levels
     bitrate: str | None = None
+    sample_rate: int | None = None   # the output's; None: the engine's
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         if self.bucket_size < 1:
             raise ValueError("bucket size must be at least 1")
-        if self.segment_gap_ms < 0 or self.chapter_gap_ms < 0:
-            raise InputError(f"gaps cannot be negative (segment gap {self.segment_gap_ms} ms, chapter gap "
-                             f"{self.chapter_gap_ms} ms)")
+        gaps = {"--gap-ms": self.segment_gap_ms, "--paragraph-gap-ms": self.paragraph_gap_ms,
+                "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms, "tail": self.tail_ms}
+        negative = [f"{name} {value}" for name, value in gaps.items() if value < 0]
+        if negative:
+            raise InputError(f"a pause cannot be negative: {', '.join(negative)}")
+
+    def pause_after_ms(self, segments: list, n: int) -> int:
+        """The silence after `segments[n]` of a plan's segments: the tail after the last, then by what ends there."""
+        if n == len(segments) - 1:
+            return self.tail_ms
+        if segments[n + 1].chapter != segments[n].chapter:
+            return self.chapter_gap_ms
+        return self.paragraph_gap_ms if segments[n].paragraph_end else self.segment_gap_ms
 
 
 @dataclass
@@ -339,8 +353,10 @@ class Job:
     # -- assembly ------------------------------------------------------------------------------
     def output_stamp(self, fmt: str, metadata: Metadata) -> str:
         """What decides an output file's bytes: the segments, their order and gaps, the format and the tags."""
-        doc = [self.keys, [s.chapter for s in self.plan.segments], self.plan.chapters, self.settings.segment_gap_ms,
-               self.settings.chapter_gap_ms, self.settings.bitrate, fmt, metadata.title, metadata.author,
+        doc = [self.keys, [(s.chapter, s.paragraph_end) for s in self.plan.segments], self.plan.chapters,
+               [self.settings.segment_gap_ms, self.settings.paragraph_gap_ms, self.settings.chapter_gap_ms,
+                self.settings.lead_ms, self.settings.tail_ms, self.settings.sample_rate],
+               self.settings.bitrate, fmt, metadata.title, metadata.author,
                metadata.narrator, metadata.language, metadata.comment, metadata.cover_type,
                hashlib.sha256(metadata.cover or b"").hexdigest()]
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
@@ -368,24 +384,28 @@ class Job:
         tmp.write_text(json.dumps(written, indent=1), encoding="utf-8")
         os.replace(tmp, self.dir / "outputs.json")
 
-    def layout(self, samples: dict[int, int]) -> tuple[list[tuple[int, int]], list[ChapterMark]]:
-        """(segment index, silence after it) in order, and chapter marks from the real sample counts."""
+    def layout(self, samples: dict[int, int]) -> tuple[int, list[tuple[int, int]], list[ChapterMark]]:
+        """The silence before the first segment, (segment index, silence after it) in order, and chapter marks
+        from the real sample counts. A chapter's mark stands `lead_ms` (at most its gap) before its first words,
+        so that a player jumping there does not start mid-breath."""
         sr = self.sample_rate
-        seg_gap, ch_gap = sr * self.settings.segment_gap_ms // 1000, sr * self.settings.chapter_gap_ms // 1000
-        order, marks, position = [], [], 0
+        gap_of = lambda ms: sr * ms // 1000     # noqa: E731
+        settings = self.settings
+        lead = gap_of(settings.lead_ms)
+        order, marks, position = [], [], lead
         segs = self.plan.segments
         for n, seg in enumerate(segs):
             if n == 0 or segs[n - 1].chapter != seg.chapter:
+                start = 0 if n == 0 else position - min(lead, order[-1][1])
                 if marks:
-                    marks[-1] = ChapterMark(marks[-1].title, marks[-1].start, position)
-                marks.append(ChapterMark(self.plan.chapters[seg.chapter], position, position))
-            last = n == len(segs) - 1
-            gap = 0 if last else ch_gap if segs[n + 1].chapter != seg.chapter else seg_gap
+                    marks[-1] = ChapterMark(marks[-1].title, marks[-1].start, start)
+                marks.append(ChapterMark(self.plan.chapters[seg.chapter], start, start))
+            gap = gap_of(settings.pause_after_ms(segs, n))
             order.append((seg.index, gap))
             position += samples[seg.index] + gap
         if marks:
             marks[-1] = ChapterMark(marks[-1].title, marks[-1].start, position)
-        return order, marks
+        return lead, order, marks
 
     def damaged(self, samples: dict[int, int]) -> list[int]:
         """Every segment whose file does not read back as written (read whole: called once a damaged one is
@@ -410,18 +430,24 @@ class Job:
         return audio
 
     def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int]) -> Iterator[tuple[np.ndarray, int]]:
+        """The segments' audio in `order`, each with the silence after it (levels matched: a segment rendered by
+        an earlier version, whose peaks went to -1 dBFS, is limited as new ones are)."""
         for index, gap in order:
-            yield self.read_segment(index, samples), gap
+            audio = self.read_segment(index, samples)
+            if self.settings.loudness is not None and float(np.abs(audio).max(initial=0.0)) > PEAK_CEILING:
+                audio = limit_peaks(audio, self.sample_rate)
+            yield audio, gap
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
                  on_write: Callable[[float, float], None] | None = None) -> list[ChapterMark]:
         """Write the output from the segment files; `on_write(seconds written, seconds in all)` follows it."""
-        order, marks = self.layout(samples)
+        lead, order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
         with naming_a_full_disk(Path(output).resolve().parent), \
                 AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
-                            expected_samples=total) as writer:
+                            expected_samples=total, output_rate=self.settings.sample_rate) as writer:
+            writer.write_silence(lead)
             for audio, gap in self.segment_audio(order, samples):
                 writer.write(audio)
                 writer.write_silence(gap)
@@ -491,7 +517,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     the rendering, `on_write(seconds, total seconds)` the writing of the output."""
     output = Path(output)
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
-    check_bitrate(fmt, settings.bitrate)
+    check_bitrate(fmt, settings.bitrate, settings.sample_rate or engine.sample_rate)
     if output.is_dir():
         raise InputError(f"the output {output} is a folder: give a file name")
     meta = metadata or Metadata()
@@ -525,7 +551,7 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     meta.narrator = meta.narrator or plan.narrator
     stamp = job.output_stamp(fmt, meta)
     if progress.synthesized == 0 and job.is_current(output, stamp):    # a re-run that changes nothing: no re-encode
-        marks = job.layout(samples)[1]
+        marks = job.layout(samples)[2]
         log.info("%s is already this audiobook: left as it is", output)
         return RenderResult(output, marks[-1].end / job.sample_rate if marks else 0.0, 0.0,
                             time.perf_counter() - start, 0, len(plan.segments), 0, marks, 0, rendering, written=False,

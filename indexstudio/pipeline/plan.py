@@ -8,7 +8,7 @@ from indexstudio.books.reader import Book, has_speech
 from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
 from indexstudio.text.normalize import roman_value
-from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_text
+from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_paragraphs
 
 _CJK = re.compile(f"[{CJK_RANGES}]")
 # speaking rates at speed 1, for a plan's length before any audio exists (Kokoro read 589 characters of English
@@ -23,6 +23,7 @@ class Segment:
     chapter: int
     text: str
     tokens: int
+    paragraph_end: bool = False     # the last of a paragraph or a spoken title: a longer pause follows
 
 
 @dataclass
@@ -49,8 +50,8 @@ class Plan:
         """The plan of some of its chapters (numbered from 0), in book order, segments numbered anew."""
         keep = {c: n for n, c in enumerate(sorted(set(chapters)))}
         kept = [s for s in self.segments if s.chapter in keep]
-        return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens)
-                    for i, s in enumerate(kept)], self.author, self.narrator, self.language, dict(self.extra),
+        return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens,
+                    s.paragraph_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language, dict(self.extra),
                     opening=self.opening and 0 in keep)
 
 
@@ -97,17 +98,18 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
     segments: list[Segment] = []
     titles: list[str] = []
     for chapter in book.chapters:
-        texts = segment_text(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
+        paragraphs = segment_paragraphs(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
         spoken = _numbered(chapter.heading or chapter.title)
         if read_titles and chapter.read_title and has_speech(spoken):
             title = engine.normalize(spoken, language).rstrip()
-            texts.insert(0, title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else "."))
-        texts = [t for t in texts if has_speech(t)]
+            paragraphs.insert(0, [title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else ".")])
+        texts = [(text, n == len(paragraph) - 1) for paragraph in ([t for t in p if has_speech(t)] for p in paragraphs)
+                 for n, text in enumerate(paragraph)]
         if not texts:
             continue
         ci = len(titles)
         titles.append(chapter.title)
-        segments += [Segment(len(segments) + i, ci, t, engine.count_tokens(t)) for i, t in enumerate(texts)]
+        segments += [Segment(len(segments) + i, ci, t, engine.count_tokens(t), end) for i, (t, end) in enumerate(texts)]
     if not segments:
         raise InputError(f"{book.source or book.title}: no speakable text")
     return Plan(book.title, titles, segments, book.author, book.narrator, book.language)

@@ -52,3 +52,32 @@ def detect_language(text: str) -> str:
     with _lock:                         # (the classifier is one shared object)
         language, confidence = _identifier().classify(text)
     return language if confidence >= MIN_CONFIDENCE else ""
+
+
+# ISO 639-2 codes that books carry (Calibre writes "eng") and language names (Gutenberg and AO3 headers write
+# "English") -> ISO 639-1
+_LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+                   "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
+                   "norwegian": "no", "latin": "la", "greek": "el", "russian": "ru", "polish": "pl",
+                   "hungarian": "hu", "czech": "cs", "chinese": "zh", "中文": "zh", "japanese": "ja", "日本語": "ja",
+                   "esperanto": "eo", "español": "es", "français": "fr", "deutsch": "de", "русский": "ru",
+                   "eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
+                   "por": "pt", "nld": "nl", "dut": "nl", "zho": "zh", "chi": "zh", "jpn": "ja", "rus": "ru",
+                   "pol": "pl", "swe": "sv", "fin": "fi", "dan": "da", "nor": "no", "lat": "la", "hin": "hi",
+                   "kor": "ko", "ara": "ar", "ell": "el", "gre": "el", "ces": "cs", "cze": "cs", "hun": "hu"}
+
+
+def language_code(tag: str) -> str:
+    """A book's language tag with its language as two letters where it has them: "eng" -> "en", "English" ->
+    "en", "en-GB" kept."""
+    if tag.strip().lower() in _LANGUAGE_CODES:
+        return _LANGUAGE_CODES[tag.strip().lower()]
+    primary, sep, region = tag.strip().partition("-")
+    return _LANGUAGE_CODES.get(primary.lower(), primary) + sep + region
+
+
+def iso639_2(tag: str) -> str:
+    """The three-letter (ISO 639-2) code of a language tag, as ID3 tags want it ("en-GB" -> "eng"); "" if unknown."""
+    primary = language_code(tag).partition("-")[0].lower()
+    return next((code for code, two in _LANGUAGE_CODES.items() if two == primary and len(code) == 3 and code.isascii()),
+                "")

@@ -3,7 +3,8 @@
 A segment is one sentence, or a piece of one when the sentence is longer than
 `max_tokens`: then it is cut at clause punctuation first and between words
 last, never inside a word (a CJK character counts as a word).  Very short
-sentences ("Yes.") ride along with the next one so they keep natural prosody.
+sentences ("Yes.") ride along with the next one of their paragraph so they
+keep natural prosody; paragraphs keep their own segments.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ _SHORT_SENTENCE = 3
 CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Where a sentence may end: after . ! ? … (and closing quotes/brackets) before a space or CJK text, or after
 # CJK enders anywhere; `_ends_sentence` then rules out abbreviations, initials and dialogue tags.
-_SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]]*(?=\s|[{CJK_RANGES}])|[。！？]+[”’」』）]*")
+# (French sets its closing guillemet apart: « Où es-tu ? » demanda-t-elle)
+_SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]»]*(?:\s»)?(?=\s|$|[{CJK_RANGES}])|[。！？]+[”’」』）\"']*")
+_LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause, left at a sentence's start
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 _WORD = re.compile(rf"[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
@@ -41,12 +44,12 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     I know), nor after an initial (J. R. R. Tolkien), a dotted abbreviation (the U.S. Army) or a title
     (Mr. Smith) - unless a word that opens sentences follows (Plan B. The rest; the U.S. Then)."""
     mark = end.group()
-    if mark[0] in "。！？":
-        return True
     following = text[end.end():end.end() + 80].lstrip()        # (bounded: a long paragraph stays linear)
     if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
-        return False
-    if mark.rstrip("\"'”’)]") != ".":
+        return False                                            # (said "你好！" and left)
+    if mark[0] in "。！？":
+        return True
+    if mark.rstrip("\"'”’)]» ") != ".":
         return True
     word = re.search(r"(\S*)$", text[max(0, end.start() - 80):end.start()]).group(1).lstrip("\"'“‘([")
     if not (re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) or word in _BEFORE_NAMES):
@@ -60,10 +63,10 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text`; paragraph breaks always end a sentence, with a full stop where the paragraph has
-    none (a heading, a list item: "MARLEY'S GHOST. Marley was dead"), and a paragraph with no word in it
-    (a scene break, "* * *") is not read."""
+def split_paragraphs(text: str) -> list[list[str]]:
+    """The sentences of each paragraph of `text`. Paragraph breaks always end a sentence, with a full stop where
+    the paragraph has none (a heading, a list item: "MARLEY'S GHOST. Marley was dead"), and a paragraph with no
+    word in it (a scene break, "* * *") is not read."""
     out = []
     for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
         paragraph = " ".join(paragraph.split())
@@ -71,13 +74,22 @@ def split_sentences(text: str) -> list[str]:
             continue
         if re.search(r"[^\W_]$", paragraph):
             paragraph += "。" if re.match(f"[{CJK_RANGES}]", paragraph[-1]) else "."
+        sentences = []
         start = 0
         for end in _SENTENCE_END.finditer(paragraph):
             if _ends_sentence(paragraph, end):
-                out.append(paragraph[start:end.end()].strip())
+                sentences.append(paragraph[start:end.end()])
                 start = end.end()
-        out.append(paragraph[start:].strip())
-    return [s for s in out if s]
+        sentences.append(paragraph[start:])
+        sentences = [s for s in (_LEADING_PAUSE.sub("", s) for s in sentences) if s]
+        if sentences:
+            out.append(sentences)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text`, paragraph after paragraph (see `split_paragraphs`)."""
+    return [sentence for paragraph in split_paragraphs(text) for sentence in paragraph]
 
 
 def _join(parts: Sequence[str]) -> str:
@@ -139,28 +151,39 @@ def _split_long(sentence: str, max_tokens: int, count: Callable[[str], int]) -> 
     return out
 
 
-def segment_text(text: str, max_tokens: int = DEFAULT_MAX_TOKENS, count: Callable[[str], int] = count_tokens) -> list[str]:
-    """Speakable segments of `text`, each at most `max_tokens` by `count` (unless one word is longer)."""
+def segment_paragraphs(text: str, max_tokens: int = DEFAULT_MAX_TOKENS,
+                       count: Callable[[str], int] = count_tokens) -> list[list[str]]:
+    """Speakable segments of each paragraph of `text`, each at most `max_tokens` by `count` (unless one word is
+    longer). A very short sentence rides along with the next one of its paragraph ("Yes. I will come."); a
+    paragraph keeps its own segments, so that the pause between paragraphs can be longer than between sentences."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     count = functools.lru_cache(maxsize=1024)(count)        # a long sentence is measured at several steps
-    segments: list[str] = []
-    pending = ""
-    for sentence in split_sentences(text):
+    out = []
+    for sentences in split_paragraphs(text):
+        segments: list[str] = []
+        pending = ""
+        for sentence in sentences:
+            if pending:
+                merged = _join([pending, sentence])
+                if count(merged) <= max_tokens:
+                    sentence = merged
+                else:
+                    segments.append(pending)
+                pending = ""
+            if count(sentence) < _SHORT_SENTENCE:
+                pending = sentence
+                continue
+            segments.extend(_split_long(sentence, max_tokens, count))
         if pending:
-            merged = _join([pending, sentence])
-            if count(merged) <= max_tokens:
-                sentence = merged
-            else:
-                segments.append(pending)
-            pending = ""
-        if count(sentence) < _SHORT_SENTENCE:
-            pending = sentence
-            continue
-        segments.extend(_split_long(sentence, max_tokens, count))
-    if pending:
-        segments.append(pending)
-    return segments
+            segments.append(pending)
+        out.append(segments)
+    return out
+
+
+def segment_text(text: str, max_tokens: int = DEFAULT_MAX_TOKENS, count: Callable[[str], int] = count_tokens) -> list[str]:
+    """Speakable segments of `text`, paragraph after paragraph (see `segment_paragraphs`)."""
+    return [segment for paragraph in segment_paragraphs(text, max_tokens, count) for segment in paragraph]
 
 
 def bucket_segments(lengths: Sequence[int], bucket_size: int = DEFAULT_BUCKET_SIZE, window: int | None = None) -> list[list[int]]:

@@ -84,7 +84,7 @@ def _letters(index: int) -> str:
     return tag
 
 
-def _hide(text: str, found: list[str], placeholder: Callable[[str], str]) -> tuple[str, dict[str, str]]:
+def hide(text: str, found: list[str], placeholder: Callable[[str], str]) -> tuple[str, dict[str, str]]:
     """Replace each distinct string of `found` (longest first) by a placeholder."""
     hidden: dict[str, str] = {}
     for i, original in enumerate(sorted(set(found), key=lambda s: (-len(s), s))):
@@ -94,7 +94,7 @@ def _hide(text: str, found: list[str], placeholder: Callable[[str], str]) -> tup
     return text, hidden
 
 
-def _reveal(text: str, hidden: Mapping[str, str]) -> str:
+def reveal(text: str, hidden: Mapping[str, str]) -> str:
     for key, original in hidden.items():
         text = text.replace(key, original)
     return text
@@ -116,7 +116,8 @@ def reads_as_chinese(text: str) -> bool:
 # --------------------------------------------------------------------------- grammars
 
 _ZH_OPTIONS = {"remove_interjections": False, "remove_erhua": False}
-_grammars: tuple[Any, Any] | None = None
+_zh: Any = None
+_en: Any = None
 _grammar_lock = threading.Lock()   # guards building and every use of the shared FSTs
 
 
@@ -139,24 +140,32 @@ def _chinese_grammar(cache: Path) -> Any:
                         "Chinese text-normalisation grammar")
 
 
-def wetext_grammars() -> tuple[Any, Any]:
-    """The process-wide (Chinese, English) WeTextProcessing normalisers, built on first use."""
-    global _grammars
+def chinese_grammar() -> Any:
+    """The process-wide WeTextProcessing Chinese normaliser, built on first use."""
+    global _zh
     with _grammar_lock:
-        if _grammars is None:
+        if _zh is None:
+            logging.getLogger("wetext").setLevel(logging.WARNING)   # it logs every cache hit at INFO
             try:
-                from tn.english.normalizer import Normalizer as EnglishNormalizer
+                _zh = _chinese_grammar(wetext_cache_dir())
             except ImportError as exc:
                 raise EngineError("IndexTTS text normalisation needs WeTextProcessing and pynini (Linux): "
                                   "pip install 'indexstudio[indextts]'") from exc
-            logging.getLogger("wetext").setLevel(logging.WARNING)   # it logs every cache hit at INFO
-            zh = _chinese_grammar(wetext_cache_dir())
-            en = EnglishNormalizer(overwrite_cache=False)   # the English grammar ships pre-compiled
-            _grammars = (zh, en)
-        return _grammars
+        return _zh
 
 
-def _run_grammar(grammar: Any, text: str) -> str:
+def wetext_grammars() -> tuple[Any, Any]:
+    """The process-wide (Chinese, English) WeTextProcessing normalisers, built on first use."""
+    global _en
+    zh = chinese_grammar()
+    with _grammar_lock:
+        if _en is None:
+            from tn.english.normalizer import Normalizer as EnglishNormalizer
+            _en = EnglishNormalizer(overwrite_cache=False)   # the English grammar ships pre-compiled
+        return zh, _en
+
+
+def run_grammar(grammar: Any, text: str) -> str:
     with _grammar_lock:
         try:
             return grammar.normalize(text)
@@ -206,7 +215,7 @@ class IndexTextNormalizer:
 
     def normalize(self, text: str) -> str:
         text = strip_control(text)
-        text, annotations = _hide(text, [m.group(0) for m in _PRONUNCIATION.finditer(text)],
+        text, annotations = hide(text, [m.group(0) for m in _PRONUNCIATION.finditer(text)],
                                   lambda tag: f"PRONPLACEHOLDER{tag}PRONPLACEHOLDER")
         chinese = reads_as_chinese(text)
         text = _IS_CONTRACTION.sub(r"\1 is", text)
@@ -217,15 +226,15 @@ class IndexTextNormalizer:
         for term in sorted(set(terms), key=lambda s: (-len(s), s)):
             text = text.replace(term, term.replace("-", _HYPHEN_MARK))
         if chinese:
-            text, pinyin = _hide(text, ["".join(g) for g in PINYIN_WITH_TONE.findall(text)],
+            text, pinyin = hide(text, ["".join(g) for g in PINYIN_WITH_TONE.findall(text)],
                                  lambda tag: f"<pinyin_{tag}>")
-            text, names = _hide(text, _HAN_NAME.findall(text), lambda tag: f"<n_{tag}>")
-            text = _run_grammar(self._zh, text)
-            text = _reveal(text, names)
-            text = _reveal(text, {key: _pinyin_spelling(s) for key, s in pinyin.items()})
+            text, names = hide(text, _HAN_NAME.findall(text), lambda tag: f"<n_{tag}>")
+            text = run_grammar(self._zh, text)
+            text = reveal(text, names)
+            text = reveal(text, {key: _pinyin_spelling(s) for key, s in pinyin.items()})
         else:
-            text = _run_grammar(self._en, text)
+            text = run_grammar(self._en, text)
         if terms:
             text = _HYPHEN_MARK_SPACED.sub("-", text)
         text = _replace_punctuation_zh(text) if chinese else replace_punctuation(text)
-        return _reveal(text, annotations)
+        return reveal(text, annotations)

@@ -1,0 +1,47 @@
+"""Numbers in Chinese text read as Chinese, for the embedded engine's Mandarin voices.
+
+misaki's pinyin G2P reads plain numbers (123, 2024年, 3.14) but not times (10:30), scores (3:2), phone numbers,
+dates with dashes (2024-03-05), grouped digits (1,000,000), currency signs (¥100) or units (5kg). Each stretch of
+the text that holds a digit goes through WeTextProcessing's Chinese grammar - the one the IndexTTS front-end
+uses - instead: 十点三十分, 三比二, 二零二四年三月五日, 一百万, 一百元, 五千克. Without WeTextProcessing (the
+`indextts` extra, which `make setup` installs) the text is left to misaki as before.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from indexstudio.errors import EngineError
+from indexstudio.text.indextts.normalizer import chinese_grammar, hide, reveal, run_grammar
+
+log = logging.getLogger(__name__)
+_BREAK = r"\s，。！？；：、“”‘’「」『』（）《》【】…—"
+_STRETCH = re.compile(rf"[^{_BREAK}]*\d[^{_BREAK}]*")
+_NAME_WITH_DIGITS = re.compile(r"[A-Za-z]*[A-Z][A-Za-z]*\d\w*|\d+[A-Z]\w*")   # 5G, 3D, H2O, A380: read as written
+_GROUPED = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")                             # 1,299.00 (the grammar misreads it)
+_BELOW_ZERO = re.compile(r"-(?=\d+(?:\.\d+)?\s*(?:℃|°C))")                   # -5℃: 零下五摄氏度, not 负五
+_TILDE_RANGE = re.compile(r"(?<=\d)\s*[～~]\s*(?=\d)")                        # 3～5天: 三到五天
+_NAME_DASH = re.compile(r"(?<=[A-Za-z])-(?=\d)")                              # COVID-19: no minus
+_missing_said = False
+
+
+def read_numbers(text: str) -> str:
+    """`text` with the digits of its Chinese written out as they are read."""
+    global _missing_said
+    if not re.search(r"\d", text):
+        return text
+    try:
+        grammar = chinese_grammar()
+    except EngineError:
+        if not _missing_said:
+            log.warning("WeTextProcessing is not installed: numbers in Chinese text are read by misaki alone "
+                        "(times, dates with dashes and units may be misread); pip install 'indexstudio[indextts]'")
+            _missing_said = True
+        return text
+
+    def read(match: re.Match) -> str:
+        stretch = _NAME_DASH.sub(" ", _TILDE_RANGE.sub("-", _BELOW_ZERO.sub("零下", _GROUPED.sub("", match.group()))))
+        stretch, names = hide(stretch, _NAME_WITH_DIGITS.findall(stretch), lambda tag: f"<m_{tag}>")
+        return reveal(run_grammar(grammar, stretch), names)
+
+    return _STRETCH.sub(read, text)
