@@ -432,3 +432,17 @@ def test_peaks_are_limited_around_the_peak_alone():
     assert np.array_equal(limited[:sr - 480], audio[:sr - 480]) and np.array_equal(limited[sr + 720:], audio[sr + 720:])
     quiet = (0.2 * audio).astype(np.float32)
     assert limit_peaks(quiet, sr) is quiet
+
+
+def test_a_file_the_work_folder_did_not_write_is_replaced_with_a_warning(tmp_path, caplog):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    out = tmp_path / "b.wav"
+    out.write_text("my own recording")
+    with caplog.at_level("WARNING", logger="indexstudio"):
+        render_book(plan, engine, "tone", out, tmp_path / "w")
+    assert "exists and this work folder did not write it" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="indexstudio"):
+        render_book(plan, engine, "tone", out, tmp_path / "w", settings=RenderSettings(segment_gap_ms=300))
+    assert "did not write it" not in caplog.text                # its own output: replaced without a word

@@ -30,6 +30,7 @@ _SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav
 _OPUS_RATE = 48000
 _WAV_LIMIT = 0xFFFFFFFF - 1024      # RIFF sizes are 32-bit: a longer 16-bit WAV is written as RF64
 _MP4_TITLE_BYTES = 255              # a Nero chapter title (chpl) holds at most 255 bytes
+_NERO_CHAPTERS = 255                # and ffmpeg writes at most 255 of them there
 _LARGE_COVER = 5 * 2**20
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,10 @@ class AudioWriter:
         # and two runs writing the same output each write their own.
         self._partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         _remove_stale_partials(self.path)
+        if self.fmt == "m4b" and len(self.meta.chapters) > _NERO_CHAPTERS:
+            log.warning("%s: %d chapters; players that read the Nero chapter list see the first %d (Apple's chapter "
+                        "track, which most read, holds them all)", self.path.name, len(self.meta.chapters),
+                        _NERO_CHAPTERS)
 
     def __enter__(self) -> "AudioWriter":
         if self.fmt == "wav":

@@ -361,7 +361,7 @@ class Job:
                hashlib.sha256(metadata.cover or b"").hexdigest()]
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
 
-    def _written(self) -> dict:
+    def written_outputs(self) -> dict:
         try:
             return json.loads((self.dir / "outputs.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -369,7 +369,7 @@ class Job:
 
     def is_current(self, output: Path, stamp: str) -> bool:
         """Whether `output` is the file this job last wrote there with `stamp`, untouched since."""
-        entry = self._written().get(str(output.resolve()))
+        entry = self.written_outputs().get(str(output.resolve()))
         try:
             info = output.stat()
         except OSError:
@@ -377,7 +377,7 @@ class Job:
         return entry == {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
     def record_output(self, output: Path, stamp: str) -> None:
-        written = self._written()
+        written = self.written_outputs()
         info = output.stat()
         written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
         tmp = self.dir / "outputs.json.tmp"
@@ -543,6 +543,9 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
                       on_progress: Callable[[Progress], None] | None,
                       on_write: Callable[[float, float], None] | None) -> RenderResult:
     plan = job.plan
+    if output.exists() and str(output.resolve()) not in job.written_outputs():
+        log.warning("%s exists and this work folder did not write it: it will be replaced once the audiobook is "
+                    "complete (Ctrl-C now to keep it)", output)
     resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)
     samples, progress = job.render(on_progress)
     rendering = progress.elapsed
