@@ -54,9 +54,10 @@ def _log_to_console() -> None:
 
 
 def _engine_choice(p: argparse.ArgumentParser) -> None:
-    from indexstudio.engines import DEFAULT_ENGINE
-    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine (default: {DEFAULT_ENGINE}, embedded)")
-    p.add_argument("--model-dir", help="model folder for IndexTTS engines")
+    from indexstudio.engines import DEFAULT_ENGINE, engine_names
+    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine: {', '.join(engine_names())} (default: "
+                                                            f"{DEFAULT_ENGINE}, embedded: no model download)")
+    p.add_argument("--model-dir", help="model folder for IndexTTS engines (an official checkpoint folder)")
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -82,7 +83,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                         "ran 2.6-2.9x faster on a CPU with AMX, 1.6x on an AVX-512 AMD EPYC, float16/bfloat16 use a GPU's "
                         "tensor cores; the audio differs slightly)")
     p.add_argument("--voice", help="voice id (see `indexstudio voices`) or, for IndexTTS engines, a reference audio file")
-    p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal (kokoro and IndexTTS-2 / "
+                                                             "2.5: 0.5 to 2)")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")
     p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
     p.add_argument("--lang", help="the text's language (en, fr, zh, ja, ...): the embedded engine speaks with a voice "
@@ -164,6 +166,8 @@ def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
     asked for that speaks another language than the text's is named in a warning."""
     from indexstudio.engines import clones_voices
     from indexstudio.text.language import detect_language
+    if requested is not None and not requested.strip():
+        raise InputError("--voice is empty: leave it out to have one chosen")
     voice = requested or engine.voice_for(text[:20000], language)
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
@@ -192,22 +196,42 @@ def cmd_voices(args: argparse.Namespace) -> int:
         print(f"{mark} {v.id:<{width}}  {v.language:<6} {v.gender:<7} {v.description}")
     print(f"{len(voices)} voices for engine {args.engine}" + (" (* = default)" if default else ""))
     if not default:
+        missing = "" if voice_library().is_dir() else ", a folder that does not exist yet,"
         print(f"(this engine clones a recording: give --voice FILE (3-15 s of clean speech), or keep recordings in "
-              f"{voice_library()} and give their names)")
+              f"{voice_library()}{missing} and give their names)")
     return 0
 
 
+_TEXT_FILE = re.compile(r"\S+\.(?:txt|md|markdown|epub)", re.IGNORECASE)
+
+
+def _text_to_speak(given: str) -> str:
+    """The text `speak` was given: standard input for "-" (in whatever encoding it comes), else the argument - a
+    book's file name is refused, since speaking "notes dot t x t" is never what was meant."""
+    from indexstudio.books.reader import decode_text, has_speech
+    if given == "-":
+        text = decode_text(sys.stdin.buffer.read(), "standard input")
+    elif _TEXT_FILE.fullmatch(given.strip()) and Path(given.strip()).is_file():
+        raise InputError(f"{given.strip()} is a file: `indexstudio speak - -o OUT < {given.strip()}` speaks its "
+                         f"text, `indexstudio book {given.strip()}` makes an audiobook of it")
+    else:
+        text = given
+    if not has_speech(text):
+        raise InputError("no speakable text given")
+    return text
+
+
 def cmd_speak(args: argparse.Namespace) -> int:
-    from indexstudio.audio.output import AudioWriter, format_of
-    from indexstudio.books.reader import has_speech
+    from tqdm import tqdm
+
+    from indexstudio.audio.output import AudioWriter, format_of, make_output_folder
     from indexstudio.pipeline.job import RenderSettings
     from indexstudio.text.segment import segment_paragraphs
 
-    text = sys.stdin.read() if args.text == "-" else args.text
-    if not has_speech(text):
-        raise InputError("no speakable text given")
+    text = _text_to_speak(args.text)
     output = Path(args.output)
-    format_of(output)
+    fmt = format_of(output, args.format)
+    make_output_folder(output)              # (before an IndexTTS model's weights load)
     engine = _load_engine(args)
     voice = _voice(engine, args.voice, text, args.lang or "")
     controls = _controls(args, engine)
@@ -216,15 +240,22 @@ def cmd_speak(args: argparse.Namespace) -> int:
     segments = [segment for paragraph in paragraphs for segment in paragraph]
     ends = {sum(map(len, paragraphs[:n + 1])) for n in range(len(paragraphs))}     # segments ending paragraphs
     pauses = RenderSettings()
+    engine.prepare()                        # ("loading IndexTTS-2 from ...": before the progress bar)
     start = time.perf_counter()
     first_audio = None
-    with AudioWriter(output, engine.sample_rate, output_rate=args.sample_rate) as writer:
-        for n, result in enumerate(engine.synthesize(segments, voice, controls)):
-            first_audio = first_audio or time.perf_counter() - start
-            if n:
-                ms = pauses.paragraph_gap_ms if n in ends else pauses.segment_gap_ms
-                writer.write_silence(engine.sample_rate * ms // 1000)
-            writer.write(result.audio)
+    bar = tqdm(total=len(segments), unit="seg", desc="speaking", dynamic_ncols=True, disable=len(segments) < 2,
+               mininterval=0.5 if sys.stderr.isatty() else 10)
+    try:
+        with AudioWriter(output, engine.sample_rate, fmt, output_rate=args.sample_rate) as writer:
+            for n, result in enumerate(engine.synthesize(segments, voice, controls)):
+                first_audio = first_audio or time.perf_counter() - start
+                if n:
+                    ms = pauses.paragraph_gap_ms if n in ends else pauses.segment_gap_ms
+                    writer.write_silence(engine.sample_rate * ms // 1000)
+                writer.write(result.audio)
+                bar.update()
+    finally:
+        bar.close()
     wall = time.perf_counter() - start
     seconds = writer.samples / engine.sample_rate
     print(f"wrote {output}: {seconds:.1f} s of audio in {wall:.1f} s (RTF {wall / max(seconds, 1e-9):.2f}, "
@@ -318,16 +349,17 @@ def cmd_book(args: argparse.Namespace) -> int:
              f"{result.characters / max(result.rendering_seconds, 1e-9):.0f} chars/s" if result.rtf is not None
              else "nothing new to render")
     repeats = result.rendered - result.synthesized
-    rendered = f"{result.synthesized} segments rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
+    rendered = f"{result.synthesized} segment{'s' if result.synthesized != 1 else ''} rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
     done = "wrote" if result.written else "unchanged (nothing to render or write):"
-    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {len(result.chapters)} "
-          f"chapters; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
+    chapters = f"{len(result.chapters)} chapter{'s' if len(result.chapters) != 1 else ''}"
+    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
     if fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
     kept = sum(f.stat().st_size for f in work_dir.rglob("*") if f.is_file()) / 2**20
-    print(f"the work folder {work_dir} ({kept:,.0f} MiB) keeps the rendered segments, so that re-runs, other formats "
+    size = f"{kept:,.0f} MiB" if kept >= 1 else f"{kept * 1024:,.0f} KiB"
+    print(f"the work folder {work_dir} ({size}) keeps the rendered segments, so that re-runs, other formats "
           "and edits reuse them; delete it once the audiobook is as you want it")
     return 0
 
@@ -394,23 +426,58 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return import_module(f"indexstudio.bench.{args.bench}").main(args.bench_args, prog=f"indexstudio bench {args.bench}")
 
 
+def _wrapped(text: str) -> str:
+    """A description as argparse's default formatter would wrap it (these parsers keep their examples as written)."""
+    import textwrap
+    return textwrap.fill(text, 80)
+
+
+_SPEAK_EXAMPLES = """examples:
+  indexstudio speak "Hello there. It is 5 p.m." -o hello.wav --voice bm_george
+  indexstudio speak - -o notes.mp3 < notes.txt
+  indexstudio speak "Welcome back." -o out.wav --engine indextts2 --model-dir checkpoints/ --voice me.wav"""
+_BOOK_EXAMPLES = """examples:
+  indexstudio book novel.epub --dry-run          chapters, segments and length; renders nothing
+  indexstudio book novel.epub --chapters 1       try the voice on chapter 1 (novel.m4b)
+  indexstudio book novel.epub -o novel.m4b       the whole book, reusing chapter 1
+  indexstudio book novel.epub -o novel.mp3 --sample-rate 44100 --bitrate 192k     (ACX's MP3)
+  indexstudio book novel.epub --engine indextts2 --model-dir checkpoints/ --voice me.wav"""
+_EXAMPLES = """examples:
+  indexstudio voices
+  indexstudio speak "Hello there." -o hello.wav
+  indexstudio book my_book.epub -o my_book.m4b
+
+environment: INDEXSTUDIO_VOICES (recordings to clone), INDEXSTUDIO_KOKORO_VOICES (more Kokoro voices),
+INDEXSTUDIO_DEBUG=1 (tracebacks), INDEXSTUDIO_CACHE (compiled grammars)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from indexstudio.text.segment import DEFAULT_BUCKET_SIZE
 
     from indexstudio import __version__
 
-    parser = argparse.ArgumentParser(prog="indexstudio", description="Text and books to speech.")
+    parser = argparse.ArgumentParser(
+        prog="indexstudio", description=_wrapped("Text and books to speech: audiobooks with chapters on an embedded "
+                                                  "voice or on IndexTTS voice clones."), epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"indexstudio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("speak", help="speak a text into an audio file")
+    p = sub.add_parser("speak", help="speak a text into an audio file", epilog=_SPEAK_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_wrapped("Speak a text (an argument, or standard input with \"-\") into an audio "
+                                            "file."))
     p.add_argument("text", help='text to speak, or "-" to read standard input')
-    p.add_argument("-o", "--output", required=True, help="output file (.wav, .mp3, .m4b, .opus)")
+    p.add_argument("-o", "--output", required=True, help="output file (.wav, .mp3, .m4b/.m4a, .opus/.ogg)")
+    p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
     _engine_args(p)
     _sample_rate_arg(p)
     p.set_defaults(func=cmd_speak)
 
-    p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)")
+    p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)",
+                       epilog=_BOOK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_wrapped("Render a book into an audiobook with chapters. Finished segments are "
+                                            "kept in a work folder: the same command again resumes, and edits "
+                                            "re-render only what changed."))
     p.add_argument("file", help="the book: .txt, .md or .epub")
     p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
     p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
@@ -447,7 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse EPUBs that unpack beyond this (default 500: stops zip bombs)")
     p.set_defaults(func=cmd_book)
 
-    p = sub.add_parser("voices", help="list the voices of an engine")
+    p = sub.add_parser("voices", help="list the voices of an engine",
+                       description="List an engine's voices; for the IndexTTS engines, the recordings in the voice "
+                                   "library (INDEXSTUDIO_VOICES, default ~/.local/share/indexstudio/voices).")
     _engine_choice(p)
     p.set_defaults(func=cmd_voices)
 
@@ -461,8 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """A `kill`: the run ends as Ctrl-C ends it (temporary files go, segments stay), with the exit status of one."""
+
+
 def _stop(signum, frame) -> None:
-    raise KeyboardInterrupt            # a `kill` ends the run as Ctrl-C does: temporary files go, segments stay
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -483,10 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:                 # the reader of our output went away (`... --dry-run | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
-        print(f"indexstudio: interrupted{resume}", file=sys.stderr)
-        return 130
+        print(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
         if _debug():
             raise

@@ -48,7 +48,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("book", str(tmp_path / "missing.md"), "-o", str(tmp_path / "x.m4b")), "no such file")
     _fails_cleanly(run("speak", "  ...  ", "-o", str(tmp_path / "x.wav")), "no speakable text")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "nobody"), "unknown voice")
-    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "no" / "dir" / "x.wav")), "does not exist")
+    (tmp_path / "a_file").write_text("")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "a_file" / "x.wav")), "cannot make the output folder")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.xyz")), "unsupported output format")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x")), "the output name x says no format")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cuda", "--compile"),
@@ -117,6 +118,17 @@ def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
                        text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "narrator" in r.stdout and "broken.wav (not readable audio)" in r.stdout and "default" not in r.stdout
+    seconds = sf.info(library / "narrator.wav").duration
+    assert f"reference audio narrator.wav, {seconds:.1f} s" in r.stdout
+    sf.write(library / "narrator.flac", np.zeros(100, np.float32), 16000)      # two recordings of one name
+    again = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--engine", "indextts2"],
+                           capture_output=True, text=True, env=env)
+    assert "narrator.flac" in again.stdout and "(too short: 0.5 s at least)" in again.stdout
+    ambiguous = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(tmp_path / "y.wav"),
+                                "--engine", "indextts2", "--model-dir", str(GOLDEN / "indextts2"), "--voice",
+                                "narrator"], capture_output=True, text=True, env=env)
+    _fails_cleanly(ambiguous, "voice 'narrator' is narrator.wav and narrator.flac in")
+    (library / "narrator.flac").unlink()
     out = tmp_path / "x.wav"
     r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(out), "--engine", "indextts2",
                         "--model-dir", str(GOLDEN / "indextts2"), "--voice", "narrator.wav", "--option",
@@ -185,8 +197,8 @@ def test_a_killed_book_run_ends_like_ctrl_c(tmp_path):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted; finished segments are kept, run the same command again to resume" in err
+    assert proc.returncode == 143, err                         # 128 + SIGTERM, as a killed program's status
+    assert "terminated; finished segments are kept, run the same command again to resume" in err
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
 
 
@@ -216,3 +228,17 @@ def test_the_language_of_an_untagged_book_picks_the_voice_and_lang_overrides_it(
     chosen = run("book", str(book), "--dry-run", "--voice", "bm_george")      # a voice asked for is used, and named
     assert chosen.returncode == 0
     assert "the text reads as language 'de', and voice bm_george speaks 'en-gb'" in chosen.stderr
+
+
+def test_speak_reads_standard_input_in_any_encoding_and_refuses_a_file_name(tmp_path):
+    out = tmp_path / "cafe.wav"
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "-", "-o", str(out)],
+                       input="Caf\xe9 au lait, s'il vous pla\xeet. It is good.\n".encode("cp1252"), capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+    assert sf.info(out).duration > 1.0
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Some notes.")
+    _fails_cleanly(run("speak", str(notes), "-o", str(tmp_path / "n.wav")),
+                   f"{notes} is a file: `indexstudio speak - -o OUT < {notes}` speaks its text")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "bm_georg"), "did you mean bm_george?")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", ""), "--voice is empty")

@@ -19,6 +19,8 @@ NAMES = "Zoë and Björk went to São Paulo and Kraków, where they met Ngozi, T
     ("斗之力，三段！望着测验魔石碑上面闪亮得甚至有些刺眼的五个大字。", "zh"),
     ("話說林沖在草料場，天氣嚴寒，紛紛揚揚，卷下一天大雪來。", "zh"),
     ("Der Hund.", ""), ("Bonjour !", ""), ("", ""), ("1234 5678", ""),            # too short to tell
+    # ... but a short text in another script says enough by its script (an English voice spelled it out)
+    ("Привет, как дела?", "ru"), ("مرحبا بالعالم", "ar"), ("नमस्ते", "hi"), ("Γειά σου", "el"),
 ])
 def test_detect_language(text, language):
     assert detect_language(text) == language

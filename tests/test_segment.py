@@ -99,3 +99,13 @@ def test_a_long_unpunctuated_sentence_is_counted_in_linear_work():
 def test_quotes_and_dashes_of_other_languages(written, language, sentences):
     from indexstudio.text.normalize import normalize_text
     assert split_sentences(normalize_text(written, language)) == sentences
+
+
+def test_a_pronunciation_annotation_is_never_cut():
+    """IndexTTS-2.5's <word|PRON> annotations hold syllable dots ("G OW1 . IH0 NG"): the README's own example was cut
+    there into "I am <going|G OW1 ." and "IH0 NG> home.", which the engine then read out letter by letter."""
+    assert split_sentences("I am <going|G OW1 . IH0 NG> home. Then I slept.") == [
+        "I am <going|G OW1 . IH0 NG> home.", "Then I slept."]
+    long = "word " * 30 + "<going|G OW1 . IH0 NG> " + "word " * 30
+    pieces = segment_text(long.strip() + ".", 25)
+    assert any("<going|G OW1 . IH0 NG>" in p for p in pieces) and all(p.count("<") == p.count(">") for p in pieces)

@@ -83,6 +83,19 @@ def bitrate_range(fmt: str, sample_rate: int) -> tuple[int, int]:
     return {"mp3": (32, 320) if wide else (8, 160), "m4b": (16, 192 if wide else 96), "opus": (6, 256)}[fmt]
 
 
+def make_output_folder(path: Path) -> None:
+    """Create the folder `path` is to be written in (and those missing above it), or an InputError naming why it
+    cannot be written; called before any work starts."""
+    if path.is_dir():
+        raise InputError(f"the output {path} is a folder: give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot make the output folder {path.parent}: {exc.strerror or exc}") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"output folder {path.parent} is not writable")
+
+
 def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> str | None:
     """The bitrate as ffmpeg takes it ("64k"), checked against what the format's encoder gives at `sample_rate`
     (the output's); None for WAV."""

@@ -88,7 +88,8 @@ def title_from_path(path: Path) -> str:
 CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trail the best guess and still win
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode_text(data: bytes, path: Path | str) -> str:
+    """Text in whatever encoding it came (UTF-8 or -16, cp1252, GB18030 ...), `path` naming it in messages."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
     if len(data) >= 4 and data.count(0) > len(data) // 4:      # UTF-16 without its byte-order mark (NULs are UTF-8)
@@ -345,9 +346,9 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
         book = read_epub(path, limits)
     elif suffix in (".md", ".markdown"):
         from indexstudio.books.markdown import read_markdown
-        book = read_markdown(_decode(path.read_bytes(), path), title_from_path(path), path.name)
+        book = read_markdown(decode_text(path.read_bytes(), path), title_from_path(path), path.name)
     elif suffix in (".txt", ".text", ""):
-        book = _read_plain_text(_decode(path.read_bytes(), path), path)
+        book = _read_plain_text(decode_text(path.read_bytes(), path), path)
     else:
         raise InputError(f"{path}: unsupported format {suffix!r} (use .txt, .md or .epub)")
     if not book.chapters:

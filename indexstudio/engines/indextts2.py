@@ -101,10 +101,22 @@ class IndexTTS2Options(DecodingOptions):
 
 
 def emotion_weights(value: Any) -> tuple[float, ...]:
-    """8 emotion weights from a sequence, a {name: weight} mapping or a "happy=0.5,calm=0.2" / "0.5,0,..." string."""
+    """8 emotion weights from a sequence, a {name: weight} mapping or a "happy=0.5,calm=0.2" / "0.5,0,..." string
+    (names in any case, spaces around them ignored)."""
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
-        value = dict(p.split("=", 1) for p in parts) if parts and all("=" in p for p in parts) else parts
+        named = [p for p in parts if "=" in p or p.strip().lower() in EMOTIONS]
+        if named and len(named) < len(parts) or any("=" not in p for p in named):
+            example = ",".join(f"{p.split('=')[0].strip().lower()}=0.6" for p in named[:2]) or "happy=0.6"
+            raise InputError(f"emotion {value!r}: give each emotion a weight ({example}), or 8 numbers")
+        if named:
+            pairs = [(k.strip().lower(), v.strip()) for k, v in (p.split("=", 1) for p in parts)]
+            twice = sorted({k for k, _ in pairs if [key for key, _ in pairs].count(k) > 1})
+            if twice:
+                raise InputError(f"emotion {value!r} names {', '.join(twice)} twice")
+            value = dict(pairs)
+        else:
+            value = parts
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(EMOTIONS))
         if unknown:
@@ -113,12 +125,21 @@ def emotion_weights(value: Any) -> tuple[float, ...]:
     try:
         weights = tuple(float(v) for v in value)
     except (TypeError, ValueError):
-        raise InputError(f"emotion vector must be numbers, got {value!r}") from None
+        bad = next(str(v) for v in value if not _is_number(v))
+        raise InputError(f"emotion weights are numbers, got {bad!r}") from None
     if len(weights) != len(EMOTIONS):
         raise InputError(f"emotion vector needs {len(EMOTIONS)} values ({', '.join(EMOTIONS)}), got {len(weights)}")
     if any(not np.isfinite(w) or w < 0 for w in weights):
         raise InputError(f"emotion weights must be finite and >= 0, got {list(weights)}")
     return weights
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_speed(speed: float, label: str = "IndexTTS-2") -> None:

@@ -316,7 +316,9 @@ class IndexTTSEngine(Engine):
             raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
         folder = ModelFolder(model_dir, overrides=paths or None)
         if folder.version != self.version:
-            raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-{self.version}")
+            engine = "indextts" + folder.version.replace(".", "_")
+            raise EngineError(f"{folder.root} holds an IndexTTS-{folder.version} model, not IndexTTS-{self.version}: "
+                              f"use --engine {engine}")
         folder.check_files()
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype)

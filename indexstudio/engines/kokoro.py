@@ -11,6 +11,7 @@ Chinese phonemes from misaki's pinyin G2P (each run of a mixed text by its own).
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.util
@@ -29,7 +30,7 @@ import numpy as np
 
 from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
-from indexstudio.text.language import detect_language
+from indexstudio.text.language import detect_language, latin_share
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -171,9 +172,19 @@ class KokoroEngine(Engine):
         return out
 
     def check_voice(self, voice: str) -> str:
-        if voice not in self._files:
-            raise InputError(f"unknown voice {voice!r} for engine kokoro; see `indexstudio voices` ({len(self._files)} available)")
-        return voice
+        """The voice id, in any letter case; an unknown one is an InputError naming the ids it may have meant."""
+        if voice in self._files:
+            return voice
+        if voice.lower() in self._files:
+            return voice.lower()
+        if Path(voice).suffix.lower() in (".wav", ".mp3", ".flac", ".ogg", ".m4a"):
+            raise InputError(f"engine kokoro speaks with its own voices, not a recording ({voice}): clone one with "
+                             "--engine indextts2 --model-dir DIR --voice FILE, or see `indexstudio voices`")
+        close = [v for v in sorted(self._files) if voice.lower() in v] or \
+            difflib.get_close_matches(voice.lower(), list(self._files), n=3, cutoff=0.6)
+        meant = f"did you mean {' or '.join(close[:3])}? " if close else ""
+        raise InputError(f"unknown voice {voice!r} for engine kokoro; {meant}see `indexstudio voices` "
+                         f"({len(self._files)} available)")
 
     def _style(self, voice: str) -> np.ndarray:
         self.check_voice(voice)
@@ -212,7 +223,7 @@ class KokoroEngine(Engine):
             hint = ", or add that language's voices (see the README)" if letter else ""
             if primary in ("ja", "es", "ar"):       # IndexTTS-2.5's languages that kokoro may lack
                 hint += "; engine indextts2_5 speaks it"
-            if not said and primary not in ("ja", "ko"):
+            if not said and latin_share(text) >= 0.5:      # (eSpeak's English spells other scripts out)
                 hint += "; --lang en reads it as English"
             raise InputError(f"{where}, and engine {self.name} has no voice for it here (its voices speak "
                              f"{', '.join(spoken)}): give --voice to read it with one of those anyway{hint}")

@@ -23,20 +23,24 @@ def voice_library() -> Path:
 
 
 def library_voices() -> list[Voice]:
+    """The recordings in the voice library, by name (by file name where two share a name), with their length."""
     folder = voice_library()
     if not folder.is_dir():
         return []
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
-    return [Voice(f.stem, "", "", f"reference audio {f.name}" + ("" if _readable(f) else " (not readable audio)"))
+    stems = [f.stem for f in files]
+    return [Voice(f.stem if stems.count(f.stem) == 1 else f.name, "", "", f"reference audio {f.name}{_length(f)}")
             for f in files]
 
 
-def _readable(path: Path) -> bool:
+def _length(path: Path) -> str:
     import soundfile as sf
     try:
-        return sf.info(str(path)).frames > 0
+        seconds = sf.info(str(path)).duration
     except (sf.LibsndfileError, RuntimeError, OSError):
-        return False
+        return " (not readable audio)"
+    return f", {seconds:.1f} s" + (" (too short: 0.5 s at least)" if seconds < 0.5 else
+                                   " (only its first 15 s are used)" if seconds > 15 else "")
 
 
 def resolve_reference(voice: str, what: str = "voice") -> Path:
@@ -46,9 +50,14 @@ def resolve_reference(voice: str, what: str = "voice") -> Path:
     if path.is_file():
         return path
     folder = voice_library()
-    for candidate in [folder / voice] + [folder / f"{voice}{suffix}" for suffix in AUDIO_SUFFIXES]:
-        if candidate.suffix.lower() in AUDIO_SUFFIXES and candidate.is_file():
-            return candidate
+    named = folder / voice
+    if named.suffix.lower() in AUDIO_SUFFIXES and named.is_file():
+        return named
+    found = [folder / f"{voice}{suffix}" for suffix in AUDIO_SUFFIXES if (folder / f"{voice}{suffix}").is_file()]
+    if len(found) > 1:
+        raise InputError(f"{what} {voice!r} is {' and '.join(f.name for f in found)} in {folder}: give the file name")
+    if found:
+        return found[0]
     names = ", ".join(v.id for v in library_voices()) or "none"
     raise InputError(f"{what} {voice!r} is neither an audio file nor a voice in {folder} (library voices: {names})")
 

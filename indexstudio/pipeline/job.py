@@ -35,7 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
-                                      image_type)
+                                      image_type, make_output_folder)
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, PEAK_CEILING, limit_peaks, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.engines.reference_voices import content_hash
@@ -518,16 +518,12 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     output = Path(output)
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
     check_bitrate(fmt, settings.bitrate, settings.sample_rate or engine.sample_rate)
-    if output.is_dir():
-        raise InputError(f"the output {output} is a folder: give a file name")
     meta = metadata or Metadata()
     if meta.cover and image_type(meta.cover) != meta.cover_type:
         meta.cover, meta.cover_type = cover_image(meta.cover, "of the book")
     start = time.perf_counter()
-    try:                                 # before any rendering: a folder that cannot be written is found now
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(output.parent, os.W_OK):
-            raise PermissionError(f"{output.parent} is not writable")
+    make_output_folder(output)           # before any rendering: a folder that cannot be written is found now
+    try:
         job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings,
                   engine_id)
         job.open()

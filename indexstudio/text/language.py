@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import unicodedata
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
@@ -33,9 +34,34 @@ def _identifier():
     return identifier
 
 
+# scripts that name their language well enough where the classifier cannot tell (a short text): by the first
+# word of the Unicode names of their letters
+_SCRIPT_LANGUAGES = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": "he", "DEVANAGARI": "hi",
+                     "BENGALI": "bn", "THAI": "th", "TAMIL": "ta", "TELUGU": "te", "GEORGIAN": "ka", "ARMENIAN": "hy",
+                     "GUJARATI": "gu", "GURMUKHI": "pa", "KANNADA": "kn", "MALAYALAM": "ml", "SINHALA": "si",
+                     "KHMER": "km", "LAO": "lo", "MYANMAR": "my", "ETHIOPIC": "am"}
+
+
+def latin_share(text: str) -> float:
+    """The share of Latin letters among the letters of `text` (1 for text without letters)."""
+    letters = [ch for ch in text[:SAMPLE_CHARACTERS] if ch.isalpha()]
+    return sum(ch < "\u0250" for ch in letters) / len(letters) if letters else 1.0
+
+
+def _script_language(text: str) -> str:
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha() and ch >= "\u0250":
+            script = unicodedata.name(ch, "").partition(" ")[0]
+            counts[script] = counts.get(script, 0) + 1
+    script = max(counts, key=counts.get, default="")
+    return _SCRIPT_LANGUAGES.get(script, "")
+
+
 def detect_language(text: str) -> str:
     """The two-letter language of `text` ("fr", "ja" ...), or "" when it is too short to tell or no language
-    is clearly ahead."""
+    is clearly ahead. Text mostly in another script than Latin is told by the classifier where it is sure, else
+    by its script (Cyrillic: ru, Arabic: ar ...), however short: an English voice would spell it out."""
     text = text[:SAMPLE_CHARACTERS]
     letters = sum(ch.isalpha() for ch in text)
     if not letters:
@@ -47,11 +73,14 @@ def detect_language(text: str) -> str:
         return "ko"
     if han > 0.5 * letters:
         return "zh"
-    if letters < MIN_LETTERS:
+    other_script = latin_share(text) < 0.5
+    if letters < MIN_LETTERS and not other_script:
         return ""
     with _lock:                         # (the classifier is one shared object)
         language, confidence = _identifier().classify(text)
-    return language if confidence >= MIN_CONFIDENCE else ""
+    if confidence >= MIN_CONFIDENCE:
+        return language
+    return _script_language(text) if other_script else ""
 
 
 # ISO 639-2 codes that books carry (Calibre writes "eng") and language names (Gutenberg and AO3 headers write

@@ -23,7 +23,9 @@ CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]»]*(?:\s»)?(?=\s|$|[{CJK_RANGES}])|[。！？]+[”’」』）\"']*")
 _LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause, left at a sentence's start
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
-_WORD = re.compile(rf"[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
+# a pronunciation annotation, <word|PRON> (IndexTTS-2.5), is one word: "<going|G OW1 . IH0 NG>" ends no sentence
+ANNOTATION = re.compile(r"<[^|<>\n]+\|[^<>\n]+>")
+_WORD = re.compile(rf"{ANNOTATION.pattern}\S*|[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
 # abbreviations that stand before a name or a number ("Mr. Smith", "No. 5", "Roe v. Wade")
 _BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
@@ -76,8 +78,9 @@ def split_paragraphs(text: str) -> list[list[str]]:
             paragraph += "。" if re.match(f"[{CJK_RANGES}]", paragraph[-1]) else "."
         sentences = []
         start = 0
+        inside = [(m.start(), m.end()) for m in ANNOTATION.finditer(paragraph)] if "|" in paragraph else []
         for end in _SENTENCE_END.finditer(paragraph):
-            if _ends_sentence(paragraph, end):
+            if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
                 sentences.append(paragraph[start:end.end()])
                 start = end.end()
         sentences.append(paragraph[start:])
