@@ -109,3 +109,11 @@ def test_a_pronunciation_annotation_is_never_cut():
     long = "word " * 30 + "<going|G OW1 . IH0 NG> " + "word " * 30
     pieces = segment_text(long.strip() + ".", 25)
     assert any("<going|G OW1 . IH0 NG>" in p for p in pieces) and all(p.count("<") == p.count(">") for p in pieces)
+
+
+def test_long_sentences_are_cut_evenly_and_short_chinese_sentences_ride_along():
+    sentence = ("This is a long sentence, with many clauses, that goes on and on, and then some more words follow "
+                "here, and yet more, until the end comes, finally, after all this text.")
+    assert [count_tokens(p) for p in segment_text(sentence, 20)] == [16, 12, 12]       # not 16, 19, 5
+    assert [count_tokens(p) for p in segment_text("我" * 300 + "。", 120)] == [101, 101, 99]   # not 120, 120, 61
+    assert segment_text("是吗？他笑了。然后他们一起走进了那间屋子。") == ["是吗？他笑了。", "然后他们一起走进了那间屋子。"]

@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 DEFAULT_MAX_TOKENS = 120
 DEFAULT_BUCKET_SIZE = 6
-_SHORT_SENTENCE = 3
+_SHORT_SENTENCE = 3              # tokens; a CJK sentence of fewer than 6 ("是吗？", "他笑了。") is short too
+_SHORT_CJK_SENTENCE = 6
 
 CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Where a sentence may end: after . ! ? … (and closing quotes/brackets) before a space or CJK text, or after
@@ -106,24 +107,34 @@ def _join(parts: Sequence[str]) -> str:
 
 
 def _pack(pieces: list[str], max_tokens: int, count: Callable[[str], int]) -> list[str]:
-    """Greedily join consecutive pieces while the joined text stays within max_tokens.
+    """Join consecutive pieces into texts of at most max_tokens, as few as the pieces allow and of even lengths (a
+    sentence of 180 tokens is cut 90/90, not 120/60: a short tail sounded like an afterthought).
 
     Each piece is counted once and the counts summed (recounting the growing text after every piece made a
     long unpunctuated sentence quadratic: minutes through an IndexTTS normaliser); a joined text whose own
     count still comes out longer (normalisation can lengthen a join) is packed again exactly."""
+    counts = [count(piece) for piece in pieces]
+    fewest = max(1, -(-sum(counts) // max_tokens))
+    for parts in range(fewest, fewest + 3):       # (pieces too coarse for `parts` even texts: try one more)
+        groups = _groups(counts, max_tokens, -(-sum(counts) // parts))
+        if len(groups) <= parts:
+            break
     out: list[str] = []
-    current: list[str] = []
-    total = 0
-    for piece in pieces:
-        n = count(piece)
-        if current and total + n > max_tokens:
-            out.extend(_checked(current, max_tokens, count))
-            current, total = [], 0
-        current.append(piece)
-        total += n
-    if current:
-        out.extend(_checked(current, max_tokens, count))
+    for first, last in groups:
+        out.extend(_checked(pieces[first:last], max_tokens, count))
     return out
+
+
+def _groups(counts: list[int], max_tokens: int, target: int) -> list[tuple[int, int]]:
+    """(first, last) ranges of consecutive counts, each closed where it comes nearest `target` (never past
+    `max_tokens`)."""
+    groups, first, total = [], 0, 0
+    for i, n in enumerate(counts):
+        if i > first and (total + n > max_tokens or total + n > target and target - total <= total + n - target):
+            groups.append((first, i))
+            first, total = i, 0
+        total += n
+    return groups + [(first, len(counts))] if counts else groups
 
 
 def _checked(parts: list[str], max_tokens: int, count: Callable[[str], int]) -> list[str]:
@@ -154,6 +165,12 @@ def _split_long(sentence: str, max_tokens: int, count: Callable[[str], int]) -> 
     return out
 
 
+def _is_short(sentence: str, count: Callable[[str], int]) -> bool:
+    """Whether `sentence` is too short to say alone with natural prosody."""
+    n = count(sentence)
+    return n < _SHORT_SENTENCE or n < _SHORT_CJK_SENTENCE and bool(re.match(rf"\W*[{CJK_RANGES}]", sentence))
+
+
 def segment_paragraphs(text: str, max_tokens: int = DEFAULT_MAX_TOKENS,
                        count: Callable[[str], int] = count_tokens) -> list[list[str]]:
     """Speakable segments of each paragraph of `text`, each at most `max_tokens` by `count` (unless one word is
@@ -174,7 +191,7 @@ def segment_paragraphs(text: str, max_tokens: int = DEFAULT_MAX_TOKENS,
                 else:
                     segments.append(pending)
                 pending = ""
-            if count(sentence) < _SHORT_SENTENCE:
+            if _is_short(sentence, count):
                 pending = sentence
                 continue
             segments.extend(_split_long(sentence, max_tokens, count))
