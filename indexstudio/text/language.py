@@ -1,8 +1,9 @@
-"""The language a text is written in, for a book that does not say.
+"""Languages: the one a text is written in, for a book that does not say, and the codes that name them.
 
 Scripts decide for CJK text (kana: Japanese, Hangul: Korean, Han alone: Chinese); for the rest py3langid's
 classifier (langid.py's model) decides, and only when it is sure and the sample is long enough -
-a few English words with foreign names must not turn an English book into a Latvian one.
+a few English words with foreign names must not turn an English book into a Latvian one. A book's own tag
+("eng", "English", "en-GB") becomes a two-letter code; ID3 tags want three letters.
 """
 from __future__ import annotations
 
