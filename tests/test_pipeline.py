@@ -362,7 +362,7 @@ def test_negative_gaps_and_unwritable_outputs_are_refused_before_rendering(tmp_p
     plan = make_plan(BOOK, engine, "tone")
     blocker = tmp_path / "notes.txt"                                   # a file where the output folder would be
     blocker.write_text("not a folder")
-    with pytest.raises(InputError, match="cannot write"):
+    with pytest.raises(InputError, match=f"cannot make the output folder {blocker}: {blocker} is a file, not a folder"):
         render_book(plan, engine, "tone", blocker / "b.wav", tmp_path / "w")
     assert engine.rendered == []
     result = render_book(plan, engine, "tone", tmp_path / "new" / "folder" / "b.wav", tmp_path / "w2")
@@ -413,8 +413,10 @@ def test_indextts_segments_are_known_by_what_decides_their_audio(tmp_path):
     job = Job(tmp_path / "w", plan, engine, "x.wav")        # a book rendered before is written out by its files
     (tmp_path / "w" / "segments").mkdir(parents=True)
     sf.write(tmp_path / "w" / "segments" / f"{job.keys[2]}.flac", np.zeros(100, np.float32), 22050)
-    assert job.sample_rate == 22050
-    assert engine._model is None
+    assert job.sample_rate == 22050 and engine.sample_rate == 22050       # (from config.yaml: a resumed book
+    assert keys(emo_vector="happy=0.6") == keys(emo_vector="happy=0.6", emo_audio=str(GOLDEN / "indextts2" / "cases"
+                                                 / "prompt_en_22k.wav")) != keys(emo_vector="happy=0.7")
+    assert engine._model is None                                          # loads no weights to write its output)
 
 
 def test_peaks_are_limited_around_the_peak_alone():

@@ -91,7 +91,9 @@ def make_output_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot make the output folder {path.parent}: {exc.strerror or exc}") from exc
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or str(exc)
+        raise InputError(f"cannot make the output folder {path.parent}: {why}") from exc
     if not os.access(path.parent, os.W_OK):
         raise InputError(f"output folder {path.parent} is not writable")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,11 @@ from indexstudio.runtime.memory import MemoryBoundBatches
 from indexstudio.text.indextts import load_text_frontend
 
 VOCODER_CHUNK = 2           # infer_fast vocodes this many segments' latents joined along time
+
+
+def output_rate(config: Mapping[str, Any]) -> int:
+    """The sample rate an IndexTTS-1.5 folder's model speaks at, from its config.yaml."""
+    return int((config.get("bigvgan") or {}).get("sampling_rate", V1_5_SAMPLE_RATE))
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class IndexTTS15:
         self.frontend = load_text_frontend(folder)
         self.gpt = load_unified_voice_v1_5(folder).to(self.device, gpt_dtype)
         self.vocoder = load_bigvgan_v1_5(folder).to(self.device)
-        self.sample_rate = int((folder.config.get("bigvgan") or {}).get("sampling_rate", V1_5_SAMPLE_RATE))
+        self.sample_rate = output_rate(folder.config)
         self._prompts = ConditioningCache()
 
     # ---- conditioning -------------------------------------------------------------------------
@@ -199,6 +204,8 @@ class IndexTTS15Engine(IndexTTSEngine):
         if runtime.tunes_s2mel:
             raise EngineError("IndexTTS-1.5 has no flow-matching stage: --compile and --s2mel-dtype apply to "
                               "IndexTTS-2 and 2.5")
+
+    output_rate = staticmethod(output_rate)
 
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> IndexTTS15:

@@ -142,6 +142,11 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def output_rate(config: Mapping[str, Any]) -> int:
+    """The sample rate an IndexTTS-2 (or 2.5) folder's model speaks at, from its config.yaml."""
+    return int(((config.get("s2mel") or {}).get("preprocess_params") or {}).get("sr", 22050))
+
+
 def check_speed(speed: float, label: str = "IndexTTS-2") -> None:
     if not MIN_SPEED <= speed <= MAX_SPEED:
         raise InputError(f"{label} speed must lie in [{MIN_SPEED}, {MAX_SPEED}], got {speed}")
@@ -194,7 +199,7 @@ class IndexTTS2:
         self.emotions = load_emotion_matrices(folder)
         s2mel_cfg = folder.config.get("s2mel") or {}
         self.mel_params = S2MelSpectrogramParams.from_config(s2mel_cfg)
-        self.sample_rate = int((s2mel_cfg.get("preprocess_params") or {}).get("sr", 22050))
+        self.sample_rate = output_rate(folder.config)
         self.semantic_rate = self.encoder.sampling_rate
         self._speakers = ConditioningCache()
         self._emotion_prompts = ConditioningCache()
@@ -590,6 +595,8 @@ class IndexTTS2Engine(IndexTTSEngine):
     options_type = IndexTTS2Options
     speed_range = (MIN_SPEED, MAX_SPEED)
 
+    output_rate = staticmethod(output_rate)
+
     def load(self, folder: ModelFolder, device: torch.device, dtype: torch.dtype,
              runtime: RuntimeSettings) -> "IndexTTS2":
         return IndexTTS2(folder, device, dtype, runtime)
@@ -612,6 +619,17 @@ class IndexTTS2Engine(IndexTTSEngine):
         for flag in overridden:
             log.warning("%s has no effect: %s decides the emotion", flag,
                         "the text emotion" if from_text else "--emotion")
+        return opts
+
+    def audio_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """As every IndexTTS engine's, without the emotion sources another one overrides (a segment rendered with
+        --emotion is the same with --emotion-audio added: the vector decides)."""
+        opts = super().audio_options(options)
+        from_text = opts["use_emo_text"] or bool(opts["emo_text"])
+        if from_text or opts["emo_vector"] is not None:
+            opts["emo_audio"] = None
+        if from_text:
+            opts["emo_vector"] = None
         return opts
 
     def continuing(self, controls: Controls) -> Controls:

@@ -348,7 +348,12 @@ class IndexTTSEngine(Engine):
 
     @property
     def sample_rate(self) -> int:
-        return self.model.sample_rate
+        """The model's, from the folder's config.yaml: asking loads no weights (a resumed book needs none)."""
+        return self.output_rate(self._stack[0].config)
+
+    @staticmethod
+    def output_rate(config: Any) -> int:
+        raise NotImplementedError
 
     def prepare(self) -> None:
         self.model

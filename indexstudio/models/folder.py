@@ -64,6 +64,8 @@ _FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
 }
 
 _OPTIONAL_ROLES = {"qwen_emo"}      # needed only for emotion from text, and named then
+# the files a folder role must hold (a folder that is there but half copied is found before anything loads)
+_FOLDER_FILES = {"w2v_bert": ("config.json", "preprocessor_config.json"), "bigvgan": ("config.json", "bigvgan_generator.pt")}
 
 
 def read_checkpoint(path: Path, what: str) -> Any:
@@ -265,9 +267,14 @@ class ModelFolder:
     def check_files(self) -> None:
         """Every file this version needs is there, or a ModelFolderError names the first one missing: checked
         when an engine is set up, before any weights load."""
-        for role in _FILES.get(self.version, {}):
-            if role not in _OPTIONAL_ROLES:
-                self.path(role)
+        table = _FILES.get(self.version, {})
+        for role in table:
+            if role in _OPTIONAL_ROLES:
+                continue
+            path = self.path(role)
+            missing = [name for name in _FOLDER_FILES.get(role, ()) if path.is_dir() and not (path / name).exists()]
+            if missing:
+                raise ModelFolderError(f"missing {missing[0]} of the {table[role][2]}: expected {path / missing[0]}")
 
     def has(self, role: str) -> bool:
         return self.path(role, required=False).exists()

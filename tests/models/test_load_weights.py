@@ -151,3 +151,19 @@ def test_a_damaged_config_is_a_model_folder_error(tmp_path, edit, message):
     config.write_text(edit(config.read_text()))
     with pytest.raises(ModelFolderError, match=message):
         load_unified_voice_v2(ModelFolder(folder))
+
+
+def test_a_half_copied_auxiliary_folder_is_named_before_anything_loads(tmp_path):
+    """hf_cache/bigvgan/ without its generator was found only once the other weights had loaded."""
+    import shutil
+
+    from conftest import GOLDEN
+
+    from indexstudio.models.folder import ModelFolder
+    copy = tmp_path / "model"
+    shutil.copytree(GOLDEN / "indextts2", copy, symlinks=True, ignore=shutil.ignore_patterns("cases"))
+    ModelFolder(copy).check_files()
+    (copy / "hf_cache" / "bigvgan" / "bigvgan_generator.pt").unlink()
+    with pytest.raises(ModelFolderError, match=r"missing bigvgan_generator\.pt of the BigVGAN folder .*: expected "
+                                               r".*hf_cache/bigvgan/bigvgan_generator\.pt"):
+        ModelFolder(copy).check_files()

@@ -134,6 +134,7 @@ def wetext_cache_dir() -> Path:
 def _chinese_grammar(cache: Path) -> Any:
     from tn.chinese.normalizer import Normalizer
 
+    logging.getLogger("wetext").setLevel(logging.WARNING)   # it logs every cache hit at INFO (its import sets INFO)
     if (cache / "zh_tn_tagger.fst").is_file() and (cache / "zh_tn_verbalizer.fst").is_file():
         return Normalizer(cache_dir=str(cache), overwrite_cache=False, **_ZH_OPTIONS)
     return compile_into(cache, lambda staging: Normalizer(cache_dir=str(staging), overwrite_cache=True, **_ZH_OPTIONS),
@@ -145,7 +146,6 @@ def chinese_grammar() -> Any:
     global _zh
     with _grammar_lock:
         if _zh is None:
-            logging.getLogger("wetext").setLevel(logging.WARNING)   # it logs every cache hit at INFO
             try:
                 _zh = _chinese_grammar(wetext_cache_dir())
             except ImportError as exc:
@@ -161,6 +161,7 @@ def wetext_grammars() -> tuple[Any, Any]:
     with _grammar_lock:
         if _en is None:
             from tn.english.normalizer import Normalizer as EnglishNormalizer
+            logging.getLogger("wetext").setLevel(logging.WARNING)
             _en = EnglishNormalizer(overwrite_cache=False)   # the English grammar ships pre-compiled
         return zh, _en
 
