@@ -268,7 +268,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
     from indexstudio.books.reader import Limits, read_book
-    from indexstudio.pipeline.job import Job, RenderSettings, folder_id, render_book
+    from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
     from indexstudio.pipeline.plan import chapter_selection, make_plan
 
     output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
@@ -304,8 +304,9 @@ def cmd_book(args: argparse.Namespace) -> int:
             logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
     meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
-    engine_id = f"{args.engine}:{folder_id(args.model_dir)}{engine.identity(voice)}"
-    job = Job(work_dir, plan, engine, voice, controls, settings, engine_id)
+    engine_id = f"{args.engine}:{engine.identity(voice)}"
+    earlier_ids = [f"{args.engine}:{earlier_folder_id(args.model_dir)}"] if args.model_dir else []
+    job = Job(work_dir, plan, engine, voice, controls, settings, engine_id, earlier_ids)
     finished = job.finished()
     if args.dry_run or args.show_text:
         rate = job.sample_rate if finished else 1     # (the segments' own: an IndexTTS model's would load it)
@@ -340,7 +341,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     try:
         result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
-                             engine_id, on_progress, on_write)
+                             engine_id, on_progress, on_write, earlier_ids)
     finally:
         bar.close()
         if writing is not None:

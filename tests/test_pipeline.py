@@ -448,3 +448,41 @@ def test_a_file_the_work_folder_did_not_write_is_replaced_with_a_warning(tmp_pat
     with caplog.at_level("WARNING", logger="indexstudio"):
         render_book(plan, engine, "tone", out, tmp_path / "w", settings=RenderSettings(segment_gap_ms=300))
     assert "did not write it" not in caplog.text                # its own output: replaced without a word
+
+
+def test_segments_rendered_under_an_earlier_name_of_the_engine_are_kept(tmp_path):
+    """IndexTTS models were known by their folder's path and file times; a book rendered then is resumed under
+    today's name (by the files' contents) without rendering anything again, and logged under it."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w", engine_id="synthetic:/models/x:1234")
+    again = SyntheticEngine()
+    result = render_book(plan, again, "tone", tmp_path / "b.wav", tmp_path / "w", engine_id="synthetic:model:abcd",
+                         earlier_ids=["synthetic:/models/x:1234"])
+    assert again.rendered == [] and result.resumed == len(plan.segments)
+    third = SyntheticEngine()                                 # logged under today's keys: no earlier name needed
+    render_book(plan, third, "tone", tmp_path / "b.mp3", tmp_path / "w", engine_id="synthetic:model:abcd")
+    assert third.rendered == []
+
+
+def test_a_model_folder_is_known_by_its_contents_not_its_place_or_times(tmp_path, monkeypatch):
+    """Moving a checkpoint folder, or copying it without its times, rendered a whole book again; a vocoder
+    replaced under hf_cache/ did not count at all."""
+    import os
+    import shutil
+
+    from conftest import GOLDEN
+
+    from indexstudio.models.folder import ModelFolder
+    monkeypatch.setenv("INDEXSTUDIO_CACHE", str(tmp_path / "cache"))
+    first = tmp_path / "a"
+    shutil.copytree(GOLDEN / "indextts2", first, ignore=shutil.ignore_patterns("cases"))
+    print_ = ModelFolder(first).fingerprint()
+    moved = tmp_path / "b"
+    first.rename(moved)
+    os.utime(moved / "gpt.pth")                                  # touched: same bytes, new time
+    assert ModelFolder(moved).fingerprint() == print_
+    assert (tmp_path / "cache" / "file-hashes.json").is_file()
+    vocoder = moved / "hf_cache" / "bigvgan" / "bigvgan_generator.pt"
+    vocoder.write_bytes(vocoder.read_bytes() + b"\0")
+    assert ModelFolder(moved).fingerprint() != print_

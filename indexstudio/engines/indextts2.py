@@ -38,7 +38,8 @@ from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOpti
                                                  RuntimeSettings, Trace,
                                                  decode_prompts, no_trace, seeded_generator, segment_generators,
                                                  split_text, to_int16)
-from indexstudio.engines.reference_voices import content_hash, resolve_reference
+from indexstudio.engines.reference_voices import resolve_reference
+from indexstudio.files import content_hash
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v2
 from indexstudio.models.campplus import load_campplus

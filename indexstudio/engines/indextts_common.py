@@ -29,7 +29,8 @@ import torch
 
 from indexstudio.audio.prompt import check_reference, warn_once
 from indexstudio.engines.base import Engine, Voice
-from indexstudio.engines.reference_voices import content_hash, library_voices, resolve_reference
+from indexstudio.engines.reference_voices import library_voices, resolve_reference
+from indexstudio.files import content_hash
 from indexstudio.errors import EngineError, InputError
 from indexstudio.models.folder import ModelFolder
 from indexstudio.models.s2mel.cfm import AutocastEstimator
@@ -345,6 +346,14 @@ class IndexTTSEngine(Engine):
                     log.info("loading IndexTTS-%s from %s", self.version, folder.root)
                     self._model = self.load(*self._stack)
         return self._model
+
+    def identity(self, voice: str) -> str:
+        """The model folder by its files' contents (`ModelFolder.fingerprint`): the voice and options count apart."""
+        return f"model:{self._fingerprint[:16]}"
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        return self._stack[0].fingerprint()
 
     @property
     def sample_rate(self) -> int:

@@ -30,6 +30,7 @@ import numpy as np
 
 from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
+from indexstudio.files import content_hash
 from indexstudio.text.language import detect_language, latin_share
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
@@ -122,7 +123,6 @@ class KokoroEngine(Engine):
         self._g2p_lock = threading.Lock()
 
     def identity(self, voice: str) -> str:
-        from indexstudio.engines.reference_voices import content_hash
         model = Path(self._model)
         return f"{model.name}:{model.stat().st_size}:{voice}:{content_hash(self._files[voice])[:16]}"
 

@@ -7,7 +7,6 @@ as a path, or as the name of a file kept in the voice library folder
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -60,12 +59,3 @@ def resolve_reference(voice: str, what: str = "voice") -> Path:
         return found[0]
     names = ", ".join(v.id for v in library_voices()) or "none"
     raise InputError(f"{what} {voice!r} is neither an audio file nor a voice in {folder} (library voices: {names})")
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes: conditioning is cached by what the audio is, not where it lives."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

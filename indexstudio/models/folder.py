@@ -11,6 +11,7 @@ import re
 
 import ctypes
 import functools
+import hashlib
 import mmap
 import platform
 import sys
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 import yaml
 
 from indexstudio.errors import EngineError
+from indexstudio.files import cached_content_hash
 
 if TYPE_CHECKING:
     import torch
@@ -275,6 +277,24 @@ class ModelFolder:
             missing = [name for name in _FOLDER_FILES.get(role, ()) if path.is_dir() and not (path / name).exists()]
             if missing:
                 raise ModelFolderError(f"missing {missing[0]} of the {table[role][2]}: expected {path / missing[0]}")
+
+    def fingerprint(self) -> str:
+        """The model by what its files hold - config.yaml and every file its roles name, folders walked - not by
+        where they lie or when they were touched (a book's finished segments are kept by it: a moved or re-copied
+        folder renders nothing again, a checkpoint replaced in place renders anew). Hashes are kept between runs
+        (`files.cached_content_hash`): only the first look at a folder reads its gigabytes."""
+        files = [self.root / "config.yaml"]
+        for role in _FILES.get(self.version, {}):
+            path = self.path(role, required=False)
+            if path.is_dir():
+                files += sorted(p for p in path.rglob("*") if p.is_file())
+            elif path.is_file():
+                files.append(path)
+        digest = hashlib.sha256()
+        for path in files:
+            name = path.relative_to(self.root) if path.is_relative_to(self.root) else path.name
+            digest.update(f"{name}\0{cached_content_hash(path)}\n".encode("utf-8"))
+        return digest.hexdigest()
 
     def has(self, role: str) -> bool:
         return self.path(role, required=False).exists()

@@ -29,7 +29,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -38,8 +38,8 @@ from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_
                                       image_type, make_output_folder)
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, PEAK_CEILING, limit_peaks, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
-from indexstudio.engines.reference_voices import content_hash
 from indexstudio.errors import IndexStudioError, InputError
+from indexstudio.files import content_hash
 from indexstudio.pipeline.plan import Plan
 from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
@@ -114,10 +114,12 @@ class RenderResult:
 
 class Job:
     def __init__(self, work_dir: str | Path, plan: Plan, engine: Engine, voice: str, controls: Controls = Controls(),
-                 settings: RenderSettings = RenderSettings(), engine_id: str = ""):
+                 settings: RenderSettings = RenderSettings(), engine_id: str = "", earlier_ids: Sequence[str] = ()):
         self.dir = Path(work_dir)
         self.plan, self.engine, self.voice, self.controls, self.settings = plan, engine, voice, controls, settings
         self.engine_id = engine_id or engine.name
+        self.earlier_ids = [i for i in earlier_ids if i != self.engine_id]  # what earlier versions called the engine
+        self.adopted: dict[str, tuple[int, Path]] = {}      # segments found under those names, to log under ours
         self._done_log = self.dir / "done.jsonl"
         self._files: dict[str, Path] = {}         # key -> its file, as `finished` found them
         self._lock: IO[str] | None = None
@@ -149,12 +151,12 @@ class Job:
             self._lock = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def key(self, index: int) -> str:
+    def key(self, index: int, engine_id: str | None = None) -> str:
         """What decides the segment's audio, hashed: its text and whether it opens the book (the opening call
         may shape it, see `controls_for`), not its place, so an unchanged sentence keeps its key wherever the
         book's edits move it."""
         seg = self.plan.segments[index]
-        blob = json.dumps([self.engine_id, self._voice_id, self._controls_id, self.settings.loudness, seg.text,
+        blob = json.dumps([engine_id or self.engine_id, self._voice_id, self._controls_id, self.settings.loudness, seg.text,
                            self._opens_book(index)], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -223,8 +225,28 @@ class Job:
                     stored[key] = (sf.info(path).frames, path)
                 except (sf.LibsndfileError, RuntimeError, OSError):
                     pass
+        self.adopted = self._earlier(stored)
+        stored.update(self.adopted)
         self._files = {key: path for key, (_, path) in stored.items()}
         return {i: stored[key][0] for i, key in enumerate(self.keys) if key in stored}
+
+    def _earlier(self, stored: dict[str, tuple[int, Path]]) -> dict[str, tuple[int, Path]]:
+        """Segments stored under what an earlier version called this engine (IndexTTS models were known by their
+        folder's path and file times), by their keys of today."""
+        found: dict[str, tuple[int, Path]] = {}
+        missing = [i for i, key in enumerate(self.keys) if key not in stored]
+        for engine_id in self.earlier_ids if missing else ():
+            for index in missing:
+                earlier = stored.get(self.key(index, engine_id))
+                if earlier and self.keys[index] not in found:
+                    found[self.keys[index]] = earlier
+        return found
+
+    def _adopt(self) -> None:
+        """Log the segments `finished` took from earlier keys under their keys of today (once the job is open)."""
+        for key, (samples, path) in self.adopted.items():
+            self._log_done(key, samples, path)
+        self.adopted = {}
 
     @functools.cached_property
     def keys(self) -> list[str]:
@@ -252,6 +274,9 @@ class Job:
             finally:
                 tmp.unlink(missing_ok=True)
         self._files[key] = path
+        self._log_done(key, int(audio.size), path)
+
+    def _log_done(self, key: str, samples: int, path: Path) -> None:
         with open(self._done_log, "a+b") as log:
             log.seek(0, os.SEEK_END)
             if log.tell():                       # a line cut short by a crash gets its end, not the next entry
@@ -260,7 +285,7 @@ class Job:
                 log.seek(0, os.SEEK_END)
                 if torn:
                     log.write(b"\n")
-            entry = {"key": key, "samples": int(audio.size), "file": path.name}
+            entry = {"key": key, "samples": samples, "file": path.name}
             log.write((json.dumps(entry) + "\n").encode("utf-8"))
             log.flush()
             os.fsync(log.fileno())
@@ -292,6 +317,7 @@ class Job:
         """Render every missing segment; returns (index -> samples, final progress)."""
         self.open()
         done = self.finished()
+        self._adopt()
         resumed = len(done)
         firsts: dict[str, int] = {}       # a sentence the book says twice is rendered once
         for seg in self.plan.segments:
@@ -497,9 +523,9 @@ def content_id(value: str) -> str:
         return value
 
 
-def folder_id(folder: str | Path | None) -> str:
-    """A model folder by its path and its files' sizes and modification times, so that a checkpoint replaced
-    in place counts as another model."""
+def earlier_folder_id(folder: str | Path | None) -> str:
+    """How earlier releases knew a model folder (its path, its top-level files' sizes and times), so that the
+    segments they rendered are found (see `Job.earlier_ids`); today a folder is known by its contents."""
     if not folder:
         return ""
     root = Path(folder).resolve()
@@ -512,7 +538,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
                 controls: Controls = Controls(), settings: RenderSettings = RenderSettings(), fmt: str | None = None,
                 metadata: Metadata | None = None, engine_id: str = "",
                 on_progress: Callable[[Progress], None] | None = None,
-                on_write: Callable[[float, float], None] | None = None) -> RenderResult:
+                on_write: Callable[[float, float], None] | None = None, earlier_ids: Sequence[str] = ()) -> RenderResult:
     """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`); `on_progress` follows
     the rendering, `on_write(seconds, total seconds)` the writing of the output."""
     output = Path(output)
@@ -525,7 +551,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     make_output_folder(output)           # before any rendering: a folder that cannot be written is found now
     try:
         job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings,
-                  engine_id)
+                  engine_id, earlier_ids)
         job.open()
     except OSError as exc:
         raise InputError(f"cannot write {output} or its work folder: {exc}") from exc

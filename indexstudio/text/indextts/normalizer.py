@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from indexstudio.errors import EngineError
+from indexstudio.files import cache_root
 from indexstudio.text.grammar_cache import compile_into
 from indexstudio.text.normalize import strip_control
 
@@ -123,12 +123,11 @@ _grammar_lock = threading.Lock()   # guards building and every use of the shared
 
 def wetext_cache_dir() -> Path:
     """Where the compiled Chinese grammar lives: $INDEXSTUDIO_CACHE, else $XDG_CACHE_HOME/indexstudio."""
-    root = os.environ.get("INDEXSTUDIO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "indexstudio"
     try:
         version = importlib.metadata.version("WeTextProcessing")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return Path(root) / f"wetext-{version}" / "zh_tn_keep_interjections_erhua"
+    return cache_root() / f"wetext-{version}" / "zh_tn_keep_interjections_erhua"
 
 
 def _chinese_grammar(cache: Path) -> Any:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from indexstudio.errors import EngineError
+from indexstudio.files import cache_root
 from indexstudio.text.grammar_cache import compile_into
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,11 @@ _lock = threading.Lock()     # guards building and every use of the shared FSTs
 
 def nemo_cache_dir(lang: str) -> Path:
     """Where the compiled grammar of `lang` lives: $INDEXSTUDIO_CACHE, else $XDG_CACHE_HOME/indexstudio."""
-    xdg_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    root = os.environ.get("INDEXSTUDIO_CACHE") or xdg_cache / "indexstudio"
     try:
         version = importlib.metadata.version("nemo_text_processing")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return Path(root) / f"nemo-{version}" / f"{lang}_tn_{_INPUT_CASE}"
+    return cache_root() / f"nemo-{version}" / f"{lang}_tn_{_INPUT_CASE}"
 
 
 def has_grammar(lang: str) -> bool:
