@@ -365,3 +365,12 @@ def test_chinese_web_novel_headers_and_traditional_chinese_headings(tmp_path):
                            "　　感謝。\n\n終章\n\n　　真的結束了。\n", encoding="big5")
     assert [c.title for c in read_book(traditional).chapters] == [
         "第一節 起", "正文 第二章 風起", "卷三 江湖", "上卷", "第 5 章 五", "尾聲", "後記", "終章"]
+
+
+def test_a_chinese_line_with_a_latin_annotation_under_a_heading_is_text(tmp_path):
+    """"银<行|HANG2>在前面。" is all capitals to str.isupper(): it was taken for a subtitle, and the heading after it
+    joined the title, one chapter instead of two."""
+    path = tmp_path / "ann.txt"
+    path.write_text("Chapter One\n\n银<行|HANG2>在前面。\n\nChapter Two\n\nWe are home.\n", encoding="utf-8")
+    assert [(c.title, c.text) for c in read_book(path).chapters] == [
+        ("Chapter One", "银<行|HANG2>在前面。"), ("Chapter Two", "We are home.")]

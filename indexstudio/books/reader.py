@@ -209,7 +209,8 @@ def _subtitle(lines: list[str], n: int) -> int:
     a short line right under it, or an upper-case one a blank line below, each standing alone above the text."""
     def alone(k: int) -> bool:
         line = lines[k].strip() if k < len(lines) else ""
-        ends_sentence = line[-1:] in ".!?,;:\"\u201d" and not line.isupper()
+        shouted = line.isupper() and not re.search(r"[\u3040-\u9fff]", line)   # ("银<行|HANG2>" is no capital)
+        ends_sentence = line[-1:] in ".!?,;:\"\u201d。！？，；：…」』" and not shouted
         return (0 < len(line) < 60 and not ends_sentence and not _heading_like(line)
                 and (k + 1 >= len(lines) or not lines[k + 1].strip()))
     if not _BARE_HEADING.match(lines[n]):
