@@ -88,7 +88,13 @@ def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path)
                    "unknown device 'foo'; choose cuda, mps, xpu or cpu")
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF0000WAVEnot really audio")
-    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", str(broken)), "cannot read audio file")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", str(broken)), "cannot read reference audio")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", str(tmp_path)),
+                   f"voice {tmp_path} is a folder: give an audio file")
+    hush = tmp_path / "hush.wav"
+    sf.write(hush, np.zeros(22050 * 2, np.float32), 22050)
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-audio", str(hush)),
+                   f"emotion reference {hush} is 2.00 s of silence")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option", "top_p=3"),
                    "top_p must lie in [0, 1], got 3.0")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option",
@@ -120,10 +126,12 @@ def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
     assert "narrator" in r.stdout and "broken.wav (not readable audio)" in r.stdout and "default" not in r.stdout
     seconds = sf.info(library / "narrator.wav").duration
     assert f"reference audio narrator.wav, {seconds:.1f} s" in r.stdout
-    sf.write(library / "narrator.flac", np.zeros(100, np.float32), 16000)      # two recordings of one name
+    sf.write(library / "narrator.flac", np.full(100, 0.1, np.float32), 16000)      # two recordings of one name
+    sf.write(library / "hush.wav", np.zeros(16000 * 3, np.float32), 16000)
     again = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--engine", "indextts2"],
                            capture_output=True, text=True, env=env)
     assert "narrator.flac" in again.stdout and "(too short: 0.5 s at least)" in again.stdout
+    assert "reference audio hush.wav, 3.0 s (silent)" in again.stdout
     ambiguous = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(tmp_path / "y.wav"),
                                 "--engine", "indextts2", "--model-dir", str(GOLDEN / "indextts2"), "--voice",
                                 "narrator"], capture_output=True, text=True, env=env)

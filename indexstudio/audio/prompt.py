@@ -42,21 +42,25 @@ def warn_once(message: str) -> None:
     log.warning(message)
 
 
-def read_audio(path: str | Path, warn_short: bool = True) -> tuple[np.ndarray, int]:
-    """(channels, samples) float32 in [-1, 1] and the file's sample rate; AudioError naming the file otherwise."""
+def read_audio(path: str | Path, warn_short: bool = True, what: str = "audio file") -> tuple[np.ndarray, int]:
+    """(channels, samples) float32 in [-1, 1] and the file's sample rate; AudioError naming the file (as `what`:
+    "emotion reference") otherwise."""
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"{what} {path} is a folder: give an audio file")
     if not path.is_file():
-        raise AudioError(f"audio file not found: {path}")
+        raise AudioError(f"{what} not found: {path}")
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
-        raise AudioError(f"cannot read audio file {path}: {exc}") from exc
+        raise AudioError(f"cannot read {what} {path}: {exc}") from exc
     if data.shape[0] == 0 or data.shape[1] == 0:
-        raise AudioError(f"audio file {path} contains no samples")
+        raise AudioError(f"{what} {path} contains no samples")
     if not np.isfinite(data).all():
-        raise AudioError(f"audio file {path} contains NaN or infinite samples")
+        raise AudioError(f"{what} {path} contains NaN or infinite samples")
     if not np.abs(data).max() > 0:
-        raise AudioError(f"audio file {path} is silent (every sample is zero): a voice needs recorded speech")
+        raise AudioError(f"{what} {path} is {data.shape[0] / sr:.2f} s of silence (every sample is zero): a voice "
+                         "needs recorded speech")
     if warn_short and data.shape[0] < SHORT_PROMPT_SECONDS * sr:
         _warn_short(path, data.shape[0] / sr)
     return np.ascontiguousarray(data.T), int(sr)
@@ -69,7 +73,7 @@ def _warn_short(path: Path, seconds: float) -> None:
 def check_reference(path: Path, what: str = "reference audio") -> None:
     """Refuse a recording no voice can be cloned from (unreadable, silent, under MIN_PROMPT_SECONDS) before any
     model loads, the same on every engine (a short one is warned about as it is read)."""
-    data, sr = read_audio(path, warn_short=False)
+    data, sr = read_audio(path, warn_short=False, what=what)
     seconds = data.shape[-1] / sr
     if seconds < MIN_PROMPT_SECONDS:
         raise AudioError(f"{what} {path} is {seconds:.2f} s long: too short to clone a voice from (at least "

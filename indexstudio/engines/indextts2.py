@@ -393,7 +393,8 @@ class IndexTTS2:
         stop = self.gpt.cfg.stop_mel_token
         if bool((raw[:, -1] != stop).any()):
             log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
-                        "tokens may be cut short - use shorter segments", raw.shape[1], text_tokens)
+                        "tokens may be cut short - raise max_mel_tokens, or use shorter segments "
+                        "(--max-segment-tokens)", raw.shape[1], text_tokens)
         codes, _ = trim_at_stop(raw, stop)
         if codes.shape[1] == 0:
             raise EngineError("the GPT produced no speech codes for this segment")

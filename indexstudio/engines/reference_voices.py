@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from indexstudio.engines.base import Voice
 from indexstudio.errors import InputError
 
@@ -35,10 +37,12 @@ def library_voices() -> list[Voice]:
 def _length(path: Path) -> str:
     import soundfile as sf
     try:
-        seconds = sf.info(str(path)).duration
+        info = sf.info(str(path))
+        silent = not np.abs(sf.read(str(path), frames=info.samplerate * 60, dtype="float32")[0]).max(initial=0) > 0
     except (sf.LibsndfileError, RuntimeError, OSError):
         return " (not readable audio)"
-    return f", {seconds:.1f} s" + (" (too short: 0.5 s at least)" if seconds < 0.5 else
+    seconds = info.duration
+    return f", {seconds:.1f} s" + (" (silent)" if silent else " (too short: 0.5 s at least)" if seconds < 0.5 else
                                    " (only its first 15 s are used)" if seconds > 15 else "")
 
 
@@ -48,6 +52,8 @@ def resolve_reference(voice: str, what: str = "voice") -> Path:
     path = Path(voice).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise InputError(f"{what} {voice} is a folder: give an audio file")
     folder = voice_library()
     named = folder / voice
     if named.suffix.lower() in AUDIO_SUFFIXES and named.is_file():
