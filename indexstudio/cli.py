@@ -103,6 +103,11 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                         "repetition_penalty, max_mel_tokens, diffusion_steps, cfg_rate, ...)")
 
 
+def _format_arg(p: argparse.ArgumentParser) -> None:
+    from indexstudio.audio.output import FORMATS
+    p.add_argument("--format", choices=FORMATS, help="output format (default: from the file name)")
+
+
 def _sample_rate_arg(p: argparse.ArgumentParser) -> None:
     from indexstudio.audio.output import SAMPLE_RATES
     p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, metavar="HZ",
@@ -350,10 +355,12 @@ def cmd_book(args: argparse.Namespace) -> int:
              f"{result.characters / max(result.rendering_seconds, 1e-9):.0f} chars/s" if result.rtf is not None
              else "nothing new to render")
     repeats = result.rendered - result.synthesized
-    rendered = f"{result.synthesized} segment{'s' if result.synthesized != 1 else ''} rendered" + (f" (+{repeats} repeated sentences)" if repeats else "")
+    rendered = (f"{result.synthesized} segment{'s' if result.synthesized != 1 else ''} rendered"
+                + (f" (+{repeats} repeated sentences)" if repeats else ""))
     done = "wrote" if result.written else "unchanged (nothing to render or write):"
     chapters = f"{len(result.chapters)} chapter{'s' if len(result.chapters) != 1 else ''}"
-    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
+    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; {rendered} + "
+          f"{result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
     if fmt == "wav" and len(result.chapters) > 1:
@@ -459,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="indexstudio", description=_wrapped("Text and books to speech: audiobooks with chapters on an embedded "
-                                                  "voice or on IndexTTS voice clones."), epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                                  "voice or on IndexTTS voice clones."),
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"indexstudio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -469,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "file."))
     p.add_argument("text", help='text to speak, or "-" to read standard input')
     p.add_argument("-o", "--output", required=True, help="output file (.wav, .mp3, .m4b/.m4a, .opus/.ogg)")
-    p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
+    _format_arg(p)
     _engine_args(p)
     _sample_rate_arg(p)
     p.set_defaults(func=cmd_speak)
@@ -481,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "re-render only what changed."))
     p.add_argument("file", help="the book: .txt, .md or .epub")
     p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
-    p.add_argument("--format", choices=["m4b", "mp3", "wav", "opus"], help="output format (default: from the file name)")
+    _format_arg(p)
     _engine_args(p)
     _sample_rate_arg(p)
     p.add_argument("--mode", choices=["normal", "batch"], default="normal",
@@ -559,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt as stop:
         resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
-        print(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}", file=sys.stderr)
+        print(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}",
+              file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
         if _debug():

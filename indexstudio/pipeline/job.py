@@ -156,8 +156,8 @@ class Job:
         may shape it, see `controls_for`), not its place, so an unchanged sentence keeps its key wherever the
         book's edits move it."""
         seg = self.plan.segments[index]
-        blob = json.dumps([engine_id or self.engine_id, self._voice_id, self._controls_id, self.settings.loudness, seg.text,
-                           self._opens_book(index)], sort_keys=True, default=str)
+        blob = json.dumps([engine_id or self.engine_id, self._voice_id, self._controls_id, self.settings.loudness,
+                           seg.text, self._opens_book(index)], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def _opens_book(self, index: int) -> bool:
@@ -414,9 +414,10 @@ class Job:
         """The silence before the first segment, (segment index, silence after it) in order, and chapter marks
         from the real sample counts. A chapter's mark stands `lead_ms` (at most its gap) before its first words,
         so that a player jumping there does not start mid-breath."""
-        sr = self.sample_rate
-        gap_of = lambda ms: sr * ms // 1000     # noqa: E731
-        settings = self.settings
+        sr, settings = self.sample_rate, self.settings
+
+        def gap_of(ms: int) -> int:
+            return sr * ms // 1000
         lead = gap_of(settings.lead_ms)
         order, marks, position = [], [], lead
         segs = self.plan.segments
