@@ -482,7 +482,7 @@ def test_settings_an_engine_does_not_take_are_named():
 
 @pytest.mark.parametrize("damage, message", [
     (lambda root: shutil.copy(GOLDEN / "indextts2_5" / "s2mel.pth", root / "s2mel.pth"), "no gpt_layer"),
-    (lambda root: (root / "hf_cache" / "w2v-bert-2.0" / "config.json").unlink(), "lacks config.json"),
+    (lambda root: (root / "hf_cache" / "w2v-bert-2.0" / "config.json").unlink(), "missing config.json of the w2v-BERT"),
     (lambda root: open(root / "hf_cache" / "w2v-bert-2.0" / "model.safetensors", "r+b").truncate(5000),
      "cannot load w2v-BERT 2.0"),
 ])
@@ -492,9 +492,8 @@ def test_a_damaged_folder_is_refused_at_load_naming_the_part(tmp_path, damage, m
     root = tmp_path / "model"
     shutil.copytree(FOLDER, root, ignore=shutil.ignore_patterns("cases"))
     damage(root)
-    engine = IndexTTS2Engine(root)      # the weights load at first use, after the voice and options are checked
-    with pytest.raises(IndexStudioError, match=message):
-        engine.model
+    with pytest.raises(IndexStudioError, match=message):      # (a missing file is named as the engine is set up,
+        IndexTTS2Engine(root).model                           # a damaged one as the weights load at first use)
 
 
 def test_text_outside_the_vocabulary_is_named_and_text_with_nothing_known_refused(engine, caplog):

@@ -43,7 +43,7 @@ _SHARED_2X = {
     "spk_matrix": ("spk_matrix", "feat1.pt", "emotion speaker matrix (feat1.pt)"),
     "emo_matrix": ("emo_matrix", "feat2.pt", "emotion matrix (feat2.pt)"),
     "qwen_emo": ("qwen_emo_path", "qwen0.6bemo4-merge", "Qwen text-to-emotion model folder"),
-    "w2v_bert": (None, "hf_cache/w2v-bert-2.0", "w2v-BERT 2.0 folder (config.json, model.safetensors)"),
+    "w2v_bert": (None, "hf_cache/w2v-bert-2.0", "w2v-BERT 2.0 folder (config.json, preprocessor_config.json, the weights)"),
     "campplus": (None, "hf_cache/campplus_cn_common.bin", "CAMPPlus speaker encoder weights"),
     "bigvgan": (None, "hf_cache/bigvgan", "BigVGAN folder (config.json, bigvgan_generator.pt)"),
 }
