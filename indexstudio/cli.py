@@ -271,8 +271,9 @@ def cmd_speak(args: argparse.Namespace) -> int:
 def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
+    from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of, make_output_folder
     from indexstudio.books.reader import Limits, read_book
+    from indexstudio.text.language import detect_language
     from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
     from indexstudio.pipeline.plan import chapter_selection, make_plan
 
@@ -283,20 +284,23 @@ def cmd_book(args: argparse.Namespace) -> int:
     check_bitrate(fmt, args.bitrate, args.sample_rate or 24000)    # (the engines speak at 22-24 kHz: one range)
     if fmt == "wav" and args.bitrate:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
+    settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
+                              paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
+                              bitrate=args.bitrate, sample_rate=args.sample_rate)
+    if not (args.dry_run or args.show_text):
+        make_output_folder(output)          # (before an IndexTTS model's weights load)
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
-    voice = _voice(engine, args.voice, "\n".join(chapter.text for chapter in book.chapters[:3]),
-                   args.lang or book.language)
+    opening = "\n".join(chapter.text for chapter in book.chapters[:3])
+    language = args.lang or book.language or detect_language(opening)
+    voice = _voice(engine, args.voice, opening, args.lang or book.language)
     controls = _controls(args, engine)
     plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
     chapters_in_book = len(plan.chapters)
     if args.chapters:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
-    settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
-                              paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
-                              bitrate=args.bitrate, sample_rate=args.sample_rate)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=book.language)
+                    language=language)
     if args.cover:
         cover = Path(args.cover)
         if not cover.is_file():

@@ -374,3 +374,28 @@ def test_a_chinese_line_with_a_latin_annotation_under_a_heading_is_text(tmp_path
     path.write_text("Chapter One\n\n银<行|HANG2>在前面。\n\nChapter Two\n\nWe are home.\n", encoding="utf-8")
     assert [(c.title, c.text) for c in read_book(path).chapters] == [
         ("Chapter One", "银<行|HANG2>在前面。"), ("Chapter Two", "We are home.")]
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("Café au lait.", "cp1252"), ("Das Mädchen.", "cp1252"), ("It costs €5.", "cp1252"), ("“Hi”", "cp1252"),
+    ("你好。", "gb18030"), ("他走了，沒有回頭。", "gb18030"), ("\ufeffHello", "utf-16-le"),
+])
+def test_a_few_words_not_in_utf8_are_read_right(text, encoding):
+    """charset_normalizer guesses wildly on a few bytes (`speak -` from a cp1252 terminal): "Café." came back as
+    "Cafﻠ.", GB18030 "你好" as "斕疑"."""
+    from indexstudio.books.reader import decode_text
+    assert decode_text(text.encode(encoding), "standard input") == text.lstrip("\ufeff")
+
+
+def test_a_chinese_texts_lines_are_its_paragraphs_and_its_joined_titles_pause_in_chinese(tmp_path):
+    """Web novels indent each paragraph and leave no blank line between them: each line was run into one
+    paragraph, two speakers' lines into one segment; a heading over a heading joined with an English ". "."""
+    path = tmp_path / "z.txt"
+    path.write_text("第一卷 山\n\n第一章\n\n　　他走了很远的路。\n　　她在门口等着他。\n——你是谁？\n——我是老王。\n",
+                    encoding="utf-8")
+    (chapter,) = read_book(path).chapters
+    assert chapter.title == "第一卷 山，第一章"
+    assert chapter.text.split("\n\n") == ["他走了很远的路。", "她在门口等着他。", "——你是谁？", "——我是老王。"]
+    english = tmp_path / "e.txt"
+    english.write_text("Chapter 1\n\nIt was a dark and stormy\nnight, and the rain fell.\n", encoding="utf-8")
+    assert read_book(english).chapters[0].text == "It was a dark and stormy\nnight, and the rain fell."

@@ -97,6 +97,13 @@ def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path)
                    f"emotion reference {hush} is 2.00 s of silence")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option", "top_p=3"),
                    "top_p must lie in [0, 1], got 3.0")
+    _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option", "max_mel_token=30"),
+                   "unknown IndexTTS-2 option(s) max_mel_token; did you mean max_mel_tokens?")
+    (tmp_path / "blocker").write_text("")
+    book = tmp_path / "b.md"
+    book.write_text("# One\n\nHello there.\n")
+    _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "blocker" / "b.m4b"), *indextts2, "--voice", prompt),
+                   "blocker is a file, not a folder")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--option",
                        "max_text_tokens_per_segment=5000"), "is over this model's")
     # the emotion's sources too: the strength of nothing, a reference that is not there, no Qwen folder
@@ -237,6 +244,10 @@ def test_the_language_of_an_untagged_book_picks_the_voice_and_lang_overrides_it(
     chosen = run("book", str(book), "--dry-run", "--voice", "bm_george")      # a voice asked for is used, and named
     assert chosen.returncode == 0
     assert "the text reads as language 'de', and voice bm_george speaks 'en-gb'" in chosen.stderr
+    tagged = run("book", str(book), "-o", str(tmp_path / "b.mp3"), "--voice", "bm_george")   # the language it reads as
+    assert tagged.returncode == 0, tagged.stderr
+    from mutagen.id3 import ID3
+    assert ID3(tmp_path / "b.mp3").getall("TLAN")[0].text == ["deu"]
 
 
 def test_speak_reads_standard_input_in_any_encoding_and_refuses_a_file_name(tmp_path):

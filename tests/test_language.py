@@ -18,6 +18,7 @@ NAMES = "Zoë and Björk went to São Paulo and Kraków, where they met Ngozi, T
     ("옛날 옛적에 한 마을에 가난한 농부가 살았습니다.", "ko"),
     ("斗之力，三段！望着测验魔石碑上面闪亮得甚至有些刺眼的五个大字。", "zh"),
     ("話說林沖在草料場，天氣嚴寒，紛紛揚揚，卷下一天大雪來。", "zh"),
+    ("他在东京看了电影《千と千尋の神隠し》，觉得很好看。我们明天一起去北京吃饭，然后回家休息。", "zh"),  # a Japanese title
     ("Der Hund.", ""), ("Bonjour !", ""), ("", ""), ("1234 5678", ""),            # too short to tell
     # ... but a short text in another script says enough by its script (an English voice spelled it out)
     ("Привет, как дела?", "ru"), ("مرحبا بالعالم", "ar"), ("नमस्ते", "hi"), ("Γειά σου", "el"),

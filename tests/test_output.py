@@ -100,8 +100,7 @@ def test_bitrates_and_formats_are_checked_before_any_work():
             check_bitrate(fmt, bad)
     with pytest.raises(InputError, match=r"from 8k to 160k \(--sample-rate 44100 allows more\)"):
         check_bitrate("mp3", "192k")
-    with pytest.raises(InputError, match="e.g. 64k$"):
-        check_bitrate("mp3", "64")
+    assert check_bitrate("mp3", "64") == "64k" and check_bitrate("mp3", "64000") == "64k"    # kb/s, or b/s
     assert check_bitrate("mp3", "192k", 44100) == "192k" and check_bitrate("m4b", "160k", 48000) == "160k"
     with pytest.raises(InputError, match="--format m4b does not match the output name book.mp3"):
         format_of(Path("book.mp3"), "m4b")

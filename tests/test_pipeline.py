@@ -358,6 +358,8 @@ def test_a_torn_log_line_costs_no_segment(tmp_path):
 def test_negative_gaps_and_unwritable_outputs_are_refused_before_rendering(tmp_path):
     with pytest.raises(InputError, match="a pause cannot be negative: --chapter-gap-ms -3000"):
         RenderSettings(chapter_gap_ms=-3000)
+    with pytest.raises(InputError, match="a pause of over 60 s is no pause: --gap-ms 99999999"):
+        RenderSettings(segment_gap_ms=99999999)              # (a stray digit wrote 19 GB of silence)
     engine = SyntheticEngine()
     plan = make_plan(BOOK, engine, "tone")
     blocker = tmp_path / "notes.txt"                                   # a file where the output folder would be

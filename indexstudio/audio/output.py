@@ -106,10 +106,10 @@ def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> st
     bitrate = bitrate or DEFAULT_BITRATES[fmt]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kK]?)", bitrate.strip())
     low, high = bitrate_range(fmt, sample_rate)
-    kbps = (float(match.group(1)) / (1 if match.group(2) else 1000)) if match else -1
+    value = float(match.group(1)) if match else -1.0
+    kbps = value if match and (match.group(2) or value < 1000) else value / 1000     # "64": kb/s, "64000": b/s
     if not low <= kbps <= high:
-        hint = f"{match.group(1)}k" if match and not match.group(2) and low <= float(match.group(1)) <= high \
-            else DEFAULT_BITRATES[fmt]
+        hint = DEFAULT_BITRATES[fmt]
         wider = (" (--sample-rate 44100 allows more)" if fmt in ("mp3", "m4b") and sample_rate < 32000
                  and kbps > high else "")
         raise InputError(f"bitrate {bitrate!r} for {fmt} at {sample_rate} Hz: give kilobits per second from {low}k "
@@ -239,6 +239,8 @@ class AudioWriter:
                "-i", str(meta_file), "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
         if self.output_rate != self.sample_rate and self.fmt != "opus":
             cmd += ["-ar", str(self.output_rate)]
+        if iso639_2(self.meta.language) and self.fmt in ("m4b", "mp3"):     # the audio track's own language
+            cmd += ["-metadata:s:a:0", f"language={iso639_2(self.meta.language)}"]
         if self.fmt == "m4b":
             cmd += ["-c:a", "aac", "-b:a", self.bitrate, "-movflags", "+faststart", "-brand", "M4B ", "-f", "ipod"]
         elif self.fmt == "mp3":

@@ -38,7 +38,8 @@ class AudioError(InputError, ValueError):
 
 @functools.lru_cache(maxsize=256)
 def warn_once(message: str) -> None:
-    """Log a warning about a reference file once: the voice check, the speaker and the emotion stages all read it."""
+    """Log a warning once: a reference file's (the voice check, the speaker and the emotion stages all read it), or
+    one every segment of a book would repeat."""
     log.warning(message)
 
 

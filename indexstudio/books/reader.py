@@ -86,6 +86,21 @@ def title_from_path(path: Path) -> str:
 
 
 CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trail the best guess and still win
+SHORT_TEXT_BYTES = 200     # below this charset_normalizer guesses wildly ("Café." came back as "Cafﻠ.")
+_HAN_TEXT = re.compile(r"[\u3400-\u9fff]")
+
+
+def _short_legacy_text(data: bytes) -> str:
+    """A few lines that are not UTF-8: Chinese (GB18030) where that reading is mostly Han characters - a
+    cp1252 "Mädchen" reads in GB18030 as one stray Han character among Latin letters - else Western European."""
+    try:
+        chinese = data.decode("gb18030")
+        letters = sum(ch.isalpha() for ch in chinese)
+        if letters and len(_HAN_TEXT.findall(chinese)) >= 0.5 * letters:
+            return chinese
+    except UnicodeDecodeError:
+        pass
+    return data.decode("cp1252", errors="replace").replace("\ufffd", "")
 
 
 def decode_text(data: bytes, path: Path | str) -> str:
@@ -94,7 +109,7 @@ def decode_text(data: bytes, path: Path | str) -> str:
         return data[3:].decode("utf-8")
     if len(data) >= 4 and data.count(0) > len(data) // 4:      # UTF-16 without its byte-order mark (NULs are UTF-8)
         try:
-            return data.decode("utf-16-be" if data[0::2].count(0) > data[1::2].count(0) else "utf-16-le")
+            return data.decode("utf-16-be" if data[0::2].count(0) > data[1::2].count(0) else "utf-16-le").lstrip("\ufeff")
         except UnicodeDecodeError:
             pass
     try:
@@ -108,6 +123,8 @@ def decode_text(data: bytes, path: Path | str) -> str:
         log.warning("%s: not valid UTF-8 at line %d (%d place(s) in all); read as UTF-8 without those bytes",
                     path, data[:first_bad].count(b"\n") + 1, bad)
         return text.replace("\ufffd", "")
+    if len(data) < SHORT_TEXT_BYTES:
+        return _short_legacy_text(data)
     from charset_normalizer import from_bytes
     matches = from_bytes(data)
     best = matches.best()
@@ -222,6 +239,22 @@ def _subtitle(lines: list[str], n: int) -> int:
     return 0
 
 
+def _joined_titles(first: str, second: str) -> str:
+    """"BOOK ONE. CHAPTER I"; "第一卷 山，第一节" (a Chinese title gets a Chinese pause)."""
+    if _HAN_TEXT.search(first[-1:] + second[:1]):
+        return f"{first.rstrip('。.:：')}，{second}"
+    return f"{first.rstrip('.:')}. {second}"
+
+
+def _lines_as_paragraphs(text: str) -> str:
+    """A Chinese text's lines are its paragraphs (web novels indent each with 　　 and leave no blank lines); an
+    English one's lines are wrapped and only blank lines part its paragraphs."""
+    letters = sum(ch.isalpha() for ch in text)
+    if not letters or len(_HAN_TEXT.findall(text)) < 0.5 * letters:
+        return text
+    return re.sub(r"[ \t\u3000]*\n\s*", "\n\n", text)
+
+
 def read_text(text: str, title: str) -> Book:
     """Plain text: chapter heading lines ("Chapter 3", "第三章") split it, else one chapter.
 
@@ -247,16 +280,18 @@ def read_text(text: str, title: str) -> Book:
         sub = _subtitle(lines, n)
         heading = " ".join(f"{line.strip().rstrip('.:')}. {lines[n + sub]}".split() if sub else line.split())
         if has_speech("\n".join(body)):
-            chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
+            chapters.append(Chapter(current_title, _lines_as_paragraphs("\n".join(body).strip()),
+                                    read_title=heading_pending))
             current_title, heading_pending = heading, True
         elif heading_pending:                       # a heading with nothing under it: one title with the next
-            current_title = f"{current_title.rstrip('.:')}. {heading}"
+            current_title = _joined_titles(current_title, heading)
         else:
             current_title, heading_pending = heading, True
         body = []
         n += 1 + sub
     if has_speech("\n".join(body)):
-        chapters.append(Chapter(current_title, "\n".join(body).strip(), read_title=heading_pending))
+        chapters.append(Chapter(current_title, _lines_as_paragraphs("\n".join(body).strip()),
+                                read_title=heading_pending))
     elif heading_pending and has_speech(current_title):     # a last heading with nothing under it is still said
         if chapters:
             chapters[-1].text += "\n\n" + current_title

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from indexstudio.audio.features import S2MelSpectrogramParams, centered_fbank, kaldi_fbank, s2mel_mel_spectrogram
-from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, check_reference, load_prompt_v2
+from indexstudio.audio.prompt import V2_MAX_PROMPT_SECONDS, check_reference, load_prompt_v2, warn_once
 from indexstudio.audio.resample import resample
 from indexstudio.engines.base import Controls, SegmentAudio
 from indexstudio.engines.indextts_common import (ConditioningCache, DecodingOptions, IndexTTSEngine, Noise,
@@ -392,9 +392,8 @@ class IndexTTS2:
         """(1, T) generated codes -> codes before the stop token (a warning when it never came)."""
         stop = self.gpt.cfg.stop_mel_token
         if bool((raw[:, -1] != stop).any()):
-            log.warning("generation reached max_mel_tokens (%d) before the stop token; the segment of %d text "
-                        "tokens may be cut short - raise max_mel_tokens, or use shorter segments "
-                        "(--max-segment-tokens)", raw.shape[1], text_tokens)
+            warn_once(f"generation reached max_mel_tokens ({raw.shape[1]}) before the stop token: segments may "
+                      "be cut short - raise max_mel_tokens, or use shorter segments (--max-segment-tokens)")
         codes, _ = trim_at_stop(raw, stop)
         if codes.shape[1] == 0:
             raise EngineError("the GPT produced no speech codes for this segment")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import logging
 import math
@@ -238,7 +239,10 @@ class DecodingOptions:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(options) - set(names))
         if unknown:
-            raise InputError(f"unknown {cls.engine_label} option(s) {', '.join(unknown)}; known: {', '.join(names)}")
+            meant = [m for name in unknown for m in difflib.get_close_matches(name, names, n=1)]
+            hint = f"did you mean {', '.join(meant)}? " if meant else ""
+            raise InputError(f"unknown {cls.engine_label} option(s) {', '.join(unknown)}; {hint}known: "
+                             f"{', '.join(names)}")
         opts = cls(**{k: cls.parse_field(k, v) for k, v in options.items() if v is not None})
         opts.check()
         return opts

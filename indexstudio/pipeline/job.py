@@ -44,6 +44,7 @@ from indexstudio.pipeline.plan import Plan
 from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
 MODES = ("normal", "batch")
+MAX_PAUSE_MS = 60_000
 log = logging.getLogger(__name__)
 
 
@@ -70,6 +71,9 @@ class RenderSettings:
         negative = [f"{name} {value}" for name, value in gaps.items() if value < 0]
         if negative:
             raise InputError(f"a pause cannot be negative: {', '.join(negative)}")
+        long = [f"{name} {value}" for name, value in gaps.items() if value > MAX_PAUSE_MS]
+        if long:           # (a stray digit wrote a 19 GB file of silence)
+            raise InputError(f"a pause of over {MAX_PAUSE_MS // 1000} s is no pause: {', '.join(long)} (milliseconds)")
 
     def pause_after_ms(self, segments: list, n: int) -> int:
         """The silence after `segments[n]` of a plan's segments: the tail after the last, then by what ends there."""

@@ -22,6 +22,7 @@ _GROUPED = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")                             # 
 _BELOW_ZERO = re.compile(r"-(?=\d+(?:\.\d+)?\s*(?:℃|°C))")                   # -5℃: 零下五摄氏度, not 负五
 _TILDE_RANGE = re.compile(r"(?<=\d)\s*[～~]\s*(?=\d)")                        # 3～5天: 三到五天
 _NAME_DASH = re.compile(r"(?<=[A-Za-z])-(?=\d)")                              # COVID-19: no minus
+_YUAN_TWICE = re.compile(r"[¥￥](?=[\d,.]+\s*元)")                            # ￥88.8元: the sign says it already
 _missing_said = False
 
 
@@ -40,7 +41,8 @@ def read_numbers(text: str) -> str:
         return text
 
     def read(match: re.Match) -> str:
-        stretch = _NAME_DASH.sub(" ", _TILDE_RANGE.sub("-", _BELOW_ZERO.sub("零下", _GROUPED.sub("", match.group()))))
+        stretch = _YUAN_TWICE.sub("", _GROUPED.sub("", match.group()))
+        stretch = _NAME_DASH.sub(" ", _TILDE_RANGE.sub("-", _BELOW_ZERO.sub("零下", stretch)))
         stretch, names = hide(stretch, _NAME_WITH_DIGITS.findall(stretch), lambda tag: f"<m_{tag}>")
         return reveal(run_grammar(grammar, stretch), names)
 

@@ -68,7 +68,7 @@ def detect_language(text: str) -> str:
     if not letters:
         return ""
     kana, hangul, han = (len(p.findall(text)) for p in (_KANA, _HANGUL, _HAN))
-    if kana > 0.05 * letters:
+    if kana > 0.15 * letters:         # (Japanese prose is 30-60 % kana; Chinese may quote a Japanese title)
         return "ja"
     if hangul > 0.3 * letters:
         return "ko"
