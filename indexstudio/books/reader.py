@@ -16,7 +16,7 @@ from pathlib import Path
 
 from indexstudio.books import ao3, gutenberg
 from indexstudio.errors import InputError
-from indexstudio.text.language import language_code
+from indexstudio.text.language import han_share, language_code
 from indexstudio.text.normalize import roman_value
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ def title_from_path(path: Path) -> str:
 
 CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trail the best guess and still win
 SHORT_TEXT_BYTES = 200     # below this charset_normalizer guesses wildly ("Café." came back as "Cafﻠ.")
-_HAN_TEXT = re.compile(r"[\u3400-\u9fff]")
 
 
 def _short_legacy_text(data: bytes) -> str:
@@ -95,8 +94,7 @@ def _short_legacy_text(data: bytes) -> str:
     cp1252 "Mädchen" reads in GB18030 as one stray Han character among Latin letters - else Western European."""
     try:
         chinese = data.decode("gb18030")
-        letters = sum(ch.isalpha() for ch in chinese)
-        if letters and len(_HAN_TEXT.findall(chinese)) >= 0.5 * letters:
+        if han_share(chinese) >= 0.5:
             return chinese
     except UnicodeDecodeError:
         pass
@@ -241,7 +239,7 @@ def _subtitle(lines: list[str], n: int) -> int:
 
 def _joined_titles(first: str, second: str) -> str:
     """"BOOK ONE. CHAPTER I"; "第一卷 山，第一节" (a Chinese title gets a Chinese pause)."""
-    if _HAN_TEXT.search(first[-1:] + second[:1]):
+    if han_share(first[-1:] + second[:1]):
         return f"{first.rstrip('。.:：')}，{second}"
     return f"{first.rstrip('.:')}. {second}"
 
@@ -249,8 +247,7 @@ def _joined_titles(first: str, second: str) -> str:
 def _lines_as_paragraphs(text: str) -> str:
     """A Chinese text's lines are its paragraphs (web novels indent each with 　　 and leave no blank lines); an
     English one's lines are wrapped and only blank lines part its paragraphs."""
-    letters = sum(ch.isalpha() for ch in text)
-    if not letters or len(_HAN_TEXT.findall(text)) < 0.5 * letters:
+    if han_share(text) < 0.5:
         return text
     return re.sub(r"[ \t\u3000]*\n\s*", "\n\n", text)
 

@@ -31,7 +31,7 @@ import numpy as np
 from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
 from indexstudio.files import content_hash
-from indexstudio.text.language import detect_language, latin_share
+from indexstudio.text.language import detect_language, han_share, latin_share
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -65,13 +65,6 @@ def _voice_files() -> dict[str, Path]:
                 if f.stem[:1] in _LANGUAGES and f.stem[1:2] in _GENDERS:
                     found.setdefault(f.stem, f)
     return found
-
-
-def han_share(text: str) -> float:
-    """The share of Chinese characters among the letters of `text` (0 for text without letters)."""
-    han = len(_HAN.findall(text))
-    letters = han + sum(ch.isalpha() for ch in text if not _HAN.match(ch))
-    return han / letters if letters else 0.0
 
 
 def _load_style(path: Path) -> np.ndarray:

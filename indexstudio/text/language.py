@@ -43,6 +43,12 @@ _SCRIPT_LANGUAGES = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": 
                      "KHMER": "km", "LAO": "lo", "MYANMAR": "my", "ETHIOPIC": "am"}
 
 
+def han_share(text: str) -> float:
+    """The share of Chinese characters among the letters of `text` (0 for text without letters)."""
+    letters = sum(ch.isalpha() for ch in text[:SAMPLE_CHARACTERS])
+    return len(_HAN.findall(text[:SAMPLE_CHARACTERS])) / letters if letters else 0.0
+
+
 def latin_share(text: str) -> float:
     """The share of Latin letters among the letters of `text` (1 for text without letters)."""
     letters = [ch for ch in text[:SAMPLE_CHARACTERS] if ch.isalpha()]
@@ -67,12 +73,12 @@ def detect_language(text: str) -> str:
     letters = sum(ch.isalpha() for ch in text)
     if not letters:
         return ""
-    kana, hangul, han = (len(p.findall(text)) for p in (_KANA, _HANGUL, _HAN))
+    kana, hangul = (len(p.findall(text)) for p in (_KANA, _HANGUL))
     if kana > 0.15 * letters:         # (Japanese prose is 30-60 % kana; Chinese may quote a Japanese title)
         return "ja"
     if hangul > 0.3 * letters:
         return "ko"
-    if han > 0.5 * letters:
+    if han_share(text) > 0.5:
         return "zh"
     other_script = latin_share(text) < 0.5
     if letters < MIN_LETTERS and not other_script:
