@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import re
@@ -243,7 +244,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens,
                                     engine.count_tokens)
     segments = [segment for paragraph in paragraphs for segment in paragraph]
-    ends = {sum(map(len, paragraphs[:n + 1])) for n in range(len(paragraphs))}     # segments ending paragraphs
+    ends = set(itertools.accumulate(map(len, paragraphs)))     # numbers of the segments that open a paragraph
     pauses = RenderSettings()
     engine.prepare()                        # ("loading IndexTTS-2 from ...": before the progress bar)
     start = time.perf_counter()
@@ -273,9 +274,9 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of, make_output_folder
     from indexstudio.books.reader import Limits, read_book
-    from indexstudio.text.language import detect_language
     from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
     from indexstudio.pipeline.plan import chapter_selection, make_plan
+    from indexstudio.text.language import detect_language
 
     output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
     fmt = format_of(output, args.format)
