@@ -166,8 +166,10 @@ def _cpu_gemm() -> str:
 
 
 CPU_GEMM = _cpu_gemm()
-ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 ONEDNN_LINEAR = torch.ops.mkldnn._linear_pointwise if onednn_linear_available() else None
+# oneDNN's bfloat16 product needs the CPU's bf16 instructions (AVX-512 BF16 or AMX); without them it fails
+ONEDNN_DTYPES = (torch.float32,) + ((torch.bfloat16,) if ONEDNN_LINEAR is not None
+                                    and torch.ops.mkldnn._is_mkldnn_bf16_supported() else ())
 TRANSPOSED_ROWS = (4, 48)       # MKL computes an (out, in) Conv1D of this many rows as (W^T x^T)^T (Conv1D)
 MKL = torch.backends.mkl.is_available()     # where those rows were measured; other BLAS take the plain product
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from indexstudio.models.gpt2 import ONEDNN_LINEAR, Conv1D, GPT2Transformer
+from indexstudio.models.gpt2 import ONEDNN_DTYPES, ONEDNN_LINEAR, Conv1D, GPT2Transformer
 
 WEIGHT_MODES = ("fp32", "bf16", "int8")
 
@@ -51,7 +51,7 @@ class BF16Linear:
 
 
 def onednn_bf16_available() -> bool:
-    return ONEDNN_LINEAR is not None and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.bfloat16 in ONEDNN_DTYPES
 
 
 class Int8Linear:
