@@ -117,3 +117,12 @@ def test_long_sentences_are_cut_evenly_and_short_chinese_sentences_ride_along():
     assert [count_tokens(p) for p in segment_text(sentence, 20)] == [16, 12, 12]       # not 16, 19, 5
     assert [count_tokens(p) for p in segment_text("我" * 300 + "。", 120)] == [101, 101, 99]   # not 120, 120, 61
     assert segment_text("是吗？他笑了。然后他们一起走进了那间屋子。") == ["是吗？他笑了。", "然后他们一起走进了那间屋子。"]
+
+
+def test_a_chinese_dialogue_tag_stays_with_its_quotation():
+    """「你走吧。」他说。 is one sentence (the tag used to ride along with the next quotation instead), a sentence
+    that merely follows a quotation is not a tag, and pieces joined across CJK marks get no space between them."""
+    assert split_sentences("「你走吧。」他说。「我不会回来了！」她哭着喊道。“好吧。”老人低声问道，“你是谁？”") == [
+        "「你走吧。」他说。", "「我不会回来了！」她哭着喊道。", "“好吧。”老人低声问道，“你是谁？”"]
+    assert split_sentences("「你走吧。」我知道。他笑了。") == ["「你走吧。」", "我知道。", "他笑了。"]
+    assert segment_text("他笑了。「好。」") == ["他笑了。「好。」"]

@@ -367,6 +367,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
 
 
 _CJK_MARKS = "，。！？；：、（）「」『』《》【】～“”‘’…—"
+_SENTENCE_ENDS = re.compile(r"[.!?。！？\n]")
 _CJK_OR_MARK = re.compile(rf"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff{_CJK_MARKS}]")
 _CURLY = re.compile("[“”‘’]")
 _FULL_WIDTH_LETTERS = re.compile("[０-９Ａ-Ｚａ-ｚ]+")
@@ -387,13 +388,15 @@ def _dash(match: re.Match) -> str:
 
 
 def tidy_cjk(text: str) -> str:
-    """Full-width letters and digits to ASCII; CJK punctuation kept where CJK text or punctuation surrounds it."""
+    """Full-width letters and digits to ASCII; CJK punctuation kept where CJK text or punctuation surrounds it:
+    the next character, or anything back to the sentence's start ("我爱Python。" keeps its full stop)."""
     out = []
     for i, ch in enumerate(text):
         folded = unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" else ch
         if ch in "，。！？；：、（）「」『』《》【】～":
-            neighbours = text[max(0, i - 1):i] + text[i + 1:i + 2]
-            folded = ch if _CJK_OR_MARK.search(neighbours) else ch.translate(_CJK_TO_ASCII)
+            clause = _SENTENCE_ENDS.split(text[max(0, i - 80):i])[-1]
+            cjk = _CJK_OR_MARK.search(text[i - 1:i] + text[i + 1:i + 2]) or _CJK.search(clause)
+            folded = ch if cjk else ch.translate(_CJK_TO_ASCII)
             if folded != ch and text[i + 1:i + 2].isalnum():
                 folded += " "
         out.append(folded)

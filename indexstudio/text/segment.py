@@ -23,8 +23,11 @@ CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # (French sets its closing guillemet apart: « Où es-tu ? » demanda-t-elle)
 _SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]»]*(?:\s»)?(?=\s|$|[{CJK_RANGES}])|[。！？]+[”’」』）\"']*")
 _LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause, left at a sentence's start
+# a Chinese dialogue tag after a quotation: 他说。/ 她哭着喊道！/ 老人低声问道，(but not 我知道。)
+_DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:说|(?<![知味难])道|问|喊|叫|答|嚷|吼|叹)[道了着]?[。！？，：]")
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 # a pronunciation annotation, <word|PRON> (IndexTTS-2.5), is one word: "<going|G OW1 . IH0 NG>" ends no sentence
+_CJK_TEXT = re.compile(rf"[{CJK_RANGES}，。！？；：、「」『』（）《》【】“”‘’]")
 ANNOTATION = re.compile(r"<[^|<>\n]+\|[^<>\n]+>")
 _WORD = re.compile(rf"{ANNOTATION.pattern}\S*|[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
@@ -50,8 +53,8 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     following = text[end.end():end.end() + 80].lstrip()        # (bounded: a long paragraph stays linear)
     if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
         return False                                            # (said "你好！" and left)
-    if mark[0] in "。！？":
-        return True
+    if mark[0] in "。！？":                                      # 「你走吧。」他说。: the tag stays with its words
+        return not (mark[-1] in "」』”’\"'" and _DIALOGUE_TAG.match(following))
     if mark.rstrip("\"'”’)]» ") != ".":
         return True
     word = re.search(r"(\S*)$", text[max(0, end.start() - 80):end.start()]).group(1).lstrip("\"'“‘([")
@@ -97,10 +100,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _join(parts: Sequence[str]) -> str:
-    """Join pieces with a space, except between CJK characters."""
+    """Join pieces with a space, except between CJK characters and marks (他说。「走吧。」)."""
     text = ""
     for part in parts:
-        if text and not (re.match(rf"[{CJK_RANGES}]", part[:1]) and re.search(rf"[{CJK_RANGES}，。！？；：、]$", text)):
+        if text and not (_CJK_TEXT.match(part[:1]) and _CJK_TEXT.match(text[-1:])):
             text += " "
         text += part
     return text
