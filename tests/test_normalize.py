@@ -101,6 +101,8 @@ def test_control_characters_and_terminal_escapes_are_not_read():
     ("2024-03-05。", "二零二四年三月五日。"), ("温度-5℃。", "温度零下五摄氏度。"), ("3～5天。", "三到五天。"),
     ("跑了10km，重5kg。", "跑了十公里，重五千克。"), ("用5G和3D打印，水是H2O。", "用5G和3D打印，水是H2O。"), ("我爱Python。", "我爱Python。"),
     ("第１章 初见", "第一章 初见"), ("他有123本书。", "他有一百二十三本书。"), ("价格是￥88.8元。", "价格是八十八点八元。"),
+    ("花了HK$100，约合US$13。", "花了一百港元，约合十三美元。"), ("RMB 500或500 CNY。", "五百元人民币或五百元人民币。"),
+    ("内存16GB，主频3.5GHz。", "内存十六GB，主频三点五GHz。"), ("USDT 5。", "USDT 五。"),
 ])
 def test_numbers_in_chinese_are_read_as_chinese(written, spoken):
     """misaki read "10:30" as 十:三十, "2024-03-05" with minus signs, "¥100" without its currency and "5kg" letter by
