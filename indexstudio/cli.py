@@ -116,6 +116,21 @@ def _sample_rate_arg(p: argparse.ArgumentParser) -> None:
                         "44100 MP3 at 192k or more; opus is always 48000)")
 
 
+def _sound_args(p: argparse.ArgumentParser, paragraph_end: str) -> None:
+    p.add_argument("--gap-ms", type=int, default=400, help="silence between sentences (default 400 ms)")
+    p.add_argument("--paragraph-gap-ms", type=int, default=900, help=f"silence {paragraph_end} (default 900 ms)")
+    p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k; at most 160k for mp3 and "
+                                     "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
+
+
+def _check_bitrate(args: argparse.Namespace, fmt: str) -> None:
+    """Refuse a bitrate the format cannot take before any work starts; name one that WAV ignores."""
+    from indexstudio.audio.output import check_bitrate
+    check_bitrate(fmt, args.bitrate, args.sample_rate or 24000)    # (the engines speak at 22-24 kHz: one range)
+    if fmt == "wav" and args.bitrate:
+        logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
+
+
 def _controls(args: argparse.Namespace, engine):
     """Speed, seed and engine options from the command line, checked by the engine before work starts."""
     from indexstudio.engines.base import Controls
@@ -237,6 +252,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
     text = _text_to_speak(args.text)
     output = Path(args.output)
     fmt = format_of(output, args.format)
+    _check_bitrate(args, fmt)
+    pauses = RenderSettings(segment_gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms)
     make_output_folder(output)              # (before an IndexTTS model's weights load)
     engine = _load_engine(args)
     voice = _voice(engine, args.voice, text, args.lang or "")
@@ -245,14 +262,13 @@ def cmd_speak(args: argparse.Namespace) -> int:
                                     engine.count_tokens)
     segments = [segment for paragraph in paragraphs for segment in paragraph]
     ends = set(itertools.accumulate(map(len, paragraphs)))     # numbers of the segments that open a paragraph
-    pauses = RenderSettings()
     engine.prepare()                        # ("loading IndexTTS-2 from ...": before the progress bar)
     start = time.perf_counter()
     first_audio = None
     bar = tqdm(total=len(segments), unit="seg", desc="speaking", dynamic_ncols=True, disable=len(segments) < 2,
                mininterval=0.5 if sys.stderr.isatty() else 10)
     try:
-        with AudioWriter(output, engine.sample_rate, fmt, output_rate=args.sample_rate) as writer:
+        with AudioWriter(output, engine.sample_rate, fmt, bitrate=args.bitrate, output_rate=args.sample_rate) as writer:
             for n, result in enumerate(engine.synthesize(segments, voice, controls)):
                 first_audio = first_audio or time.perf_counter() - start
                 if n:
@@ -272,7 +288,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
 def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of, make_output_folder
+    from indexstudio.audio.output import Metadata, cover_image, format_of, make_output_folder
     from indexstudio.books.reader import Limits, read_book
     from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
     from indexstudio.pipeline.plan import chapter_selection, make_plan
@@ -282,9 +298,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     fmt = format_of(output, args.format)
     if output.resolve() == Path(args.file).resolve():
         raise InputError(f"the output {output} is the book itself: give another -o")
-    check_bitrate(fmt, args.bitrate, args.sample_rate or 24000)    # (the engines speak at 22-24 kHz: one range)
-    if fmt == "wav" and args.bitrate:
-        logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
+    _check_bitrate(args, fmt)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
                               bitrate=args.bitrate, sample_rate=args.sample_rate)
@@ -485,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format_arg(p)
     _engine_args(p)
     _sample_rate_arg(p)
+    _sound_args(p, "after a paragraph")
     p.set_defaults(func=cmd_speak)
 
     p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)",
@@ -502,12 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket-size", type=int, default=DEFAULT_BUCKET_SIZE,
                    help=f"segments per engine call (default {DEFAULT_BUCKET_SIZE}); IndexTTS engines render a call's "
                         "segments together, each as it would alone: bigger is faster, uses more memory")
-    p.add_argument("--gap-ms", type=int, default=400, help="silence between sentences (default 400 ms)")
-    p.add_argument("--paragraph-gap-ms", type=int, default=900,
-                   help="silence after a paragraph or a spoken chapter title (default 900 ms)")
+    _sound_args(p, "after a paragraph or a spoken chapter title")
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
-    p.add_argument("--bitrate", help="bitrate for mp3/m4b/opus (default 64k, opus 32k; at most 160k for mp3 and "
-                                     "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
     p.add_argument("--narrator", help="narrator tag")

@@ -26,6 +26,25 @@ def test_speak_writes_a_wav(tmp_path):
     assert "RTF" in r.stdout
 
 
+def test_speak_takes_the_pauses_and_bitrate_a_book_takes(tmp_path):
+    """--gap-ms / --paragraph-gap-ms set speak's silences as they set a book's, and --bitrate its MP3's rate
+    (speak had neither: a short clip came out at 64k with the book's default pauses whatever one wanted)."""
+    text = "Hello there. Fine.\n\nGoodbye now."
+    plain, spaced = tmp_path / "plain.wav", tmp_path / "spaced.wav"
+    assert run("speak", text, "-o", str(plain), "--gap-ms", "0", "--paragraph-gap-ms", "0").returncode == 0
+    r = run("speak", text, "-o", str(spaced), "--gap-ms", "0", "--paragraph-gap-ms", "2500")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(spaced).duration - sf.info(plain).duration == pytest.approx(2.5, abs=0.05)
+    mp3 = tmp_path / "clip.mp3"
+    r = run("speak", "Hello there.", "-o", str(mp3), "--bitrate", "128k")
+    assert r.returncode == 0, r.stderr
+    import av
+    with av.open(str(mp3)) as c:
+        assert c.streams.audio[0].bit_rate == 128000
+    _fails_cleanly(run("speak", "Hi.", "-o", str(mp3), "--bitrate", "900k"), "bitrate")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(plain), "--gap-ms", "-5"), "a pause cannot be negative: --gap-ms -5")
+
+
 def test_voices_lists_at_least_eight(tmp_path):
     r = run("voices")
     assert r.returncode == 0
