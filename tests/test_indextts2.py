@@ -272,6 +272,17 @@ def test_emotion_vector_parsing():
             emotion_weights(bad)
 
 
+def test_emotion_weights_over_one_are_named_as_no_stronger(caplog):
+    """The official cap scales the weights to a total of 0.8: "angry=3" is "angry=0.8", said once, not silently."""
+    IndexTTS2Options.from_mapping({"emo_vector": "angry=0.7,calm=0.2"}).check()
+    assert "no stronger" not in caplog.text
+    for _ in range(2):
+        IndexTTS2Options.from_mapping({"emo_vector": "angry=3,calm=0.2"}).check()
+    assert caplog.text.count("emotion weights over 1 (angry=3) are no stronger") == 1
+    IndexTTS2Options.from_mapping({"emo_vector": "angry=3", "normalize_emo_vector": "false"}).check()
+    assert "angry=3" in caplog.text and caplog.text.count("no stronger") == 1     # uncapped: as given
+
+
 def test_bad_options_and_voices_are_clear_errors(engine):
     with pytest.raises(InputError, match="unknown IndexTTS-2 option.*tempo"):
         engine.check_options({"tempo": 2})

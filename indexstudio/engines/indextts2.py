@@ -44,7 +44,8 @@ from indexstudio.errors import EngineError, InputError
 from indexstudio.models.bigvgan import load_bigvgan_v2
 from indexstudio.models.campplus import load_campplus
 from indexstudio.models.codes import trim_at_stop
-from indexstudio.models.emotion import load_emotion_matrices, mix_emotion_vector, normalize_emo_vec, scale_emo_vector
+from indexstudio.models.emotion import (MAX_EMOTION_SUM, load_emotion_matrices, mix_emotion_vector, normalize_emo_vec,
+                                        scale_emo_vector)
 from indexstudio.models.folder import ModelFolder, ModelFolderError
 from indexstudio.models.qwen_emotion import check_text_emotion
 from indexstudio.models.s2mel import load_s2mel, sample_euler_cfg, v2_target_lengths
@@ -99,6 +100,10 @@ class IndexTTS2Options(DecodingOptions):
             raise InputError(f"quick_streaming_tokens must not be negative, got {self.quick_streaming_tokens}")
         if self.cfg_rate < 0:
             raise InputError(f"cfg_rate must not be negative, got {self.cfg_rate}")
+        if self.emo_vector and self.normalize_emo_vector and max(self.emo_vector) > 1:
+            over = ", ".join(f"{name}={w:g}" for name, w in zip(EMOTIONS, self.emo_vector) if w > 1)
+            warn_once(f"emotion weights over 1 ({over}) are no stronger: the weights are scaled to a total of "
+                      f"{MAX_EMOTION_SUM:g} at most (the official cap); each runs from 0 to 1")
 
 
 def emotion_weights(value: Any) -> tuple[float, ...]:
