@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -491,11 +492,22 @@ def test_settings_an_engine_does_not_take_are_named():
         get_engine("kokoro", device="cpu", gpt_weights="bf16")
 
 
+def _poison(path: Path) -> None:
+    """One weight of a checkpoint set to NaN (a model that speaks noise, and nothing says why)."""
+    ckpt = torch.load(path, weights_only=True)
+    state = ckpt.get("model", ckpt)
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name] = state[name].clone()
+    state[name].view(-1)[0] = float("nan")
+    torch.save(ckpt, path)
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda root: shutil.copy(GOLDEN / "indextts2_5" / "s2mel.pth", root / "s2mel.pth"), "no gpt_layer"),
     (lambda root: (root / "hf_cache" / "w2v-bert-2.0" / "config.json").unlink(), "missing config.json of the w2v-BERT"),
     (lambda root: open(root / "hf_cache" / "w2v-bert-2.0" / "model.safetensors", "r+b").truncate(5000),
      "cannot load w2v-BERT 2.0"),
+    (lambda root: _poison(root / "gpt.pth"), r"gpt\.pth: 1 tensor hold NaN or infinite values \(.*\): the checkpoint is damaged"),
 ])
 def test_a_damaged_folder_is_refused_at_load_naming_the_part(tmp_path, damage, message):
     """Before any rendering, as a model-folder error (not a traceback from transformers, nor a failure after the

@@ -348,7 +348,7 @@ M = TypeVar("M", bound=nn.Module)
 
 
 def _load_strict(build: Callable[[], M], state: dict[str, torch.Tensor], path: Path) -> M:
-    return load_weights(build, state, f"{path}: BigVGAN weights do not match the configuration")
+    return load_weights(build, state, path, "BigVGAN weights do not match the configuration")
 
 
 def read_bigvgan_v2(directory: str | Path) -> BigVGAN:

@@ -231,7 +231,7 @@ def read_campplus(path: str | Path) -> CAMPPlus:
     embedding_size = state["xvector.dense.linear.weight"].shape[0]
     feat_dim = state["xvector.tdnn.linear.weight"].shape[1] // FRONT_CHANNELS * 8
     return load_weights(lambda: CAMPPlus(feat_dim=feat_dim, embedding_size=embedding_size), state,
-                        f"{path}: CAMPPlus weights do not match the architecture")
+                        path, "CAMPPlus weights do not match the architecture")
 
 
 def load_campplus(folder: ModelFolder) -> CAMPPlus:

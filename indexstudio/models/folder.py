@@ -152,16 +152,23 @@ def read_wrapped_state(path: Path, what: str, key: str) -> dict:
     return as_float32(state)
 
 
-def load_weights(build: Callable[[], T], state: Mapping[str, "torch.Tensor"], failure: str) -> T:
+def load_weights(build: Callable[[], T], state: Mapping[str, "torch.Tensor"], path: Path, mismatch: str) -> T:
     """The module `build()` makes, holding the tensors of `state` (every key, strictly), in eval mode.
 
     The module is built on the meta device and takes the state's tensors as its own,
     so its random initialisation never runs and the weights are not held twice:
     for the full-size IndexTTS-2 GPT, initialising weights that the checkpoint then
-    overwrote took 9 of a 33 s load.  A mismatch is a ModelFolderError that starts
-    with `failure`.
+    overwrote took 9 of a 33 s load.  A mismatch is a ModelFolderError naming `path`
+    and saying `mismatch`; so is a tensor holding NaN or infinite values (such a model
+    speaks silence or noise, and nothing else would say why).
     """
     import torch
+    failure = f"{path}: {mismatch}"
+    broken = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:
+        raise ModelFolderError(f"{path}: {len(broken)} tensor{'s' if len(broken) > 1 else ''} hold NaN or infinite "
+                               f"values ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}): the checkpoint "
+                               "is damaged, or was saved from a training run that diverged")
     with torch.device("meta"):
         model = build()
     try:

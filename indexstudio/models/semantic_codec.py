@@ -274,7 +274,7 @@ C = TypeVar("C", bound=nn.Module)
 
 
 def _load_strict(build: Callable[[], C], state: dict[str, torch.Tensor], path: Path) -> C:
-    return load_weights(build, state, f"{path}: semantic codec weights do not match config.yaml semantic_codec")
+    return load_weights(build, state, path, "semantic codec weights do not match config.yaml semantic_codec")
 
 
 def read_semantic_codec(path: str | Path, section: dict) -> RepCodec:

@@ -323,7 +323,7 @@ def load_gpt_weights(build: Callable[[], G], state: dict[str, torch.Tensor], pat
     (`gpt2.Conv1D`); a mismatch names the checkpoint.  The model takes the tensors: `state` is emptied, so
     that each (in, out) weight goes as its (out, in) copy comes, its mapped pages with it (`release_pages`;
     not 1.9 GB more at full size)."""
-    model = load_weights(build, state, f"{path}: GPT weights do not match config.yaml's gpt section")
+    model = load_weights(build, state, path, "GPT weights do not match config.yaml's gpt section")
     state.clear()
     store_out_in(model, replaced=release_pages)
     return model

@@ -26,7 +26,7 @@ def test_the_state_tensors_become_the_weights() -> None:
         for p in source.parameters():
             p.normal_()
     state = {k: v.clone() for k, v in source.state_dict().items()}
-    model = load_weights(lambda: GPT2Transformer(GPT2Config(layers=2, dim=32, heads=4)), state, "gpt")
+    model = load_weights(lambda: GPT2Transformer(GPT2Config(layers=2, dim=32, heads=4)), state, "gpt.pth", "gpt")
     params = dict(model.named_parameters())
     assert params and all(params[k].data_ptr() == state[k].data_ptr() for k in params)     # not copied
     assert not model.training and not any(p.is_meta for p in model.parameters())
@@ -37,19 +37,22 @@ def test_the_state_tensors_become_the_weights() -> None:
 
 def test_mismatches_and_unstored_buffers_are_named() -> None:
     state = WithTable(persistent=True).state_dict()
-    assert torch.equal(load_weights(lambda: WithTable(True), state, "t").table, torch.arange(3.0))
+    assert torch.equal(load_weights(lambda: WithTable(True), state, "model.pth", "t").table, torch.arange(3.0))
     missing = r"^model\.pth: table weights do not match: 1 tensors missing \(proj\.bias\) \(a checkpoint of another"
     with pytest.raises(ModelFolderError, match=missing):
         load_weights(lambda: WithTable(True), {k: v for k, v in state.items() if k != "proj.bias"},
-                     "model.pth: table weights do not match")
+                     "model.pth", "table weights do not match")
     other = {**state, "proj.weight": torch.zeros(5, 4), **{f"extra.{i}": torch.zeros(1) for i in range(5)}}
     with pytest.raises(ModelFolderError) as caught:
-        load_weights(lambda: WithTable(True), other, "t")
-    assert str(caught.value) == ("t: 5 unexpected tensors (extra.0, extra.1, extra.2, ...); 1 tensors of another shape "
+        load_weights(lambda: WithTable(True), other, "model.pth", "t")
+    assert str(caught.value) == ("model.pth: t: 5 unexpected tensors (extra.0, extra.1, extra.2, ...); 1 tensors of another shape "
                                  "(proj.weight (5, 4) where the config makes (3, 4)) (a checkpoint of another IndexTTS "
                                  "version or model size?)")
     with pytest.raises(RuntimeError, match="WithTable tensors not in its state dict: table"):
-        load_weights(lambda: WithTable(False), {k: v for k, v in state.items() if k != "table"}, "t")
+        load_weights(lambda: WithTable(False), {k: v for k, v in state.items() if k != "table"}, "model.pth", "t")
+    broken = {**state, "proj.weight": torch.tensor([[float("nan")] * 4] * 3)}
+    with pytest.raises(ModelFolderError, match=r"^model\.pth: 1 tensor hold NaN or infinite values \(proj\.weight\)"):
+        load_weights(lambda: WithTable(True), broken, "model.pth", "t")
 
 
 def _mapped_from(tensor: torch.Tensor, path) -> bool:

@@ -133,7 +133,7 @@ M = TypeVar("M", bound=nn.Module)
 
 
 def _load_strict(build: Callable[[], M], state: dict[str, torch.Tensor], what: str, path: Path) -> M:
-    return load_weights(build, fold_weight_norm(state), f"{path}: {what} weights do not match config.yaml")
+    return load_weights(build, fold_weight_norm(state), path, f"{what} weights do not match config.yaml")
 
 
 def read_s2mel(path: str | Path, cfg: dict) -> S2Mel:
