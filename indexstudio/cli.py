@@ -182,6 +182,18 @@ def _load_engine(args: argparse.Namespace):
     return get_engine(args.engine, **options)
 
 
+def _check_lang(args: argparse.Namespace, engine) -> None:
+    """--lang as a language code ("English" -> "en"), or an InputError before any work: an engine that reads the
+    language itself (IndexTTS-2.5) checks it against its own list."""
+    from indexstudio.text.language import is_language, language_code
+    if args.lang is None or engine.language_option:
+        return
+    if not is_language(args.lang):
+        raise InputError(f"--lang {args.lang}: not a language code this knows (two letters, with a region where it "
+                         "matters: en, en-GB, fr, de, es, zh, ja, ...)")
+    args.lang = language_code(args.lang)
+
+
 def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
     """The voice asked for, or the engine's choice for `text` in `language` (--lang, else the book's tag); a voice
     asked for that speaks another language than the text's is named in a warning."""
@@ -256,6 +268,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     pauses = RenderSettings(segment_gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms)
     make_output_folder(output)              # (before an IndexTTS model's weights load)
     engine = _load_engine(args)
+    _check_lang(args, engine)
     voice = _voice(engine, args.voice, text, args.lang or "")
     controls = _controls(args, engine)
     paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens,
@@ -306,6 +319,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         make_output_folder(output)          # (before an IndexTTS model's weights load)
     book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
     engine = _load_engine(args)
+    _check_lang(args, engine)
     opening = "\n".join(chapter.text for chapter in book.chapters[:3])
     language = args.lang or book.language or detect_language(opening)
     voice = _voice(engine, args.voice, opening, args.lang or book.language)

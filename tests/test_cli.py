@@ -74,6 +74,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cuda", "--compile"),
                    "--device, --compile: not a setting of engine kokoro")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--lang", "xx"), "--lang xx: not a language code")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--emotion", "happy=0.5"),
                    "--emotion: not an option of engine kokoro")
     empty = tmp_path / "empty.txt"

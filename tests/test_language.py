@@ -2,7 +2,7 @@
 import pytest
 
 from indexstudio.errors import InputError
-from indexstudio.text.language import detect_language
+from indexstudio.text.language import detect_language, is_language, language_code
 
 FRENCH = "Le 14 juillet 1789, à 10h30, Mme Dupont a payé 25,50 € pour trois kilos de pommes. C'était l'été."
 GERMAN = "Am 3. Oktober 1990 wurde Deutschland wiedervereinigt. Es war ein schöner Tag für alle Menschen."
@@ -45,3 +45,9 @@ def test_a_book_that_names_no_language_gets_a_voice_of_the_language_it_is_writte
     else:
         with pytest.raises(InputError, match="reads as language 'fr'"):
             kokoro.voice_for(FRENCH)
+
+
+def test_language_names_and_codes_are_told_from_unknown_ones():
+    assert [language_code(t) for t in ("English", "fra", "en-GB", "zh")] == ["en", "fr", "en-GB", "zh"]
+    assert all(is_language(t) for t in ("en", "en-GB", "English", "fra", "sw", "zh-Hant"))
+    assert not any(is_language(t) for t in ("xx", "engl", "", "q-1"))

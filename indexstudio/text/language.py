@@ -117,3 +117,9 @@ def iso639_2(tag: str) -> str:
     primary = language_code(tag).partition("-")[0].lower()
     return next((code for code, two in _LANGUAGE_CODES.items() if two == primary and len(code) == 3 and code.isascii()),
                 "")
+
+
+def is_language(tag: str) -> bool:
+    """Whether `tag` names a language this package knows ("en", "en-GB", "English", "fra"; not "xx")."""
+    primary = language_code(tag).partition("-")[0].lower()
+    return primary in BOOK_LANGUAGES or primary in _LANGUAGE_CODES.values()
