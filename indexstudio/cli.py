@@ -302,7 +302,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from indexstudio.audio.output import Metadata, cover_image, format_of, make_output_folder
-    from indexstudio.books.reader import Limits, read_book
+    from indexstudio.books.reader import Limits, book_tags, read_book
     from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
     from indexstudio.pipeline.plan import chapter_selection, make_plan
     from indexstudio.text.language import detect_language
@@ -328,8 +328,10 @@ def cmd_book(args: argparse.Namespace) -> int:
     chapters_in_book = len(plan.chapters)
     if args.chapters:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
+    tags = book_tags(book.extra)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=language)
+                    language=language, year=args.year or tags["year"], publisher=args.publisher or tags["publisher"],
+                    description=args.description or tags["description"])
     if args.cover:
         cover = Path(args.cover)
         if not cover.is_file():
@@ -536,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
     p.add_argument("--narrator", help="narrator tag")
+    p.add_argument("--year", help="year tag (default: the year of the book's date)")
+    p.add_argument("--publisher", help="publisher tag (default: from the book)")
+    p.add_argument("--description", help="description tag, the blurb players show (default: from the book)")
     p.add_argument("--cover", help="cover image (JPEG or PNG as it is, other images converted to PNG; default: from "
                                    "the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")

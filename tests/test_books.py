@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from indexstudio.books.reader import Limits, read_book
+from indexstudio.books.reader import Limits, book_tags, read_book
 from indexstudio.errors import InputError
 
 
@@ -399,3 +399,11 @@ def test_a_chinese_texts_lines_are_its_paragraphs_and_its_joined_titles_pause_in
     english = tmp_path / "e.txt"
     english.write_text("Chapter 1\n\nIt was a dark and stormy\nnight, and the rain fell.\n", encoding="utf-8")
     assert read_book(english).chapters[0].text == "It was a dark and stormy\nnight, and the rain fell."
+
+
+def test_front_matter_gives_year_publisher_and_description(tmp_path):
+    path = tmp_path / "b.md"
+    path.write_text("---\ntitle: T\ndate: 1843-12-19\npublisher: Chapman & Hall\nsummary: A ghost story.\n---\n\n"
+                    "# One\n\nMarley was dead.\n", encoding="utf-8")
+    assert book_tags(read_book(path).extra) == {"year": "1843", "publisher": "Chapman & Hall",
+                                                "description": "A ghost story."}

@@ -189,6 +189,11 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     written = m4b.stat().st_mtime_ns                 # the same command again: nothing to render, nothing to write
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(m4b), "--mode", "batch", "--bucket-size", "4")
     assert r.returncode == 0 and r.stdout.startswith("unchanged") and m4b.stat().st_mtime_ns == written, r.stdout
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(m4b), "--mode", "batch", "--bucket-size", "4",
+            "--year", "2026", "--publisher", "IndexStudio Press", "--description", "Three chapters by the sea.")
+    assert r.returncode == 0 and r.stdout.startswith("wrote"), r.stderr     # new tags: written again, not rendered
+    tags = probe(m4b)["tags"]
+    assert tags["date"] == "2026" and tags["description"] == "Three chapters by the sea."
 
     mp3 = tmp_path / "sample.mp3"
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample.work"))

@@ -5,7 +5,7 @@ import zipfile
 import pytest
 from helpers.synthetic_engine import SyntheticEngine
 
-from indexstudio.books.reader import read_book
+from indexstudio.books.reader import book_tags, read_book
 from indexstudio.errors import InputError
 from indexstudio.pipeline.plan import make_plan
 
@@ -228,3 +228,16 @@ def test_a_broken_navigation_document_leaves_the_headings_to_make_chapters(tmp_p
     with caplog.at_level(logging.WARNING, logger="indexstudio"):
         assert chapters(path) == [("One", "One", "First."), ("Two", "Two", "Second.")]
     assert "its navigation document is broken" in caplog.text
+
+
+def test_date_publisher_and_description_become_the_audiobooks_tags(tmp_path):
+    """An EPUB's dc:date (its year), dc:publisher and dc:description (escaped HTML, as stores write it) are the
+    audiobook's year, publisher and description; a book without them gives empty tags."""
+    meta = ('<dc:date>1843-12-19T00:00:00+00:00</dc:date><dc:publisher>Chapman &amp; Hall</dc:publisher>'
+            '<dc:description>&lt;p&gt;A &lt;i&gt;ghost&lt;/i&gt; story\n of Christmas.&lt;/p&gt;</dc:description>')
+    book = read_book(make_epub(tmp_path / "b.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")],
+                               metadata=meta))
+    assert book_tags(book.extra) == {"year": "1843", "publisher": "Chapman & Hall",
+                                     "description": "A ghost story of Christmas."}
+    plain = read_book(make_epub(tmp_path / "p.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")]))
+    assert book_tags(plain.extra) == {"year": "", "publisher": "", "description": ""}

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from helpers.readback import decode, probe
 
 from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of
@@ -19,7 +20,8 @@ def _write(path, fmt=None, seconds=(1.3, 2.2, 0.9), titles=None, **writer):
         marks.append(ChapterMark(titles[i] if titles else f"Part {i + 1}", pos, pos + n))
         pos += n
     meta = Metadata(title="Title T", author="Author A", narrator="Narrator N", cover=PNG, cover_type="image/png",
-                    chapters=marks, language="en-GB")
+                    chapters=marks, language="en-GB", year="1843", publisher="Chapman & Hall",
+                    description="A ghost story of Christmas.")
     with AudioWriter(path, SR, fmt, meta, **writer) as w:
         for m in marks:
             t = np.arange(m.end - m.start) / SR
@@ -53,6 +55,8 @@ def test_m4b_is_tagged_as_an_audiobook(tmp_path):
     assert tags["\xa9nam"] == ["Title T"] and tags["\xa9ART"] == ["Author A"]
     assert bytes(tags["----:com.apple.iTunes:NARRATOR"][0]) == b"Narrator N"
     assert bytes(tags["covr"][0]) == PNG
+    assert tags["\xa9day"] == ["1843"] and tags["\xa9pub"] == ["Chapman & Hall"]
+    assert tags["desc"] == ["A ghost story of Christmas."]
     assert len(probe(path)["chapters"]) == 3        # tagging kept the chapters
     assert path.read_bytes()[4:12] == b"ftypM4B "   # the audiobook brand, as iTunes writes it
 
@@ -66,6 +70,19 @@ def test_mp3_cover_and_narrator(tmp_path):
     assert id3.getall("TXXX:NARRATOR")[0].text == ["Narrator N"]
     assert len(id3.getall("CHAP")) == 3
     assert id3.getall("TLAN")[0].text == ["eng"]         # ID3 wants ISO 639-2 ("en" is no language there)
+    assert str(id3.getall("TDRC")[0].text[0]) == "1843" and id3.getall("TPUB")[0].text == ["Chapman & Hall"]
+    assert id3.getall("TXXX:comment")[0].text == ["A ghost story of Christmas."]     # (ffmpeg's; ffprobe's comment)
+
+
+def test_opus_and_wav_carry_year_publisher_and_description(tmp_path):
+    from mutagen.oggopus import OggOpus
+    _write(tmp_path / "book.opus")
+    tags = OggOpus(tmp_path / "book.opus")
+    assert tags["DATE"] == ["1843"] and tags["PUBLISHER"] == ["Chapman & Hall"]
+    assert "A ghost story of Christmas." in tags.get("DESCRIPTION", []) + tags.get("COMMENT", [])
+    _write(tmp_path / "book.wav")
+    with sf.SoundFile(tmp_path / "book.wav") as wav:
+        assert wav.date == "1843" and wav.comment == "A ghost story of Christmas."
 
 
 def test_mp3_chapters_stay_in_time_order_whatever_their_titles(tmp_path):

@@ -48,7 +48,9 @@ class Metadata:
     author: str = ""
     narrator: str = ""
     language: str = ""
-    comment: str = ""
+    year: str = ""
+    publisher: str = ""
+    description: str = ""         # the blurb: M4B's description, MP3's and WAV's comment, Opus's DESCRIPTION
     cover: bytes | None = None
     cover_type: str = "image/jpeg"
     chapters: list[ChapterMark] = field(default_factory=list)
@@ -166,7 +168,9 @@ def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
     """ffmpeg's metadata file: global tags, then one [CHAPTER] block per chapter (millisecond timebase)."""
     lines = [";FFMETADATA1"]
     tags = {"title": meta.title, "album": meta.title, "artist": meta.author, "album_artist": meta.author,
-            "composer": meta.narrator, "comment": meta.comment, "genre": "Audiobook",
+            "composer": meta.narrator, "date": meta.year, "genre": "Audiobook",
+            "publisher": meta.publisher if fmt != "m4b" else "",     # (ffmpeg's MP4 muxer drops it: tag_file)
+            "description" if fmt in ("m4b", "opus") else "comment": meta.description,
             "language": iso639_2(meta.language) if fmt == "mp3" else meta.language,     # (ID3's TLAN: "eng")
             "NARRATOR": meta.narrator if fmt == "mp3" else ""}      # (MP3: a TXXX frame)
     lines += [f"{k}={_escape(v)}" for k, v in tags.items() if v]
@@ -223,7 +227,7 @@ class AudioWriter:
             except (sf.LibsndfileError, OSError) as exc:
                 raise InputError(f"cannot write {self.path}: {exc}") from exc
             for tag, value in (("title", self.meta.title), ("album", self.meta.title), ("artist", self.meta.author),
-                               ("comment", self.meta.comment)):
+                               ("date", self.meta.year), ("comment", self.meta.description)):
                 if value:
                     setattr(self._wav, tag, value)       # (a LIST INFO chunk; WAV holds no chapter marks)
         else:
@@ -320,13 +324,16 @@ def _remove_stale_partials(path: Path) -> None:
 
 
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
-    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator (MP3: ffmpeg writes them all)."""
+    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher (MP3: ffmpeg writes
+    them all)."""
     if fmt == "m4b":
         from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
         mp4 = MP4(path)
         mp4["stik"] = [2]                       # media kind: audiobook
         if meta.narrator:
             mp4["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(meta.narrator.encode("utf-8"))]
+        if meta.publisher:
+            mp4["\xa9pub"] = [meta.publisher]
         if meta.cover:
             kind = MP4Cover.FORMAT_PNG if meta.cover_type.endswith("png") else MP4Cover.FORMAT_JPEG
             mp4["covr"] = [MP4Cover(meta.cover, imageformat=kind)]

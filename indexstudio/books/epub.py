@@ -10,6 +10,7 @@ bomb is refused), and DRM-protected books are named as such.
 """
 from __future__ import annotations
 
+import html
 import io
 import logging
 import re
@@ -461,6 +462,9 @@ def _book(doc, path: Path, chapters: list[Chapter]) -> Book:
 
     book = Book(title=meta("title") or title_from_path(path), chapters=chapters, author=_creators(doc),
                 language=language_code(meta("language")))
+    blurb = re.sub(r"<[^>]+>", " ", html.unescape(meta("description")))     # (often escaped HTML)
+    book.extra = {k: v for k, v in (("date", meta("date")), ("publisher", meta("publisher")),
+                                    ("description", " ".join(blurb.split()))) if v}
     cover = _cover(doc)
     if cover:
         book.cover, book.cover_type = cover

@@ -77,6 +77,15 @@ class Book:
     extra: dict = field(default_factory=dict)
 
 
+def book_tags(extra: dict) -> dict[str, str]:
+    """The year, publisher and description a book's metadata gives (EPUB's, Markdown front matter's), as the
+    audiobook's tags take them: the year alone of a date ("2004-12-19T00:00:00" -> "2004")."""
+    year = re.search(r"\b[12]\d{3}\b", str(extra.get("date") or extra.get("year") or ""))
+    description = extra.get("description") or extra.get("summary") or extra.get("abstract") or ""
+    return {"year": year.group() if year else "", "publisher": str(extra.get("publisher") or ""),
+            "description": " ".join(str(description).split())}
+
+
 def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
 

@@ -387,7 +387,8 @@ class Job:
                [self.settings.segment_gap_ms, self.settings.paragraph_gap_ms, self.settings.chapter_gap_ms,
                 self.settings.lead_ms, self.settings.tail_ms, self.settings.sample_rate],
                self.settings.bitrate, fmt, metadata.title, metadata.author,
-               metadata.narrator, metadata.language, metadata.comment, metadata.cover_type,
+               metadata.narrator, metadata.language, metadata.year, metadata.publisher, metadata.description,
+               metadata.cover_type,
                hashlib.sha256(metadata.cover or b"").hexdigest()]
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
 
