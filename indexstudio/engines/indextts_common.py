@@ -96,6 +96,10 @@ class RuntimeSettings:
         if self.gpt_weights != "fp32" and device.type != "cpu":
             raise EngineError(f"--gpt-weights {self.gpt_weights} is a CPU mode; on {device.type} use "
                               "--dtype float16 or bfloat16")
+        if self.gpt_weights != "fp32" and not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+            log.warning("--gpt-weights %s: this CPU has no AVX-512 (%s), and there the weight-only copies decode "
+                        "slower than fp32 (bf16 0.31x, int8 0.39x with 8 segments on a 2-core AMD EPYC Zen 3; "
+                        "BENCHMARKS.md): leave it at fp32", self.gpt_weights, torch.backends.cpu.get_cpu_capability())
         if self.s2mel_dtype == torch.float16 and device.type == "cpu":
             raise EngineError("--s2mel-dtype float16 needs a GPU; on CPU use bfloat16 (fast where the CPU has AMX)")
         if self.compile_s2mel or self.compile_decode:
