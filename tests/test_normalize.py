@@ -72,6 +72,11 @@ from indexstudio.text.normalize import normalize_text
      "Baker Street. Doctor Jones said it was minus five degrees Celsius, ten to fifteen kilograms."),
     ("At 221B Baker Street in the '90s, see vol. II.",
      "At two hundred and twenty-one B Baker Street in the nineties, see volume two."),
+    ("The ship carried 1347 passengers in 1347 and 2024 votes.",
+     "The ship carried one thousand three hundred and forty-seven passengers in thirteen forty-seven and two "
+     "thousand and twenty-four votes."),
+    ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
+     "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),
 ])
 def test_english(written, spoken):
     assert normalize_text(written, "en-us") == spoken

@@ -286,6 +286,22 @@ def _expand_abbreviations(text: str) -> str:
     return _ABBR_RE.sub(_abbreviation, text)
 
 
+# a four-digit number that counts a plural ("1347 passengers", "2024 votes"; "in 1347 ships" and "1500 men" stay
+# years and hundreds, which read well either way), and the words ending in s that are no plural
+_NO_PLURAL = ("this thus was has his its does plus always perhaps besides sometimes whereas unless across towards "
+              "afterwards nevertheless yes").split()
+_COUNTED = re.compile(r"(?<![\w,.$£€¥#-])(1[1-9]\d[1-9]|1[1-9][1-9]\d|20\d[1-9]|20[1-9]\d)"
+                      rf"(?=\s+(?:(?!(?:{'|'.join(_NO_PLURAL)})\b)[a-z]+[^s\W]s|people|men|women|children)\b)")
+# before a year, or before a number that names a thing ("Flight 1347", read as a year is: thirteen forty-seven)
+_YEAR_CUE = re.compile(r"(?i:\b(?:in|by|of|to|since|until|circa|from|year|c\.|flight|room|route|bus|gate|train|"
+                       r"platform|no\.|number|model|suite|unit|highway|track|channel))\s+$")
+
+
+def _counted(text: str) -> str:
+    return _COUNTED.sub(lambda m: m.group(0) if _YEAR_CUE.search(text[max(0, m.start() - 10):m.start()])
+                        else _cardinal(m.group(1)), text)
+
+
 def normalize_english(text: str, day_first: bool = False) -> str:
     """Spell out what an English reader would say aloud."""
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
@@ -354,6 +370,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     # Decades and years: the 1990s, in 1984, in 1066.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
     text = re.sub(r"(?<!\w)['’]([1-9]0)s\b", _decade, text)         # the '90s
+    text = _counted(text)                                           # 1347 passengers: a count, not a year
     text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
     text = re.sub(r"(?i:\b(in|since|circa|year)\s)(10\d\d)(?!\d|,\d|\.\d)",
                   lambda m: f"{m.group(1)} {_year(int(m.group(2)))}", text)
