@@ -205,16 +205,18 @@ def test_epub_matter_the_book_does_not_mark_and_headings_set_as_paragraphs_or_im
         ("ded.xhtml", "<p>For my mother.</p>"),
         ("c1.xhtml", '<p class="chapter-title">CHAPTER ONE</p><p class="first">It began.</p>'),
         ("c2.xhtml", '<h1><img src="c2.png" alt="Chapter Two"/></h1><p>It went on.</p>'),
+        ("c3.xhtml", '<h1><img src="f.png" alt="decorative flourish"/>Chapter Three</h1><p>It ended.</p>'),
         ("index.xhtml", '<p class="index">apple, 4, 12-15</p><p class="index">orchard, 22</p>'),
     ]
     path = make_epub(tmp_path / "retail.epub", documents, toc=[
         ("copy.xhtml", "Copyright"), ("ded.xhtml", "Dedication"), ("c1.xhtml", "Chapter 1"), ("c2.xhtml", "Chapter 2"),
-        ("index.xhtml", "Index")])
+        ("c3.xhtml", "Chapter 3"), ("index.xhtml", "Index")])
     book = read_book(path)
     assert [(c.title, c.heading, c.text, c.read_title) for c in book.chapters] == [
         ("Dedication", "", "For my mother.", False),          # a label, not a heading: not said
         ("Chapter 1", "CHAPTER ONE", "It began.", True),       # said once, as printed
-        ("Chapter 2", "Chapter Two", "It went on.", True)]
+        ("Chapter 2", "Chapter Two", "It went on.", True),
+        ("Chapter 3", "Chapter Three", "It ended.", True)]        # an ornament's alt text beside words: not said
     untitled = make_epub(tmp_path / "tail.epub", [("c1.xhtml", "<h1>One</h1><p>Text.</p>"),
                                                    ("copy.xhtml", "<p>All rights reserved.</p>")],
                          toc=[("c1.xhtml", "One")])

@@ -124,6 +124,9 @@ def _lists_contents(el) -> bool:
     return sum(length(a) for a in links) >= 0.6 * (length(el) - headings)
 
 
+_HEADING_IMAGE = re.compile("\x02[^\x03]*\x03")     # the alt text of an image inside a heading
+
+
 class _Paragraphs:
     """Walks a document in reading order: block elements end paragraphs, inline ones run on, <br/> breaks."""
 
@@ -146,9 +149,10 @@ class _Paragraphs:
             return
         if tag == "img":         # an illustrated initial is a letter of the first word, a heading set as an image
             alt = (el.get("alt") or "").strip()   # says its alt text; other images say nothing
-            if (len(alt) == 1 and alt.isalpha() or alt and any(_DROP_CAP_CLASS.search(c) for c in _classes(el))
-                    or alt and self._in_heading):
+            if len(alt) == 1 and alt.isalpha() or alt and any(_DROP_CAP_CLASS.search(c) for c in _classes(el)):
                 self._text.append(alt)
+            elif alt and self._in_heading:         # (only where the heading has no words of its own: not a
+                self._text.append(f"\x02{alt}\x03")   # "decorative flourish" beside "Chapter One")
             self._text.append(el.tail or "")
             return
         block = tag in _BLOCKS and not any(_DROP_CAP_CLASS.search(c) for c in _classes(el))
@@ -167,7 +171,9 @@ class _Paragraphs:
     def flush(self, opening: bool = False) -> None:
         """End the paragraph gathered so far; at the opening of a block, a lone letter is a drop cap that
         begins the block's first word ("T" + "he day began")."""
-        text = tidy("".join(self._text))
+        text = "".join(self._text)
+        without_images = _HEADING_IMAGE.sub("", text)
+        text = tidy(without_images if has_speech(without_images) else text.replace("\x02", " ").replace("\x03", " "))
         self._text = [text] if opening and len(text) == 1 and text.isalpha() else []
         if self._text:
             return
