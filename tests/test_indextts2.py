@@ -537,3 +537,10 @@ def test_weight_only_modes_are_named_as_slower_on_a_cpu_without_avx512(monkeypat
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     RuntimeSettings("int8").check(torch.device("cpu"))
     assert "slower than fp32" not in caplog.text
+
+
+def test_a_max_mel_tokens_over_the_model_is_said_before_the_weights_load(caplog):
+    fresh = IndexTTS2Engine(FOLDER)
+    fresh.check_options({"max_mel_tokens": "4321"})
+    assert "max_mel_tokens 4321 is over this model's 250 mel positions: 250 are used" in caplog.text
+    assert fresh._model is None                      # (the CLI checks options before anything loads)

@@ -269,13 +269,17 @@ class DecodingOptions:
             if bad:
                 raise InputError(message)
 
-    def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
-        """The search settings, with max_mel_tokens capped to the model's mel position table."""
+    def mel_tokens(self, model_limit: int) -> int:
+        """max_mel_tokens capped to the model's mel position table (said once where it is over)."""
         if self.max_mel_tokens > model_limit:
             warn_once(f"max_mel_tokens {self.max_mel_tokens} is over this model's {model_limit} mel positions: "
                       f"{model_limit} are used")
+        return min(self.max_mel_tokens, model_limit)
+
+    def decoding(self, stop_token: int, model_limit: int) -> DecodingConfig:
+        """The search settings, with max_mel_tokens capped to the model's mel position table."""
         return DecodingConfig(
-            max_new_tokens=min(self.max_mel_tokens, model_limit), stop_token=stop_token, do_sample=self.do_sample,
+            max_new_tokens=self.mel_tokens(model_limit), stop_token=stop_token, do_sample=self.do_sample,
             num_beams=self.num_beams, temperature=self.temperature, top_k=self.top_k or None, top_p=self.top_p,
             repetition_penalty=self.repetition_penalty, length_penalty=self.length_penalty,
         )
@@ -338,7 +342,8 @@ class IndexTTSEngine(Engine):
                                   _parse("compile_decode", "bool", compile_decode))
         runtime.check(torch_device)
         self.check_settings(runtime)
-        self.text_positions = UnifiedVoiceConfig.from_gpt_section(gpt_section(folder.config)).max_text_tokens
+        positions = UnifiedVoiceConfig.from_gpt_section(gpt_section(folder.config))
+        self.text_positions, self.mel_positions = positions.max_text_tokens, positions.max_mel_tokens
         self._stack = (folder, torch_device, torch_dtype, runtime)
         self._model: Any = None
         self._loading = threading.Lock()
@@ -421,9 +426,10 @@ class IndexTTSEngine(Engine):
         return self.frontend.normalize(text)
 
     def check_options(self, options: dict[str, Any]) -> DecodingOptions:
-        """The options, validated against this model too (its text position table), before any work starts."""
+        """The options, validated against this model too (its text and mel position tables), before any work starts."""
         opts = self.options_type.from_mapping(options)
         if opts.max_text_tokens_per_segment > self.text_positions:
             raise InputError(f"max_text_tokens_per_segment {opts.max_text_tokens_per_segment} is over this model's "
                              f"{self.text_positions} text positions")
+        opts.mel_tokens(self.mel_positions)         # (a cap said before the weights load, not after)
         return opts
