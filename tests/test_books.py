@@ -379,10 +379,12 @@ def test_a_chinese_line_with_a_latin_annotation_under_a_heading_is_text(tmp_path
 @pytest.mark.parametrize("text, encoding", [
     ("Café au lait.", "cp1252"), ("Das Mädchen.", "cp1252"), ("It costs €5.", "cp1252"), ("“Hi”", "cp1252"),
     ("你好。", "gb18030"), ("他走了，沒有回頭。", "gb18030"), ("\ufeffHello", "utf-16-le"),
+    ("他說我們明天去北京。", "big5"), ("ありがとう。", "shift_jis"), ("今日はいい天気ですね。", "shift_jis"),
+    ("Привет, как дела?", "cp1251"), ("Да.", "cp1251"), ("龙凤呈祥", "gb18030"),
 ])
 def test_a_few_words_not_in_utf8_are_read_right(text, encoding):
     """charset_normalizer guesses wildly on a few bytes (`speak -` from a cp1252 terminal): "Café." came back as
-    "Cafﻠ.", GB18030 "你好" as "斕疑"."""
+    "Cafﻠ.", GB18030 "你好" as "斕疑"; Big5, Shift-JIS and cp1251 lines came out as GB18030 or cp1252 garbage."""
     from indexstudio.books.reader import decode_text
     assert decode_text(text.encode(encoding), "standard input") == text.lstrip("\ufeff")
 

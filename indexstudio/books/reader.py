@@ -98,16 +98,38 @@ CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trai
 SHORT_TEXT_BYTES = 200     # below this charset_normalizer guesses wildly ("Café." came back as "Cafﻠ.")
 
 
+# the commonest Chinese characters, simplified and traditional: the right reading of a few legacy-encoded lines
+# holds many of them, a wrong one (Big5 bytes read as GB18030, Shift-JIS ones as either) next to none
+_COMMON_HAN = set("的一是不了在人有我他这這个個们們中来來上大为為和国國地到以说說时時要就出会會也你对對生能而子那得"
+                  "于着著下自之年过過发發后後作里裡用道行所然家种種事成方多经經么麼去法学學如都同现現当當没沒动動"
+                  "面起看定天分还還进進好小部其些主样樣理心她本前开開但因只从從想实實日明今")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
 def _short_legacy_text(data: bytes) -> str:
-    """A few lines that are not UTF-8: Chinese (GB18030) where that reading is mostly Han characters - a
-    cp1252 "Mädchen" reads in GB18030 as one stray Han character among Latin letters - else Western European."""
-    try:
-        chinese = data.decode("gb18030")
-        if han_share(chinese) >= 0.5:
-            return chinese
-    except UnicodeDecodeError:
-        pass
-    return data.decode("cp1252", errors="replace").replace("\ufffd", "")
+    """A few lines that are not UTF-8 (too few for charset-normalizer to judge): Chinese (GB18030 or Big5) or
+    Japanese (Shift-JIS) where one of those readings holds the commonest characters and kana - a cp1252
+    "Mädchen" reads in GB18030 as one stray Han character -, else Russian or Ukrainian (cp1251) where that
+    reading is nearly all Cyrillic letters, else Chinese of rarer characters, else Western European (cp1252)."""
+    best, score, chinese = "", 0, ""
+    for encoding in ("gb18030", "big5", "shift_jis"):
+        try:
+            reading = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        hits = sum(c in _COMMON_HAN for c in reading) + (len(_KANA.findall(reading)) if encoding == "shift_jis" else 0)
+        if han_share(reading) >= 0.5 or hits and encoding == "shift_jis":
+            chinese = chinese or reading
+            if hits > score:
+                best, score = reading, hits
+    if best:
+        return best
+    cyrillic = data.decode("cp1251")
+    letters = [c for c in cyrillic if c.isalpha()]
+    symbols = [c for c in cyrillic if ord(c) > 127 and not c.isalpha() and c not in "«»—–…№„“”‘’\xa0"]
+    if letters and not symbols and sum("\u0410" <= c <= "\u044f" or c in "Ёё" for c in letters) > 0.85 * len(letters):
+        return cyrillic            # (GB18030 bytes read as cp1251 hold symbols and rare letters: "Бъ·піКПй")
+    return chinese or data.decode("cp1252", errors="replace").replace("\ufffd", "")    # (rare characters only)
 
 
 def decode_text(data: bytes, path: Path | str) -> str:
