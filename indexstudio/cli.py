@@ -88,6 +88,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                                                              "2.5: 0.5 to 2)")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")
     p.add_argument("--max-segment-tokens", type=int, default=120, help="longest segment, in tokens (default 120)")
+    p.add_argument("--lexicon", metavar="FILE",
+                   help="your pronunciations: a UTF-8 file of `written = spoken` lines (Hermione = Her-my-oh-nee), "
+                        "whole words in their case; a book re-renders only the segments they change")
     p.add_argument("--lang", help="the text's language (en, fr, zh, ja, ...): the embedded engine speaks with a voice "
                                   "of it, over the book's own tag and the language its text reads as; IndexTTS-2.5 "
                                   "reads the text as it (default: guessed from the script of each segment)")
@@ -182,6 +185,11 @@ def _load_engine(args: argparse.Namespace):
     return get_engine(args.engine, **options)
 
 
+def _lexicon(args: argparse.Namespace):
+    from indexstudio.text.lexicon import Lexicon
+    return Lexicon.load(args.lexicon) if args.lexicon else None
+
+
 def _check_lang(args: argparse.Namespace, engine) -> None:
     """--lang as a language code ("English" -> "en"), or an InputError before any work: an engine that reads the
     language itself (IndexTTS-2.5) checks it against its own list."""
@@ -265,12 +273,16 @@ def cmd_speak(args: argparse.Namespace) -> int:
     output = Path(args.output)
     fmt = format_of(output, args.format)
     _check_bitrate(args, fmt)
+    lexicon = _lexicon(args)
     pauses = RenderSettings(segment_gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms)
     make_output_folder(output)              # (before an IndexTTS model's weights load)
     engine = _load_engine(args)
     _check_lang(args, engine)
     voice = _voice(engine, args.voice, text, args.lang or "")
     controls = _controls(args, engine)
+    if lexicon:
+        text = lexicon.apply(text)
+        print(lexicon.summary(), file=sys.stderr)
     paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens,
                                     engine.count_tokens)
     segments = [segment for paragraph in paragraphs for segment in paragraph]
@@ -312,6 +324,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     if output.resolve() == Path(args.file).resolve():
         raise InputError(f"the output {output} is the book itself: give another -o")
     _check_bitrate(args, fmt)
+    lexicon = _lexicon(args)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
                               bitrate=args.bitrate, sample_rate=args.sample_rate)
@@ -324,7 +337,9 @@ def cmd_book(args: argparse.Namespace) -> int:
     language = args.lang or book.language or detect_language(opening)
     voice = _voice(engine, args.voice, opening, args.lang or book.language)
     controls = _controls(args, engine)
-    plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles)
+    plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles, lexicon=lexicon)
+    if lexicon:
+        print(lexicon.summary(), file=sys.stderr)
     chapters_in_book = len(plan.chapters)
     if args.chapters:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))

@@ -1,5 +1,6 @@
 """The command line, run as a user runs it."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
                    "--device, --compile: not a setting of engine kokoro")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--lang", "xx"), "--lang xx: not a language code")
+    _fails_cleanly(run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(tmp_path / "x.m4b"), "--lexicon",
+                       str(tmp_path / "names.txt")), "names.txt not found")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--emotion", "happy=0.5"),
                    "--emotion: not an option of engine kokoro")
     empty = tmp_path / "empty.txt"
@@ -216,6 +219,16 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     rows = [line.split() for line in lines[2:5]]
     assert [row[0] for row in rows] == ["1", "2", "3"] and all(row[-1] == row[-4] for row in rows)  # all rendered
     assert sorted(p.name for p in work.rglob("*")) == before and not (tmp_path / "x.m4b").exists()
+    # a lexicon respells a word: the segments that hold it are no longer rendered, the rest are
+    (tmp_path / "names.txt").write_text("# how it is said\nKeeper = Kiper\n", encoding="utf-8")
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(tmp_path / "x.m4b"), "--work-dir", str(work),
+            "--show-text", "--lexicon", str(tmp_path / "names.txt"))
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"lexicon \S*names.txt: \d+ replacements by 1 of 1 entries", r.stderr)
+    respelled = [line for line in r.stdout.splitlines() if line.strip().startswith("[")]
+    assert any("Kiper" in line for line in respelled) and not any("Keeper" in line for line in respelled)
+    totals = r.stdout.splitlines()[-1]
+    assert int(totals.split("; ")[1].split()[0]) < len(respelled)     # those segments are to render again
     # one chapter alone, from the segments the whole book left
     ch2 = tmp_path / "ch2.opus"
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(ch2), "--work-dir", str(work), "--chapters", "2")

@@ -15,6 +15,7 @@ from indexstudio.engines.base import Controls
 from indexstudio.errors import EngineError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
 from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan
+from indexstudio.text.lexicon import Lexicon
 
 BOOK = Book("Test Book", [
     Chapter("Chapter One", "The first sentence is here. A second sentence follows it closely. And a third one."),
@@ -107,6 +108,19 @@ def test_edited_text_rerenders_only_the_changed_segment(tmp_path):
     engine2 = SyntheticEngine()
     render_book(plan, engine2, "tone", tmp_path / "b.wav", tmp_path / "w")
     assert engine2.rendered == ["A different second sentence."]
+
+
+def test_a_lexicon_entry_rerenders_only_the_segments_it_changes(tmp_path):
+    """A pronunciation fixed after the book was rendered costs the segments that hold the word, and the
+    chapter title is respelled as the text is."""
+    book = Book("Test Book", [Chapter("Hermione", "Hermione smiled. The rain fell. The wind rose.")])
+    engine = SyntheticEngine()
+    render_book(make_plan(book, engine, "tone"), engine, "tone", tmp_path / "b.wav", tmp_path / "w")
+    lexicon = Lexicon({"Hermione": "Her-my-oh-nee"})
+    again = SyntheticEngine()
+    render_book(make_plan(book, again, "tone", lexicon=lexicon), again, "tone", tmp_path / "b.wav", tmp_path / "w")
+    assert sorted(again.rendered) == ["Her-my-oh-nee smiled.", "Her-my-oh-nee."]
+    assert lexicon.uses == {"Hermione": 2}
 
 
 def test_normal_mode_hands_the_engine_consecutive_segments_bucket_size_at_a_time(tmp_path):

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from indexstudio.books.reader import Book, has_speech
 from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
+from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.normalize import roman_value
 from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_paragraphs
 
@@ -92,14 +93,17 @@ def chapter_selection(spec: str, count: int) -> list[int]:
 
 
 def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_MAX_TOKENS,
-              read_titles: bool = True) -> Plan:
-    """Normalise and segment every chapter for `engine` speaking with `voice`."""
+              read_titles: bool = True, lexicon: Lexicon | None = None) -> Plan:
+    """Normalise and segment every chapter for `engine` speaking with `voice`, the `lexicon`'s spoken forms
+    put in first."""
     language = engine.language_of(voice)
+    respell = lexicon.apply if lexicon else str
     segments: list[Segment] = []
     titles: list[str] = []
     for chapter in book.chapters:
-        paragraphs = segment_paragraphs(engine.normalize(chapter.text, language), max_tokens, engine.count_tokens)
-        spoken = _numbered(chapter.heading or chapter.title)
+        paragraphs = segment_paragraphs(engine.normalize(respell(chapter.text), language), max_tokens,
+                                        engine.count_tokens)
+        spoken = respell(_numbered(chapter.heading or chapter.title))
         if read_titles and chapter.read_title and has_speech(spoken):
             title = engine.normalize(spoken, language).rstrip()
             paragraphs.insert(0, [title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else ".")])

@@ -1,0 +1,77 @@
+"""A pronunciation lexicon: the user's own spoken forms for names and words the engines misread.
+
+One entry a line, `written = spoken` ("Hermione = Her-my-oh-nee", "SQL = sequel", "C# = C sharp");
+a line that starts with `#` is a comment.  Entries match whole words, in their letter case, the
+longest first; CJK text has no spaces between words, so a side that is CJK matches inside a run of
+it.  The spoken form is text as the engine reads it (IndexTTS-2.5's `<word|PRON>` annotations
+included) and goes through the normaliser like the rest.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from indexstudio.errors import InputError
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+class Lexicon:
+    def __init__(self, entries: dict[str, str], source: str = "lexicon"):
+        self.entries = entries
+        self.source = source
+        self.uses: Counter[str] = Counter()
+        alternatives = []
+        for written in sorted(entries, key=len, reverse=True):
+            before = r"(?<!\w)" if re.match(r"\w", written) and not _CJK.match(written) else ""
+            after = r"(?!\w)" if re.search(r"\w$", written) and not _CJK.search(written[-1]) else ""
+            alternatives.append(before + re.escape(written) + after)
+        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Lexicon":
+        """The lexicon in `path` (UTF-8), or an InputError naming the file and the line at fault."""
+        path = Path(path)
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except FileNotFoundError:
+            raise InputError(f"lexicon {path} not found") from None
+        except UnicodeDecodeError:
+            raise InputError(f"lexicon {path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise InputError(f"cannot read lexicon {path}: {exc.strerror}") from None
+        entries: dict[str, str] = {}
+        where: dict[str, int] = {}
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            written, sep, spoken = line.partition("=")
+            written, spoken = " ".join(written.split()), " ".join(spoken.split())
+            if not sep or not written:
+                raise InputError(f"{path}, line {number}: expected `written = spoken`, got {line!r}")
+            if written in entries:
+                raise InputError(f"{path}, line {number}: {written!r} is in the lexicon already (line {where[written]})")
+            entries[written], where[written] = spoken, number
+        return cls(entries, str(path))
+
+    def apply(self, text: str) -> str:
+        """`text` with every entry's written form replaced by its spoken form (counted in `uses`)."""
+        if self._pattern is None:
+            return text
+
+        def spoken(match: re.Match) -> str:
+            self.uses[match.group()] += 1
+            return self.entries[match.group()]
+        return self._pattern.sub(spoken, text)
+
+    def summary(self) -> str:
+        """How the lexicon served a text: replacements made, and the entries never found (typos?)."""
+        unused = [w for w in self.entries if not self.uses[w]]
+        line = (f"lexicon {self.source}: {sum(self.uses.values())} replacements by {len(self.entries) - len(unused)} of "
+                f"{len(self.entries)} entries")
+        if unused:
+            shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
+            line += f"; not found in the text: {shown}"
+        return line

@@ -1,0 +1,36 @@
+"""The pronunciation lexicon: the user's spoken forms, put in before the engine normalises the text."""
+import pytest
+
+from indexstudio.errors import InputError
+from indexstudio.text.lexicon import Lexicon
+
+
+def test_entries_replace_whole_words_in_their_case_longest_first():
+    lexicon = Lexicon({"SQL": "sequel", "SQL Server": "sequel server", "C#": "C sharp", "Dr. Who": "Doctor Who",
+                       "银行": "银<行|HANG2>"})
+    text = "SQL Server and SQL, not SQLite or sql; C# and Dr. Who. 中国银行。"
+    assert lexicon.apply(text) == ("sequel server and sequel, not SQLite or sql; C sharp and Doctor Who. "
+                                   "中国银<行|HANG2>。")
+    assert lexicon.uses == {"SQL Server": 1, "SQL": 1, "C#": 1, "Dr. Who": 1, "银行": 1}
+    assert lexicon.summary() == "lexicon lexicon: 5 replacements by 5 of 5 entries"
+    assert Lexicon({}).apply(text) == text
+
+
+def test_a_lexicon_file_is_read_and_its_faults_named_by_line(tmp_path):
+    path = tmp_path / "names.txt"
+    path.write_text("\ufeff# names\n\nHermione   =  Her-my-oh-nee\n  Nobody = x\n[sic] =\n", encoding="utf-8")
+    lexicon = Lexicon.load(path)
+    assert lexicon.entries == {"Hermione": "Her-my-oh-nee", "Nobody": "x", "[sic]": ""}
+    assert lexicon.apply("Hermione said [sic] it.") == "Her-my-oh-nee said  it."
+    assert lexicon.summary().endswith("2 replacements by 2 of 3 entries; not found in the text: Nobody")
+    for content, message in (("Hermione Her-my-oh-nee\n", r"line 1: expected `written = spoken`"),
+                             ("# x\n= nothing\n", "line 2: expected `written = spoken`"),
+                             ("A = a\nB = b\nA = c\n", "line 3: 'A' is in the lexicon already \\(line 1\\)")):
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(InputError, match=message):
+            Lexicon.load(path)
+    path.write_bytes("Müller = Mueller".encode("cp1252"))
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        Lexicon.load(path)
+    with pytest.raises(InputError, match="lexicon .*missing.txt not found"):
+        Lexicon.load(tmp_path / "missing.txt")
