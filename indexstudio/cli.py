@@ -68,8 +68,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="GPT precision of IndexTTS engines (default float32; float16/bfloat16 are faster on GPU)")
     p.add_argument("--gpt-weights", choices=["fp32", "bf16", "int8"],
                    help="CPU decode weights of IndexTTS engines: bf16 / int8 weight-only copies read 2x / 4x fewer "
-                        "bytes per code (faster on CPUs with AVX-512, slower on AVX2-only ones; codes differ slightly from fp32; default fp32); int8 only "
-                        "pays for up to 4 rows at a time (one segment, no beams), bf16 also for books")
+                        "bytes per code (faster on CPUs with AVX-512, slower on AVX2-only ones; codes differ "
+                        "slightly from fp32; default fp32); int8 only pays for up to 4 rows at a time (one segment, "
+                        "no beams), bf16 also for books")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the IndexTTS-2 / 2.5 flow-matching estimator (on a GPU replayed from CUDA "
                         "graphs; worth it for long jobs, the first segments wait for the compilation)")
