@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from indexstudio.books.reader import Book, has_speech
 from indexstudio.engines.base import Engine
@@ -35,24 +35,17 @@ class Plan:
     author: str = ""
     narrator: str = ""
     language: str = ""
-    extra: dict = field(default_factory=dict)
     opening: bool = True        # whether its first segment opens the book (not so for chapters picked further in)
 
     def to_json(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Plan":
-        data = dict(data)
-        data["segments"] = [Segment(**s) for s in data["segments"]]
-        return cls(**data)
 
     def only(self, chapters: list[int]) -> "Plan":
         """The plan of some of its chapters (numbered from 0), in book order, segments numbered anew."""
         keep = {c: n for n, c in enumerate(sorted(set(chapters)))}
         kept = [s for s in self.segments if s.chapter in keep]
         return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens,
-                    s.paragraph_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language, dict(self.extra),
+                    s.paragraph_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language,
                     opening=self.opening and 0 in keep)
 
 
