@@ -2,7 +2,7 @@
 import pytest
 
 from indexstudio.errors import InputError
-from indexstudio.text.language import detect_language, is_language, language_code
+from indexstudio.text.language import detect_language, han_share, is_language, language_code
 
 FRENCH = "Le 14 juillet 1789, à 10h30, Mme Dupont a payé 25,50 € pour trois kilos de pommes. C'était l'été."
 GERMAN = "Am 3. Oktober 1990 wurde Deutschland wiedervereinigt. Es war ein schöner Tag für alle Menschen."
@@ -51,3 +51,11 @@ def test_language_names_and_codes_are_told_from_unknown_ones():
     assert [language_code(t) for t in ("English", "fra", "en-GB", "zh")] == ["en", "fr", "en-GB", "zh"]
     assert all(is_language(t) for t in ("en", "en-GB", "English", "fra", "sw", "zh-Hant"))
     assert not any(is_language(t) for t in ("xx", "engl", "", "q-1"))
+
+
+def test_chinese_that_names_products_in_latin_letters_is_chinese():
+    """Each Latin word counts as one word beside each Chinese character: "iPhone 15 Pro" made this sentence half
+    Latin letters, and it got the English voice, which read 2024年 as "twenty twenty-four 年"."""
+    text = "他在2024年3月5日花了¥1,299买了iPhone 15 Pro。"
+    assert han_share(text) > 0.8 and detect_language(text) == "zh"
+    assert han_share("Hello world, 你好") == 0.5 and han_share("2024") == 0.0

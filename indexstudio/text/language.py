@@ -15,6 +15,7 @@ import unicodedata
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_OTHER_WORD = re.compile(r"[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # the languages books are written in, so that a Spanish page is not shared out among Spanish, Aragonese and
 # Extremaduran (the model knows 140 languages and dialects)
 BOOK_LANGUAGES = ("af ar az be bg bn ca cs cy da de el en eo es et eu fa fi fr ga gl gu he hi hr hu hy id is it ja "
@@ -44,9 +45,12 @@ _SCRIPT_LANGUAGES = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": 
 
 
 def han_share(text: str) -> float:
-    """The share of Chinese characters among the letters of `text` (0 for text without letters)."""
-    letters = sum(ch.isalpha() for ch in text[:SAMPLE_CHARACTERS])
-    return len(_HAN.findall(text[:SAMPLE_CHARACTERS])) / letters if letters else 0.0
+    """The share of Chinese characters among the words of `text`, a Chinese character being a word and so a run of
+    other letters ("iPhone"; 0 for text without letters): Chinese that names a few products is still Chinese."""
+    sample = text[:SAMPLE_CHARACTERS]
+    han = len(_HAN.findall(sample))
+    words = han + len(_OTHER_WORD.findall(sample))
+    return han / words if words else 0.0
 
 
 def latin_share(text: str) -> float:
