@@ -14,15 +14,18 @@ def test_entries_replace_whole_words_in_their_case_longest_first():
     assert lexicon.uses == {"SQL Server": 1, "SQL": 1, "C#": 1, "Dr. Who": 1, "银行": 1}
     assert lexicon.summary() == "lexicon lexicon: 5 replacements by 5 of 5 entries"
     assert Lexicon({}).apply(text) == text
+    mixed = Lexicon({"John": "约翰", "AI": "人工智能", "C++": "C加加"})
+    assert mixed.apply("她的朋友John是AI专家，用C++。Johnny和AIM不是。") == "她的朋友约翰是人工智能专家，用C加加。Johnny和AIM不是。"
 
 
 def test_a_lexicon_file_is_read_and_its_faults_named_by_line(tmp_path):
     path = tmp_path / "names.txt"
-    path.write_text("\ufeff# names\n\nHermione   =  Her-my-oh-nee\n  Nobody = x\n[sic] =\n", encoding="utf-8")
+    path.write_text("\ufeff# names\n\nHermione   =  Her-my-oh-nee\n  Nobody = x\n[sic] =\n朝阳＝招阳\n",
+                    encoding="utf-8")
     lexicon = Lexicon.load(path)
-    assert lexicon.entries == {"Hermione": "Her-my-oh-nee", "Nobody": "x", "[sic]": ""}
+    assert lexicon.entries == {"Hermione": "Her-my-oh-nee", "Nobody": "x", "[sic]": "", "朝阳": "招阳"}
     assert lexicon.apply("Hermione said [sic] it.") == "Her-my-oh-nee said  it."
-    assert lexicon.summary().endswith("2 replacements by 2 of 3 entries; not found in the text: Nobody")
+    assert lexicon.summary().endswith("2 replacements by 2 of 4 entries; not found in the text: Nobody, 朝阳")
     for content, message in (("Hermione Her-my-oh-nee\n", r"line 1: expected `written = spoken`"),
                              ("# x\n= nothing\n", "line 2: expected `written = spoken`"),
                              ("A = a\nB = b\nA = c\n", "line 3: 'A' is in the lexicon already \\(line 1\\)")):

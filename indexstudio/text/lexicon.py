@@ -3,7 +3,7 @@
 One entry a line, `written = spoken` ("Hermione = Her-my-oh-nee", "SQL = sequel", "C# = C sharp");
 a line that starts with `#` is a comment.  Entries match whole words, in their letter case, the
 longest first; CJK text has no spaces between words, so a side that is CJK matches inside a run of
-it.  The spoken form is text as the engine reads it (IndexTTS-2.5's `<word|PRON>` annotations
+it, and a Latin word matches where CJK touches it ("她的朋友John是").  The spoken form is text as the engine reads it (IndexTTS-2.5's `<word|PRON>` annotations
 included) and goes through the normaliser like the rest.
 """
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 
 from indexstudio.errors import InputError
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+_LETTER = f"[^\\W{_CJK_RANGES}]"          # a word character that is not CJK: what a Latin word cannot touch
 
 
 class Lexicon:
@@ -24,8 +26,8 @@ class Lexicon:
         self.uses: Counter[str] = Counter()
         alternatives = []
         for written in sorted(entries, key=len, reverse=True):
-            before = r"(?<!\w)" if re.match(r"\w", written) and not _CJK.match(written) else ""
-            after = r"(?!\w)" if re.search(r"\w$", written) and not _CJK.search(written[-1]) else ""
+            before = f"(?<!{_LETTER})" if re.match(r"\w", written) and not _CJK.match(written) else ""
+            after = f"(?!{_LETTER})" if re.search(r"\w$", written) and not _CJK.search(written[-1]) else ""
             alternatives.append(before + re.escape(written) + after)
         self._pattern = re.compile("|".join(alternatives)) if alternatives else None
 
@@ -47,7 +49,7 @@ class Lexicon:
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            written, sep, spoken = line.partition("=")
+            written, sep, spoken = line.replace("＝", "=").partition("=")       # (a Chinese keyboard's ＝)
             written, spoken = " ".join(written.split()), " ".join(spoken.split())
             if not sep or not written:
                 raise InputError(f"{path}, line {number}: expected `written = spoken`, got {line!r}")
