@@ -126,3 +126,6 @@ def test_a_chinese_dialogue_tag_stays_with_its_quotation():
         "「你走吧。」他说。", "「我不会回来了！」她哭着喊道。", "“好吧。”老人低声问道，“你是谁？”"]
     assert split_sentences("「你走吧。」我知道。他笑了。") == ["「你走吧。」", "我知道。", "他笑了。"]
     assert segment_text("他笑了。「好。」") == ["他笑了。「好。」"]
+    assert split_sentences("「你走吧。」他說。“别这样……”她哽咽着说。“什么？！”他惊呼。") == [
+        "「你走吧。」他說。", "“别这样……”她哽咽着说。", "“什么？！”他惊呼。"]      # traditional, ……, 呼
+    assert split_sentences('"你来了？"她问道。"进来坐吧。"') == ['"你来了？"她问道。', '"进来坐吧。"']   # straight quotes

@@ -24,7 +24,7 @@ CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]»]*(?:\s»)?(?=\s|$|[{CJK_RANGES}])|[。！？]+[”’」』）\"']*")
 _LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause, left at a sentence's start
 # a Chinese dialogue tag after a quotation: 他说。/ 她哭着喊道！/ 老人低声问道，(but not 我知道。)
-_DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:说|(?<![知味难])道|问|喊|叫|答|嚷|吼|叹)[道了着]?[。！？，：]")
+_DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:[说說问問喊叫答嚷吼叹嘆呼骂罵]|(?<![知味难難])道)[道了着著]?[。！？，：]")
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 # a pronunciation annotation, <word|PRON> (IndexTTS-2.5), is one word: "<going|G OW1 . IH0 NG>" ends no sentence
 _CJK_TEXT = re.compile(rf"[{CJK_RANGES}，。！？；：、「」『』（）《》【】“”‘’]")
@@ -53,8 +53,10 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     following = text[end.end():end.end() + 80].lstrip()        # (bounded: a long paragraph stays linear)
     if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
         return False                                            # (said "你好！" and left)
-    if mark[0] in "。！？":                                      # 「你走吧。」他说。: the tag stays with its words
-        return not (mark[-1] in "」』”’\"'" and _DIALOGUE_TAG.match(following))
+    if mark[-1] in "」』”’\"'" and _DIALOGUE_TAG.match(following):
+        return False                                            # 「你走吧。」他说。: the tag stays with its words
+    if mark[0] in "。！？":
+        return True
     if mark.rstrip("\"'”’)]» ") != ".":
         return True
     word = re.search(r"(\S*)$", text[max(0, end.start() - 80):end.start()]).group(1).lstrip("\"'“‘([")
@@ -85,8 +87,11 @@ def split_paragraphs(text: str) -> list[list[str]]:
         inside = [(m.start(), m.end()) for m in ANNOTATION.finditer(paragraph)] if "|" in paragraph else []
         for end in _SENTENCE_END.finditer(paragraph):
             if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
-                sentences.append(paragraph[start:end.end()])
-                start = end.end()
+                stop = end.end()
+                if paragraph[stop - 1] == '"' and paragraph[start:stop].count('"') % 2:
+                    stop -= 1          # a straight quote left open here opens the next sentence: 她问道。"进来吧。"
+                sentences.append(paragraph[start:stop])
+                start = stop
         sentences.append(paragraph[start:])
         sentences = [s for s in (_LEADING_PAUSE.sub("", s) for s in sentences) if s]
         if sentences:
