@@ -365,6 +365,12 @@ def test_chinese_web_novel_headers_and_traditional_chinese_headings(tmp_path):
                            "　　感謝。\n\n終章\n\n　　真的結束了。\n", encoding="big5")
     assert [c.title for c in read_book(traditional).chapters] == [
         "第一節 起", "正文 第二章 風起", "卷三 江湖", "上卷", "第 5 章 五", "尾聲", "後記", "終章"]
+    bracketed = tmp_path / "b.txt"
+    bracketed.write_text("书名：测试之书\n作者：某人\n\n第001章 开始\n\n　　他走了。\n\n【第三章】 夜雨\n\n　　雨下了一夜。\n",
+                         encoding="utf-8")
+    book = read_book(bracketed)
+    assert (book.title, book.author) == ("测试之书", "某人")
+    assert [c.title for c in book.chapters] == ["第001章 开始", "第三章 夜雨"]     # (第001章 is said 第一章)
 
 
 def test_a_chinese_line_with_a_latin_annotation_under_a_heading_is_text(tmp_path):

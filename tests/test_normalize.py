@@ -112,7 +112,7 @@ def test_control_characters_and_terminal_escapes_are_not_read():
     ("跌了１５％，３：３０，－５℃。", "跌了百分之十五，三点三十分，零下五摄氏度。"), ("1.5L水，500g，1000W。", "一点五升水，五百克，一千瓦。"),
     ("电话0755-8888 6666，手机138 1234 5678。", "电话零七五五八八八八六六六六，手机一三八一二三四五六七八。"),
     ("验证码385920，501室，G1234次，京A12345。", "验证码三八五九二零，五零一室，G一二三四次，京A一二三四五。"),
-    ("第IV卷 第Ⅲ部分", "第四卷 第三部分"),
+    ("第IV卷 第Ⅲ部分 第004章", "第四卷 第三部分 第四章"),
 ])
 def test_numbers_in_chinese_are_read_as_chinese(written, spoken):
     """misaki read "10:30" as 十:三十, "2024-03-05" with minus signs, "¥100" without its currency and "5kg" letter by

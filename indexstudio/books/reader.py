@@ -39,7 +39,7 @@ _BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:
 # "后记" (and their traditional forms: 第一節, 後記, 尾聲) - a 回, 卷, 节 or 部 heading needs a break after it
 # ("第一回合，" and "第一节课" are prose), and no heading ends a sentence
 _CJK_NUMBER = r"[一二三四五六七八九十百千零〇两兩\d]+"
-_CJK_HEADING = re.compile(r"^\s*(?:(?:正文\s*)?第\s*" + _CJK_NUMBER + r"\s*(?:章.{0,30}|[回卷节節部集篇](?:[\s：:、.·].{0,30})?)"
+_CJK_HEADING = re.compile(r"^\s*[【\[]?(?:(?:正文\s*)?第\s*" + _CJK_NUMBER + r"\s*(?:章.{0,30}|[回卷节節部集篇](?:[\s：:、.·].{0,30})?)"
                           r"|(?:番外[篇一二三四五六七八九十\d]*|[后後]记|[后後]記|序章|楔子|尾[声聲]|引子|序言|前言|[终終]章"
                           r"|完本感言|卷" + _CJK_NUMBER + r"|[上中下]卷)"
                           r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
@@ -306,7 +306,8 @@ def read_text(text: str, title: str) -> Book:
             n += 1
             continue
         sub = _subtitle(lines, n)
-        heading = " ".join(f"{line.strip().rstrip('.:')}. {lines[n + sub]}".split() if sub else line.split())
+        heading = " ".join(f"{line.strip().rstrip('.:')}. {lines[n + sub]}".split() if sub
+                           else re.sub(r"[【】]", " ", line).split())                # 【第三章】 夜雨: 第三章 夜雨
         if has_speech("\n".join(body)):
             chapters.append(Chapter(current_title, _lines_as_paragraphs("\n".join(body).strip()),
                                     read_title=heading_pending))
@@ -343,7 +344,7 @@ def _without_print_marks(text: str) -> str:
     return _TABLE_ROW.sub(r"\1", _RULE.sub("", _EMPHASIS.sub(r"\2", text)))
 
 
-_BOOK_TITLE_LINE = re.compile(r"^\s*《([^》\n]{1,40})》\s*$")
+_BOOK_TITLE_LINE = re.compile(r"^\s*(?:《([^》\n]{1,40})》|[书書]\s*名\s*[:：]\s*《?([^《》\n]{1,40}?)》?)\s*$")   # 《书名》, 书名：书名
 _AUTHOR_LINE = re.compile(r"^\s*作\s*者\s*[:：]\s*(\S[^\n]{0,30}?)\s*$")
 _SHORT_LINE = re.compile(r"^\s*([^。！？，；\n]{1,30}?)\s*$")
 
@@ -358,7 +359,7 @@ def _web_novel_header(text: str) -> tuple[str, str, str]:
         if not line.strip():
             continue
         if not title and _BOOK_TITLE_LINE.match(line):
-            title = _BOOK_TITLE_LINE.match(line).group(1)
+            title = next(filter(None, _BOOK_TITLE_LINE.match(line).groups()))
         elif not author and _AUTHOR_LINE.match(line):
             author = _AUTHOR_LINE.match(line).group(1)
             if not title and header == [] and n and _SHORT_LINE.match(first := next(x for x in lines if x.strip())):

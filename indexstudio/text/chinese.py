@@ -46,6 +46,7 @@ _METRIC = re.compile(r"(?<=\d)\s?(mg|g|mL|ml|L|W|V)(?![A-Za-z])")
 _WIDE_SIGNS = re.compile(r"(?<=\d)[％．：]|[．：－＋](?=\d)")
 _ENCLOSED = re.compile("[\u2460-\u2473\u2160-\u216b\u2170-\u217b]")            # circled numbers, Roman numerals
 _ORDINAL_ROMAN = re.compile(r"(?<=第)([IVXLC]+)(?=[章卷部回节節集篇课課季])")           # 第IV卷: 第四卷
+_CHAPTER_ZEROS = re.compile(r"(?<=第)0+(?=\d)")                                 # 第004章: 第四章
 _DIGIT_WORDS = str.maketrans("0123456789", "零一二三四五六七八九")
 # digit strings read digit by digit: telephone numbers, and numbers named as codes, rooms, trains, plates
 _DIGITS_ONE_BY_ONE = re.compile(
@@ -87,6 +88,7 @@ def read_numbers(text: str) -> str:
         return reveal(reveal(run_grammar(grammar, stretch), names), units)
 
     text = _WIDE_SIGNS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = _CHAPTER_ZEROS.sub("", text)
     text = _DIGITS_ONE_BY_ONE.sub(lambda m: re.sub(r"[-\s（）()]", "", m.group()).replace("+", "加")
                                   .translate(_DIGIT_WORDS), text)
     text = _NAMED_CODE.sub(lambda m: m[1] + m[2] + m[3].translate(_DIGIT_WORDS), text)
