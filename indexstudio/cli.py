@@ -595,7 +595,15 @@ class Terminated(KeyboardInterrupt):
 
 
 def _stop(signum, frame) -> None:
-    raise Terminated
+    """The first Ctrl-C or `kill` ends the run; one more while it ends (closing the engine's threads, keeping what
+    is finished) is told to wait instead of breaking the ending off with a traceback."""
+    signal.signal(signal.SIGINT, _stopping)
+    signal.signal(signal.SIGTERM, _stopping)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def _stopping(signum, frame) -> None:
+    print("indexstudio: stopping - finished work is being kept, a moment", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -603,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     _log_to_console()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
     try:
         for flag in ("max_segment_tokens", "bucket_size", "max_input_mb", "max_unpacked_mb"):
             if getattr(args, flag, 1) < 1:
@@ -620,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
         resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
         print(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}",
               file=sys.stderr)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)     # (through the interpreter's own ending too)
         return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
         if _debug():

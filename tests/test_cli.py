@@ -300,3 +300,26 @@ def test_speak_reads_standard_input_in_any_encoding_and_refuses_a_file_name(tmp_
                    f"{notes} is a file: `indexstudio speak - -o OUT < {notes}` speaks its text")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "bm_georg"), "did you mean bm_george?")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", ""), "--voice is empty")
+
+
+def test_a_second_ctrl_c_while_stopping_waits_for_the_ending(tmp_path):
+    """`timeout -s INT` and an impatient user send SIGINT twice: the second one, while the first run ends (the
+    engine's threads closing), broke the ending off with a traceback and an abort (exit status 134)."""
+    import signal
+    import time
+    book = tmp_path / "b.md"
+    book.write_text("# One\n\n" + " ".join(f"Sentence number {n} of the book goes here." for n in range(40)))
+    proc = subprocess.Popen([sys.executable, "-m", "indexstudio", "book", str(book), "-o", str(tmp_path / "b.mp3")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "b.work" / "lock").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)                                  # (rendering: the engine's threads are busy)
+    proc.send_signal(signal.SIGINT)
+    for _ in range(3):
+        time.sleep(0.2)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "terminate called" not in err, err
+    assert "interrupted; finished segments are kept" in err
