@@ -134,6 +134,20 @@ def test_covers_are_known_by_their_contents(tmp_path):
     assert kind == "image/png" and data.startswith(b"\x89PNG")
     with pytest.raises(InputError, match="cover image broken.jpg is not an image ffmpeg can read"):
         cover_image(b"this is not a picture", "broken.jpg")
+    with pytest.raises(InputError, match="cover image cut.png is damaged: its picture cannot be decoded"):
+        cover_image(PNG[:40], "cut.png")                 # a PNG by its first bytes, the rest cut off
+
+
+def test_a_cover_that_is_not_square_is_warned_about(caplog):
+    from indexstudio.audio.output import ffmpeg_exe
+    import subprocess
+    tall = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=40x60", "-frames:v", "1",
+                           "-c:v", "png", "-f", "image2pipe", "pipe:1"], capture_output=True, check=True).stdout
+    assert cover_image(tall, "tall.png") == (tall, "image/png")
+    assert "cover image tall.png is 40x60; audiobook stores and players want a square cover" in caplog.text
+    caplog.clear()
+    cover_image(PNG, "square.png")
+    assert "square cover" not in caplog.text
 
 
 def test_wav_is_16_bit_pcm(tmp_path):

@@ -130,7 +130,8 @@ def image_type(data: bytes) -> str | None:
 
 def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
     """A cover as JPEG or PNG bytes and its MIME type, told by its contents, not its name: other images (GIF,
-    WebP, BMP ...) are converted to PNG by ffmpeg; anything else is an InputError naming `source`."""
+    WebP, BMP ...) are converted to PNG by ffmpeg; anything else, or a picture that does not decode, is an
+    InputError naming `source`; a cover that is not square is warned about."""
     kind = image_type(data)
     if kind is None:
         result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-frames:v", "1",
@@ -138,6 +139,14 @@ def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
         if result.returncode != 0 or image_type(result.stdout) != "image/png":
             raise InputError(f"cover image {source} is not an image ffmpeg can read (JPEG, PNG, GIF, WebP... expected)")
         data, kind = result.stdout, "image/png"
+    decoded = subprocess.run([ffmpeg_exe(), "-hide_banner", "-xerror", "-i", "pipe:0", "-frames:v", "1", "-f", "null",
+                              "-"], input=data, capture_output=True)
+    if decoded.returncode != 0:             # (its first bytes say JPEG or PNG; the rest is cut off or garbled)
+        raise InputError(f"cover image {source} is damaged: its picture cannot be decoded")
+    size = re.search(rb"Video: .*?, (\d+)x(\d+)", decoded.stderr)
+    if size and size.group(1) != size.group(2):
+        log.warning("cover image %s is %sx%s; audiobook stores and players want a square cover (ACX: 2400x2400 "
+                    "or more)", source, size.group(1).decode(), size.group(2).decode())
     if len(data) > _LARGE_COVER:
         log.warning("cover image %s is %.1f MB; it goes into the file as it is (a cover of ~0.5 MB is plenty)",
                     source, len(data) / 2**20)
