@@ -321,10 +321,14 @@ def cmd_book(args: argparse.Namespace) -> int:
     from indexstudio.text.language import detect_language
 
     output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
+    if output.is_dir():                     # -o a folder: the book's name in it
+        output = output / Path(args.file).with_suffix("." + (args.format or "m4b")).name
     fmt = format_of(output, args.format)
     if output.resolve() == Path(args.file).resolve():
         raise InputError(f"the output {output} is the book itself: give another -o")
     _check_bitrate(args, fmt)
+    if args.year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", args.year.strip()):
+        raise InputError(f"--year {args.year}: give a year (2024) or a date (2024-05-01)")
     lexicon = _lexicon(args)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
@@ -346,7 +350,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
     tags = book_tags(book.extra)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=language, year=args.year or tags["year"], publisher=args.publisher or tags["publisher"],
+                    language=language, year=(args.year or "").strip()[:4] or tags["year"], publisher=args.publisher or tags["publisher"],
                     description=args.description or tags["description"])
     if args.cover:
         cover = Path(args.cover)
@@ -358,7 +362,8 @@ def cmd_book(args: argparse.Namespace) -> int:
             meta.cover, meta.cover_type = cover_image(book.cover, f"of {args.file}")
         except InputError as exc:           # the book's own cover: the audiobook goes on without it
             logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
-    meta.narrator = meta.narrator or plan.narrator or f"{engine.name} voice {Path(voice).stem}"
+    if args.narrator is None:               # (--narrator "": no narrator tag at all)
+        meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
     engine_id = f"{args.engine}:{engine.identity(voice)}"
     earlier_ids = [f"{args.engine}:{earlier_folder_id(args.model_dir)}"] if args.model_dir else []
@@ -553,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
-    p.add_argument("--narrator", help="narrator tag")
+    p.add_argument("--narrator", help="narrator tag (default: the book's, else the engine and voice; \"\" for none)")
     p.add_argument("--year", help="year tag (default: the year of the book's date)")
     p.add_argument("--publisher", help="publisher tag (default: from the book)")
     p.add_argument("--description", help="description tag, the blurb players show (default: from the book)")

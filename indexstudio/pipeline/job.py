@@ -579,7 +579,6 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     rendering = progress.elapsed
     meta.title = meta.title or plan.title
     meta.author = meta.author or plan.author
-    meta.narrator = meta.narrator or plan.narrator
     stamp = job.output_stamp(fmt, meta)
     if progress.synthesized == 0 and job.is_current(output, stamp):    # a re-run that changes nothing: no re-encode
         marks = job.layout(samples)[2]

@@ -51,8 +51,10 @@ class Lexicon:
                 continue
             written, sep, spoken = line.replace("＝", "=").partition("=")       # (a Chinese keyboard's ＝)
             written, spoken = " ".join(written.split()), " ".join(spoken.split())
-            if not sep or not written:
-                raise InputError(f"{path}, line {number}: expected `written = spoken`, got {line!r}")
+            if not sep or not written or not spoken or "=" in spoken:
+                raise InputError(f"{path}, line {number}: expected `written = spoken`, got {line!r}"
+                                 + (" (nothing to say there: respell the word, do not leave it out)" if sep and written
+                                    and not spoken else ""))
             if written in entries:
                 raise InputError(f"{path}, line {number}: {written!r} is in the lexicon already (line {where[written]})")
             entries[written], where[written] = spoken, number
@@ -71,8 +73,9 @@ class Lexicon:
     def summary(self) -> str:
         """How the lexicon served a text: replacements made, and the entries never found (typos?)."""
         unused = [w for w in self.entries if not self.uses[w]]
-        line = (f"lexicon {self.source}: {sum(self.uses.values())} replacements by {len(self.entries) - len(unused)} of "
-                f"{len(self.entries)} entries")
+        made = sum(self.uses.values())
+        line = (f"lexicon {self.source}: {made} replacement{'s' if made != 1 else ''} by "
+                f"{len(self.entries) - len(unused)} of {len(self.entries)} entries")
         if unused:
             shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
             line += f"; not found in the text: {shown}"
