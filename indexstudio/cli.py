@@ -331,7 +331,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         raise InputError(f"--year {args.year}: give a year (2024) or a date (2024-05-01)")
     lexicon = _lexicon(args)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
-                              paragraph_gap_ms=args.paragraph_gap_ms, chapter_gap_ms=args.chapter_gap_ms,
+                              paragraph_gap_ms=args.paragraph_gap_ms, scene_gap_ms=args.scene_gap_ms,
+                              chapter_gap_ms=args.chapter_gap_ms,
                               bitrate=args.bitrate, sample_rate=args.sample_rate)
     if not (args.dry_run or args.show_text):
         make_output_folder(output)          # (before an IndexTTS model's weights load)
@@ -555,6 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"segments per engine call (default {DEFAULT_BUCKET_SIZE}); IndexTTS engines render a call's "
                         "segments together, each as it would alone: bigger is faster, uses more memory")
     _sound_args(p, "after a paragraph or a spoken chapter title")
+    p.add_argument("--scene-gap-ms", type=int, default=1500,
+                   help="silence at a scene break, a line of \"* * *\" or the like (default 1500 ms)")
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")

@@ -194,6 +194,22 @@ def test_gaps_and_even_loudness(tmp_path):
     assert doc["voice"] == "tone" and len(doc["plan"]["segments"]) == len(plan.segments)
 
 
+def test_a_scene_break_gets_its_own_pause(tmp_path):
+    """A line of "* * *" between paragraphs is not read, and the silence there is --scene-gap-ms (it was a
+    paragraph's 0.9 s, too short to hear the scene change); a break at a chapter's edge is no scene."""
+    book = Book("B", [Chapter("One", "The storm came.\n\n* * *\n\nMorning was calm.\n\n#\n\nThen night.\n\n* * *"),
+                      Chapter("Two", "It ended.")])
+    engine = SyntheticEngine()
+    plan = make_plan(book, engine, "tone")
+    assert [(s.text, s.scene_end) for s in plan.segments] == [
+        ("One.", False), ("The storm came.", True), ("Morning was calm.", True), ("Then night.", False),
+        ("Two.", False), ("It ended.", False)]
+    job = Job(tmp_path / "w", plan, engine, "tone", settings=RenderSettings(scene_gap_ms=2000))
+    lead, order, marks = job.layout(job.render()[0])
+    sr = engine.sample_rate
+    assert [gap * 1000 // sr for _, gap in order] == [900, 2000, 2000, 1500, 900, 1000]
+
+
 def _book_with(chapter_one: str) -> Book:
     return Book("Test Book", [Chapter("Chapter One", chapter_one), BOOK.chapters[1], BOOK.chapters[2]])
 

@@ -54,6 +54,7 @@ class RenderSettings:
     bucket_size: int = DEFAULT_BUCKET_SIZE
     segment_gap_ms: int = 400        # between sentences (Kokoro's own pause inside a segment is ~0.45 s)
     paragraph_gap_ms: int = 900      # after a paragraph or a spoken chapter title
+    scene_gap_ms: int = 1500         # at a scene break ("* * *")
     chapter_gap_ms: int = 1500
     lead_ms: int = 500               # room tone before the first words, and before each chapter's mark ...
     tail_ms: int = 1000              # ... and after the last (ACX asks for 0.5-1 s and 1-5 s)
@@ -67,7 +68,7 @@ class RenderSettings:
         if self.bucket_size < 1:
             raise ValueError("bucket size must be at least 1")
         gaps = {"--gap-ms": self.segment_gap_ms, "--paragraph-gap-ms": self.paragraph_gap_ms,
-                "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms, "tail": self.tail_ms}
+                "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms, "tail": self.tail_ms}
         negative = [f"{name} {value}" for name, value in gaps.items() if value < 0]
         if negative:
             raise InputError(f"a pause cannot be negative: {', '.join(negative)}")
@@ -81,6 +82,8 @@ class RenderSettings:
             return self.tail_ms
         if segments[n + 1].chapter != segments[n].chapter:
             return self.chapter_gap_ms
+        if segments[n].scene_end:
+            return self.scene_gap_ms
         return self.paragraph_gap_ms if segments[n].paragraph_end else self.segment_gap_ms
 
 
@@ -383,8 +386,9 @@ class Job:
     # -- assembly ------------------------------------------------------------------------------
     def output_stamp(self, fmt: str, metadata: Metadata) -> str:
         """What decides an output file's bytes: the segments, their order and gaps, the format and the tags."""
-        doc = [self.keys, [(s.chapter, s.paragraph_end) for s in self.plan.segments], self.plan.chapters,
-               [self.settings.segment_gap_ms, self.settings.paragraph_gap_ms, self.settings.chapter_gap_ms,
+        doc = [self.keys, [(s.chapter, s.paragraph_end, s.scene_end) for s in self.plan.segments], self.plan.chapters,
+               [self.settings.segment_gap_ms, self.settings.paragraph_gap_ms, self.settings.scene_gap_ms,
+                self.settings.chapter_gap_ms,
                 self.settings.lead_ms, self.settings.tail_ms, self.settings.sample_rate],
                self.settings.bitrate, fmt, metadata.title, metadata.author,
                metadata.narrator, metadata.language, metadata.year, metadata.publisher, metadata.description,

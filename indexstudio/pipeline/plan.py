@@ -9,7 +9,7 @@ from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
 from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.normalize import roman_value
-from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_paragraphs
+from indexstudio.text.segment import CJK_RANGES, DEFAULT_MAX_TOKENS, segment_paragraphs, split_scenes
 
 _CJK = re.compile(f"[{CJK_RANGES}]")
 # speaking rates at speed 1, for a plan's length before any audio exists (Kokoro read 589 characters of English
@@ -25,6 +25,7 @@ class Segment:
     text: str
     tokens: int
     paragraph_end: bool = False     # the last of a paragraph or a spoken title: a longer pause follows
+    scene_end: bool = False         # the last before a scene break ("* * *"): longer still
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Plan:
         keep = {c: n for n, c in enumerate(sorted(set(chapters)))}
         kept = [s for s in self.segments if s.chapter in keep]
         return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens,
-                    s.paragraph_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language,
+                    s.paragraph_end, s.scene_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language,
                     opening=self.opening and 0 in keep)
 
 
@@ -94,19 +95,26 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
     segments: list[Segment] = []
     titles: list[str] = []
     for chapter in book.chapters:
-        paragraphs = segment_paragraphs(engine.normalize(respell(chapter.text), language), max_tokens,
-                                        engine.count_tokens)
+        scenes = [[[t for t in p if has_speech(t)] for p in segment_paragraphs(engine.normalize(scene, language),
+                                                                               max_tokens, engine.count_tokens)]
+                  for scene in split_scenes(respell(chapter.text))]
         spoken = respell(_numbered(chapter.heading or chapter.title))
         if read_titles and chapter.read_title and has_speech(spoken):
             title = engine.normalize(spoken, language).rstrip()
-            paragraphs.insert(0, [title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else ".")])
-        texts = [(text, n == len(paragraph) - 1) for paragraph in ([t for t in p if has_speech(t)] for p in paragraphs)
-                 for n, text in enumerate(paragraph)]
+            title = title if title[-1:] in ".!?。！？" else title + ("。" if _CJK.match(title[-1:]) else ".")
+            scenes = [[[title]] + (scenes[0] if scenes else [])] + scenes[1:]         # (a paragraph of its own)
+        texts = []          # (text, ends a paragraph, ends a scene that another follows)
+        for s, scene in enumerate(scenes):
+            for p, paragraph in enumerate(scene):
+                for n, text in enumerate(paragraph):
+                    last = n == len(paragraph) - 1
+                    texts.append((text, last, last and p == len(scene) - 1 and s < len(scenes) - 1))
         if not texts:
             continue
         ci = len(titles)
         titles.append(chapter.title)
-        segments += [Segment(len(segments) + i, ci, t, engine.count_tokens(t), end) for i, (t, end) in enumerate(texts)]
+        segments += [Segment(len(segments) + i, ci, t, engine.count_tokens(t), end, scene_end)
+                     for i, (t, end, scene_end) in enumerate(texts)]
     if not segments:
         raise InputError(f"{book.source or book.title}: no speakable text")
     return Plan(book.title, titles, segments, book.author, book.narrator, book.language)

@@ -99,6 +99,18 @@ def split_paragraphs(text: str) -> list[list[str]]:
     return out
 
 
+def split_scenes(text: str) -> list[str]:
+    """`text` cut where a paragraph holds no word: a scene break ("* * *", "#", "~"), which is not read."""
+    scenes, current = [], []
+    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+        if re.search(r"[^\W_]", paragraph):
+            current.append(paragraph)
+        elif current and paragraph.strip():
+            scenes.append("\n\n".join(current))
+            current = []
+    return scenes + ["\n\n".join(current)] if current else scenes
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text`, paragraph after paragraph (see `split_paragraphs`)."""
     return [sentence for paragraph in split_paragraphs(text) for sentence in paragraph]
