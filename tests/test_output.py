@@ -56,7 +56,7 @@ def test_m4b_is_tagged_as_an_audiobook(tmp_path):
     assert bytes(tags["----:com.apple.iTunes:NARRATOR"][0]) == b"Narrator N"
     assert bytes(tags["covr"][0]) == PNG
     assert tags["\xa9day"] == ["1843"] and tags["\xa9pub"] == ["Chapman & Hall"]
-    assert tags["desc"] == ["A ghost story of Christmas."]
+    assert tags["desc"] == tags["ldes"] == ["A ghost story of Christmas."]
     assert len(probe(path)["chapters"]) == 3        # tagging kept the chapters
     assert path.read_bytes()[4:12] == b"ftypM4B "   # the audiobook brand, as iTunes writes it
 

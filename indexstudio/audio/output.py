@@ -180,6 +180,7 @@ def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
             "composer": meta.narrator, "date": meta.year, "genre": "Audiobook",
             "publisher": meta.publisher if fmt != "m4b" else "",     # (ffmpeg's MP4 muxer drops it: tag_file)
             "description" if fmt in ("m4b", "opus") else "comment": meta.description,
+            "synopsis": meta.description if fmt == "m4b" else "",    # (MP4's long description, ldes: Apple Books)
             "language": iso639_2(meta.language) if fmt == "mp3" else meta.language,     # (ID3's TLAN: "eng")
             "NARRATOR": meta.narrator if fmt == "mp3" else ""}      # (MP3: a TXXX frame)
     lines += [f"{k}={_escape(v)}" for k, v in tags.items() if v]
