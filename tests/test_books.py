@@ -415,3 +415,16 @@ def test_front_matter_gives_year_publisher_and_description(tmp_path):
                     "# One\n\nMarley was dead.\n", encoding="utf-8")
     assert book_tags(read_book(path).extra) == {"year": "1843", "publisher": "Chapman & Hall",
                                                 "description": "A ghost story."}
+
+
+def test_a_plain_texts_title_and_byline_name_the_book(tmp_path):
+    """"THE MILLER'S DAUGHTER" over "by Rosa Vell" named a chapter after the file ("Tale") and was read aloud."""
+    path = tmp_path / "tale.txt"
+    path.write_text("THE MILLER'S DAUGHTER\nby Rosa Vell\n\nChapter 1\n\nThe mill turned.\n\nChapter 2\n\nIt stopped.\n",
+                    encoding="utf-8")
+    book = read_book(path)
+    assert (book.title, book.author) == ("The Miller's Daughter", "Rosa Vell")
+    assert [(c.title, c.text) for c in book.chapters] == [("Chapter 1", "The mill turned."), ("Chapter 2", "It stopped.")]
+    prose = tmp_path / "prose.txt"
+    prose.write_text("By the river we walked.\nby the sea we sat.\n", encoding="utf-8")
+    assert read_book(prose).author == ""

@@ -375,6 +375,27 @@ def _web_novel_header(text: str) -> tuple[str, str, str]:
     return "\n".join(line for n, line in enumerate(lines) if n not in header), title, author
 
 
+_BYLINE = re.compile(r"^\s*(?:written\s+)?by\s+(\S[^\n]{0,60}?)\s*$", re.IGNORECASE)
+_MINOR_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+
+
+def _byline_header(text: str) -> tuple[str, str, str]:
+    """A text without the title and byline it opens with ("THE MILLER'S DAUGHTER" over "by Rosa Vell"), its
+    title (in title case where it was set in capitals) and its author; the text as it is where it has none."""
+    lines = text.split("\n", 12)
+    filled = [n for n, line in enumerate(lines[:12]) if line.strip()][:2]
+    if len(filled) < 2 or not _BYLINE.match(lines[filled[1]]):
+        return text, "", ""
+    title = lines[filled[0]].strip()
+    if len(title) > 80 or title[-1] in ".!?,;" or _heading_like(title) or not has_speech(title):
+        return text, "", ""
+    if title.isupper():
+        words = title.lower().split()
+        title = " ".join(w if n and w in _MINOR_WORDS else w[:1].upper() + w[1:] for n, w in enumerate(words))
+    rest = "\n".join(line for n, line in enumerate(lines) if n not in filled)
+    return rest, title, _BYLINE.match(lines[filled[1]]).group(1)
+
+
 def _read_plain_text(text: str, path: Path) -> Book:
     """A .txt file, without the marks printed for the eye; one from Project Gutenberg without its licence, one
     from the Archive of Our Own without its tags and notes, each with the title and author it names."""
@@ -385,6 +406,8 @@ def _read_plain_text(text: str, path: Path) -> Book:
         source = "an Archive of Our Own work: its tags, notes and footer are"
     if unwrapped is None:
         text, title, author = _web_novel_header(text)
+        if not title:
+            text, title, author = _byline_header(text)
         book = read_text(_without_print_marks(text), title or title_from_path(path))
         book.author = author
         return book
