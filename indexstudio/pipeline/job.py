@@ -586,7 +586,6 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     stamp = job.output_stamp(fmt, meta)
     if progress.synthesized == 0 and job.is_current(output, stamp):    # a re-run that changes nothing: no re-encode
         marks = job.layout(samples)[2]
-        log.info("%s is already this audiobook: left as it is", output)
         return RenderResult(output, marks[-1].end / job.sample_rate if marks else 0.0, 0.0,
                             time.perf_counter() - start, 0, len(plan.segments), 0, marks, 0, rendering, written=False,
                             sample_rate=job.sample_rate)
