@@ -46,6 +46,8 @@ _METRIC = re.compile(r"(?<=\d)\s?(mg|g|mL|ml|L|W|V)(?![A-Za-z])")
 _WIDE_SIGNS = re.compile(r"(?<=\d)[％．：]|[．：－＋](?=\d)")
 _ENCLOSED = re.compile("[\u2460-\u2473\u2160-\u216b\u2170-\u217b]")            # circled numbers, Roman numerals
 _ORDINAL_ROMAN = re.compile(r"(?<=第)([IVXLC]+)(?=[章卷部回节節集篇课課季])")           # 第IV卷: 第四卷
+_PERCENT_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*[-~～]\s*(?=\d+(?:\.\d+)?\s*%)")        # 3-5%: 百分之三到百分之五
+_SIGNED_PERCENT = re.compile(r"(?<![\d.])([+-])(?=\d[\d.]*\s*%)")                 # -3.5%: 负百分之三点五
 _CHAPTER_ZEROS = re.compile(r"(?<=第)0+(?=\d)")                                 # 第004章: 第四章
 _DIGIT_WORDS = str.maketrans("0123456789", "零一二三四五六七八九")
 # digit strings read digit by digit: telephone numbers, and numbers named as codes, rooms, trains, plates
@@ -89,6 +91,8 @@ def read_numbers(text: str) -> str:
 
     text = _WIDE_SIGNS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _CHAPTER_ZEROS.sub("", text)
+    text = _PERCENT_RANGE.sub(r"\1%到", text)
+    text = _SIGNED_PERCENT.sub(lambda m: "负" if m[1] == "-" else "", text)
     text = _DIGITS_ONE_BY_ONE.sub(lambda m: re.sub(r"[-\s（）()]", "", m.group()).replace("+", "加")
                                   .translate(_DIGIT_WORDS), text)
     text = _NAMED_CODE.sub(lambda m: m[1] + m[2] + m[3].translate(_DIGIT_WORDS), text)
