@@ -68,7 +68,8 @@ class RenderSettings:
         if self.bucket_size < 1:
             raise ValueError("bucket size must be at least 1")
         gaps = {"--gap-ms": self.segment_gap_ms, "--paragraph-gap-ms": self.paragraph_gap_ms,
-                "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms, "tail": self.tail_ms}
+                "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms,
+                "tail": self.tail_ms}
         negative = [f"{name} {value}" for name, value in gaps.items() if value < 0]
         if negative:
             raise InputError(f"a pause cannot be negative: {', '.join(negative)}")

@@ -3,8 +3,9 @@
 One entry a line, `written = spoken` ("Hermione = Her-my-oh-nee", "SQL = sequel", "C# = C sharp");
 a line that starts with `#` is a comment.  Entries match whole words, in their letter case, the
 longest first; CJK text has no spaces between words, so a side that is CJK matches inside a run of
-it, and a Latin word matches where CJK touches it ("她的朋友John是").  The spoken form is text as the engine reads it (IndexTTS-2.5's `<word|PRON>` annotations
-included) and goes through the normaliser like the rest.
+it, and a Latin word matches where CJK touches it ("她的朋友John是").  The spoken form is text as the
+engine reads it (IndexTTS-2.5's `<word|PRON>` annotations included) and goes through the normaliser
+like the rest.
 """
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 from indexstudio.errors import InputError
+from indexstudio.text.segment import CJK_RANGES
 
-_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_CJK = re.compile(f"[{_CJK_RANGES}]")
-_LETTER = f"[^\\W{_CJK_RANGES}]"          # a word character that is not CJK: what a Latin word cannot touch
+_CJK = re.compile(f"[{CJK_RANGES}]")
+_LETTER = f"[^\\W{CJK_RANGES}]"          # a word character that is not CJK: what a Latin word cannot touch
 
 
 class Lexicon:
