@@ -351,8 +351,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
     tags = book_tags(book.extra)
     meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=language, year=(args.year or "").strip()[:4] or tags["year"], publisher=args.publisher or tags["publisher"],
-                    description=args.description or tags["description"])
+                    language=language, year=(args.year or "").strip()[:4] or tags["year"],
+                    publisher=args.publisher or tags["publisher"], description=args.description or tags["description"])
     if args.cover:
         cover = Path(args.cover)
         if not cover.is_file():
