@@ -38,3 +38,13 @@ def test_a_lexicon_file_is_read_and_its_faults_named_by_line(tmp_path):
         Lexicon.load(path)
     with pytest.raises(InputError, match="lexicon .*missing.txt not found"):
         Lexicon.load(tmp_path / "missing.txt")
+
+
+def test_an_entry_never_found_says_what_the_text_has_instead():
+    """"not found" alone left a producer guessing: the name was there in another case, or inside a longer word."""
+    lexicon = Lexicon({"Siobhan": "Shiv-awn", "Ollivander": "Olly", "Nobody": "x", "Hermione": "Her-my-oh-nee"})
+    assert lexicon.apply("siobhan went to Ollivanders. Hermione smiled.") == (
+        "siobhan went to Ollivanders. Her-my-oh-nee smiled.")
+    assert lexicon.summary().endswith(
+        "not found in the text: Siobhan (the text has 'siobhan': entries match whole words in their case), "
+        "Ollivander (the text has 'Ollivanders': entries match whole words in their case), Nobody")

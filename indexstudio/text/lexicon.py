@@ -31,6 +31,11 @@ class Lexicon:
             after = f"(?!{_LETTER})" if re.search(r"\w$", written) and not _CJK.search(written[-1]) else ""
             alternatives.append(before + re.escape(written) + after)
         self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+        # the same words in any case and inside longer ones: what an entry that never matched nearly met
+        self._loose = re.compile("|".join(map(re.escape, sorted(entries, key=len, reverse=True))), re.IGNORECASE) \
+            if entries else None
+        self._by_lower = {written.lower(): written for written in entries}
+        self.near: dict[str, str] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> "Lexicon":
@@ -69,7 +74,17 @@ class Lexicon:
         def spoken(match: re.Match) -> str:
             self.uses[match.group()] += 1
             return self.entries[match.group()]
+        for match in self._loose.finditer(text):
+            written = self._by_lower[match.group().lower()]
+            if written not in self.near and (match.group() != written or not self._whole(text, match)):
+                before = re.search(r"\w*$", text[max(0, match.start() - 40):match.start()]).group()
+                self.near[written] = before + match.group() + re.match(r"\w*", text[match.end():]).group()
         return self._pattern.sub(spoken, text)
+
+    @staticmethod
+    def _whole(text: str, match: re.Match) -> bool:
+        return not (re.match(_LETTER, text[match.start() - 1:match.start()] or " ")
+                    or re.match(_LETTER, text[match.end():match.end() + 1] or " "))
 
     def summary(self) -> str:
         """How the lexicon served a text: replacements made, and the entries never found (typos?)."""
@@ -78,6 +93,7 @@ class Lexicon:
         line = (f"lexicon {self.source}: {made} replacement{'s' if made != 1 else ''} by "
                 f"{len(self.entries) - len(unused)} of {len(self.entries)} entries")
         if unused:
-            shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
+            shown = ", ".join(f"{w} (the text has {self.near[w]!r}: entries match whole words in their case)"
+                              if w in self.near else w for w in unused[:5]) + (", ..." if len(unused) > 5 else "")
             line += f"; not found in the text: {shown}"
         return line
