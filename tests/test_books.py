@@ -292,7 +292,8 @@ def test_markdown_as_pandoc_obsidian_and_github_write_it(tmp_path, caplog):
     import logging
     rule = tmp_path / "rule.md"            # "---" above prose is a rule, not front matter
     rule.write_text("---\n\nThe first paragraph, right after a rule.\n\n---\n\nThe second scene.\n")
-    assert read_book(rule).chapters[0].text == "The first paragraph, right after a rule.\n\nThe second scene."
+    assert read_book(rule).chapters[0].text == (       # (a rule is a scene break: not read, a longer pause)
+        "* * *\n\nThe first paragraph, right after a rule.\n\n* * *\n\nThe second scene.")
     broken = tmp_path / "broken.md"        # front matter that does not parse is let go, with a warning
     broken.write_text("---\ntitle: My Book: A Story\n---\n\n# One\n\nText.\n")
     with caplog.at_level(logging.WARNING, logger="indexstudio"):

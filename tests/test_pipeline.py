@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.epub import make_epub
 from helpers.readback import decode, probe
 from helpers.synthetic_engine import SyntheticEngine
 
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
-from indexstudio.books.reader import Book, Chapter
+from indexstudio.books.reader import Book, Chapter, read_book
 from indexstudio.engines.base import Controls
 from indexstudio.errors import EngineError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
@@ -208,6 +209,18 @@ def test_a_scene_break_gets_its_own_pause(tmp_path):
     lead, order, marks = job.layout(job.render()[0])
     sr = engine.sample_rate
     assert [gap * 1000 // sr for _, gap in order] == [900, 2000, 2000, 1500, 900, 1000]
+
+
+def test_scene_breaks_of_epub_and_markdown_books_get_the_scene_pause(tmp_path):
+    """An EPUB's <hr/> or "* * *" paragraph and Markdown's --- were dropped: no longer pause than a paragraph."""
+    epub = make_epub(tmp_path / "b.epub", [("c1.xhtml", "<h1>One</h1><p>The storm came.</p><hr/><p>Morning was "
+                                            "calm.</p><p class='center'>* * *</p><p>Night fell.</p>")],
+                     toc=[("c1.xhtml", "One")])
+    markdown = tmp_path / "b.md"
+    markdown.write_text("# One\n\nThe storm came.\n\n---\n\nMorning was calm.\n\n***\n\nNight fell.\n")
+    for path in (epub, markdown):
+        plan = make_plan(read_book(path), SyntheticEngine(), "tone")
+        assert [s.text for s in plan.segments if s.scene_end] == ["The storm came.", "Morning was calm."]
 
 
 def _book_with(chapter_one: str) -> Book:

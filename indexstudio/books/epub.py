@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-from indexstudio.books.reader import (CONTENTS_LINE, Book, Chapter, Limits, has_speech, numbered_words,
-                                      title_from_path)
+from indexstudio.books.reader import (CONTENTS_LINE, SCENE_BREAK, Book, Chapter, Limits, has_speech,
+                                      is_scene_break, numbered_words, title_from_path)
 from indexstudio.errors import InputError
 from indexstudio.text.language import language_code
 
@@ -147,6 +147,11 @@ class _Paragraphs:
         if tag == "br":
             self._text.append(_BREAK + (el.tail or ""))
             return
+        if tag == "hr":                                  # a rule between paragraphs: a scene break
+            self.flush()
+            self.blocks.append(Block(SCENE_BREAK))
+            self._text.append(el.tail or "")
+            return
         if tag == "img":         # an illustrated initial is a letter of the first word, a heading set as an image
             alt = (el.get("alt") or "").strip()   # says its alt text; other images say nothing
             if len(alt) == 1 and alt.isalpha() or alt and any(_DROP_CAP_CLASS.search(c) for c in _classes(el)):
@@ -181,6 +186,9 @@ class _Paragraphs:
             lines = text.split("\n")
             text = "\n".join(line for line in lines if not (_PAGE_NUMBER if len(lines) > 1 else _MARKED_PAGE_NUMBER)
                               .match(line))
+        if not self._in_heading and is_scene_break(text):     # "* * *" set as a paragraph
+            self.blocks.append(Block(SCENE_BREAK))
+            return
         if not has_speech(text) or self._in_heading and CONTENTS_LINE.match(text):
             return
         self.blocks.append(Block(text, self._in_heading > 0, self._anchors))

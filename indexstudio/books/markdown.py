@@ -15,7 +15,7 @@ import tomllib
 
 import yaml
 
-from indexstudio.books.reader import Book, Chapter, has_speech
+from indexstudio.books.reader import SCENE_BREAK, Book, Chapter, has_speech
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ def read_markdown(text: str, title: str, source: str = "") -> Book:
             heading_level = 0
         elif tok.type == "fence":
             skipped_code += 1
+        elif tok.type == "hr":                          # ---, ***: a scene break
+            blocks.append(SCENE_BREAK)
         elif tok.type == "html_block":
             blocks.append(_html_text(tok.content))
         elif tok.type == "inline":

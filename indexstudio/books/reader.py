@@ -86,6 +86,15 @@ def book_tags(extra: dict) -> dict[str, str]:
             "description": " ".join(str(description).split())}
 
 
+SCENE_BREAK = "* * *"       # a scene break in a chapter's text: a paragraph of its own, not read, a longer pause
+_SCENE_MARK = re.compile(r"\s*(?:[*#~•·◆◇✻❦⁂※§=_—–-]\s*){1,12}")
+
+
+def is_scene_break(text: str) -> bool:
+    """Whether a paragraph is a scene break as books print one ("* * *", "#", "⁂", "~~~")."""
+    return bool(_SCENE_MARK.fullmatch(text))
+
+
 def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
 
