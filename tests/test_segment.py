@@ -129,3 +129,4 @@ def test_a_chinese_dialogue_tag_stays_with_its_quotation():
     assert split_sentences("「你走吧。」他說。“别这样……”她哽咽着说。“什么？！”他惊呼。") == [
         "「你走吧。」他說。", "“别这样……”她哽咽着说。", "“什么？！”他惊呼。"]      # traditional, ……, 呼
     assert split_sentences('"你来了？"她问道。"进来坐吧。"') == ['"你来了？"她问道。', '"进来坐吧。"']   # straight quotes
+    assert split_sentences('"Come in. Sit down." He sat.') == ['"Come in.', 'Sit down."', 'He sat.']  # (a closing one)

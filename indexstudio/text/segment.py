@@ -88,8 +88,8 @@ def split_paragraphs(text: str) -> list[list[str]]:
         for end in _SENTENCE_END.finditer(paragraph):
             if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
                 stop = end.end()
-                if paragraph[stop - 1] == '"' and paragraph[start:stop].count('"') % 2:
-                    stop -= 1          # a straight quote left open here opens the next sentence: 她问道。"进来吧。"
+                if paragraph[stop - 1] == '"' and paragraph[:stop].count('"') % 2:
+                    stop -= 1          # an odd straight quote here opens the next sentence: 她问道。"进来吧。"
                 sentences.append(paragraph[start:stop])
                 start = stop
         sentences.append(paragraph[start:])
