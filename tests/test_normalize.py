@@ -75,6 +75,8 @@ from indexstudio.text.normalize import normalize_text
     ("The ship carried 1347 passengers in 1347 and 2024 votes.",
      "The ship carried one thousand three hundred and forty-seven passengers in thirteen forty-seven and two "
      "thousand and twenty-four votes."),
+    ("On Mar. 3, Sept. 5 and the 12 Dec. meeting; in May. 4 more.",
+     "On March third, September fifth and the twelfth of December meeting; in May. four more."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),
 ])

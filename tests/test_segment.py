@@ -130,3 +130,14 @@ def test_a_chinese_dialogue_tag_stays_with_its_quotation():
         "「你走吧。」他說。", "“别这样……”她哽咽着说。", "“什么？！”他惊呼。"]      # traditional, ……, 呼
     assert split_sentences('"你来了？"她问道。"进来坐吧。"') == ['"你来了？"她问道。', '"进来坐吧。"']   # straight quotes
     assert split_sentences('"Come in. Sit down." He sat.') == ['"Come in.', 'Sit down."', 'He sat.']  # (a closing one)
+
+
+def test_a_sentence_that_opens_with_a_number_is_a_sentence():
+    """Normalised, "1945 was" opens in lower case ("nineteen forty-five was") and was glued to the sentence before;
+    "in March. 3 days later" was read as a date."""
+    from indexstudio.text.normalize import normalize_text
+    assert split_sentences(normalize_text("The war ended. 1945 was a year of hope. 300 men died.")) == [
+        "The war ended.", "nineteen forty-five was a year of hope.", "three hundred men died."]
+    assert split_sentences(normalize_text("He left in March. 3 days later he was dead.")) == [
+        "He left in March.", "three days later he was dead."]
+    assert split_sentences("I... one moment. Wait.") == ["I... one moment.", "Wait."]

@@ -18,6 +18,9 @@ from indexstudio.text.segment import SENTENCE_OPENERS
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
 _MONTH_RE = "|".join(_MONTHS + [m[:3] for m in _MONTHS] + ["Sept"])
+# a month as dates write it: in full, or cut short with or without its full stop ("Mar. 3"); "in March. 3 days
+# later" is no date, nor is "May." (never a short form)
+_DATE_MONTH = "(?:" + "|".join(_MONTHS) + "|(?:" + "|".join([m[:3] for m in _MONTHS if m != "May"] + ["Sept"]) + r")\.?)"
 _CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
                "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", "")}
 _SCALES = r"(?:thousand|million|billion|trillion)"
@@ -331,11 +334,11 @@ def normalize_english(text: str, day_first: bool = False) -> str:
         return _date(month, day, y if y >= 100 else 2000 + y, day_first)
     text = re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b", slash_date, text)
     # "March 5, 2024", "March 5th", "5 March 2024"
-    text = re.sub(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b",
+    text = re.sub(rf"\b({_DATE_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b",
                   lambda m: _date(_month_index(m.group(1)), int(m.group(2)), int(m.group(3)) if m.group(3) else None), text)
-    text = re.sub(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b",
-                  lambda m: f"the {_words(int(m.group(1)), to='ordinal')} of {_MONTHS[_month_index(m.group(2)) - 1]}"
-                  + (f", {_year(int(m.group(3)))}" if m.group(3) else ""), text)
+    text = re.sub(rf"\b((?:[Tt]he\s+)?)(\d{{1,2}})(?:st|nd|rd|th)?\s+({_DATE_MONTH})(?:,?\s+(\d{{4}}))?\b",
+                  lambda m: f"{m.group(1) or 'the '}{_words(int(m.group(2)), to='ordinal')} of "
+                  f"{_MONTHS[_month_index(m.group(3)) - 1]}" + (f", {_year(int(m.group(4)))}" if m.group(4) else ""), text)
     # Times: 10:30, 7:05 pm, 5pm, 11 a.m., 6.45pm
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
     text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)

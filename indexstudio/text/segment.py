@@ -23,6 +23,10 @@ CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # (French sets its closing guillemet apart: « Où es-tu ? » demanda-t-elle)
 _SENTENCE_END = re.compile(rf"[.!?…]+[\"'”’)\]»]*(?:\s»)?(?=\s|$|[{CJK_RANGES}])|[。！？]+[”’」』）\"']*")
 _LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause, left at a sentence's start
+# a number written out, which opens a sentence in lower case ("The war ended. nineteen forty-five was ...")
+_NUMBER_WORD = re.compile(r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                          r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
+                          r"sixty|seventy|eighty|ninety|a hundred|a thousand)\b")
 # a Chinese dialogue tag after a quotation: 他说。/ 她哭着喊道！/ 老人低声问道，(but not 我知道。)
 _DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:[说說问問喊叫答嚷吼叹嘆呼骂罵]|(?<![知味难難])道)[道了着著]?[。！？，：]")
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
@@ -51,8 +55,10 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
     (Mr. Smith) - unless a word that opens sentences follows (Plan B. The rest; the U.S. Then)."""
     mark = end.group()
     following = text[end.end():end.end() + 80].lstrip()        # (bounded: a long paragraph stays linear)
-    if following[:1].islower() or (mark.startswith(("...", "…")) and re.match(r"I\b", following)):
-        return False                                            # (said "你好！" and left)
+    if mark.startswith(("...", "…")) and (following[:1].islower() or re.match(r"I\b", following)):
+        return False                                            # (I... I know)
+    if following[:1].islower() and not _NUMBER_WORD.match(following):
+        return False                                            # ("Stop!" he cried; said "你好！" and left)
     if mark[-1] in "」』”’\"'" and _DIALOGUE_TAG.match(following):
         return False                                            # 「你走吧。」他说。: the tag stays with its words
     if mark[0] in "。！？":
