@@ -141,3 +141,9 @@ def test_a_sentence_that_opens_with_a_number_is_a_sentence():
     assert split_sentences(normalize_text("He left in March. 3 days later he was dead.")) == [
         "He left in March.", "three days later he was dead."]
     assert split_sentences("I... one moment. Wait.") == ["I... one moment.", "Wait."]
+
+
+def test_a_dialogue_tag_that_names_the_speaker_stays_with_the_quotation():
+    assert split_sentences('"You know what?" Ron said. "No!" Mr. Weasley shouted. "Go." Ron left.') == [
+        '"You know what?" Ron said.', '"No!" Mr. Weasley shouted.', '"Go."', "Ron left."]
+    assert split_sentences('"What?" The door opened.') == ['"What?"', "The door opened."]

@@ -27,6 +27,10 @@ _LEADING_PAUSE = re.compile(r"^[\s,;:]+|\s+$")      # a dash turned into a pause
 _NUMBER_WORD = re.compile(r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
                           r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
                           r"sixty|seventy|eighty|ninety|a hundred|a thousand)\b")
+# a dialogue tag that names its speaker, after a quotation that ends in ! or ? ("No!" Harry shouted.)
+_NAMED_TAG = re.compile(r"(?:[A-Z][\w'’.-]*\s+){1,3}(?:said|asked|shouted|cried|replied|whispered|called|yelled|"
+                        r"screamed|answered|muttered|exclaimed|added|demanded|snapped|gasped|sighed|laughed|"
+                        r"growled|murmured|breathed|insisted|roared|hissed|bellowed|wondered|protested)\b")
 # a Chinese dialogue tag after a quotation: 他说。/ 她哭着喊道！/ 老人低声问道，(but not 我知道。)
 _DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:[说說问問喊叫答嚷吼叹嘆呼骂罵]|(?<![知味难難])道)[道了着著]?[。！？，：]")
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
@@ -59,8 +63,8 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
         return False                                            # (I... I know)
     if following[:1].islower() and not _NUMBER_WORD.match(following):
         return False                                            # ("Stop!" he cried; said "你好！" and left)
-    if mark[-1] in "」』”’\"'" and _DIALOGUE_TAG.match(following):
-        return False                                            # 「你走吧。」他说。: the tag stays with its words
+    if mark[-1] in "」』”’\"'" and (_DIALOGUE_TAG.match(following) or "." not in mark and _NAMED_TAG.match(following)):
+        return False                                            # 「你走吧。」他说。, "No!" Harry shouted.
     if mark[0] in "。！？":
         return True
     if mark.rstrip("\"'”’)]» ") != ".":
