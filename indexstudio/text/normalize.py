@@ -289,14 +289,15 @@ def _expand_abbreviations(text: str) -> str:
     return _ABBR_RE.sub(_abbreviation, text)
 
 
-# a four-digit number that counts a plural ("1347 passengers", "2024 votes"; "in 1347 ships" and "1500 men" stay
-# years and hundreds, which read well either way), and the words ending in s that are no plural
+# a four-digit number that counts a plural ("1347 passengers", "2024 votes"; "in 1347 ships", "the 1992 riots"
+# and "1500 men" stay years and hundreds, which read well either way), and the words ending in s that are no
+# plural (census, status: -us)
 _NO_PLURAL = ("this thus was has his its does plus always perhaps besides sometimes whereas unless across towards "
               "afterwards nevertheless yes").split()
 _COUNTED = re.compile(r"(?<![\w,.$£€¥#-])(1[1-9]\d[1-9]|1[1-9][1-9]\d|20\d[1-9]|20[1-9]\d)"
-                      rf"(?=\s+(?:(?!(?:{'|'.join(_NO_PLURAL)})\b)[a-z]+[^s\W]s|people|men|women|children)\b)")
+                      rf"(?=\s+(?:(?!(?:{'|'.join(_NO_PLURAL)})\b)[a-z]+[^su\W]s|people|men|women|children)\b)")
 # before a year, or before a number that names a thing ("Flight 1347", read as a year is: thirteen forty-seven)
-_YEAR_CUE = re.compile(r"(?i:\b(?:in|by|of|to|since|until|circa|from|year|c\.|flight|room|route|bus|gate|train|"
+_YEAR_CUE = re.compile(r"(?i:\b(?:the|in|by|of|to|since|until|circa|from|year|c\.|flight|room|route|bus|gate|train|"
                        r"platform|no\.|number|model|suite|unit|highway|track|channel))\s+$")
 
 
