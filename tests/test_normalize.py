@@ -77,6 +77,9 @@ from indexstudio.text.normalize import normalize_text
      "thousand and twenty-four votes."),
     ("On Mar. 3, Sept. 5 and the 12 Dec. meeting; in May. 4 more.",
      "On March third, September fifth and the twelfth of December meeting; in May. four more."),
+    ("At 0600 hours, by 2330 hours, dial 911 or 1-800-555-0100.",
+     "At oh six hundred hours, by twenty-three thirty hours, dial nine one one or one, eight zero zero, five five "
+     "five, zero one zero zero."),
     ("The 1990 census and the 1992 riots.", "The nineteen ninety census and the nineteen ninety-two riots."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),

@@ -198,6 +198,13 @@ def _digits(match: re.Match) -> str:
     return ", ".join(" ".join(_words(int(d)) for d in group) for group in groups)
 
 
+def _military_time(match: re.Match) -> str:
+    """"0600 hours": oh six hundred; "2330": twenty-three thirty."""
+    hour, minute = match.group(1), int(match.group(2))
+    spoken = ("oh " if hour[0] == "0" else "") + _words(int(hour))
+    return f"{spoken} {'hundred' if minute == 0 else ('oh ' if minute < 10 else '') + _words(minute)}"
+
+
 def _clock(hour: int, minute: int) -> str:
     if minute == 0:
         return f"{_words(hour)} o'clock"
@@ -311,8 +318,10 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
     text = _expand_abbreviations(text)
     text = _romans(text)
-    text = re.sub(r"(?<![\w+.-])(?:(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}|\d{3}-\d{4})\b(?![-.]\d)", _digits,
-                  text)                                                            # 555-123-4567, 555-1234
+    text = re.sub(r"(?<![\w+.-])(?:1[-. ])?(?:(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}|\d{3}-\d{4})\b(?![-.]\d)",
+                  _digits, text)                                                   # (1-)555-123-4567, 555-1234
+    text = re.sub(r"\b911\b", "nine one one", text)
+    text = re.sub(r"\b([01]\d|2[0-3])([0-5]\d)(?=\s+hours\b)", _military_time, text)    # 0600 hours
     text = re.sub(r"(?<![\w.,])[1-9]\d{0,2}(?:(?:[\u00a0\u202f]\d{3})+|(?: \d{3}){2,})\b(?![ ,.]?\d)",
                   lambda m: re.sub(r"\s", "", m.group(0)), text)                    # 3 000 000 (SI thousands)
     text = re.sub(r"(?<![\w.+])(?:\+\d{1,3}(?:\s\d{2,4}){2,4}|0\d{1,4}(?:\s\d{3,4}){1,2})\b(?![\s-]?\d)",
