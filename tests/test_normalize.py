@@ -80,6 +80,8 @@ from indexstudio.text.normalize import normalize_text
     ("At 0600 hours, by 2330 hours, dial 911 or 1-800-555-0100.",
      "At oh six hundred hours, by twenty-three thirty hours, dial nine one one or one, eight zero zero, five five "
      "five, zero one zero zero."),
+    ("On the 3d of May and the 22d, a guinea was 21s. in the 90s and the '80s.",
+     "On the third of May and the twenty-second, a guinea was twenty-one shillings in the nineties and the eighties."),
     ("The 1990 census and the 1992 riots.", "The nineteen ninety census and the nineteen ninety-two riots."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),

@@ -243,7 +243,7 @@ def _shillings(match: re.Match) -> str:
 
 
 def _decade(match: re.Match) -> str:
-    spoken = _year(int(match.group(1)))               # "nineteen ninety" -> "nineteen nineties"
+    spoken = _year(int(match.group(1) or match.group(2)))   # "nineteen ninety" -> "nineteen nineties"
     return spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
 
 
@@ -326,8 +326,9 @@ def normalize_english(text: str, day_first: bool = False) -> str:
                   lambda m: re.sub(r"\s", "", m.group(0)), text)                    # 3 000 000 (SI thousands)
     text = re.sub(r"(?<![\w.+])(?:\+\d{1,3}(?:\s\d{2,4}){2,4}|0\d{1,4}(?:\s\d{3,4}){1,2})\b(?![\s-]?\d)",
                   lambda m: ("plus " if m.group(0).startswith("+") else "") + _digits(m), text)  # 020 7946 0958
-    text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d)s\.(?:\s*(\d{1,2})d\.)?|\b(\d{1,2})d\.", _shillings,
-                  text)                                          # £3 10s. 6d.
+    text = re.sub(r"(?<=\b[Tt]he )(\d*[23])d\b", lambda m: _words(int(m.group(1)), to="ordinal"), text)  # the 3d of May
+    text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d|[2-9][1-9])s\.(?:\s*(\d{1,2})d\.)?|\b(\d{1,2})d\.",
+                  _shillings, text)                              # £3 10s. 6d., a guinea's 21s. (the 90s. is a decade)
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
@@ -382,7 +383,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"#(?=\d)", "number ", text)
     # Decades and years: the 1990s, in 1984, in 1066.
     text = re.sub(r"\b(1[1-9]\d0|20\d0)s\b", _decade, text)
-    text = re.sub(r"(?<!\w)['’]([1-9]0)s\b", _decade, text)         # the '90s
+    text = re.sub(r"(?<!\w)['’]([1-9]0)s\b|(?<=\b[Tt]he )([2-9]0)s\b", _decade, text)     # the '90s, the 90s
     text = _counted(text)                                           # 1347 passengers: a count, not a year
     text = re.sub(r"(?<![\d,.])(1[1-9]\d\d|20\d\d)(?!\d|,\d|\.\d)", lambda m: _year(int(m.group(1))), text)
     text = re.sub(r"(?i:\b(in|since|circa|year)\s)(10\d\d)(?!\d|,\d|\.\d)",
