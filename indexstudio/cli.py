@@ -250,7 +250,7 @@ _TEXT_FILE = re.compile(r"\S+\.(?:txt|md|markdown|epub)", re.IGNORECASE)
 def _text_to_speak(given: str) -> str:
     """The text `speak` was given: standard input for "-" (in whatever encoding it comes), else the argument - a
     book's file name is refused, since speaking "notes dot t x t" is never what was meant."""
-    from indexstudio.books.reader import decode_text, has_speech
+    from indexstudio.books.reader import decode_text, has_speech, without_emphasis
     if given == "-":
         text = decode_text(sys.stdin.buffer.read(), "standard input")
     elif _TEXT_FILE.fullmatch(given.strip()) and Path(given.strip()).is_file():
@@ -260,7 +260,7 @@ def _text_to_speak(given: str) -> str:
         text = given
     if not has_speech(text):
         raise InputError("no speakable text given")
-    return text
+    return without_emphasis(text)
 
 
 def cmd_speak(args: argparse.Namespace) -> int:

@@ -222,7 +222,7 @@ def test_gutenberg_text_is_read_without_its_licence_and_with_its_metadata(tmp_pa
     assert [c.text for c in read_book(old).chapters] == ["The story itself."]
     plain = tmp_path / "plain.txt"      # any other text keeps its lines; marks printed for the eye go
     plain.write_text("Title: Notes\n\nSee [3] below, _the_ =map=.[A] [Illustration: a map]\n\n* * *\n\nEnd.\n")
-    assert read_book(plain).chapters[0].text == "Title: Notes\n\nSee [3] below, the map. \n\n\n\nEnd."
+    assert read_book(plain).chapters[0].text == "Title: Notes\n\nSee [3] below, the map. \n\n* * *\n\nEnd."  # (a break)
 
 
 def test_txt_table_of_contents_is_skipped_but_never_prose(tmp_path):
@@ -429,3 +429,11 @@ def test_a_plain_texts_title_and_byline_name_the_book(tmp_path):
     prose = tmp_path / "prose.txt"
     prose.write_text("By the river we walked.\nby the sea we sat.\n", encoding="utf-8")
     assert read_book(prose).author == ""
+
+
+def test_plain_text_asterisk_emphasis_goes_and_rules_are_scene_breaks(tmp_path):
+    """*very* was read as "asterisk very asterisk"; a rule line standing apart is a scene break (it was dropped)."""
+    path = tmp_path / "em.txt"
+    path.write_text("Chapter 1\n\nIt was *very* late, **really** late.\n\n-----\n\nMorning.\n"
+                    "| a | b |\n|---|---|\n| 1 | 2 |\n", encoding="utf-8")
+    assert read_book(path).chapters[0].text == "It was very late, really late.\n\n* * *\n\nMorning.\n a | b \n\n 1 | 2"

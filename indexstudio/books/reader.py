@@ -343,14 +343,29 @@ def read_text(text: str, title: str) -> Book:
 _EDITORS_NOTE = re.compile(r"\[(?:Illustration|Transcriber[’']?s? Notes?|Footnote\s*[\w*†]*\s*:)[^\]]{0,3000}\]"
                            r"|^[ \t]*Transcriber[’']?s? Notes?\b.*\n(?:.+\n)*", re.IGNORECASE | re.MULTILINE)
 _NOTE_MARKER = re.compile(r"(?<=[\w.,;:!?”\"’'])\[(?:\d{1,3}|[A-Z*†])\]")
-_EMPHASIS = re.compile(r"(?<![\w_=])([_=])(?=\S)([^_=\n]+?)(?<=\S)\1(?![\w_=])")
-_RULE = re.compile(r"^[ \t]*[-+=|*#_~. \t]{3,}[ \t]*$", re.MULTILINE)
+_EMPHASIS = re.compile(r"(?<![\w_=*])(\*{1,2}|[_=])(?=\S)([^_=*\n]+?)(?<=\S)\1(?![\w_=*])")
+_RULE = re.compile(r"[ \t]*[-+=|*#_~. \t]{3,}[ \t]*")
 _TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
+
+
+def without_emphasis(text: str) -> str:
+    """`text` without the marks plain text sets for italics and bold: _word_, *word*, **word**, =word=."""
+    return _EMPHASIS.sub(r"\2", text)
+
+
+def _rules_as_breaks(text: str) -> str:
+    """Lines that are rules ("-----", "* * *"): a scene break where one stands apart, else nothing."""
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        if _RULE.fullmatch(line):
+            apart = (n == 0 or not lines[n - 1].strip()) and (n == len(lines) - 1 or not lines[n + 1].strip())
+            lines[n] = SCENE_BREAK if apart else ""
+    return "\n".join(lines)
 
 
 def _without_print_marks(text: str) -> str:
     text = _NOTE_MARKER.sub("", _EDITORS_NOTE.sub("", text))
-    return _TABLE_ROW.sub(r"\1", _RULE.sub("", _EMPHASIS.sub(r"\2", text)))
+    return _TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text)))
 
 
 _BOOK_TITLE_LINE = re.compile(r"^\s*(?:《([^》\n]{1,40})》|[书書]\s*名\s*[:：]\s*《?([^《》\n]{1,40}?)》?)\s*$")   # 《书名》, 书名：书名
