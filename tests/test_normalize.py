@@ -82,6 +82,10 @@ from indexstudio.text.normalize import normalize_text
      "five, zero one zero zero."),
     ("On the 3d of May and the 22d, a guinea was 21s. in the 90s and the '80s.",
      "On the third of May and the twenty-second, a guinea was twenty-one shillings in the nineties and the eighties."),
+    ("About ~20%, ±3, 10^6 and p < 0.05; 5 lbs. and $12-$15 or $45,000/year; a 50p coin; manner:--Observing.",
+     "About about twenty percent, plus or minus three, ten to the power of six and p less than zero point zero five; "
+     "five pounds and twelve dollars to fifteen dollars or forty-five thousand dollars per year; a fifty pence coin; "
+     "manner: Observing."),
     ("The 1990 census and the 1992 riots.", "The nineteen ninety census and the nineteen ninety-two riots."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),

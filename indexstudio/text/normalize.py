@@ -313,6 +313,10 @@ def _counted(text: str) -> str:
                         else _cardinal(m.group(1)), text)
 
 
+_PER = {"year": "year", "yr": "year", "month": "month", "mo": "month", "week": "week", "wk": "week", "day": "day",
+        "hour": "hour", "hr": "hour"}
+
+
 def normalize_english(text: str, day_first: bool = False) -> str:
     """Spell out what an English reader would say aloud."""
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
@@ -329,7 +333,16 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?<=\b[Tt]he )(\d*[23])d\b", lambda m: _words(int(m.group(1)), to="ordinal"), text)  # the 3d of May
     text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d|[2-9][1-9])s\.(?:\s*(\d{1,2})d\.)?|\b(\d{1,2})d\.",
                   _shillings, text)                              # £3 10s. 6d., a guinea's 21s. (the 90s. is a decade)
+    text = re.sub(r"([$£€])(\d[\d,]*(?:\.\d+)?)\s?-\s?(?=[$£€]\d)", r"\1\2 to ", text)       # $12-$15
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
+    text = re.sub(r"(?<=\d|s)/(year|yr|month|mo|week|wk|day|hour|hr)\b",
+                  lambda m: " per " + _PER[m.group(1)], text)                       # $45,000/year
+    text = re.sub(r"\b(\d{1,2})p\b", lambda m: f"{m.group(1)} {'penny' if m.group(1) == '1' else 'pence'}", text)  # 50p
+    text = re.sub(r"(?<![\w~])~\s?(?=[$£€]?\d)", "about ", text)                  # ~20%
+    text = text.replace("±", " plus or minus ").replace("≤", " less than or equal to ").replace(
+        "≥", " greater than or equal to ")
+    text = re.sub(r"(?<=\s)<(?=\s)", "less than", re.sub(r"(?<=\s)>(?=\s)", "greater than", text))   # p < 0.05
+    text = re.sub(r"(\d)\^(\d+)", r"\1 to the power of \2", text)                   # 10^6
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     # ISO dates and slash dates (month first in US English, day first elsewhere).
@@ -359,7 +372,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
     text = re.sub(rf"(?<![\d.,-])(\d[\d,]*(?:\.\d+)?)\s?[-–]\s?(?=\d[\d,]*(?:\.\d+)?\s?(?:{_UNIT_RE})(?![\w/]))",
                   r"\1 to ", text)                                                      # 10-15kg
-    text = re.sub(rf"((?:(?<![\w.])-)?\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])", _unit, text)   # -5°C too
+    text = re.sub(rf"((?:(?<![\w.])-)?\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])(?:\.(?=\s+[a-z]))?", _unit,
+                  text)                                          # -5°C too; "5 lbs. and" keeps no full stop
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)(m|g)\b", _unit, text)
     text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
     vulgar = "".join(_FRACTIONS)
@@ -442,7 +456,8 @@ def normalize_text(text: str, language: str = "en-us") -> str:
     text = re.sub(r"[ \t]*\u2014+[ \t]*", _dash, text)
     text = text.replace("\u2026", "...").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
-                  lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit() else f"{m.group(1)}, ", text)
+                  lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit()
+                  else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
         from indexstudio.text.chinese import read_numbers   # (here: its grammar module imports this one)
