@@ -431,5 +431,6 @@ class IndexTTSEngine(Engine):
         if opts.max_text_tokens_per_segment > self.text_positions:
             raise InputError(f"max_text_tokens_per_segment {opts.max_text_tokens_per_segment} is over this model's "
                              f"{self.text_positions} text positions")
-        opts.mel_tokens(self.mel_positions)         # (a cap said before the weights load, not after)
+        if "max_mel_tokens" in options:             # (one asked for is capped before the weights load, not after)
+            opts.mel_tokens(self.mel_positions)
         return opts
