@@ -86,6 +86,8 @@ from indexstudio.text.normalize import normalize_text
      "About about twenty percent, plus or minus three, ten to the power of six and p less than zero point zero five; "
      "five pounds and twelve dollars to fifteen dollars or forty-five thousand dollars per year; a fifty pence coin; "
      "manner: Observing."),
+    ('"Oh, Peter I love you," said King Aldric III of Henry I\'s line. "ALL OF US!" "STOP IT!"',
+     '"Oh, Peter I love you," said King Aldric the Third of Henry the First\'s line. "ALL of us!" "STOP it!"'),
     ("The 1990 census and the 1992 riots.", "The nineteen ninety census and the nineteen ninety-two riots."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),

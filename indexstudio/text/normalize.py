@@ -156,6 +156,15 @@ def roman_value(numeral: str) -> int | None:
     return _roman(upper) if upper and _ROMAN.fullmatch(upper) else None
 
 
+# what follows the pronoun I, not a king's numeral ("Peter I love you", but "Henry I was crowned")
+_PRONOUN_FOLLOWS = re.compile(r"\s+(?:am|love|hope|think|know|want|need|will|can|must|shall|feel|see|wish|promise|"
+                              r"swear|guess|mean|do|don't|can't|won't|didn't|just|really|never|always|believe|"
+                              r"beg|understand|have to|miss|hate|like)\b")
+# shouting set in capitals: its short words are words, not letters to spell ("ALL OF US!", "STOP IT!")
+_SHOUTED = re.compile(r"\b[A-Z]{2,}(?:[ ,!'’-]+[A-Z]{2,})+\b")
+_SHOUTED_SHORT = re.compile(r"\b(?:IT|US|AS|IS|AT|ON|IN|OF|TO|NO|SO|DO|GO|WE|HE|ME|BE|MY|BY|OR|AN|UP|IF|AM)\b")
+
+
 def _romans(text: str) -> str:
     """Roman numerals that are numbers: after "Chapter", "Part", "World War" ... (cardinal) and after a name,
     as kings and popes are numbered ("Henry VIII" -> "Henry the Eighth"); the pronoun "I" stays a word."""
@@ -163,15 +172,18 @@ def _romans(text: str) -> str:
         return f"{m.group(1)}{_words(_roman(m.group(2)))}" if _ROMAN.fullmatch(m.group(2)) else m.group(0)
 
     def regnal(m: re.Match) -> str:
-        name, numeral = m.group(1), m.group(2)
-        if name not in _REGNAL_NAMES or not _ROMAN.fullmatch(numeral):
+        title, name, numeral = m.group(1) or "", m.group(2), m.group(3)
+        if not (title or name in _REGNAL_NAMES) or not _ROMAN.fullmatch(numeral):
             return m.group(0)
-        return f"{name} the {_words(_roman(numeral), to='ordinal').capitalize()}{m.group(3) or ''}"
+        if numeral == "I" and _PRONOUN_FOLLOWS.match(m.string, m.end()):
+            return m.group(0)                                    # "Oh, Peter I love you"
+        return f"{title}{name} the {_words(_roman(numeral), to='ordinal').capitalize()}{m.group(4) or ''}"
     # "Chapter XIV", "PART IV", "World War II": two letters or more, or a lone I, V or X not followed by a word in
     # lower case ("the best Part I ever played"); a lone C, D, L or M is a letter ("Appendix C", "Part D")
     text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]))",
                   numbered, text)
-    return re.sub(r"\b([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)
+    return re.sub(r"\b((?:King|Queen|Emperor|Empress|Pope|Prince|Princess|Tsar|Czar|Sultan|Pharaoh)\s+)?"
+                  r"([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)    # King Aldric III
 
 
 def _unit(match: re.Match) -> str:
@@ -321,6 +333,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     """Spell out what an English reader would say aloud."""
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
     text = _expand_abbreviations(text)
+    text = _SHOUTED.sub(lambda m: _SHOUTED_SHORT.sub(lambda w: w.group().lower(), m.group())
+                        if sum(c.isalpha() for c in m.group()) >= 5 else m.group(), text)
     text = _romans(text)
     text = re.sub(r"(?<![\w+.-])(?:1[-. ])?(?:(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}|\d{3}-\d{4})\b(?![-.]\d)",
                   _digits, text)                                                   # (1-)555-123-4567, 555-1234
