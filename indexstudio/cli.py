@@ -375,6 +375,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
                     chapters_in_book, settings, engine.spoken_form)
         return 0
+    job.open()                              # (a work folder another run holds is named before the model loads)
+    job.close()
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
     print(f"{args.title or book.title}: {_chapters_chosen(plan, args, chapters_in_book)}, {len(plan.segments)} segments "

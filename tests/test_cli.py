@@ -331,3 +331,18 @@ def test_a_second_ctrl_c_while_stopping_waits_for_the_ending(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and "terminate called" not in err, err
     assert "interrupted; finished segments are kept" in err
+
+
+def test_a_work_folder_another_run_holds_is_refused_before_anything_loads(tmp_path):
+    """The refusal came after the book's header and the progress bar (and, on IndexTTS, the model's load)."""
+    import fcntl
+    book = tmp_path / "b.md"
+    book.write_text("# One\n\nHello there.\n")
+    (tmp_path / "b.work").mkdir()
+    with open(tmp_path / "b.work" / "lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3")),
+                       "another indexstudio (process 4242) is rendering into")
+    assert not (tmp_path / "b.mp3").exists()
