@@ -36,6 +36,7 @@ _DIALOGUE_TAG = re.compile(rf"[{CJK_RANGES}]{{0,10}}?(?:[说說问問喊叫答�
 _CLAUSE_END = re.compile(r"(?<=[,;:—，；：、])\s*")
 # a pronunciation annotation, <word|PRON> (IndexTTS-2.5), is one word: "<going|G OW1 . IH0 NG>" ends no sentence
 _CJK_TEXT = re.compile(rf"[{CJK_RANGES}，。！？；：、「」『』（）《》【】“”‘’]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\r\n\s*\r\n")
 ANNOTATION = re.compile(r"<[^|<>\n]+\|[^<>\n]+>")
 _WORD = re.compile(rf"{ANNOTATION.pattern}\S*|[{CJK_RANGES}][，。！？；：、”’」』）]*|[^\s{CJK_RANGES}]+")
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANGES}]+)*|[^\w\s]")
@@ -86,20 +87,21 @@ def split_paragraphs(text: str) -> list[list[str]]:
     the paragraph has none (a heading, a list item: "MARLEY'S GHOST. Marley was dead"), and a paragraph with no
     word in it (a scene break, "* * *") is not read."""
     out = []
-    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+    for paragraph in _PARAGRAPH_BREAK.split(text):
         paragraph = " ".join(paragraph.split())
         if not re.search(r"[^\W_]", paragraph):
             continue
         if re.search(r"[^\W_]$", paragraph):
             paragraph += "。" if re.match(f"[{CJK_RANGES}]", paragraph[-1]) else "."
         sentences = []
-        start = 0
+        start = quotes = 0                  # quotes: the straight double quotes before `start`
         inside = [(m.start(), m.end()) for m in ANNOTATION.finditer(paragraph)] if "|" in paragraph else []
         for end in _SENTENCE_END.finditer(paragraph):
             if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
                 stop = end.end()
-                if paragraph[stop - 1] == '"' and paragraph[:stop].count('"') % 2:
+                if paragraph[stop - 1] == '"' and (quotes + paragraph.count('"', start, stop)) % 2:
                     stop -= 1          # an odd straight quote here opens the next sentence: 她问道。"进来吧。"
+                quotes += paragraph.count('"', start, stop)      # (counted once: a long paragraph stays linear)
                 sentences.append(paragraph[start:stop])
                 start = stop
         sentences.append(paragraph[start:])
@@ -112,7 +114,7 @@ def split_paragraphs(text: str) -> list[list[str]]:
 def split_scenes(text: str) -> list[str]:
     """`text` cut where a paragraph holds no word: a scene break ("* * *", "#", "~"), which is not read."""
     scenes, current = [], []
-    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+    for paragraph in _PARAGRAPH_BREAK.split(text):
         if re.search(r"[^\W_]", paragraph):
             current.append(paragraph)
         elif current and paragraph.strip():
