@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import os
 import re
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from indexstudio.errors import IndexStudioError, InputError
@@ -127,17 +125,17 @@ def _sound_args(p: argparse.ArgumentParser, paragraph_end: str) -> None:
                                      "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
 
 
-def _check_bitrate(args: argparse.Namespace, fmt: str) -> None:
-    """Refuse a bitrate the format cannot take before any work starts; name one that WAV ignores."""
-    from indexstudio.audio.output import check_bitrate
-    check_bitrate(fmt, args.bitrate, args.sample_rate or 24000)    # (the engines speak at 22-24 kHz: one range)
+def _wav_bitrate_note(args: argparse.Namespace, fmt: str) -> None:
     if fmt == "wav" and args.bitrate:
         logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
 
 
-def _controls(args: argparse.Namespace, engine):
-    """Speed, seed and engine options from the command line, checked by the engine before work starts."""
-    from indexstudio.engines.base import Controls
+FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
+                "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text"}
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """The engine options of --option KEY=VALUE and of the emotion flags."""
     options: dict = {}
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -148,26 +146,22 @@ def _controls(args: argparse.Namespace, engine):
         raise InputError(f"--emotion-alpha must lie in [0, 1], got {args.emotion_alpha}")
     for key, flag in FLAG_OPTIONS.items():
         value = getattr(args, flag.removeprefix("--").replace("-", "_"))
-        if key == "lang" and not engine.language_option:    # (then it only picks the voice)
-            continue
         if value is not None and value is not False:       # (an alpha of 0.0 is a value)
             options[key] = value
-    engine.check_speed(args.speed)
-    if args.seed is not None and not engine.samples:
-        logging.getLogger("indexstudio").warning("--seed has no effect on engine %s: it does not sample", engine.name)
+    return options
+
+
+def _with_flags(prepare, *args, **settings):
+    """`prepare(*args, **settings)`, an option that a flag set and the engine does not take named by its flag."""
     try:
-        engine.check_options(options)
-    except InputError as exc:        # an option a flag set: name the flag, not the option behind it
+        return prepare(*args, **settings)
+    except InputError as exc:
         unknown = str(exc).split(";")[0]
+        options, engine = settings["options"], settings["engine"]
         flags = [flag for key, flag in FLAG_OPTIONS.items() if key in options and re.search(rf"\b{key}\b", unknown)]
         if flags and (str(exc).startswith("unknown") or "takes no engine options" in str(exc)):
             raise InputError(f"{', '.join(flags)}: not an option of engine {engine.name}") from None
         raise
-    return Controls(args.speed, args.seed, options)
-
-
-FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
-                "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text", "lang": "--lang"}
 
 
 SETTING_FLAGS = {"model_dir": "--model-dir", "device": "--device", "dtype": "--dtype", "gpt_weights": "--gpt-weights",
@@ -191,37 +185,10 @@ def _lexicon(args: argparse.Namespace):
     return Lexicon.load(args.lexicon) if args.lexicon else None
 
 
-def _check_lang(args: argparse.Namespace, engine) -> None:
-    """--lang as a language code ("English" -> "en"), or an InputError before any work: an engine that reads the
-    language itself (IndexTTS-2.5) checks it against its own list."""
-    from indexstudio.text.language import is_language, language_code
-    if args.lang is None or engine.language_option:
-        return
-    if not is_language(args.lang):
-        raise InputError(f"--lang {args.lang}: not a language code this knows (two letters, with a region where it "
-                         "matters: en, en-GB, fr, de, es, zh, ja, ...)")
-    args.lang = language_code(args.lang)
-
-
-def _voice(engine, requested: str | None, text: str, language: str = "") -> str:
-    """The voice asked for, or the engine's choice for `text` in `language` (--lang, else the book's tag); a voice
-    asked for that speaks another language than the text's is named in a warning."""
-    from indexstudio.engines import clones_voices
-    from indexstudio.text.language import detect_language
-    if requested is not None and not requested.strip():
-        raise InputError("--voice is empty: leave it out to have one chosen")
-    voice = requested or engine.voice_for(text[:20000], language)
-    if not voice:
-        raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
-    voice = engine.check_voice(voice)
-    if requested and not clones_voices(engine.name):
-        written = (language or detect_language(text)).lower().partition("-")[0]
-        spoken = engine.language_of(voice)
-        if written and written != spoken.partition("-")[0]:
-            logging.getLogger("indexstudio").warning(
-                "the text %s language %r, and voice %s speaks %r: expect a foreign accent or garbled words "
-                "(leave --voice out to have one chosen)", "is in" if language else "reads as", written, voice, spoken)
-    return voice
+def _voicing(args: argparse.Namespace, engine, lexicon) -> dict:
+    """The settings `prepare_speech` and `open_audiobook` share, from the command line."""
+    return dict(engine=engine, voice=args.voice, lang=args.lang, speed=args.speed, seed=args.seed,
+                options=_options(args), lexicon=lexicon, max_segment_tokens=args.max_segment_tokens)
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
@@ -250,137 +217,77 @@ _TEXT_FILE = re.compile(r"\S+\.(?:txt|md|markdown|epub)", re.IGNORECASE)
 def _text_to_speak(given: str) -> str:
     """The text `speak` was given: standard input for "-" (in whatever encoding it comes), else the argument - a
     book's file name is refused, since speaking "notes dot t x t" is never what was meant."""
-    from indexstudio.books.reader import decode_text, has_speech, without_emphasis
+    from indexstudio.books.reader import decode_text
     if given == "-":
-        text = decode_text(sys.stdin.buffer.read(), "standard input")
-    elif _TEXT_FILE.fullmatch(given.strip()) and Path(given.strip()).is_file():
+        return decode_text(sys.stdin.buffer.read(), "standard input")
+    if _TEXT_FILE.fullmatch(given.strip()) and Path(given.strip()).is_file():
         raise InputError(f"{given.strip()} is a file: `indexstudio speak - -o OUT < {given.strip()}` speaks its "
                          f"text, `indexstudio book {given.strip()}` makes an audiobook of it")
-    else:
-        text = given
-    if not has_speech(text):
-        raise InputError("no speakable text given")
-    return without_emphasis(text)
+    return given
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import AudioWriter, format_of, make_output_folder
-    from indexstudio.pipeline.job import RenderSettings
-    from indexstudio.text.segment import segment_paragraphs
+    from indexstudio.pipeline.speech import checked_output, prepare_speech
 
     text = _text_to_speak(args.text)
-    output = Path(args.output)
-    fmt = format_of(output, args.format)
-    _check_bitrate(args, fmt)
     lexicon = _lexicon(args)
-    pauses = RenderSettings(segment_gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms)
-    make_output_folder(output)              # (before an IndexTTS model's weights load)
     engine = _load_engine(args)
-    _check_lang(args, engine)
-    voice = _voice(engine, args.voice, text, args.lang or "")
-    controls = _controls(args, engine)
+    speech = _with_flags(prepare_speech, text, gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms,
+                         **_voicing(args, engine, lexicon))
+    fmt = checked_output(args.output, args.format, args.bitrate, args.sample_rate or 24000)
+    _wav_bitrate_note(args, fmt)
     if lexicon:
-        text = lexicon.apply(text)
         print(lexicon.summary(), file=sys.stderr)
-    paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), args.max_segment_tokens,
-                                    engine.count_tokens)
-    segments = [segment for paragraph in paragraphs for segment in paragraph]
-    ends = set(itertools.accumulate(map(len, paragraphs)))     # numbers of the segments that open a paragraph
     engine.prepare()                        # ("loading IndexTTS-2 from ...": before the progress bar)
-    start = time.perf_counter()
-    first_audio = None
-    bar = tqdm(total=len(segments), unit="seg", desc="speaking", dynamic_ncols=True, disable=len(segments) < 2,
-               mininterval=0.5 if sys.stderr.isatty() else 10)
+    bar = tqdm(total=len(speech.segments), unit="seg", desc="speaking", dynamic_ncols=True,
+               disable=len(speech.segments) < 2, mininterval=0.5 if sys.stderr.isatty() else 10)
     try:
-        with AudioWriter(output, engine.sample_rate, fmt, bitrate=args.bitrate, output_rate=args.sample_rate) as writer:
-            for n, result in enumerate(engine.synthesize(segments, voice, controls)):
-                first_audio = first_audio or time.perf_counter() - start
-                if n:
-                    ms = pauses.paragraph_gap_ms if n in ends else pauses.segment_gap_ms
-                    writer.write_silence(engine.sample_rate * ms // 1000)
-                writer.write(result.audio)
-                bar.update()
+        result = speech.save(args.output, fmt, args.bitrate, args.sample_rate, on_segment=bar.update)
     finally:
         bar.close()
-    wall = time.perf_counter() - start
-    seconds = writer.samples / engine.sample_rate
-    print(f"wrote {output}: {seconds:.1f} s of audio in {wall:.1f} s (RTF {wall / max(seconds, 1e-9):.2f}, "
-          f"first audio after {first_audio or 0:.2f} s)")
+    print(f"wrote {result.output}: {result.audio_seconds:.1f} s of audio in {result.wall_seconds:.1f} s (RTF "
+          f"{result.wall_seconds / max(result.audio_seconds, 1e-9):.2f}, first audio after "
+          f"{result.first_audio_seconds:.2f} s)")
     return 0
 
 
 def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import Metadata, cover_image, format_of, make_output_folder
-    from indexstudio.books.reader import Limits, book_tags, read_book
-    from indexstudio.pipeline.job import Job, RenderSettings, earlier_folder_id, render_book
-    from indexstudio.pipeline.plan import chapter_selection, make_plan
-    from indexstudio.text.language import detect_language
+    from indexstudio.audio.output import make_output_folder
+    from indexstudio.books.reader import Limits
+    from indexstudio.pipeline.audiobook import open_audiobook
+    from indexstudio.pipeline.job import RenderSettings
 
-    output = Path(args.output) if args.output else Path(args.file).with_suffix("." + (args.format or "m4b"))
-    if output.is_dir():                     # -o a folder: the book's name in it
-        output = output / Path(args.file).with_suffix("." + (args.format or "m4b")).name
-    fmt = format_of(output, args.format)
-    if output.resolve() == Path(args.file).resolve():
-        raise InputError(f"the output {output} is the book itself: give another -o")
-    _check_bitrate(args, fmt)
-    if args.year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", args.year.strip()):
-        raise InputError(f"--year {args.year}: give a year (2024) or a date (2024-05-01)")
-    lexicon = _lexicon(args)
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               paragraph_gap_ms=args.paragraph_gap_ms, scene_gap_ms=args.scene_gap_ms,
                               chapter_gap_ms=args.chapter_gap_ms,
                               bitrate=args.bitrate, sample_rate=args.sample_rate)
-    if not (args.dry_run or args.show_text):
-        make_output_folder(output)          # (before an IndexTTS model's weights load)
-    book = read_book(args.file, Limits(max_file_bytes=args.max_input_mb * 2**20, max_unpacked_bytes=args.max_unpacked_mb * 2**20))
+    lexicon = _lexicon(args)
     engine = _load_engine(args)
-    _check_lang(args, engine)
-    opening = "\n".join(chapter.text for chapter in book.chapters[:3])
-    language = args.lang or book.language or detect_language(opening)
-    voice = _voice(engine, args.voice, opening, args.lang or book.language)
-    controls = _controls(args, engine)
-    plan = make_plan(book, engine, voice, args.max_segment_tokens, read_titles=not args.no_titles, lexicon=lexicon)
+    audiobook = _with_flags(
+        open_audiobook, args.file, args.output, chapters=args.chapters, read_titles=not args.no_titles,
+        fmt=args.format, settings=settings, title=args.title, author=args.author, narrator=args.narrator,
+        year=args.year, publisher=args.publisher, description=args.description, cover=args.cover,
+        work_dir=args.work_dir, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
+                                             max_unpacked_bytes=args.max_unpacked_mb * 2**20),
+        **_voicing(args, engine, lexicon))
+    _wav_bitrate_note(args, audiobook.fmt)
     if lexicon:
         print(lexicon.summary(), file=sys.stderr)
-    chapters_in_book = len(plan.chapters)
-    if args.chapters:
-        plan = plan.only(chapter_selection(args.chapters, chapters_in_book))
-    tags = book_tags(book.extra)
-    meta = Metadata(title=args.title or "", author=args.author or "", narrator=args.narrator or "",
-                    language=language, year=(args.year or "").strip()[:4] or tags["year"],
-                    publisher=args.publisher or tags["publisher"], description=args.description or tags["description"])
-    if args.cover:
-        cover = Path(args.cover)
-        if not cover.is_file():
-            raise InputError(f"cover image {cover} not found")
-        meta.cover, meta.cover_type = cover_image(cover.read_bytes(), str(cover))
-    elif book.cover:
-        try:
-            meta.cover, meta.cover_type = cover_image(book.cover, f"of {args.file}")
-        except InputError as exc:           # the book's own cover: the audiobook goes on without it
-            logging.getLogger("indexstudio").warning("%s; the audiobook gets no cover", exc)
-    if args.narrator is None:               # (--narrator "": no narrator tag at all)
-        meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
-    work_dir = Path(args.work_dir) if args.work_dir else output.with_suffix(".work")
-    engine_id = f"{args.engine}:{engine.identity(voice)}"
-    earlier_ids = [f"{args.engine}:{earlier_folder_id(args.model_dir)}"] if args.model_dir else []
-    job = Job(work_dir, plan, engine, voice, controls, settings, engine_id, earlier_ids)
-    finished = job.finished()
+    plan = audiobook.plan
+    finished = audiobook.finished()
     if args.dry_run or args.show_text:
-        rate = job.sample_rate if finished else 1     # (the segments' own: an IndexTTS model's would load it)
-        _print_plan(plan, meta.title or plan.title, meta.author or plan.author, finished, rate, args,
-                    chapters_in_book, settings, engine.spoken_form)
+        _print_plan(audiobook, finished, args)
         return 0
-    job.open()                              # (a work folder another run holds is named before the model loads)
-    job.close()
+    make_output_folder(audiobook.output)
+    audiobook.check_free()                  # (a work folder another run holds is named before the model loads)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
-    print(f"{args.title or book.title}: {_chapters_chosen(plan, args, chapters_in_book)}, {len(plan.segments)} segments "
-          f"({args.mode} mode, {args.bucket_size} at a time); work folder {work_dir}",
+    print(f"{args.title or audiobook.book.title}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments "
+          f"({args.mode} mode, {args.bucket_size} at a time); work folder {audiobook.work_dir}",
           file=sys.stderr)
     bar = tqdm(total=len(plan.segments), unit="seg", desc="rendering", smoothing=0.1, dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 10)
@@ -399,13 +306,12 @@ def cmd_book(args: argparse.Namespace) -> int:
         nonlocal writing
         if writing is None:
             bar.close()
-            writing = tqdm(total=round(total), unit="s", desc=f"writing {fmt}", dynamic_ncols=True,
+            writing = tqdm(total=round(total), unit="s", desc=f"writing {audiobook.fmt}", dynamic_ncols=True,
                            mininterval=0.5 if sys.stderr.isatty() else 10)
         writing.update(round(seconds) - writing.n)
 
     try:
-        result = render_book(plan, engine, voice, output, work_dir, controls, settings, fmt, meta,
-                             engine_id, on_progress, on_write, earlier_ids)
+        result = audiobook.render(on_progress, on_write)
     finally:
         bar.close()
         if writing is not None:
@@ -418,38 +324,38 @@ def cmd_book(args: argparse.Namespace) -> int:
                 + (f" (+{repeats} repeated sentences)" if repeats else ""))
     done = "wrote" if result.written else "unchanged (nothing to render or write):"
     chapters = f"{len(result.chapters)} chapter{'s' if len(result.chapters) != 1 else ''}"
-    print(f"{done} {result.output} ({fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; {rendered} + "
-          f"{result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
+    print(f"{done} {result.output} ({audiobook.fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; "
+          f"{rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
     for mark in result.chapters:
         print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
-    if fmt == "wav" and len(result.chapters) > 1:
+    if audiobook.fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
-    kept = sum(f.stat().st_size for f in work_dir.rglob("*") if f.is_file()) / 2**20
+    kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file()) / 2**20
     size = f"{kept:,.0f} MiB" if kept >= 1 else f"{kept * 1024:,.0f} KiB"
-    print(f"the work folder {work_dir} ({size}) keeps the rendered segments, so that re-runs, other formats "
+    print(f"the work folder {audiobook.work_dir} ({size}) keeps the rendered segments, so that re-runs, other formats "
           "and edits reuse them; delete it once the audiobook is as you want it")
     return 0
 
 
-def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_rate: int,
-                args: argparse.Namespace, chapters_in_book: int, settings, spoken=str) -> None:
+def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -> None:
     """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
-    from indexstudio.pipeline.plan import chapter_selection, estimated_seconds
+    from indexstudio.pipeline.plan import estimated_seconds
 
+    plan, settings = audiobook.plan, audiobook.settings
+    title, author = audiobook.metadata.title or plan.title, audiobook.metadata.author or plan.author
     guess = [estimated_seconds(s.text, args.speed) for s in plan.segments]
     known = list(finished)
+    sample_rate = audiobook.job.sample_rate if finished else 1    # (the segments' own: an IndexTTS model's would load)
     scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
     gaps = (settings.lead_ms + sum(settings.pause_after_ms(plan.segments, n) for n in range(len(plan.segments)))) / 1000
     total = sum(guess) * scale + gaps
-    numbers = chapter_selection(args.chapters, chapters_in_book) if args.chapters else range(len(plan.chapters))
-    chosen = _chapters_chosen(plan, args, chapters_in_book)
     basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
-    print(f"{title}{f' by {author}' if author else ''}: {chosen}, {len(plan.segments)} segments, "
+    print(f"{title}{f' by {author}' if author else ''}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments, "
           f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
     width = min(max((_columns(t) for t in plan.chapters), default=7), 48)
     print(f"{'#':>4}  {'chapter':<{width}}  {'segments':>8}  {'characters':>10}  {'~length':>8}  {'rendered':>8}")
-    for c, (number, chapter_title) in enumerate(zip(numbers, plan.chapters)):
+    for c, (number, chapter_title) in enumerate(zip(audiobook.chapter_numbers, plan.chapters)):
         mine = [s.index for s in plan.segments if s.chapter == c]
         name = chapter_title
         while _columns(name) > width:
@@ -458,17 +364,17 @@ def _print_plan(plan, title: str, author: str, finished: dict[int, int], sample_
               f"{_fmt_duration(sum(guess[i] for i in mine) * scale):>8}  {sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
-                print(f"      [{i + 1}] {spoken(plan.segments[i].text)}")
+                print(f"      [{i + 1}] {audiobook.engine.spoken_form(plan.segments[i].text)}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
           f"{len(plan.segments)} segments are in the work folder already")
 
 
-def _chapters_chosen(plan, args: argparse.Namespace, chapters_in_book: int) -> str:
-    """ "12 chapters", or with --chapters "chapters 1-3, 7 of 12"."""
-    from indexstudio.pipeline.plan import chapter_selection
-    if args.chapters:
-        return f"chapters {_ranges(chapter_selection(args.chapters, chapters_in_book))} of {chapters_in_book}"
-    return f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}"
+def _chapters_chosen(audiobook) -> str:
+    """ "12 chapters", or of some chapters "chapters 1-3, 7 of 12"."""
+    chapters = audiobook.plan.chapters
+    if len(chapters) < audiobook.chapters_in_book:
+        return f"chapters {_ranges(audiobook.chapter_numbers)} of {audiobook.chapters_in_book}"
+    return f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"
 
 
 def _columns(text: str) -> int:
@@ -623,11 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     try:
-        for flag in ("max_segment_tokens", "bucket_size", "max_input_mb", "max_unpacked_mb"):
+        for flag in ("bucket_size", "max_input_mb", "max_unpacked_mb"):
             if getattr(args, flag, 1) < 1:
                 raise InputError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
-        if getattr(args, "speed", 1.0) <= 0:
-            raise InputError("--speed must be positive")
         return args.func(args)
     except IndexStudioError as exc:
         print(f"indexstudio: error: {exc}", file=sys.stderr)

@@ -85,6 +85,10 @@ class Engine(abc.ABC):
         upgraded model; "" where the caller names the model (an IndexTTS folder)."""
         return ""
 
+    def earlier_identities(self, voice: str) -> list[str]:
+        """What earlier releases took as `identity(voice)`, so that the segments they rendered are found."""
+        return []
+
     def check_voice(self, voice: str) -> str:
         """The voice as this engine will use it (a reference engine: the audio file behind a library name), or an
         InputError naming the problem: called before any work starts."""

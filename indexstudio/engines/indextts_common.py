@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import logging
 import math
 import random
@@ -363,6 +364,12 @@ class IndexTTSEngine(Engine):
     def identity(self, voice: str) -> str:
         """The model folder by its files' contents (`ModelFolder.fingerprint`): the voice and options count apart."""
         return f"model:{self._fingerprint[:16]}"
+
+    def earlier_identities(self, voice: str) -> list[str]:
+        """Earlier releases knew a model folder by its path and its top-level files' sizes and times."""
+        root = self._stack[0].root.resolve()
+        files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in root.iterdir() if p.is_file())
+        return [f"{root}:{hashlib.sha256(repr(files).encode()).hexdigest()[:16]}"]
 
     @functools.cached_property
     def _fingerprint(self) -> str:

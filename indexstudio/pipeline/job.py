@@ -125,7 +125,8 @@ class Job:
                  settings: RenderSettings = RenderSettings(), engine_id: str = "", earlier_ids: Sequence[str] = ()):
         self.dir = Path(work_dir)
         self.plan, self.engine, self.voice, self.controls, self.settings = plan, engine, voice, controls, settings
-        self.engine_id = engine_id or engine.name
+        self.engine_id = engine_id or f"{engine.name}:{engine.identity(voice)}"    # (the model's files, the voice's)
+        earlier_ids = earlier_ids or [f"{engine.name}:{i}" for i in engine.earlier_identities(voice)]
         self.earlier_ids = [i for i in earlier_ids if i != self.engine_id]  # what earlier versions called the engine
         self.adopted: dict[str, tuple[int, Path]] = {}      # segments found under those names, to log under ours
         self._done_log = self.dir / "done.jsonl"
@@ -534,24 +535,13 @@ def content_id(value: str) -> str:
         return value
 
 
-def earlier_folder_id(folder: str | Path | None) -> str:
-    """How earlier releases knew a model folder (its path, its top-level files' sizes and times), so that the
-    segments they rendered are found (see `Job.earlier_ids`); today a folder is known by its contents."""
-    if not folder:
-        return ""
-    root = Path(folder).resolve()
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in root.iterdir() if p.is_file()) \
-        if root.is_dir() else []
-    return f"{root}:{hashlib.sha256(repr(files).encode()).hexdigest()[:16]}"
-
-
 def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work_dir: str | Path | None = None,
                 controls: Controls = Controls(), settings: RenderSettings = RenderSettings(), fmt: str | None = None,
                 metadata: Metadata | None = None, engine_id: str = "",
                 on_progress: Callable[[Progress], None] | None = None,
                 on_write: Callable[[float, float], None] | None = None, earlier_ids: Sequence[str] = ()) -> RenderResult:
-    """Render `plan` to `output`, resuming from `work_dir` (default: `<output>.work/`); `on_progress` follows
-    the rendering, `on_write(seconds, total seconds)` the writing of the output."""
+    """Render `plan` to `output`, resuming from `work_dir` (default: the output with `.work` for its extension);
+    `on_progress` follows the rendering, `on_write(seconds, total seconds)` the writing of the output."""
     output = Path(output)
     fmt = format_of(output, fmt)   # refuse a bad format, bitrate or cover before any rendering
     check_bitrate(fmt, settings.bitrate, settings.sample_rate or engine.sample_rate)
@@ -561,7 +551,7 @@ def render_book(plan: Plan, engine: Engine, voice: str, output: str | Path, work
     start = time.perf_counter()
     make_output_folder(output)           # before any rendering: a folder that cannot be written is found now
     try:
-        job = Job(work_dir or output.with_name(output.name + ".work"), plan, engine, voice, controls, settings,
+        job = Job(work_dir or output.with_suffix(".work"), plan, engine, voice, controls, settings,
                   engine_id, earlier_ids)
         job.open()
     except OSError as exc:

@@ -1,0 +1,149 @@
+"""A book file to a finished audiobook, for a program or the `book` command: the book read, the voice chosen for
+its language, its chapters planned as segments, its tags gathered (the book's own, over-ridden by those given),
+then rendered resumably through a work folder and written out.
+
+    import indexstudio
+    result = indexstudio.make_audiobook("novel.epub", "novel.m4b", voice="bf_emma", chapters="1-3")
+    book = indexstudio.open_audiobook("novel.epub")          # look first: nothing is rendered or written
+    print(book.plan.chapters, len(book.plan.segments), len(book.finished()))
+    book.render(on_progress=lambda p: print(p.done, "of", p.total))
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of, make_output_folder
+from indexstudio.books.reader import Book, Limits, book_tags, read_book
+from indexstudio.engines import Controls, Engine
+from indexstudio.errors import InputError
+from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
+from indexstudio.pipeline.plan import Plan, chapter_selection, make_plan
+from indexstudio.pipeline.voicing import checked_language, choose_voice, engine_controls, engine_of, lexicon_of
+from indexstudio.text.language import detect_language
+from indexstudio.text.lexicon import Lexicon
+from indexstudio.text.segment import DEFAULT_MAX_TOKENS
+
+log = logging.getLogger("indexstudio")
+
+
+@dataclass
+class Audiobook:
+    """A book ready to render: the plan of the chapters chosen, who speaks it and how, its tags and where it goes."""
+    book: Book
+    plan: Plan
+    chapter_numbers: list[int]     # the plan's chapters' places in the whole book (from 0)
+    chapters_in_book: int
+    engine: Engine
+    voice: str
+    controls: Controls
+    settings: RenderSettings
+    metadata: Metadata
+    output: Path
+    fmt: str
+    work_dir: Path
+
+    @property
+    def job(self) -> Job:
+        """The work folder's view of this book: which segments it holds (looking writes nothing)."""
+        return Job(self.work_dir, self.plan, self.engine, self.voice, self.controls, self.settings)
+
+    def finished(self) -> dict[int, int]:
+        """Segment index -> samples, for the segments the work folder holds already."""
+        return self.job.finished()
+
+    def check_free(self) -> None:
+        """An InputError now if another run holds the work folder (before a model's weights load)."""
+        job = self.job
+        job.open()
+        job.close()
+
+    def render(self, on_progress: Callable[[Progress], None] | None = None,
+               on_write: Callable[[float, float], None] | None = None) -> RenderResult:
+        """Render what the work folder lacks and write the audiobook; `on_progress` follows the segments,
+        `on_write(seconds, total seconds)` the writing of the file."""
+        return render_book(self.plan, self.engine, self.voice, self.output, self.work_dir, self.controls,
+                           self.settings, self.fmt, self.metadata, on_progress=on_progress, on_write=on_write)
+
+
+def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:
+    """Where an audiobook of `file` goes: `output`, the book's name inside `output` where that is a folder, or the
+    book's name with the format's extension (default .m4b) beside it."""
+    named = Path(file).with_suffix("." + (fmt or "m4b"))
+    if output is None:
+        return named
+    output = Path(output)
+    return output / named.name if output.is_dir() else output
+
+
+def _year(year: str | None) -> str | None:
+    if year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", year.strip()):
+        raise InputError(f"--year {year}: give a year (2024) or a date (2024-05-01)")
+    return year.strip()[:4] if year else None
+
+
+def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine: Engine | str | None = None,
+                   voice: str | None = None, lang: str | None = None, speed: float = 1.0, seed: int | None = None,
+                   options: dict[str, Any] | None = None, lexicon: Lexicon | str | Path | None = None,
+                   chapters: str | None = None, read_titles: bool = True,
+                   max_segment_tokens: int = DEFAULT_MAX_TOKENS, fmt: str | None = None,
+                   settings: RenderSettings | None = None, title: str | None = None, author: str | None = None,
+                   narrator: str | None = None, year: str | None = None, publisher: str | None = None,
+                   description: str | None = None, cover: str | Path | None = None,
+                   work_dir: str | Path | None = None, limits: Limits = Limits()) -> Audiobook:
+    """Read `file` (.txt, .md or .epub) and make it ready to render into `output` (default: beside it, .m4b): every
+    setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"), `narrator=""`
+    leaves the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. Nothing is
+    rendered or written, and an IndexTTS model's weights are not loaded."""
+    settings = settings or RenderSettings()
+    if max_segment_tokens < 1:
+        raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
+    output = output_for(file, output, fmt)
+    fmt = format_of(output, fmt)
+    if output.resolve() == Path(file).resolve():
+        raise InputError(f"the output {output} is the book itself: give another -o")
+    check_bitrate(fmt, settings.bitrate, settings.sample_rate or 24000)   # (the engines speak at 22-24 kHz)
+    year = _year(year)
+    lexicon = lexicon_of(lexicon)
+    cover_file = Path(cover) if cover else None
+    if cover_file and not cover_file.is_file():
+        raise InputError(f"cover image {cover_file} not found")
+    book = read_book(file, limits)
+    engine = engine_of(engine)
+    lang = checked_language(engine, lang)
+    opening = "\n".join(chapter.text for chapter in book.chapters[:3])
+    voice = choose_voice(engine, voice, opening, lang or book.language)
+    controls = engine_controls(engine, speed, seed, options, lang)
+    plan = make_plan(book, engine, voice, max_segment_tokens, read_titles=read_titles, lexicon=lexicon)
+    chapters_in_book = len(plan.chapters)
+    numbers = chapter_selection(chapters, chapters_in_book) if chapters else list(range(chapters_in_book))
+    if chapters:
+        plan = plan.only(numbers)
+    tags = book_tags(book.extra)
+    meta = Metadata(title=title or "", author=author or "", narrator=narrator or "",
+                    language=lang or book.language or detect_language(opening), year=year or tags["year"],
+                    publisher=publisher or tags["publisher"], description=description or tags["description"])
+    if cover_file:
+        meta.cover, meta.cover_type = cover_image(cover_file.read_bytes(), str(cover_file))
+    elif book.cover:
+        try:
+            meta.cover, meta.cover_type = cover_image(book.cover, f"of {file}")
+        except InputError as exc:           # the book's own cover: the audiobook goes on without it
+            log.warning("%s; the audiobook gets no cover", exc)
+    if narrator is None:
+        meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
+    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta, output, fmt,
+                     Path(work_dir) if work_dir else output.with_suffix(".work"))
+
+
+def make_audiobook(file: str | Path, output: str | Path | None = None, *,
+                   on_progress: Callable[[Progress], None] | None = None,
+                   on_write: Callable[[float, float], None] | None = None, **settings: Any) -> RenderResult:
+    """Render `file` into the audiobook `output` (default: beside it, .m4b), resuming whatever an earlier run of
+    the same book left in the work folder; `settings` as `open_audiobook` takes them."""
+    output = output_for(file, output, settings.get("fmt"))
+    make_output_folder(output)          # (before an IndexTTS model's weights load)
+    return open_audiobook(file, output, **settings).render(on_progress, on_write)

@@ -1,0 +1,74 @@
+"""Who speaks and how: the engine, the voice, the language and the controls of a request, each checked before any
+work starts, so that a mistyped voice or option fails in a second and not after a model's load or a chapter.
+
+Errors name the command line's flag for a setting (`--speed`, `--lang`, `--voice`): the keywords of the Python
+functions carry the same names.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from indexstudio.engines import DEFAULT_ENGINE, Controls, Engine, get_engine
+from indexstudio.errors import InputError
+from indexstudio.text.language import detect_language, is_language, language_code
+from indexstudio.text.lexicon import Lexicon
+
+log = logging.getLogger("indexstudio")
+
+
+def engine_of(engine: Engine | str | None) -> Engine:
+    """An engine given by name (built once per process, with default settings) or as it is."""
+    return get_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
+
+
+def lexicon_of(lexicon: Lexicon | str | Path | None) -> Lexicon | None:
+    """A lexicon given as its file (read and checked now) or as it is."""
+    return Lexicon.load(lexicon) if isinstance(lexicon, (str, Path)) else lexicon
+
+
+def checked_language(engine: Engine, language: str | None) -> str | None:
+    """`language` as a language code ("English" -> "en"), or an InputError; an engine that reads the language itself
+    (IndexTTS-2.5) checks it against its own list, with its options."""
+    if language is None or engine.language_option:
+        return language
+    if not is_language(language):
+        raise InputError(f"--lang {language}: not a language code this knows (two letters, with a region where it "
+                         "matters: en, en-GB, fr, de, es, zh, ja, ...)")
+    return language_code(language)
+
+
+def choose_voice(engine: Engine, requested: str | None, text: str, language: str = "") -> str:
+    """The voice asked for, or the engine's choice for `text` in `language` (asked for, else the book's tag); a voice
+    asked for that speaks another language than the text's is named in a warning."""
+    if requested is not None and not requested.strip():
+        raise InputError("--voice is empty: leave it out to have one chosen")
+    voice = requested or engine.voice_for(text[:20000], language)
+    if not voice:
+        raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
+    voice = engine.check_voice(voice)
+    if requested and engine.default_voice:         # (a cloning engine speaks as its recording does)
+        written = (language or detect_language(text)).lower().partition("-")[0]
+        spoken = engine.language_of(voice)
+        if written and written != spoken.partition("-")[0]:
+            log.warning("the text %s language %r, and voice %s speaks %r: expect a foreign accent or garbled words "
+                        "(leave --voice out to have one chosen)", "is in" if language else "reads as", written, voice,
+                        spoken)
+    return voice
+
+
+def engine_controls(engine: Engine, speed: float = 1.0, seed: int | None = None,
+                    options: dict[str, Any] | None = None, language: str | None = None) -> Controls:
+    """Speed, seed and engine options (IndexTTS: emo_audio, emo_alpha, emo_vector, emo_text, use_emo_text, top_k,
+    temperature, num_beams, ...) as `engine` takes them, or an InputError naming what it does not take."""
+    if speed <= 0:
+        raise InputError("--speed must be positive")
+    options = dict(options or {})
+    if language is not None and engine.language_option:
+        options["lang"] = language
+    engine.check_speed(speed)
+    if seed is not None and not engine.samples:
+        log.warning("--seed has no effect on engine %s: it does not sample", engine.name)
+    engine.check_options(options)
+    return Controls(speed, seed, options)

@@ -1,0 +1,132 @@
+"""The Python interface: `indexstudio.speak`, `prepare_speech`, `open_audiobook` and `make_audiobook`, as a program
+uses them - the same checks, work folders and files as the command line."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers.readback import probe
+from helpers.synthetic_engine import SyntheticEngine
+
+import indexstudio
+from indexstudio.engines.base import Controls, SegmentAudio
+from indexstudio.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = """---
+title: The Small Book
+author: A. Writer
+date: 1999-04-01
+---
+
+# One
+
+The first sentence is here. A second one follows it.
+
+Another paragraph ends the chapter.
+
+# Two
+
+Only one sentence lives in this chapter.
+"""
+
+
+class Backwards(SyntheticEngine):
+    """Yields a call's segments last first, as an engine that batches may."""
+
+    def synthesize(self, segments, voice, controls=Controls()):
+        done = list(super().synthesize(segments, voice, controls))
+        yield from (SegmentAudio(r.index, r.audio) for r in reversed(done))
+
+
+def test_importing_the_package_loads_neither_torch_nor_an_engine():
+    code = ("import sys, indexstudio; names = dir(indexstudio); "
+            "assert {'speak', 'make_audiobook', 'get_engine'} <= set(names), names; "
+            "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules; "
+            "indexstudio.speak; assert 'torch' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(AttributeError, match="no attribute 'spek'"):
+        indexstudio.spek
+
+
+def test_speech_comes_a_segment_at_a_time_in_order_with_its_pauses():
+    engine = Backwards()
+    speech = indexstudio.prepare_speech("The first sentence is here. The second one is here.\n\nA new paragraph.",
+                                        engine=engine, gap_ms=100, paragraph_gap_ms=500)
+    assert speech.segments == ["The first sentence is here.", "The second one is here.", "A new paragraph."]
+    assert engine.rendered == []                        # prepared, not spoken
+    pieces = list(speech.pieces())
+    alone = [r.audio for r in SyntheticEngine().synthesize(speech.segments, "tone")]
+    rate = engine.sample_rate
+    assert len(pieces) == 3 and np.array_equal(pieces[0], alone[0])           # no pause before the first
+    assert np.array_equal(pieces[1], np.concatenate([np.zeros(rate // 10, np.float32), alone[1]]))
+    assert np.array_equal(pieces[2], np.concatenate([np.zeros(rate // 2, np.float32), alone[2]]))
+    assert np.array_equal(speech.audio(), np.concatenate(pieces))
+
+
+def test_speak_writes_a_file_and_checks_everything_before_speaking(tmp_path):
+    engine = SyntheticEngine()
+    result = indexstudio.speak("Hello there. Goodbye now.", tmp_path / "sub" / "hi.wav", engine=engine, gap_ms=250)
+    audio, rate = sf.read(result.output)
+    assert rate == engine.sample_rate and result.segments == 2 and engine.rendered == ["Hello there.", "Goodbye now."]
+    assert len(audio) / rate == pytest.approx(result.audio_seconds) and result.first_audio_seconds > 0
+    assert len(audio) == sum(len(a.audio) for a in SyntheticEngine().synthesize(engine.rendered, "tone")) + rate // 4
+
+    quiet = SyntheticEngine()
+    for settings, why in [({"text": "  ... "}, "no speakable text"), ({"voice": " "}, "--voice is empty"),
+                          ({"speed": 0}, "--speed must be positive"), ({"options": {"top_k": 5}}, "top_k"),
+                          ({"lang": "xx"}, "--lang xx: not a language code"),
+                          ({"max_segment_tokens": 0}, "--max-segment-tokens must be at least 1"),
+                          ({"output": tmp_path / "hi.flac"}, "flac"), ({"gap_ms": -1}, "cannot be negative")]:
+        call = {"text": "Hello.", "output": tmp_path / "bad.wav", "engine": quiet} | settings
+        with pytest.raises(InputError, match=why):
+            indexstudio.speak(call.pop("text"), call.pop("output"), **call)
+    assert quiet.rendered == [] and not (tmp_path / "bad.wav").exists()
+
+
+def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
+    (tmp_path / "small.md").write_text(BOOK)
+    engine = SyntheticEngine()
+    book = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="2", narrator="",
+                                      publisher="Us")
+    assert book.output == tmp_path / "small.m4b" and book.work_dir == tmp_path / "small.work"
+    assert book.plan.chapters == ["Two"] and book.chapter_numbers == [1] and book.chapters_in_book == 2
+    assert book.finished() == {} and not book.work_dir.exists() and engine.rendered == []   # looking writes nothing
+    result = book.render()
+    tags = probe(result.output)["tags"]
+    assert tags["title"] == "The Small Book" and tags["artist"] == "A. Writer" and tags["date"] == "1999"
+    from mutagen.mp4 import MP4
+    written = MP4(result.output).tags
+    assert written["\xa9pub"] == ["Us"] and "----:com.apple.iTunes:NARRATOR" not in written   # narrator "": none
+    assert result.rendered == 2 and [m.title for m in result.chapters] == ["Two"]
+
+    seen = []
+    whole = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "out", engine=engine, fmt="wav",
+                                       on_progress=seen.append, work_dir=tmp_path / "small.work")
+    assert whole.output == tmp_path / "out" and sf.info(whole.output).format == "WAV"   # (no folder: the name)
+    assert whole.resumed == 2 and whole.rendered == seen[-1].total - 2
+    assert seen[-1].done == seen[-1].total and engine.rendered.count("Only one sentence lives in this chapter.") == 1
+
+    (tmp_path / "books").mkdir()
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine,
+                                      fmt="mp3").output == tmp_path / "books" / "small.mp3"
+    for settings, why in [({"year": "soon"}, "--year soon"), ({"chapters": "3"}, "the book has 2"),
+                          ({"cover": tmp_path / "none.jpg"}, "none.jpg not found"),
+                          ({"output": tmp_path / "small.md", "fmt": "mp3"}, "is the book itself"),
+                          ({"settings": indexstudio.RenderSettings(bitrate="900k")}, "bitrate")]:
+        with pytest.raises(InputError, match=why):
+            indexstudio.open_audiobook(tmp_path / "small.md", **({"engine": engine} | settings))
+
+
+def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
+    """One work folder, one set of segment keys: a book begun from a program is finished by the command."""
+    (tmp_path / "small.md").write_text(BOOK)
+    first = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "small.mp3", chapters="1")
+    assert first.rendered > 0 and first.output.is_file()
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "-o",
+                        str(tmp_path / "small.mp3")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"2 segments rendered + {first.rendered} resumed" in r.stdout      # (chapter 2: its title, a sentence)
