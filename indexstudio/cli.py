@@ -371,9 +371,11 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
 
 def _chapters_chosen(audiobook) -> str:
     """ "12 chapters", or of some chapters "chapters 1-3, 7 of 12"."""
+    from indexstudio.pipeline.plan import chapter_ranges
     chapters = audiobook.plan.chapters
     if len(chapters) < audiobook.chapters_in_book:
-        return f"chapters {_ranges(audiobook.chapter_numbers)} of {audiobook.chapters_in_book}"
+        some = "chapters" if len(chapters) > 1 else "chapter"
+        return f"{some} {chapter_ranges(audiobook.chapter_numbers)} of {audiobook.chapters_in_book}"
     return f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"
 
 
@@ -381,17 +383,6 @@ def _columns(text: str) -> int:
     """Terminal columns `text` takes (a CJK character takes two)."""
     import unicodedata
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _ranges(indexes) -> str:
-    """Chapter indexes (from 0) as a user writes their numbers: [0, 1, 2, 6] -> "1-3, 7"."""
-    runs: list[list[int]] = []
-    for i in indexes:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    return ", ".join(f"{r[0] + 1}-{r[-1] + 1}" if len(r) > 1 else f"{r[0] + 1}" for r in runs)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -411,8 +402,8 @@ _SPEAK_EXAMPLES = """examples:
   indexstudio speak "Welcome back." -o out.wav --engine indextts2 --model-dir checkpoints/ --voice me.wav"""
 _BOOK_EXAMPLES = """examples:
   indexstudio book novel.epub --dry-run          chapters, segments and length; renders nothing
-  indexstudio book novel.epub --chapters 1       try the voice on chapter 1 (novel.m4b)
-  indexstudio book novel.epub -o novel.m4b       the whole book, reusing chapter 1
+  indexstudio book novel.epub --chapters 1       try the voice on chapter 1: "novel (chapter 1).m4b"
+  indexstudio book novel.epub                    the whole book (novel.m4b), reusing chapter 1
   indexstudio book novel.epub -o novel.mp3 --sample-rate 44100 --bitrate 192k     (ACX's MP3)
   indexstudio book novel.epub --engine indextts2 --model-dir checkpoints/ --voice me.wav"""
 _EXAMPLES = """examples:
@@ -477,8 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
     p.add_argument("--chapters", metavar="LIST",
-                   help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10- (the rest of the "
-                        "book can follow later: what is rendered is kept)")
+                   help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10-, into \"BOOK "
+                        "(chapters 1-3, 7).m4b\" unless -o names a file (the rest of the book can follow later: what "
+                        "is rendered is kept)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the chapters with their segments, characters and estimated length, and what the "
                         "work folder holds already; render nothing")

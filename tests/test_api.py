@@ -92,7 +92,8 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     engine = SyntheticEngine()
     book = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="2", narrator="",
                                       publisher="Us")
-    assert book.output == tmp_path / "small.m4b" and book.work_dir == tmp_path / "small.work"
+    # some chapters go beside the whole book, never over it, and share its work folder
+    assert book.output == tmp_path / "small (chapter 2).m4b" and book.work_dir == tmp_path / "small.work"
     assert book.plan.chapters == ["Two"] and book.chapter_numbers == [1] and book.chapters_in_book == 2
     assert book.finished() == {} and not book.work_dir.exists() and engine.rendered == []   # looking writes nothing
     result = book.render()
@@ -110,8 +111,16 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert whole.resumed == 2 and whole.rendered == seen[-1].total - 2
     assert seen[-1].done == seen[-1].total and engine.rendered.count("Only one sentence lives in this chapter.") == 1
 
+    assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1-").output == \
+        tmp_path / "small.m4b"                                                            # (all of them: the book)
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "one.m4b", engine=engine, chapters="1",
+                                      ).output == tmp_path / "one.m4b"                        # (a file named: that)
     (tmp_path / "books").mkdir()
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine,
+                                      fmt="mp3").output == tmp_path / "books" / "small.mp3"
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters="2",
+                                      fmt="mp3").output == tmp_path / "books" / "small (chapter 2).mp3"
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters="1,2",
                                       fmt="mp3").output == tmp_path / "books" / "small.mp3"
     for settings, why in [({"year": "soon"}, "--year soon"), ({"chapters": "3"}, "the book has 2"),
                           ({"cover": tmp_path / "none.jpg"}, "none.jpg not found"),
@@ -122,11 +131,21 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
 
 
 def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
-    """One work folder, one set of segment keys: a book begun from a program is finished by the command."""
+    """One work folder, one set of segment keys: a book begun from a program is finished by the command, and a
+    chapter tried afterwards goes beside the finished book (it used to replace the book's file)."""
     (tmp_path / "small.md").write_text(BOOK)
-    first = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "small.mp3", chapters="1")
-    assert first.rendered > 0 and first.output.is_file()
-    r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "-o",
-                        str(tmp_path / "small.mp3")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert f"2 segments rendered + {first.rendered} resumed" in r.stdout      # (chapter 2: its title, a sentence)
+    first = indexstudio.make_audiobook(tmp_path / "small.md", fmt="mp3", chapters="1")
+    assert first.rendered > 0 and first.output == tmp_path / "small (chapter 1).mp3" and first.output.is_file()
+
+    def book(*flags):
+        r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--format", "mp3",
+                            *flags], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert f"2 segments rendered + {first.rendered} resumed" in book()       # (chapter 2: its title, a sentence)
+    whole = tmp_path / "small.mp3"
+    written = whole.stat().st_mtime_ns
+    assert "0 segments rendered" in book("--chapters", "2")
+    assert [c[2] for c in probe(tmp_path / "small (chapter 2).mp3")["chapters"]] == ["Two"]
+    assert whole.stat().st_mtime_ns == written and len(probe(whole)["chapters"]) == 2

@@ -21,7 +21,7 @@ from indexstudio.books.reader import Book, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
-from indexstudio.pipeline.plan import Plan, chapter_selection, make_plan
+from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, make_plan
 from indexstudio.pipeline.voicing import checked_language, choose_voice, engine_controls, engine_of, lexicon_of
 from indexstudio.text.language import detect_language
 from indexstudio.text.lexicon import Lexicon
@@ -70,13 +70,20 @@ class Audiobook:
 
 
 def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:
-    """Where an audiobook of `file` goes: `output`, the book's name inside `output` where that is a folder, or the
+    """Where the audiobook of `file` goes: `output`, the book's name inside `output` where that is a folder, or the
     book's name with the format's extension (default .m4b) beside it."""
     named = Path(file).with_suffix("." + (fmt or "m4b"))
     if output is None:
         return named
     output = Path(output)
     return output / named.name if output.is_dir() else output
+
+
+def part_output(whole: Path, numbers: list[int]) -> Path:
+    """Where some chapters of a book go when no file is named: beside the whole book's file, named after them
+    ("novel (chapters 1-3).m4b"), so that trying a chapter never replaces the finished book."""
+    label = f"chapter{'s' if len(numbers) > 1 else ''} {chapter_ranges(numbers)}"
+    return whole.with_name(f"{whole.stem} ({label}){whole.suffix}")
 
 
 def _year(year: str | None) -> str | None:
@@ -95,12 +102,14 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
                    description: str | None = None, cover: str | Path | None = None,
                    work_dir: str | Path | None = None, limits: Limits = Limits()) -> Audiobook:
     """Read `file` (.txt, .md or .epub) and make it ready to render into `output` (default: beside it, .m4b): every
-    setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"), `narrator=""`
-    leaves the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. Nothing is
-    rendered or written, and an IndexTTS model's weights are not loaded."""
+    setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"; unless `output` names
+    a file they go to "book (chapters 1-3, 7).m4b", and share the whole book's work folder), `narrator=""` leaves
+    the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. Nothing is rendered or
+    written, and an IndexTTS model's weights are not loaded."""
     settings = settings or RenderSettings()
     if max_segment_tokens < 1:
         raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
+    named = output is not None and not Path(output).is_dir()
     output = output_for(file, output, fmt)
     fmt = format_of(output, fmt)
     if output.resolve() == Path(file).resolve():
@@ -135,7 +144,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
             log.warning("%s; the audiobook gets no cover", exc)
     if narrator is None:
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
-    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta, output, fmt,
+    part = output if named or len(numbers) == chapters_in_book else part_output(output, numbers)
+    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta, part, fmt,
                      Path(work_dir) if work_dir else output.with_suffix(".work"))
 
 
@@ -144,6 +154,5 @@ def make_audiobook(file: str | Path, output: str | Path | None = None, *,
                    on_write: Callable[[float, float], None] | None = None, **settings: Any) -> RenderResult:
     """Render `file` into the audiobook `output` (default: beside it, .m4b), resuming whatever an earlier run of
     the same book left in the work folder; `settings` as `open_audiobook` takes them."""
-    output = output_for(file, output, settings.get("fmt"))
-    make_output_folder(output)          # (before an IndexTTS model's weights load)
+    make_output_folder(output_for(file, output, settings.get("fmt")))     # (before an IndexTTS model's weights load)
     return open_audiobook(file, output, **settings).render(on_progress, on_write)

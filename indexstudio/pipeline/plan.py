@@ -86,6 +86,17 @@ def chapter_selection(spec: str, count: int) -> list[int]:
     return sorted(chosen)
 
 
+def chapter_ranges(indexes: list[int]) -> str:
+    """Chapter indexes (from 0) as a user writes their numbers: [0, 1, 2, 6] -> "1-3, 7"."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{r[0] + 1}-{r[-1] + 1}" if len(r) > 1 else f"{r[0] + 1}" for r in runs)
+
+
 def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_MAX_TOKENS,
               read_titles: bool = True, lexicon: Lexicon | None = None) -> Plan:
     """Normalise and segment every chapter for `engine` speaking with `voice`, the `lexicon`'s spoken forms
