@@ -283,7 +283,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         _print_plan(audiobook, finished, args)
         return 0
     make_output_folder(audiobook.output)
-    audiobook.check_free()                  # (a work folder another run holds is named before the model loads)
+    audiobook.check_ready(args.prune)       # (a work folder another run holds is named before the model loads)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
     print(f"{args.title or audiobook.book.title}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments "
@@ -311,7 +311,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         writing.update(round(seconds) - writing.n)
 
     try:
-        result = audiobook.render(on_progress, on_write)
+        result = audiobook.render(on_progress, on_write, prune=args.prune)
     finally:
         bar.close()
         if writing is not None:
@@ -330,11 +330,23 @@ def cmd_book(args: argparse.Namespace) -> int:
         print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
     if audiobook.fmt == "wav" and len(result.chapters) > 1:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
-    kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file()) / 2**20
-    size = f"{kept:,.0f} MiB" if kept >= 1 else f"{kept * 1024:,.0f} KiB"
-    print(f"the work folder {audiobook.work_dir} ({size}) keeps the rendered segments, so that re-runs, other formats "
-          "and edits reuse them; delete it once the audiobook is as you want it")
+    kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file())
+    stale, stale_bytes = audiobook.stale()
+    pruned = (f"; {_files(result.pruned)} it no longer used ({_size(result.pruned_bytes)}) deleted"
+              if result.pruned else "")
+    unused = (f"; {_files(stale)} ({_size(stale_bytes)}) of sentences or settings the book no longer has: --prune "
+              "deletes them") if stale else ""
+    print(f"the work folder {audiobook.work_dir} ({_size(kept)}) keeps the rendered segments, so that re-runs, other "
+          f"formats and edits reuse them; delete it once the audiobook is as you want it{pruned}{unused}")
     return 0
+
+
+def _files(count: int) -> str:
+    return f"{count} segment file{'s' if count != 1 else ''}"
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{size / 1024:,.0f} KiB"
 
 
 def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -> None:
@@ -477,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-text", action="store_true",
                    help="as --dry-run, and print every segment as it will be spoken (after normalisation)")
     p.add_argument("--work-dir", help="where finished segments are kept (default: OUTPUT with .work)")
+    p.add_argument("--prune", action="store_true",
+                   help="once the audiobook is written, delete the work folder's segments it no longer uses "
+                        "(sentences edited away, another voice's or settings'); the whole book only")
     p.add_argument("--max-input-mb", type=int, default=200, help="refuse input files larger than this (default 200)")
     p.add_argument("--max-unpacked-mb", type=int, default=500,
                    help="refuse EPUBs that unpack beyond this (default 500: stops zip bombs)")

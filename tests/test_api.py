@@ -115,6 +115,18 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
         tmp_path / "small.m4b"                                                            # (all of them: the book)
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "one.m4b", engine=engine, chapters="1",
                                       ).output == tmp_path / "one.m4b"                        # (a file named: that)
+    # another voice: the first voice's segments are stale, and pruning deletes them (the whole book only)
+    segments = sorted((tmp_path / "small.work" / "segments").glob("*.flac"))
+    low = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "low.wav", engine=engine, voice="low",
+                                     work_dir=tmp_path / "small.work")
+    assert low.stale() == (len(segments), sum(f.stat().st_size for f in segments))
+    with pytest.raises(InputError, match="--prune needs the whole book"):
+        indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1").render(prune=True)
+    result = low.render(prune=True)
+    assert result.pruned == len(segments) and not any(f.exists() for f in segments) and low.stale() == (0, 0)
+    assert len((tmp_path / "small.work" / "done.jsonl").read_text().splitlines()) == len(low.plan.segments)
+    assert low.render().rendered == 0                        # what it rendered is all kept
+
     (tmp_path / "books").mkdir()
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine,
                                       fmt="mp3").output == tmp_path / "books" / "small.mp3"
@@ -149,3 +161,7 @@ def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
     assert "0 segments rendered" in book("--chapters", "2")
     assert [c[2] for c in probe(tmp_path / "small (chapter 2).mp3")["chapters"]] == ["Two"]
     assert whole.stat().st_mtime_ns == written and len(probe(whole)["chapters"]) == 2
+    (tmp_path / "small.md").write_text(BOOK.replace("A second one follows it.", "A second one came after it."))
+    assert "; 1 segment file (" in book() and "the book no longer has: --prune deletes them" in book()
+    assert "; 1 segment file it no longer used (" in book("--prune")
+    assert "--prune" not in book()

@@ -55,18 +55,40 @@ class Audiobook:
         """Segment index -> samples, for the segments the work folder holds already."""
         return self.job.finished()
 
-    def check_free(self) -> None:
-        """An InputError now if another run holds the work folder (before a model's weights load)."""
+    def check_ready(self, prune: bool = False) -> None:
+        """An InputError now (before a model's weights load) if another run holds the work folder, or if pruning
+        is asked for some chapters: it would delete the other chapters' segments."""
+        if prune and len(self.chapter_numbers) < self.chapters_in_book:
+            raise InputError("--prune needs the whole book: with --chapters it would delete the segments of the "
+                             "chapters left out")
         job = self.job
         job.open()
         job.close()
 
     def render(self, on_progress: Callable[[Progress], None] | None = None,
-               on_write: Callable[[float, float], None] | None = None) -> RenderResult:
+               on_write: Callable[[float, float], None] | None = None, prune: bool = False) -> RenderResult:
         """Render what the work folder lacks and write the audiobook; `on_progress` follows the segments,
-        `on_write(seconds, total seconds)` the writing of the file."""
-        return render_book(self.plan, self.engine, self.voice, self.output, self.work_dir, self.controls,
-                           self.settings, self.fmt, self.metadata, on_progress=on_progress, on_write=on_write)
+        `on_write(seconds, total seconds)` the writing of the file. `prune` then deletes the segment files the
+        book no longer uses (`stale`)."""
+        self.check_ready(prune)
+        result = render_book(self.plan, self.engine, self.voice, self.output, self.work_dir, self.controls,
+                             self.settings, self.fmt, self.metadata, on_progress=on_progress, on_write=on_write)
+        if prune:
+            job = self.job
+            job.open()
+            try:
+                result.pruned, result.pruned_bytes = job.prune()
+            finally:
+                job.close()
+        return result
+
+    def stale(self) -> tuple[int, int]:
+        """(files, bytes) of the work folder's segments that this book does not use (edited away, another
+        voice's ...): what `render(prune=True)` deletes."""
+        if len(self.chapter_numbers) < self.chapters_in_book or not self.work_dir.is_dir():
+            return 0, 0
+        files = self.job.stale()
+        return len(files), sum(f.stat().st_size for f in files)
 
 
 def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:

@@ -112,6 +112,8 @@ class RenderResult:
     synthesized: int = 0       # of `rendered`, those the engine spoke (the rest repeat a sentence spoken before)
     rendering_seconds: float = 0.0   # of `wall_seconds`, the time spent rendering (the rest: checks, writing)
     written: bool = True       # False: the output was already this audiobook, and was left as it was
+    pruned: int = 0            # segment files the book no longer used, deleted after writing it ...
+    pruned_bytes: int = 0      # ... and their size
     sample_rate: int = 0       # the output's
 
     @property
@@ -298,6 +300,26 @@ class Job:
             log.write((json.dumps(entry) + "\n").encode("utf-8"))
             log.flush()
             os.fsync(log.fileno())
+
+    def stale(self) -> list[Path]:
+        """Segment files none of this plan's segments uses: sentences edited away, another voice's or settings',
+        a crashed run's temporary ones."""
+        self.finished()
+        used = {self.segment_path(i) for i in range(len(self.plan.segments))}
+        return sorted(p for p in (self.dir / "segments").glob("*.flac") if p not in used)
+
+    def prune(self) -> tuple[int, int]:
+        """Delete the stale segment files, and their lines from done.jsonl (the job is open); (files, bytes)."""
+        stale = self.stale()
+        size = sum(p.stat().st_size for p in stale)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        lines = [json.dumps({"key": key, "samples": samples, "file": path.name}) + "\n"
+                 for key, (samples, path) in self.stored().items()]          # (the entries whose file is left)
+        tmp = self._done_log.with_suffix(".tmp")
+        tmp.write_text("".join(lines), encoding="utf-8")
+        os.replace(tmp, self._done_log)
+        return len(stale), size
 
     def forget(self, index: int) -> None:
         """Drop a damaged segment's file, so that it is rendered again."""
