@@ -19,7 +19,7 @@ _API = {
     "Audiobook": "indexstudio.pipeline.audiobook", "RenderSettings": "indexstudio.pipeline.job",
     "RenderResult": "indexstudio.pipeline.job", "Progress": "indexstudio.pipeline.job",
     "get_engine": "indexstudio.engines", "engine_names": "indexstudio.engines", "Lexicon": "indexstudio.text.lexicon",
-    "IndexStudioError": "indexstudio.errors", "InputError": "indexstudio.errors",
+    "IndexStudioError": "indexstudio.errors", "InputError": "indexstudio.errors", "EngineError": "indexstudio.errors",
 }
 __all__ = sorted(_API)
 

@@ -125,11 +125,6 @@ def _sound_args(p: argparse.ArgumentParser, paragraph_end: str) -> None:
                                      "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
 
 
-def _wav_bitrate_note(args: argparse.Namespace, fmt: str) -> None:
-    if fmt == "wav" and args.bitrate:
-        logging.getLogger("indexstudio").warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
-
-
 FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
                 "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text"}
 
@@ -236,10 +231,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     engine = _load_engine(args)
     speech = _with_flags(prepare_speech, text, gap_ms=args.gap_ms, paragraph_gap_ms=args.paragraph_gap_ms,
                          **_voicing(args, engine, lexicon))
-    fmt = checked_output(args.output, args.format, args.bitrate, args.sample_rate or 24000)
-    _wav_bitrate_note(args, fmt)
-    if lexicon:
-        print(lexicon.summary(), file=sys.stderr)
+    fmt = checked_output(args.output, args.format, args.bitrate, args.sample_rate)
     engine.prepare()                        # ("loading IndexTTS-2 from ...": before the progress bar)
     bar = tqdm(total=len(speech.segments), unit="seg", desc="speaking", dynamic_ncols=True,
                disable=len(speech.segments) < 2, mininterval=0.5 if sys.stderr.isatty() else 10)
@@ -274,9 +266,6 @@ def cmd_book(args: argparse.Namespace) -> int:
         work_dir=args.work_dir, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
                                              max_unpacked_bytes=args.max_unpacked_mb * 2**20),
         **_voicing(args, engine, lexicon))
-    _wav_bitrate_note(args, audiobook.fmt)
-    if lexicon:
-        print(lexicon.summary(), file=sys.stderr)
     plan = audiobook.plan
     finished = audiobook.finished()
     if args.dry_run or args.show_text:
@@ -377,8 +366,10 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
         if args.show_text:
             for i in mine:
                 print(f"      [{i + 1}] {audiobook.engine.spoken_form(plan.segments[i].text)}")
+    stale, stale_bytes = audiobook.stale()
+    unused = f"; {_files(stale)} ({_size(stale_bytes)}) there the book no longer uses (--prune)" if stale else ""
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
-          f"{len(plan.segments)} segments are in the work folder already")
+          f"{len(plan.segments)} segments are in the work folder already{unused}")
 
 
 def _chapters_chosen(audiobook) -> str:
@@ -536,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     try:
-        for flag in ("bucket_size", "max_input_mb", "max_unpacked_mb"):
+        for flag in ("max_input_mb", "max_unpacked_mb"):
             if getattr(args, flag, 1) < 1:
                 raise InputError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
         return args.func(args)

@@ -80,11 +80,16 @@ def test_speak_writes_a_file_and_checks_everything_before_speaking(tmp_path):
                           ({"speed": 0}, "--speed must be positive"), ({"options": {"top_k": 5}}, "top_k"),
                           ({"lang": "xx"}, "--lang xx: not a language code"),
                           ({"max_segment_tokens": 0}, "--max-segment-tokens must be at least 1"),
-                          ({"output": tmp_path / "hi.flac"}, "flac"), ({"gap_ms": -1}, "cannot be negative")]:
-        call = {"text": "Hello.", "output": tmp_path / "bad.wav", "engine": quiet} | settings
+                          ({"output": tmp_path / "hi.flac"}, "flac"), ({"gap_ms": -1}, "cannot be negative"),
+                          ({"speed": "1.1"}, "--speed must be a number, got '1.1'"),
+                          ({"sample_rate": 7}, "--sample-rate 7: give one of 22050, 24000, 44100, 48000"),
+                          ({"text": tmp_path / "notes.txt"}, "must be a str, not PosixPath")]:
+        call = {"text": "Hello.", "output": tmp_path / "new" / "bad.wav", "engine": quiet} | settings
         with pytest.raises(InputError, match=why):
             indexstudio.speak(call.pop("text"), call.pop("output"), **call)
-    assert quiet.rendered == [] and not (tmp_path / "bad.wav").exists()
+    assert quiet.rendered == [] and not (tmp_path / "new").exists()       # refused before any folder was made
+    assert indexstudio.prepare_speech("Zorblax wins.", engine=quiet, voice=Path("low"),
+                                      lexicon={"Zorblax": "Zor blacks"}).segments == ["Zor blacks wins."]
 
 
 def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
@@ -98,7 +103,7 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert book.finished() == {} and not book.work_dir.exists() and engine.rendered == []   # looking writes nothing
     result = book.render()
     tags = probe(result.output)["tags"]
-    assert tags["title"] == "The Small Book" and tags["artist"] == "A. Writer" and tags["date"] == "1999"
+    assert tags["title"] == "The Small Book (chapter 2)" and tags["artist"] == "A. Writer" and tags["date"] == "1999"
     from mutagen.mp4 import MP4
     written = MP4(result.output).tags
     assert written["\xa9pub"] == ["Us"] and "----:com.apple.iTunes:NARRATOR" not in written   # narrator "": none
@@ -122,7 +127,8 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert low.stale() == (len(segments), sum(f.stat().st_size for f in segments))
     with pytest.raises(InputError, match="--prune needs the whole book"):
         indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1").render(prune=True)
-    result = low.render(prune=True)
+    result = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "low.wav", engine=engine, voice=Path("low"),
+                                        work_dir=tmp_path / "small.work", prune=True)
     assert result.pruned == len(segments) and not any(f.exists() for f in segments) and low.stale() == (0, 0)
     assert len((tmp_path / "small.work" / "done.jsonl").read_text().splitlines()) == len(low.plan.segments)
     assert low.render().rendered == 0                        # what it rendered is all kept
@@ -130,16 +136,33 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     (tmp_path / "books").mkdir()
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine,
                                       fmt="mp3").output == tmp_path / "books" / "small.mp3"
-    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters="2",
-                                      fmt="mp3").output == tmp_path / "books" / "small (chapter 2).mp3"
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters=[2],
+                                      fmt="mp3", year=2001).output == tmp_path / "books" / "small (chapter 2).mp3"
+    assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters=2).chapter_numbers == [1]
+    long = tmp_path / ("A" * 240 + ".md")
+    long.write_text(BOOK)
+    with pytest.raises(InputError, match="a name too long for a file: give the chapters' file with -o"):
+        indexstudio.open_audiobook(long, engine=engine, chapters="2")
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters="1,2",
                                       fmt="mp3").output == tmp_path / "books" / "small.mp3"
     for settings, why in [({"year": "soon"}, "--year soon"), ({"chapters": "3"}, "the book has 2"),
                           ({"cover": tmp_path / "none.jpg"}, "none.jpg not found"),
                           ({"output": tmp_path / "small.md", "fmt": "mp3"}, "is the book itself"),
-                          ({"settings": indexstudio.RenderSettings(bitrate="900k")}, "bitrate")]:
+                          ({"settings": indexstudio.RenderSettings(bitrate="900k")}, "bitrate"),
+                          ({"settings": {"bitrate": "96k"}}, "settings must be a RenderSettings"),
+                          ({"chapters": 2.5}, "give chapter numbers from 1"),
+                          ({"output": tmp_path / "new" / "x.m4b", "year": 99}, "--year 99: give a year")]:
         with pytest.raises(InputError, match=why):
-            indexstudio.open_audiobook(tmp_path / "small.md", **({"engine": engine} | settings))
+            indexstudio.make_audiobook(tmp_path / "small.md", **({"engine": engine} | settings))
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_engine_is_built_once_however_its_folder_is_written():
+    from conftest import GOLDEN
+    folder = GOLDEN / "indextts2"
+    assert indexstudio.get_engine("indextts2", model_dir=folder) is \
+        indexstudio.get_engine("indextts2", model_dir=f"{folder}/") is \
+        indexstudio.get_engine("indextts2", model_dir=str(folder / "cases" / ".."))
 
 
 def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
@@ -163,5 +186,6 @@ def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
     assert whole.stat().st_mtime_ns == written and len(probe(whole)["chapters"]) == 2
     (tmp_path / "small.md").write_text(BOOK.replace("A second one follows it.", "A second one came after it."))
     assert "; 1 segment file (" in book() and "the book no longer has: --prune deletes them" in book()
+    assert "; 1 segment file (" in book("--dry-run") and "the book no longer uses (--prune)" in book("--dry-run")
     assert "; 1 segment file it no longer used (" in book("--prune")
     assert "--prune" not in book()

@@ -85,6 +85,13 @@ def bitrate_range(fmt: str, sample_rate: int) -> tuple[int, int]:
     return {"mp3": (32, 320) if wide else (8, 160), "m4b": (16, 192 if wide else 96), "opus": (6, 256)}[fmt]
 
 
+def check_sample_rate(rate: int | None) -> None:
+    """Refuse an output sample rate the writers do not offer (None: the engine's own)."""
+    if rate is not None and rate not in SAMPLE_RATES:
+        raise InputError(f"--sample-rate {rate}: give one of {', '.join(map(str, SAMPLE_RATES))} (or none: the "
+                         "engine's own)")
+
+
 def make_output_folder(path: Path) -> None:
     """Create the folder `path` is to be written in (and those missing above it), or an InputError naming why it
     cannot be written; called before any work starts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
 from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
@@ -57,10 +58,17 @@ def engine_settings(name: str) -> set[str] | None:
     return set(params)
 
 
+def _same(value: Any) -> str:
+    """A setting as the shared instances are told apart: a folder named two ways ("models/", "./models") is one."""
+    if isinstance(value, (str, Path)) and str(value) and Path(value).exists():
+        return str(Path(value).resolve())
+    return str(value)
+
+
 def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
     """The shared instance of engine `name` built with `options` (e.g. model_dir=...)."""
     options = {k: v for k, v in options.items() if v is not None}
-    key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
+    key = (name, tuple(sorted((k, _same(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:
             factory = _factory(name)

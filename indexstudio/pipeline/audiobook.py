@@ -14,15 +14,16 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of, make_output_folder
+from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
 from indexstudio.books.reader import Book, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
 from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, make_plan
-from indexstudio.pipeline.voicing import checked_language, choose_voice, engine_controls, engine_of, lexicon_of
+from indexstudio.pipeline.voicing import (checked_language, choose_voice, engine_controls, engine_of, lexicon_of,
+                                          told_lexicon)
 from indexstudio.text.language import detect_language
 from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.segment import DEFAULT_MAX_TOKENS
@@ -101,26 +102,45 @@ def output_for(file: str | Path, output: str | Path | None = None, fmt: str | No
     return output / named.name if output.is_dir() else output
 
 
+def part_label(numbers: list[int]) -> str:
+    return f"chapter{'s' if len(numbers) > 1 else ''} {chapter_ranges(numbers)}"
+
+
 def part_output(whole: Path, numbers: list[int]) -> Path:
     """Where some chapters of a book go when no file is named: beside the whole book's file, named after them
     ("novel (chapters 1-3).m4b"), so that trying a chapter never replaces the finished book."""
-    label = f"chapter{'s' if len(numbers) > 1 else ''} {chapter_ranges(numbers)}"
-    return whole.with_name(f"{whole.stem} ({label}){whole.suffix}")
+    part = whole.with_name(f"{whole.stem} ({part_label(numbers)}){whole.suffix}")
+    if len(part.name.encode()) > 255:
+        raise InputError(f"{part.name[:40]}...: a name too long for a file: give the chapters' file with -o")
+    return part
 
 
-def _year(year: str | None) -> str | None:
+def _year(year: str | int | None) -> str | None:
+    year = None if year is None else str(year)
     if year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", year.strip()):
         raise InputError(f"--year {year}: give a year (2024) or a date (2024-05-01)")
     return year.strip()[:4] if year else None
 
 
+def _chapter_spec(chapters: str | int | Sequence[int] | None) -> str | None:
+    """`chapters` as `--chapters` takes them: "1-3,7", or a number, or numbers (from 1)."""
+    if chapters is None or isinstance(chapters, str):
+        return chapters
+    if isinstance(chapters, int) and not isinstance(chapters, bool):
+        return str(chapters)
+    if isinstance(chapters, Sequence) and all(isinstance(c, int) and not isinstance(c, bool) for c in chapters):
+        return ",".join(map(str, chapters)) or None
+    raise InputError(f"--chapters: give chapter numbers from 1 (\"1-3,7\", 2 or [1, 2]), not {chapters!r}")
+
+
 def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine: Engine | str | None = None,
                    voice: str | None = None, lang: str | None = None, speed: float = 1.0, seed: int | None = None,
-                   options: dict[str, Any] | None = None, lexicon: Lexicon | str | Path | None = None,
-                   chapters: str | None = None, read_titles: bool = True,
+                   options: dict[str, Any] | None = None,
+                   lexicon: Lexicon | str | Path | dict[str, str] | None = None,
+                   chapters: str | int | Sequence[int] | None = None, read_titles: bool = True,
                    max_segment_tokens: int = DEFAULT_MAX_TOKENS, fmt: str | None = None,
                    settings: RenderSettings | None = None, title: str | None = None, author: str | None = None,
-                   narrator: str | None = None, year: str | None = None, publisher: str | None = None,
+                   narrator: str | None = None, year: str | int | None = None, publisher: str | None = None,
                    description: str | None = None, cover: str | Path | None = None,
                    work_dir: str | Path | None = None, limits: Limits = Limits()) -> Audiobook:
     """Read `file` (.txt, .md or .epub) and make it ready to render into `output` (default: beside it, .m4b): every
@@ -129,6 +149,10 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. Nothing is rendered or
     written, and an IndexTTS model's weights are not loaded."""
     settings = settings or RenderSettings()
+    if not isinstance(settings, RenderSettings):
+        raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
+                         f"{type(settings).__name__}")
+    chapters = _chapter_spec(chapters)
     if max_segment_tokens < 1:
         raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
     named = output is not None and not Path(output).is_dir()
@@ -149,12 +173,15 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     voice = choose_voice(engine, voice, opening, lang or book.language)
     controls = engine_controls(engine, speed, seed, options, lang)
     plan = make_plan(book, engine, voice, max_segment_tokens, read_titles=read_titles, lexicon=lexicon)
+    told_lexicon(lexicon)
     chapters_in_book = len(plan.chapters)
     numbers = chapter_selection(chapters, chapters_in_book) if chapters else list(range(chapters_in_book))
-    if chapters:
+    part = len(numbers) < chapters_in_book
+    if part:
         plan = plan.only(numbers)
     tags = book_tags(book.extra)
-    meta = Metadata(title=title or "", author=author or "", narrator=narrator or "",
+    meta = Metadata(title=title or (f"{plan.title} ({part_label(numbers)})" if part else ""),
+                    author=author or "", narrator=narrator or "",
                     language=lang or book.language or detect_language(opening), year=year or tags["year"],
                     publisher=publisher or tags["publisher"], description=description or tags["description"])
     if cover_file:
@@ -166,15 +193,16 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
             log.warning("%s; the audiobook gets no cover", exc)
     if narrator is None:
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
-    part = output if named or len(numbers) == chapters_in_book else part_output(output, numbers)
-    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta, part, fmt,
+    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
+                     part_output(output, numbers) if part and not named else output, fmt,
                      Path(work_dir) if work_dir else output.with_suffix(".work"))
 
 
 def make_audiobook(file: str | Path, output: str | Path | None = None, *,
                    on_progress: Callable[[Progress], None] | None = None,
-                   on_write: Callable[[float, float], None] | None = None, **settings: Any) -> RenderResult:
+                   on_write: Callable[[float, float], None] | None = None, prune: bool = False,
+                   **settings: Any) -> RenderResult:
     """Render `file` into the audiobook `output` (default: beside it, .m4b), resuming whatever an earlier run of
-    the same book left in the work folder; `settings` as `open_audiobook` takes them."""
-    make_output_folder(output_for(file, output, settings.get("fmt")))     # (before an IndexTTS model's weights load)
-    return open_audiobook(file, output, **settings).render(on_progress, on_write)
+    the same book left in the work folder (`prune`: then delete the segments it no longer uses); `settings` as
+    `open_audiobook` takes them."""
+    return open_audiobook(file, output, **settings).render(on_progress, on_write, prune)

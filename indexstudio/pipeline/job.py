@@ -34,8 +34,8 @@ from typing import IO, Callable, Iterator, Sequence
 import numpy as np
 import soundfile as sf
 
-from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
-                                      image_type, make_output_folder)
+from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, check_sample_rate,
+                                      cover_image, format_of, image_type, make_output_folder)
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, PEAK_CEILING, limit_peaks, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
@@ -64,9 +64,10 @@ class RenderSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
+            raise InputError(f"--mode {self.mode}: give one of {', '.join(MODES)}")
         if self.bucket_size < 1:
-            raise ValueError("bucket size must be at least 1")
+            raise InputError(f"--bucket-size must be at least 1, got {self.bucket_size}")
+        check_sample_rate(self.sample_rate)
         gaps = {"--gap-ms": self.segment_gap_ms, "--paragraph-gap-ms": self.paragraph_gap_ms,
                 "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms,
                 "tail": self.tail_ms}

@@ -4,13 +4,15 @@ segment exists (streaming), into an audio file, or into one array.
 
     import indexstudio
     indexstudio.speak("Hello there. It is 5 p.m.", "hello.mp3", voice="bm_george")
-    speech = indexstudio.prepare_speech("A longer text ...", engine="indextts2")     # (a default engine's settings)
-    for piece in speech.pieces():   # float32 mono at speech.sample_rate
+    engine = indexstudio.get_engine("indextts2", model_dir="checkpoints/")
+    speech = indexstudio.prepare_speech("A longer text ...", engine=engine, voice="me.wav")
+    for piece in speech.pieces():   # float32 mono at speech.sample_rate, a segment at a time
         ...
 """
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,12 @@ from indexstudio.books.reader import has_speech, without_emphasis
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import InputError
 from indexstudio.pipeline.job import RenderSettings
-from indexstudio.pipeline.voicing import checked_language, choose_voice, engine_controls, engine_of, lexicon_of
+from indexstudio.pipeline.voicing import (checked_language, choose_voice, engine_controls, engine_of, lexicon_of,
+                                          told_lexicon)
 from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.segment import DEFAULT_MAX_TOKENS, segment_paragraphs
+
+log = logging.getLogger("indexstudio")
 
 
 @dataclass
@@ -76,7 +81,7 @@ class Speech:
         """Write the speech to `output` (.wav, .mp3, .m4b/.m4a, .opus/.ogg, or `fmt`) at `sample_rate` (default: the
         engine's); `on_segment()` follows each segment written. The file appears complete or not at all."""
         from indexstudio.audio.output import AudioWriter
-        fmt = checked_output(output, fmt, bitrate, sample_rate or self.sample_rate)
+        fmt = checked_output(output, fmt, bitrate, sample_rate)
         start = time.perf_counter()
         first_audio = None
         with AudioWriter(output, self.sample_rate, fmt, bitrate=bitrate, output_rate=sample_rate) as writer:
@@ -89,24 +94,31 @@ class Speech:
                             first_audio or 0.0, len(self.segments), self.sample_rate)
 
 
-def checked_output(output: str | Path, fmt: str | None, bitrate: str | None, sample_rate: int) -> str:
-    """The format of `output`, its bitrate checked for it and its folder made: an InputError before any work."""
-    from indexstudio.audio.output import check_bitrate, format_of, make_output_folder
+def checked_output(output: str | Path, fmt: str | None, bitrate: str | None, sample_rate: int | None) -> str:
+    """The format of `output`, its bitrate and sample rate checked for it and its folder made: an InputError before
+    any work."""
+    from indexstudio.audio.output import check_bitrate, check_sample_rate, format_of, make_output_folder
     fmt = format_of(Path(output), fmt)
-    check_bitrate(fmt, bitrate, sample_rate)
+    check_sample_rate(sample_rate)
+    check_bitrate(fmt, bitrate, sample_rate or 24000)       # (the engines speak at 22-24 kHz: one range)
+    if fmt == "wav" and bitrate:
+        log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     make_output_folder(Path(output))
     return fmt
 
 
 def prepare_speech(text: str, *, engine: Engine | str | None = None, voice: str | None = None,
                    lang: str | None = None, speed: float = 1.0, seed: int | None = None,
-                   options: dict[str, Any] | None = None, lexicon: Lexicon | str | Path | None = None,
+                   options: dict[str, Any] | None = None, lexicon: Lexicon | str | Path | dict[str, str] | None = None,
                    gap_ms: int = 400, paragraph_gap_ms: int = 900,
                    max_segment_tokens: int = DEFAULT_MAX_TOKENS) -> Speech:
     """`text` checked and made ready for `engine` (an Engine, or its name; default the embedded one) to speak with
     `voice` (default: the engine's choice for the text's language, or `lang`): its lexicon's spoken forms put in
     (a `Lexicon` or its file), normalised and cut into segments of at most `max_segment_tokens`. Nothing is spoken
     yet; a bad voice, option or text is an InputError now."""
+    if not isinstance(text, str):
+        raise InputError(f"the text to speak must be a str, not {type(text).__name__} (a book's file: "
+                         "open_audiobook / make_audiobook)")
     if not has_speech(text):
         raise InputError("no speakable text given")
     if max_segment_tokens < 1:
@@ -120,6 +132,7 @@ def prepare_speech(text: str, *, engine: Engine | str | None = None, voice: str 
     controls = engine_controls(engine, speed, seed, options, lang)
     if lexicon:
         text = lexicon.apply(text)
+        told_lexicon(lexicon)
     paragraphs = segment_paragraphs(engine.normalize(text, engine.language_of(voice)), max_segment_tokens,
                                     engine.count_tokens)
     return Speech(engine, voice, controls, paragraphs, pauses)
@@ -128,5 +141,4 @@ def prepare_speech(text: str, *, engine: Engine | str | None = None, voice: str 
 def speak(text: str, output: str | Path, *, fmt: str | None = None, bitrate: str | None = None,
           sample_rate: int | None = None, **settings: Any) -> SpeechResult:
     """Speak `text` into the audio file `output`; `settings` as `prepare_speech` takes them."""
-    checked_output(output, fmt, bitrate, sample_rate or 24000)      # (before the text's normalising, the engine's load)
     return prepare_speech(text, **settings).save(output, fmt, bitrate, sample_rate)

@@ -23,9 +23,17 @@ def engine_of(engine: Engine | str | None) -> Engine:
     return get_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
 
 
-def lexicon_of(lexicon: Lexicon | str | Path | None) -> Lexicon | None:
-    """A lexicon given as its file (read and checked now) or as it is."""
-    return Lexicon.load(lexicon) if isinstance(lexicon, (str, Path)) else lexicon
+def lexicon_of(lexicon: Lexicon | str | Path | dict[str, str] | None) -> Lexicon | None:
+    """A lexicon given as its file (read and checked now), as {written: spoken}, or as it is."""
+    if isinstance(lexicon, (str, Path)):
+        return Lexicon.load(lexicon)
+    return Lexicon(dict(lexicon), "given") if isinstance(lexicon, dict) else lexicon
+
+
+def told_lexicon(lexicon: Lexicon | None) -> None:
+    """Say how the lexicon served the text: a warning where an entry never matched (a typo?)."""
+    if lexicon:
+        (log.warning if any(not lexicon.uses[w] for w in lexicon.entries) else log.info)("%s", lexicon.summary())
 
 
 def checked_language(engine: Engine, language: str | None) -> str | None:
@@ -39,9 +47,10 @@ def checked_language(engine: Engine, language: str | None) -> str | None:
     return language_code(language)
 
 
-def choose_voice(engine: Engine, requested: str | None, text: str, language: str = "") -> str:
-    """The voice asked for, or the engine's choice for `text` in `language` (asked for, else the book's tag); a voice
-    asked for that speaks another language than the text's is named in a warning."""
+def choose_voice(engine: Engine, requested: str | Path | None, text: str, language: str = "") -> str:
+    """The voice asked for (an id, or a recording's file), or the engine's choice for `text` in `language` (asked for,
+    else the book's tag); a voice asked for that speaks another language than the text's is named in a warning."""
+    requested = None if requested is None else str(requested)
     if requested is not None and not requested.strip():
         raise InputError("--voice is empty: leave it out to have one chosen")
     voice = requested or engine.voice_for(text[:20000], language)
@@ -62,6 +71,8 @@ def engine_controls(engine: Engine, speed: float = 1.0, seed: int | None = None,
                     options: dict[str, Any] | None = None, language: str | None = None) -> Controls:
     """Speed, seed and engine options (IndexTTS: emo_audio, emo_alpha, emo_vector, emo_text, use_emo_text, top_k,
     temperature, num_beams, ...) as `engine` takes them, or an InputError naming what it does not take."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+        raise InputError(f"--speed must be a number, got {speed!r}")
     if speed <= 0:
         raise InputError("--speed must be positive")
     options = dict(options or {})
