@@ -248,7 +248,6 @@ def cmd_speak(args: argparse.Namespace) -> int:
 def cmd_book(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexstudio.audio.output import make_output_folder
     from indexstudio.books.reader import Limits
     from indexstudio.pipeline.audiobook import open_audiobook
     from indexstudio.pipeline.job import RenderSettings
@@ -263,7 +262,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         open_audiobook, args.file, args.output, chapters=args.chapters, read_titles=not args.no_titles,
         fmt=args.format, settings=settings, title=args.title, author=args.author, narrator=args.narrator,
         year=args.year, publisher=args.publisher, description=args.description, cover=args.cover,
-        work_dir=args.work_dir, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
+        work_dir=args.work_dir, split_chapters=args.split_chapters, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
                                              max_unpacked_bytes=args.max_unpacked_mb * 2**20),
         **_voicing(args, engine, lexicon))
     plan = audiobook.plan
@@ -271,7 +270,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     if args.dry_run or args.show_text:
         _print_plan(audiobook, finished, args)
         return 0
-    make_output_folder(audiobook.output)
+    audiobook.make_output_folder()
     audiobook.check_ready(args.prune)       # (a work folder another run holds is named before the model loads)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
@@ -313,11 +312,14 @@ def cmd_book(args: argparse.Namespace) -> int:
                 + (f" (+{repeats} repeated sentences)" if repeats else ""))
     done = "wrote" if result.written else "unchanged (nothing to render or write):"
     chapters = f"{len(result.chapters)} chapter{'s' if len(result.chapters) != 1 else ''}"
-    print(f"{done} {result.output} ({audiobook.fmt}): {_fmt_duration(result.audio_seconds)} of audio, {chapters}; "
-          f"{rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
-    for mark in result.chapters:
-        print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
-    if audiobook.fmt == "wav" and len(result.chapters) > 1:
+    into = f"{result.output}{os.sep} ({chapters}, a file each, {audiobook.fmt})" if audiobook.split else \
+        f"{result.output} ({audiobook.fmt})"
+    print(f"{done} {into}: {_fmt_duration(result.audio_seconds)} of audio, {chapters if not audiobook.split else ''}"
+          .rstrip(", ") + f"; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
+    for mark in result.chapters:        # (split: each file, and how long it is)
+        at = (mark.end - mark.start) if audiobook.split else mark.start
+        print(f"  {_fmt_duration(at / result.sample_rate):>8}  {mark.title}")
+    if audiobook.fmt == "wav" and len(result.chapters) > 1 and not audiobook.split:
         print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
     kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file())
     stale, stale_bytes = audiobook.stale()
@@ -470,6 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cover", help="cover image (JPEG or PNG as it is, other images converted to PNG; default: from "
                                    "the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
+    p.add_argument("--split-chapters", action="store_true",
+                   help="a file a chapter (\"07 - The Storm.mp3\", tagged with its title, the book as album, its "
+                        "number as track; MP3 unless --format says otherwise), in the folder -o (default: the "
+                        "book's name beside it); ACX wants a book so")
     p.add_argument("--chapters", metavar="LIST",
                    help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10-, into \"BOOK "
                         "(chapters 1-3, 7).m4b\" unless -o names a file (the rest of the book can follow later: what "

@@ -157,6 +157,39 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path):
+    """ACX wants a file a chapter: --split-chapters writes them, tagged, each with the book's lead and tail."""
+    (tmp_path / "small.md").write_text(BOOK.replace("# Two", "# Two: The Clock?"))
+    engine = SyntheticEngine()
+    book = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, split_chapters=True)
+    assert book.output == tmp_path / "small" and book.work_dir == tmp_path / "small.work" and book.fmt == "mp3"
+    files = [tmp_path / "small" / "01 - One.mp3", tmp_path / "small" / "02 - Two The Clock.mp3"]
+    assert book.chapter_files() == files
+    result = book.render()
+    assert result.written and result.rendered == len(book.plan.segments) and [m.title for m in result.chapters] == \
+        [f.name for f in files]
+    for number, (path, title) in enumerate(zip(files, ["One", "Two: The Clock?"]), 1):
+        info = probe(path)
+        assert info["tags"]["title"] == title and info["tags"]["album"] == "The Small Book"
+        assert info["tags"]["track"] == f"{number}/2" and info["tags"]["artist"] == "A. Writer"
+        chapter = [s for s in book.plan.segments if s.chapter == number - 1]
+        spoken = sum(len(a.audio) for a in SyntheticEngine().synthesize([s.text for s in chapter], "tone")) / 16000
+        pauses = 0.5 + sum(book.settings.pause_after_ms(chapter, n) for n in range(len(chapter))) / 1000
+        assert info["duration"] == pytest.approx(spoken + pauses, abs=0.1)      # lead 0.5 s ... tail 1 s
+    assert result.audio_seconds == pytest.approx(sum(probe(f)["duration"] for f in files), abs=0.2)
+    again = book.render()
+    assert not again.written and again.rendered == 0                           # nothing changed: nothing written
+    whole = indexstudio.make_audiobook(tmp_path / "small.md", engine=engine)   # the whole book: no rendering
+    assert whole.output == tmp_path / "small.m4b" and whole.rendered == 0
+    part = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "acx", engine=engine, split_chapters=True,
+                                      chapters="2", fmt="wav")
+    assert part.chapter_files() == [tmp_path / "acx" / "02 - Two The Clock.wav"]
+    for output, why in [(tmp_path / "x.mp3", "writes a folder, a file a chapter, not x.mp3: give -o a folder"),
+                        (tmp_path / "small.md", "small.md is a file: --split-chapters writes a folder")]:
+        with pytest.raises(InputError, match=why):
+            indexstudio.open_audiobook(tmp_path / "small.md", output, engine=engine, split_chapters=True)
+
+
 def test_an_engine_is_built_once_however_its_folder_is_written():
     from conftest import GOLDEN
     folder = GOLDEN / "indextts2"
@@ -189,3 +222,6 @@ def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
     assert "; 1 segment file (" in book("--dry-run") and "the book no longer uses (--prune)" in book("--dry-run")
     assert "; 1 segment file it no longer used (" in book("--prune")
     assert "--prune" not in book()
+    split = book("--split-chapters")
+    assert split.startswith(f"wrote {tmp_path / 'small'}/ (2 chapters, a file each, mp3)") and "0 segments rendered" in split
+    assert sorted(f.name for f in (tmp_path / "small").iterdir()) == ["01 - One.mp3", "02 - Two.mp3"]

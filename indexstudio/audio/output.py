@@ -26,7 +26,7 @@ from indexstudio.text.language import iso639_2
 FORMATS = ("m4b", "mp3", "wav", "opus")
 DEFAULT_BITRATES = {"mp3": "64k", "m4b": "64k", "opus": "32k"}
 SAMPLE_RATES = (22050, 24000, 44100, 48000)
-_SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav", "opus": "opus", "ogg": "opus"}
+SUFFIXES = {"m4b": "m4b", "m4a": "m4b", "mp4": "m4b", "mp3": "mp3", "wav": "wav", "opus": "opus", "ogg": "opus"}
 _OPUS_RATE = 48000
 _WAV_LIMIT = 0xFFFFFFFF - 1024      # RIFF sizes are 32-bit: a longer 16-bit WAV is written as RF64
 _MP4_TITLE_BYTES = 255              # a Nero chapter title (chpl) holds at most 255 bytes
@@ -54,6 +54,8 @@ class Metadata:
     cover: bytes | None = None
     cover_type: str = "image/jpeg"
     chapters: list[ChapterMark] = field(default_factory=list)
+    album: str = ""               # default: the title (a file of one chapter: the book's title)
+    track: tuple[int, int] | None = None      # (number, of how many): a book as a file a chapter
 
 
 def ffmpeg_exe() -> str:
@@ -65,7 +67,7 @@ def format_of(path: Path, explicit: str | None = None) -> str:
     """The output format: `explicit`, else the file name's; a file name that says another format is refused
     (an MP4 inside `book.mp3` plays nowhere)."""
     suffix = path.suffix.lstrip(".").lower()
-    named = _SUFFIXES.get(suffix)
+    named = SUFFIXES.get(suffix)
     fmt = (explicit or "").lower() or named or suffix
     if not fmt:
         raise InputError(f"the output name {path.name} says no format: end it in .m4b, .mp3, .opus or .wav "
@@ -183,7 +185,8 @@ def _fit(title: str, max_bytes: int | None) -> str:
 def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
     """ffmpeg's metadata file: global tags, then one [CHAPTER] block per chapter (millisecond timebase)."""
     lines = [";FFMETADATA1"]
-    tags = {"title": meta.title, "album": meta.title, "artist": meta.author, "album_artist": meta.author,
+    tags = {"title": meta.title, "album": meta.album or meta.title, "artist": meta.author, "album_artist": meta.author,
+            "track": f"{meta.track[0]}/{meta.track[1]}" if meta.track else "",
             "composer": meta.narrator, "date": meta.year, "genre": "Audiobook",
             "publisher": meta.publisher if fmt != "m4b" else "",     # (ffmpeg's MP4 muxer drops it: tag_file)
             "description" if fmt in ("m4b", "opus") else "comment": meta.description,

@@ -10,13 +10,16 @@ then rendered resumably through a work folder and written out.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from indexstudio.audio.output import Metadata, check_bitrate, cover_image, format_of
+from indexstudio.audio.output import (SUFFIXES, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
+                                      make_output_folder)
 from indexstudio.books.reader import Book, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import InputError
@@ -43,9 +46,10 @@ class Audiobook:
     controls: Controls
     settings: RenderSettings
     metadata: Metadata
-    output: Path
+    output: Path                   # the file; a folder where `split`
     fmt: str
     work_dir: Path
+    split: bool = False            # a file a chapter, in the folder `output`
 
     @property
     def job(self) -> Job:
@@ -72,8 +76,11 @@ class Audiobook:
         `on_write(seconds, total seconds)` the writing of the file. `prune` then deletes the segment files the
         book no longer uses (`stale`)."""
         self.check_ready(prune)
-        result = render_book(self.plan, self.engine, self.voice, self.output, self.work_dir, self.controls,
-                             self.settings, self.fmt, self.metadata, on_progress=on_progress, on_write=on_write)
+        if self.split:
+            result = self._render_chapter_files(on_progress, on_write)
+        else:
+            result = render_book(self.plan, self.engine, self.voice, self.output, self.work_dir, self.controls,
+                                 self.settings, self.fmt, self.metadata, on_progress=on_progress, on_write=on_write)
         if prune:
             job = self.job
             job.open()
@@ -82,6 +89,56 @@ class Audiobook:
             finally:
                 job.close()
         return result
+
+    def make_output_folder(self) -> None:
+        """Make the folder the audiobook goes in (split: the folder of its files), or an InputError naming why not."""
+        if not self.split:
+            return make_output_folder(self.output)
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot make the folder {self.output}: {exc.strerror or exc}") from exc
+
+    def chapter_files(self) -> list[Path]:
+        """Where `split` writes each chapter of the plan: "07 - The Storm.mp3" in the folder `output`."""
+        width = max(2, len(str(self.chapters_in_book)))
+        names = []
+        for number, title in zip(self.chapter_numbers, self.plan.chapters):
+            safe = " ".join(re.sub(r'[\x00-\x1f/\\:*?"<>|]', " ", title).split()).strip(". ")
+            name = f"{number + 1:0{width}d} - {safe}" if safe else f"{number + 1:0{width}d}"
+            name = name.encode()[:200].decode(errors="ignore").rstrip(". ")     # (file names: 255 bytes at most)
+            names.append(self.output / f"{name}.{self.fmt}")
+        return names
+
+    def _render_chapter_files(self, on_progress: Callable[[Progress], None] | None,
+                              on_write: Callable[[float, float], None] | None) -> RenderResult:
+        """Every segment first (the engine's calls span chapters), then each chapter into its own file, with the
+        book's lead and tail silences, its title, the book as album and its number as track."""
+        start = time.perf_counter()
+        self.make_output_folder()
+        job = self.job
+        try:
+            done, progress = job.render(on_progress)
+        finally:
+            job.close()
+        lead, _, marks = job.layout(done)
+        total = (marks[-1].end if marks else 0) / job.sample_rate
+        album = self.metadata.title or self.plan.title
+        written, results = 0.0, []
+        for c, path in enumerate(self.chapter_files()):
+            meta = dataclasses.replace(self.metadata, title=self.plan.chapters[c], album=album,
+                                       track=(self.chapter_numbers[c] + 1, self.chapters_in_book))
+            follow = (lambda seconds, _, offset=written: on_write(min(offset + seconds, total), total)) \
+                if on_write else None
+            results.append(render_book(self.plan.only([c]), self.engine, self.voice, path, self.work_dir,
+                                       self.controls, self.settings, self.fmt, meta, on_write=follow))
+            written += results[-1].audio_seconds
+        rate = results[0].sample_rate if results else job.sample_rate
+        files = [ChapterMark(r.output.name, 0, round(r.audio_seconds * rate)) for r in results]
+        return RenderResult(self.output, written, progress.audio_seconds, time.perf_counter() - start,
+                            len(self.plan.segments) - progress.resumed, progress.resumed, progress.characters, files,
+                            progress.synthesized, progress.elapsed, written=any(r.written for r in results),
+                            sample_rate=rate)
 
     def stale(self) -> tuple[int, int]:
         """(files, bytes) of the work folder's segments that this book does not use (edited away, another
@@ -115,6 +172,18 @@ def part_output(whole: Path, numbers: list[int]) -> Path:
     return part
 
 
+def _chapters_folder(file: str | Path, output: str | Path | None, fmt: str | None) -> tuple[Path, str]:
+    """The folder a book's chapter files go to (the book's name beside it unless `output` names one), and their
+    format (default MP3)."""
+    folder = Path(file).with_suffix("") if output is None else Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file: --split-chapters writes a folder, a file a chapter; give -o a folder")
+    if not folder.exists() and folder.suffix.lower().lstrip(".") in SUFFIXES:
+        raise InputError(f"--split-chapters writes a folder, a file a chapter, not {folder.name}: give -o a folder "
+                         "(and --format for the files' format)")
+    return folder, format_of(folder / "chapter", fmt or "mp3")
+
+
 def _year(year: str | int | None) -> str | None:
     year = None if year is None else str(year)
     if year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", year.strip()):
@@ -142,12 +211,15 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
                    settings: RenderSettings | None = None, title: str | None = None, author: str | None = None,
                    narrator: str | None = None, year: str | int | None = None, publisher: str | None = None,
                    description: str | None = None, cover: str | Path | None = None,
-                   work_dir: str | Path | None = None, limits: Limits = Limits()) -> Audiobook:
+                   work_dir: str | Path | None = None, limits: Limits = Limits(),
+                   split_chapters: bool = False) -> Audiobook:
     """Read `file` (.txt, .md or .epub) and make it ready to render into `output` (default: beside it, .m4b): every
     setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"; unless `output` names
     a file they go to "book (chapters 1-3, 7).m4b", and share the whole book's work folder), `narrator=""` leaves
-    the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. Nothing is rendered or
-    written, and an IndexTTS model's weights are not loaded."""
+    the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. `split_chapters` writes
+    a file a chapter (default MP3, as ACX wants them) into the folder `output` (default: the book's name beside
+    it), sharing the whole book's work folder. Nothing is rendered or written, and an IndexTTS model's weights
+    are not loaded."""
     settings = settings or RenderSettings()
     if not isinstance(settings, RenderSettings):
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
@@ -155,11 +227,15 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     chapters = _chapter_spec(chapters)
     if max_segment_tokens < 1:
         raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
-    named = output is not None and not Path(output).is_dir()
-    output = output_for(file, output, fmt)
-    fmt = format_of(output, fmt)
-    if output.resolve() == Path(file).resolve():
-        raise InputError(f"the output {output} is the book itself: give another -o")
+    if split_chapters:
+        output, fmt = _chapters_folder(file, output, fmt)
+        named = True
+    else:
+        named = output is not None and not Path(output).is_dir()
+        output = output_for(file, output, fmt)
+        fmt = format_of(output, fmt)
+        if output.resolve() == Path(file).resolve():
+            raise InputError(f"the output {output} is the book itself: give another -o")
     check_bitrate(fmt, settings.bitrate, settings.sample_rate or 24000)   # (the engines speak at 22-24 kHz)
     year = _year(year)
     lexicon = lexicon_of(lexicon)
@@ -195,7 +271,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
                      part_output(output, numbers) if part and not named else output, fmt,
-                     Path(work_dir) if work_dir else output.with_suffix(".work"))
+                     Path(work_dir) if work_dir else output.with_name(output.name + ".work") if split_chapters
+                     else output.with_suffix(".work"), split_chapters)
 
 
 def make_audiobook(file: str | Path, output: str | Path | None = None, *,

@@ -419,6 +419,8 @@ class Job:
                metadata.narrator, metadata.language, metadata.year, metadata.publisher, metadata.description,
                metadata.cover_type,
                hashlib.sha256(metadata.cover or b"").hexdigest()]
+        if metadata.album or metadata.track:      # (only then: a book written before they existed stays current)
+            doc += [metadata.album, metadata.track]
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
 
     def written_outputs(self) -> dict:
