@@ -311,16 +311,25 @@ def cmd_book(args: argparse.Namespace) -> int:
     rendered = (f"{result.synthesized} segment{'s' if result.synthesized != 1 else ''} rendered"
                 + (f" (+{repeats} repeated sentences)" if repeats else ""))
     done = "wrote" if result.written else "unchanged (nothing to render or write):"
-    chapters = f"{len(result.chapters)} chapter{'s' if len(result.chapters) != 1 else ''}"
-    into = f"{result.output}{os.sep} ({chapters}, a file each, {audiobook.fmt})" if audiobook.split else \
-        f"{result.output} ({audiobook.fmt})"
-    print(f"{done} {into}: {_fmt_duration(result.audio_seconds)} of audio, {chapters if not audiobook.split else ''}"
-          .rstrip(", ") + f"; {rendered} + {result.resumed} resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
-    for mark in result.chapters:        # (split: each file, and how long it is)
-        at = (mark.end - mark.start) if audiobook.split else mark.start
-        print(f"  {_fmt_duration(at / result.sample_rate):>8}  {mark.title}")
-    if audiobook.fmt == "wav" and len(result.chapters) > 1 and not audiobook.split:
-        print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry them)")
+    if audiobook.split:
+        into = f"{result.output}{os.sep} ({_count(len(result.files), 'chapter')}, a file each, {audiobook.fmt})"
+        print(f"{done} {into}: {_fmt_duration(result.audio_seconds)} of audio; {rendered} + {result.resumed} "
+              f"resumed in {_fmt_duration(result.wall_seconds)} ({speed})")
+        print(f"  {'length':>8}  file")
+        for part in result.files:
+            print(f"  {_fmt_duration(part.audio_seconds):>8}  {part.output.name}{'' if part.written else '  (unchanged)'}")
+        for path in result.removed:
+            print(f"  {'':>8}  {path.name}  (removed: no chapter of the book now)")
+    else:
+        print(f"{done} {result.output} ({audiobook.fmt}): {_fmt_duration(result.audio_seconds)} of audio, "
+              f"{_count(len(result.chapters), 'chapter')}; {rendered} + {result.resumed} resumed in "
+              f"{_fmt_duration(result.wall_seconds)} ({speed})")
+        print(f"  {'start':>8}  chapter")
+        for mark in result.chapters:
+            print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
+        if audiobook.fmt == "wav" and len(result.chapters) > 1:
+            print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry "
+                  "them)")
     kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file())
     stale, stale_bytes = audiobook.stale()
     pruned = (f"; {_files(result.pruned)} it no longer used ({_size(result.pruned_bytes)}) deleted"
@@ -332,8 +341,12 @@ def cmd_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(count: int, thing: str) -> str:
+    return f"{count} {thing}{'s' if count != 1 else ''}"
+
+
 def _files(count: int) -> str:
-    return f"{count} segment file{'s' if count != 1 else ''}"
+    return _count(count, "segment file")
 
 
 def _size(size: int) -> str:
@@ -370,6 +383,11 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
                 print(f"      [{i + 1}] {audiobook.engine.spoken_form(plan.segments[i].text)}")
     stale, stale_bytes = audiobook.stale()
     unused = f"; {_files(stale)} ({_size(stale_bytes)}) there the book no longer uses (--prune)" if stale else ""
+    if audiobook.split:
+        files = audiobook.chapter_files()
+        print(f"would write {audiobook.output}{os.sep}: {files[0].name}{' ... ' + files[-1].name if len(files) > 1 else ''}")
+    else:
+        print(f"would write {audiobook.output}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
           f"{len(plan.segments)} segments are in the work folder already{unused}")
 

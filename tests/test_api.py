@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -158,7 +159,8 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
 
 
 def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path):
-    """ACX wants a file a chapter: --split-chapters writes them, tagged, each with the book's lead and tail."""
+    """ACX wants a file a chapter: --split-chapters writes them as it wants them (MP3 at 44.1 kHz, 192 kb/s),
+    tagged, each with the book's lead and tail, and takes away those of chapters the book no longer has."""
     (tmp_path / "small.md").write_text(BOOK.replace("# Two", "# Two: The Clock?"))
     engine = SyntheticEngine()
     book = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, split_chapters=True)
@@ -166,24 +168,39 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path):
     files = [tmp_path / "small" / "01 - One.mp3", tmp_path / "small" / "02 - Two The Clock.mp3"]
     assert book.chapter_files() == files
     result = book.render()
-    assert result.written and result.rendered == len(book.plan.segments) and [m.title for m in result.chapters] == \
-        [f.name for f in files]
+    assert result.written and result.rendered == len(book.plan.segments)
+    assert [r.output for r in result.files] == files and all(r.written for r in result.files)
     for number, (path, title) in enumerate(zip(files, ["One", "Two: The Clock?"]), 1):
         info = probe(path)
         assert info["tags"]["title"] == title and info["tags"]["album"] == "The Small Book"
         assert info["tags"]["track"] == f"{number}/2" and info["tags"]["artist"] == "A. Writer"
+        assert info["rate"] == 44100
+        with av.open(str(path)) as container:
+            assert container.streams.audio[0].bit_rate == 192000
         chapter = [s for s in book.plan.segments if s.chapter == number - 1]
         spoken = sum(len(a.audio) for a in SyntheticEngine().synthesize([s.text for s in chapter], "tone")) / 16000
         pauses = 0.5 + sum(book.settings.pause_after_ms(chapter, n) for n in range(len(chapter))) / 1000
         assert info["duration"] == pytest.approx(spoken + pauses, abs=0.1)      # lead 0.5 s ... tail 1 s
     assert result.audio_seconds == pytest.approx(sum(probe(f)["duration"] for f in files), abs=0.2)
     again = book.render()
-    assert not again.written and again.rendered == 0                           # nothing changed: nothing written
+    assert not again.written and again.rendered == 0 and not any(r.written for r in again.files)
     whole = indexstudio.make_audiobook(tmp_path / "small.md", engine=engine)   # the whole book: no rendering
     assert whole.output == tmp_path / "small.m4b" and whole.rendered == 0
+    # elsewhere, in another format, some chapters: the book's own work folder, the book's title as album
     part = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "acx", engine=engine, split_chapters=True,
                                       chapters="2", fmt="wav")
     assert part.chapter_files() == [tmp_path / "acx" / "02 - Two The Clock.wav"]
+    assert part.work_dir == tmp_path / "small.work" and part.render().rendered == 0
+    assert sf.info(part.chapter_files()[0]).samplerate == 16000       # (WAV: no ACX settings)
+    wav = sf.SoundFile(part.chapter_files()[0])
+    assert wav.album == "The Small Book" and wav.title == "Two: The Clock?" and wav.tracknumber == "2/2"
+    # a chapter renamed, one added: the files of before go, one edited since stays (with a warning)
+    (tmp_path / "small.md").write_text(BOOK.replace("# One", "# Prologue\n\nA start.\n\n# One"))
+    files[1].write_bytes(files[1].read_bytes())                                   # (a file edited since)
+    result = indexstudio.make_audiobook(tmp_path / "small.md", engine=engine, split_chapters=True)
+    assert sorted(f.name for f in (tmp_path / "small").iterdir()) == [
+        "01 - Prologue.mp3", "02 - One.mp3", "02 - Two The Clock.mp3", "03 - Two.mp3"]
+    assert result.removed == [files[0]]
     for output, why in [(tmp_path / "x.mp3", "writes a folder, a file a chapter, not x.mp3: give -o a folder"),
                         (tmp_path / "small.md", "small.md is a file: --split-chapters writes a folder")]:
         with pytest.raises(InputError, match=why):

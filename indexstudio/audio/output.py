@@ -246,8 +246,10 @@ class AudioWriter:
                 self._wav = sf.SoundFile(self._partial, "w", self.output_rate, 1, subtype="PCM_16", format=container)
             except (sf.LibsndfileError, OSError) as exc:
                 raise InputError(f"cannot write {self.path}: {exc}") from exc
-            for tag, value in (("title", self.meta.title), ("album", self.meta.title), ("artist", self.meta.author),
-                               ("date", self.meta.year), ("comment", self.meta.description)):
+            for tag, value in (("title", self.meta.title), ("album", self.meta.album or self.meta.title),
+                               ("artist", self.meta.author), ("date", self.meta.year),
+                               ("comment", self.meta.description),
+                               ("tracknumber", f"{self.meta.track[0]}/{self.meta.track[1]}" if self.meta.track else "")):
                 if value:
                     setattr(self._wav, tag, value)       # (a LIST INFO chunk; WAV holds no chapter marks)
         else:

@@ -32,6 +32,8 @@ from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.segment import DEFAULT_MAX_TOKENS
 
 log = logging.getLogger("indexstudio")
+ACX_LONGEST_FILE = 120 * 60      # seconds
+ACX_MP3 = (44100, "192k")        # ACX's sample rate and least bitrate for MP3
 
 
 @dataclass
@@ -113,7 +115,8 @@ class Audiobook:
     def _render_chapter_files(self, on_progress: Callable[[Progress], None] | None,
                               on_write: Callable[[float, float], None] | None) -> RenderResult:
         """Every segment first (the engine's calls span chapters), then each chapter into its own file, with the
-        book's lead and tail silences, its title, the book as album and its number as track."""
+        book's lead and tail silences, its title, the book as album and its number as track; then, where the
+        whole book was written, the chapter files of before that it no longer has are removed."""
         start = time.perf_counter()
         self.make_output_folder()
         job = self.job
@@ -121,9 +124,9 @@ class Audiobook:
             done, progress = job.render(on_progress)
         finally:
             job.close()
-        lead, _, marks = job.layout(done)
+        marks = job.layout(done)[2]
         total = (marks[-1].end if marks else 0) / job.sample_rate
-        album = self.metadata.title or self.plan.title
+        album = self.metadata.album or self.metadata.title or self.plan.title
         written, results = 0.0, []
         for c, path in enumerate(self.chapter_files()):
             meta = dataclasses.replace(self.metadata, title=self.plan.chapters[c], album=album,
@@ -133,12 +136,40 @@ class Audiobook:
             results.append(render_book(self.plan.only([c]), self.engine, self.voice, path, self.work_dir,
                                        self.controls, self.settings, self.fmt, meta, on_write=follow))
             written += results[-1].audio_seconds
-        rate = results[0].sample_rate if results else job.sample_rate
-        files = [ChapterMark(r.output.name, 0, round(r.audio_seconds * rate)) for r in results]
+            if results[-1].audio_seconds > ACX_LONGEST_FILE:
+                log.warning("%s is %.0f minutes long: ACX takes files of up to %d minutes", path.name,
+                            results[-1].audio_seconds / 60, ACX_LONGEST_FILE // 60)
+        removed: list[Path] = []
+        if len(self.chapter_numbers) == self.chapters_in_book:
+            job.open()
+            try:
+                removed = self._remove_earlier_files(job, {r.output for r in results})
+            finally:
+                job.close()
         return RenderResult(self.output, written, progress.audio_seconds, time.perf_counter() - start,
-                            len(self.plan.segments) - progress.resumed, progress.resumed, progress.characters, files,
-                            progress.synthesized, progress.elapsed, written=any(r.written for r in results),
-                            sample_rate=rate)
+                            len(self.plan.segments) - progress.resumed, progress.resumed, progress.characters, [],
+                            progress.synthesized, progress.elapsed,
+                            written=any(r.written for r in results) or bool(removed),
+                            sample_rate=results[0].sample_rate if results else job.sample_rate, files=results,
+                            removed=removed)
+
+    def _remove_earlier_files(self, job: Job, current: set[Path]) -> list[Path]:
+        """Delete the files this work folder wrote into the chapters' folder that are no chapter of the book now
+        (a chapter renamed, added or dropped renumbers them): an upload of the folder must hold the book alone.
+        A file changed since it was written is left, with a warning."""
+        removed, current = [], {p.resolve() for p in current}
+        for name, entry in job.written_outputs().items():
+            path = Path(name)
+            if path.parent != self.output.resolve() or path in current or not path.exists():
+                continue
+            if path.suffix.lstrip(".") in SUFFIXES and job.is_current(path, entry.get("stamp")):
+                path.unlink()
+                removed.append(path)
+            else:
+                log.warning("%s is no chapter of the book now, and was changed since it was written: it is left "
+                            "in %s", path.name, self.output)
+        job.forget_outputs(removed)
+        return removed
 
     def stale(self) -> tuple[int, int]:
         """(files, bytes) of the work folder's segments that this book does not use (edited away, another
@@ -182,6 +213,19 @@ def _chapters_folder(file: str | Path, output: str | Path | None, fmt: str | Non
         raise InputError(f"--split-chapters writes a folder, a file a chapter, not {folder.name}: give -o a folder "
                          "(and --format for the files' format)")
     return folder, format_of(folder / "chapter", fmt or "mp3")
+
+
+def _acx_mp3(settings: RenderSettings) -> RenderSettings:
+    """A book's chapter files in MP3 are for ACX: its 44.1 kHz and 192 kb/s unless said otherwise, and a warning
+    where what is said falls short of them."""
+    rate, bitrate = ACX_MP3
+    settings = dataclasses.replace(settings, sample_rate=settings.sample_rate or rate,
+                                   bitrate=settings.bitrate or bitrate)
+    kbps = float(check_bitrate("mp3", settings.bitrate, settings.sample_rate).rstrip("k"))
+    if settings.sample_rate != rate or kbps < float(bitrate.rstrip("k")):
+        log.warning("ACX takes chapter files as MP3 at %d Hz and %s or more; these are %d Hz, %gk", rate, bitrate,
+                    settings.sample_rate, kbps)
+    return settings
 
 
 def _year(year: str | int | None) -> str | None:
@@ -230,6 +274,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     if split_chapters:
         output, fmt = _chapters_folder(file, output, fmt)
         named = True
+        if fmt == "mp3":
+            settings = _acx_mp3(settings)
     else:
         named = output is not None and not Path(output).is_dir()
         output = output_for(file, output, fmt)
@@ -256,7 +302,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     if part:
         plan = plan.only(numbers)
     tags = book_tags(book.extra)
-    meta = Metadata(title=title or (f"{plan.title} ({part_label(numbers)})" if part else ""),
+    meta = Metadata(title=title or (f"{plan.title} ({part_label(numbers)})" if part and not split_chapters else ""),
                     author=author or "", narrator=narrator or "",
                     language=lang or book.language or detect_language(opening), year=year or tags["year"],
                     publisher=publisher or tags["publisher"], description=description or tags["description"])
@@ -271,7 +317,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
                      part_output(output, numbers) if part and not named else output, fmt,
-                     Path(work_dir) if work_dir else output.with_name(output.name + ".work") if split_chapters
+                     Path(work_dir) if work_dir else Path(file).with_suffix(".work") if split_chapters
                      else output.with_suffix(".work"), split_chapters)
 
 

@@ -115,6 +115,8 @@ class RenderResult:
     written: bool = True       # False: the output was already this audiobook, and was left as it was
     pruned: int = 0            # segment files the book no longer used, deleted after writing it ...
     pruned_bytes: int = 0      # ... and their size
+    files: list["RenderResult"] = field(default_factory=list)   # a book written as a file a chapter: each
+    removed: list[Path] = field(default_factory=list)           # ... and the chapter files of before it replaced
     sample_rate: int = 0       # the output's
 
     @property
@@ -442,6 +444,16 @@ class Job:
         written = self.written_outputs()
         info = output.stat()
         written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        self._save_outputs(written)
+
+    def forget_outputs(self, paths: list[Path]) -> None:
+        """Drop files deleted since from the record of what was written where."""
+        written = self.written_outputs()
+        for path in paths:
+            written.pop(str(path.resolve()), None)
+        self._save_outputs(written)
+
+    def _save_outputs(self, written: dict) -> None:
         tmp = self.dir / "outputs.json.tmp"
         tmp.write_text(json.dumps(written, indent=1), encoding="utf-8")
         os.replace(tmp, self.dir / "outputs.json")
