@@ -254,7 +254,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     settings = RenderSettings(mode=args.mode, bucket_size=args.bucket_size, segment_gap_ms=args.gap_ms,
                               paragraph_gap_ms=args.paragraph_gap_ms, scene_gap_ms=args.scene_gap_ms,
-                              chapter_gap_ms=args.chapter_gap_ms,
+                              chapter_gap_ms=args.chapter_gap_ms, lead_ms=args.lead_ms, tail_ms=args.tail_ms,
                               bitrate=args.bitrate, sample_rate=args.sample_rate)
     lexicon = _lexicon(args)
     engine = _load_engine(args)
@@ -481,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene-gap-ms", type=int, default=1500,
                    help="silence at a scene break, a line of \"* * *\" or the like (default 1500 ms)")
     p.add_argument("--chapter-gap-ms", type=int, default=1500, help="silence between chapters (default 1500 ms)")
+    p.add_argument("--lead-ms", type=int, default=500,
+                   help="silence before the first words, and before each chapter's mark (default 500 ms; ACX: 500 to "
+                        "1000)")
+    p.add_argument("--tail-ms", type=int, default=1000,
+                   help="silence after the last words (default 1000 ms; ACX: 1000 to 5000)")
     p.add_argument("--title", help="title tag (default: from the book)")
     p.add_argument("--author", help="author tag (default: from the book)")
     p.add_argument("--narrator", help="narrator tag (default: the book's, else the engine and voice; \"\" for none)")

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers.readback import probe
+from helpers.readback import decode, probe
 from helpers.synthetic_engine import SyntheticEngine
 
 import indexstudio
@@ -158,7 +158,7 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path):
+def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, caplog):
     """ACX wants a file a chapter: --split-chapters writes them as it wants them (MP3 at 44.1 kHz, 192 kb/s),
     tagged, each with the book's lead and tail, and takes away those of chapters the book no longer has."""
     (tmp_path / "small.md").write_text(BOOK.replace("# Two", "# Two: The Clock?"))
@@ -170,6 +170,10 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path):
     result = book.render()
     assert result.written and result.rendered == len(book.plan.segments)
     assert [r.output for r in result.files] == files and all(r.written for r in result.files)
+    for part in result.files:           # the level as ACX measures it: the whole file, its silences too
+        decoded = decode(part.output, 44100).astype(np.float64)
+        assert part.rms_db == pytest.approx(10 * np.log10(np.mean(decoded ** 2)), abs=0.5)
+        assert part.rms_db < -23 and f"{part.output.name}: RMS {part.rms_db:.1f} dB, outside ACX's" in caplog.text
     for number, (path, title) in enumerate(zip(files, ["One", "Two: The Clock?"]), 1):
         info = probe(path)
         assert info["tags"]["title"] == title and info["tags"]["album"] == "The Small Book"

@@ -34,6 +34,7 @@ from indexstudio.text.segment import DEFAULT_MAX_TOKENS
 log = logging.getLogger("indexstudio")
 ACX_LONGEST_FILE = 120 * 60      # seconds
 ACX_MP3 = (44100, "192k")        # ACX's sample rate and least bitrate for MP3
+ACX_RMS_DB = (-23, -18)          # ACX's RMS level range, each file whole
 
 
 @dataclass
@@ -136,9 +137,7 @@ class Audiobook:
             results.append(render_book(self.plan.only([c]), self.engine, self.voice, path, self.work_dir,
                                        self.controls, self.settings, self.fmt, meta, on_write=follow))
             written += results[-1].audio_seconds
-            if results[-1].audio_seconds > ACX_LONGEST_FILE:
-                log.warning("%s is %.0f minutes long: ACX takes files of up to %d minutes", path.name,
-                            results[-1].audio_seconds / 60, ACX_LONGEST_FILE // 60)
+            self._acx_checks(results[-1])
         removed: list[Path] = []
         if len(self.chapter_numbers) == self.chapters_in_book:
             job.open()
@@ -152,6 +151,19 @@ class Audiobook:
                             written=any(r.written for r in results) or bool(removed),
                             sample_rate=results[0].sample_rate if results else job.sample_rate, files=results,
                             removed=removed)
+
+    def _acx_checks(self, result: RenderResult) -> None:
+        """Warn where a chapter file written as MP3 (for ACX) falls outside ACX's length or RMS level."""
+        if self.fmt != "mp3" or not result.written:
+            return
+        if result.audio_seconds > ACX_LONGEST_FILE:
+            log.warning("%s is %.0f minutes long: ACX takes files of up to %d minutes", result.output.name,
+                        result.audio_seconds / 60, ACX_LONGEST_FILE // 60)
+        low, high = ACX_RMS_DB
+        if result.rms_db is not None and not low <= result.rms_db <= high:
+            log.warning("%s: RMS %.1f dB, outside ACX's %d to %d dB%s", result.output.name, result.rms_db, low, high,
+                        " (a short file's silences weigh: its lead and tail)" if result.rms_db < low
+                        and result.audio_seconds < 30 else "")
 
     def _remove_earlier_files(self, job: Job, current: set[Path]) -> list[Path]:
         """Delete the files this work folder wrote into the chapters' folder that are no chapter of the book now

@@ -69,8 +69,8 @@ class RenderSettings:
             raise InputError(f"--bucket-size must be at least 1, got {self.bucket_size}")
         check_sample_rate(self.sample_rate)
         gaps = {"--gap-ms": self.segment_gap_ms, "--paragraph-gap-ms": self.paragraph_gap_ms,
-                "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "lead": self.lead_ms,
-                "tail": self.tail_ms}
+                "--scene-gap-ms": self.scene_gap_ms, "--chapter-gap-ms": self.chapter_gap_ms, "--lead-ms": self.lead_ms,
+                "--tail-ms": self.tail_ms}
         negative = [f"{name} {value}" for name, value in gaps.items() if value < 0]
         if negative:
             raise InputError(f"a pause cannot be negative: {', '.join(negative)}")
@@ -117,6 +117,7 @@ class RenderResult:
     pruned_bytes: int = 0      # ... and their size
     files: list["RenderResult"] = field(default_factory=list)   # a book written as a file a chapter: each
     removed: list[Path] = field(default_factory=list)           # ... and the chapter files of before it replaced
+    rms_db: float | None = None      # the written file's RMS level (dBFS, silences included); None: not written
     sample_rate: int = 0       # the output's
 
     @property
@@ -514,11 +515,13 @@ class Job:
             yield audio, gap
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
-                 on_write: Callable[[float, float], None] | None = None) -> list[ChapterMark]:
-        """Write the output from the segment files; `on_write(seconds written, seconds in all)` follows it."""
+                 on_write: Callable[[float, float], None] | None = None) -> tuple[list[ChapterMark], float]:
+        """Write the output from the segment files; `on_write(seconds written, seconds in all)` follows it. Returns
+        the chapter marks and the file's RMS level in dBFS, silences included (as ACX measures it)."""
         lead, order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
+        energy = 0.0
         with naming_a_full_disk(Path(output).resolve().parent), \
                 AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
                             expected_samples=total, output_rate=self.settings.sample_rate) as writer:
@@ -526,9 +529,10 @@ class Job:
             for audio, gap in self.segment_audio(order, samples):
                 writer.write(audio)
                 writer.write_silence(gap)
+                energy += float(np.square(audio, dtype=np.float64).sum())
                 if on_write:
                     on_write(writer.samples / self.sample_rate, total / self.sample_rate)
-        return marks
+        return marks, float(10 * np.log10(max(energy / max(writer.samples, 1), 1e-20)))
 
 
 @contextlib.contextmanager
@@ -620,7 +624,7 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     damaged_before: set[int] = set()
     while True:
         try:
-            marks = job.assemble(output, samples, meta, fmt, on_write)
+            marks, rms_db = job.assemble(output, samples, meta, fmt, on_write)
             break
         except DamagedSegment as damaged:       # the output is only renamed into place once complete
             if damaged.index in damaged_before:
@@ -647,4 +651,4 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
     total = marks[-1].end / job.sample_rate if marks else 0.0
     return RenderResult(output, total, progress.audio_seconds, time.perf_counter() - start,
                         len(plan.segments) - len(resumed), len(resumed), progress.characters, marks,
-                        progress.synthesized, rendering, sample_rate=job.sample_rate)
+                        progress.synthesized, rendering, sample_rate=job.sample_rate, rms_db=rms_db)
