@@ -91,6 +91,17 @@ from indexstudio.text.normalize import normalize_text
     ("The 1990 census and the 1992 riots.", "The nineteen ninety census and the nineteen ninety-two riots."),
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),
+    # times written with a full stop where a time is meant; other decimals stay numbers
+    ("We met at 10.30 in the morning; the 9.15 train left, come at 8.05. He left at 10.30, then until 23.59 tonight.",
+     "We met at ten thirty in the morning; the nine fifteen train left, come at eight oh five. He left at ten "
+     "thirty, then until twenty-three fifty-nine tonight."),
+    ("It grew by 10.30 percent, sold at 3.50 each, from 1.25 to 1.50, about 2.45 kg.",
+     "It grew by ten point three zero percent, sold at three point five zero each, from one point two five to one "
+     "point five zero, about two point four five kilograms."),
+    ("Wind at 20 m/s over 60 m² in 1080p. See chapter xii, Book iv of it, act v, the best part i think.",
+     "Wind at twenty meters per second over sixty square meters in ten-eighty p. See chapter twelve, Book four of "
+     "it, act five, the best part i think."),
+    ("THE US ARMY CAME FOR ALL OF US.", "THE US ARMY CAME FOR ALL of us."),
 ])
 def test_english(written, spoken):
     assert normalize_text(written, "en-us") == spoken

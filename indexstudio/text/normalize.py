@@ -39,7 +39,10 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"), "Hz": ("hertz", "hertz"),
           "KB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"),
           "TB": ("terabyte", "terabytes"), "°C": ("degree Celsius", "degrees Celsius"),
-          "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees")}
+          "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees"),
+          "m/s": ("meter per second", "meters per second"), "km/s": ("kilometer per second", "kilometers per second"),
+          "m²": ("square meter", "square meters"), "km²": ("square kilometer", "square kilometers"),
+          "m³": ("cubic meter", "cubic meters")}
 _ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams")}
 _MONEY = re.compile(rf"(?:\b({'|'.join(_DOLLAR_PREFIXES)})(?=\$))?([$£€¥])\s?(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                     rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s*({_SCALES})\b)?")
@@ -162,14 +165,29 @@ _PRONOUN_FOLLOWS = re.compile(r"\s+(?:am|love|hope|think|know|want|need|will|can
                               r"beg|understand|have to|miss|hate|like)\b")
 # shouting set in capitals: its short words are words, not letters to spell ("ALL OF US!", "STOP IT!")
 _SHOUTED = re.compile(r"\b[A-Z]{2,}(?:[ ,!'’-]+[A-Z]{2,})+\b")
-_SHOUTED_SHORT = re.compile(r"\b(?:IT|US|AS|IS|AT|ON|IN|OF|TO|NO|SO|DO|GO|WE|HE|ME|BE|MY|BY|OR|AN|UP|IF|AM)\b")
+_SHOUTED_SHORT = re.compile(r"\b(?:IT|US(?!\s+(?:ARMY|NAVY|AIR|MARINES?|GOVERNMENT|PRESIDENT|SENATE|CONGRESS|"
+                            r"EMBASSY|MILITARY|DOLLARS?|CITIZENS?|FORCES|TROOPS|SOLDIERS|STATE|BORDER)\b)|AS|IS|AT|ON|"
+                            r"IN|OF|TO|NO|SO|DO|GO|WE|HE|ME|BE|MY|BY|OR|AN|UP|IF|AM)\b")
+
+
+# video lines as they are said: "1080p" ten-eighty p
+_RESOLUTIONS = {"480": "four-eighty", "720": "seven-twenty", "1080": "ten-eighty", "1440": "fourteen-forty",
+                "2160": "twenty-one-sixty"}
+# a time written with a full stop, as British English writes it ("at 10.30", "the 9.15 train"): after a word that
+# says a time follows, and before what ends the phrase ("sold at 3.50 each" stays a number)
+_DOTTED_TIME = re.compile(
+    r"\b((?:(?i:at|until|till|before|after|around|about)|[Tt]he(?=\s+\d{1,2}\.\d\d\s+(?:train|bus|coach|ferry|flight|"
+    r"boat|service|express|departure|show|performance|mass|news)\b))\s+)([01]?\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)"
+    r"(?=\s*(?:$|[,;:!?)]|\.(?:\s|$)|\s+(?:in|on|sharp|tonight|today|tomorrow|this|that|and|or|when|precisely|"
+    r"exactly|last|next|train|bus|coach|ferry|flight|boat|service|express|departure|show|performance|mass|news)\b))")
 
 
 def _romans(text: str) -> str:
     """Roman numerals that are numbers: after "Chapter", "Part", "World War" ... (cardinal) and after a name,
     as kings and popes are numbered ("Henry VIII" -> "Henry the Eighth"); the pronoun "I" stays a word."""
-    def numbered(m: re.Match) -> str:
-        return f"{m.group(1)}{_words(_roman(m.group(2)))}" if _ROMAN.fullmatch(m.group(2)) else m.group(0)
+    def numbered(m: re.Match, numeral: str = "") -> str:
+        numeral = numeral or m.group(2)
+        return f"{m.group(1)}{_words(_roman(numeral))}" if _ROMAN.fullmatch(numeral) else m.group(0)
 
     def regnal(m: re.Match) -> str:
         title, name, numeral = m.group(1) or "", m.group(2), m.group(3)
@@ -182,6 +200,8 @@ def _romans(text: str) -> str:
     # lower case ("the best Part I ever played"); a lone C, D, L or M is a letter ("Appendix C", "Part D")
     text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]))",
                   numbered, text)
+    text = re.sub(r"\b((?i:chapter|part|book|volume|act|scene|section|canto|article)\s+)([ivxlc]{2,}(?![\w'’-])|"
+                  r"[ivx](?![\w'’-])(?!\s+[a-z]))", lambda m: numbered(m, m.group(2).upper()), text)  # "chapter xii"
     return re.sub(r"\b((?:King|Queen|Emperor|Empress|Pope|Prince|Princess|Tsar|Czar|Sultan|Pharaoh)\s+)?"
                   r"([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)    # King Aldric III
 
@@ -352,6 +372,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?<=\d|s)/(year|yr|month|mo|week|wk|day|hour|hr)\b",
                   lambda m: " per " + _PER[m.group(1)], text)                       # $45,000/year
     text = re.sub(r"\b(\d{1,2})p\b", lambda m: f"{m.group(1)} {'penny' if m.group(1) == '1' else 'pence'}", text)  # 50p
+    text = re.sub(r"\b(480|720|1080|1440|2160)([pi])\b", lambda m: f"{_RESOLUTIONS[m.group(1)]} {m.group(2)}", text)
     text = re.sub(r"(?<![\w~])~\s?(?=[$£€]?\d)", "about ", text)                  # ~20%
     text = text.replace("±", " plus or minus ").replace("≤", " less than or equal to ").replace(
         "≥", " greater than or equal to ")
@@ -381,6 +402,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
     text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
     text = re.sub(r"\b(\d{1,2})()\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
+    text = re.sub(_DOTTED_TIME, lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)   # at 10.30
     # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
     text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
