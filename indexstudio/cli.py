@@ -462,12 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
     _sound_args(p, "after a paragraph")
     p.set_defaults(func=cmd_speak)
 
-    p = sub.add_parser("book", help="render a .txt, .md or .epub book into an audiobook (re-running resumes)",
+    p = sub.add_parser("book", help="render a .txt, .md or .epub book (or a folder of chapter files) into an audiobook "
+                            "(re-running resumes)",
                        epilog=_BOOK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                        description=_wrapped("Render a book into an audiobook with chapters. Finished segments are "
                                             "kept in a work folder: the same command again resumes, and edits "
                                             "re-render only what changed."))
-    p.add_argument("file", help="the book: .txt, .md or .epub")
+    p.add_argument("file", help="the book: .txt, .md or .epub, or a folder of .txt / .md chapter files")
     p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
     _format_arg(p)
     _engine_args(p)

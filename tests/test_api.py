@@ -211,6 +211,22 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, ca
             indexstudio.open_audiobook(tmp_path / "small.md", output, engine=engine, split_chapters=True)
 
 
+def test_a_folder_of_chapters_goes_beside_the_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "my.novel"
+    folder.mkdir()
+    (folder / "01.txt").write_text("It was a dark night.\n")
+    (folder / "02.txt").write_text("The clock struck.\n")
+    monkeypatch.chdir(folder)
+    engine = SyntheticEngine()
+    book = indexstudio.open_audiobook(".", engine=engine)
+    assert book.output == tmp_path / "my.novel.m4b" and book.work_dir == tmp_path / "my.novel.work"
+    assert book.plan.chapters == ["Chapter 1", "Chapter 2"] and book.metadata.title == "" and \
+        book.plan.title == "My.Novel"
+    split = indexstudio.open_audiobook(".", engine=engine, split_chapters=True)
+    assert split.output == tmp_path / "my.novel audiobook" and split.work_dir == book.work_dir
+    assert split.render().rendered == 2 and book.render().rendered == 0
+
+
 def test_an_engine_is_built_once_however_its_folder_is_written():
     from conftest import GOLDEN
     folder = GOLDEN / "indextts2"

@@ -437,3 +437,28 @@ def test_plain_text_asterisk_emphasis_goes_and_rules_are_scene_breaks(tmp_path):
     path.write_text("Chapter 1\n\nIt was *very* late, **really** late.\n\n-----\n\nMorning.\n"
                     "| a | b |\n|---|---|\n| 1 | 2 |\n", encoding="utf-8")
     assert read_book(path).chapters[0].text == "It was very late, really late.\n\n* * *\n\nMorning.\n a | b \n\n 1 | 2"
+
+
+def test_a_folder_of_chapter_files_is_a_book(tmp_path, caplog):
+    """Web novels and drafts come as a file a chapter: read in the order a person numbers them, each file's own
+    headings kept, a file without one named after the file; the folder names the book, a cover.jpg in it covers it."""
+    folder = tmp_path / "the_lighthouse"
+    folder.mkdir()
+    (folder / "10 - the keeper.txt").write_text("The keeper slept.\n")
+    (folder / "2_the_clock.txt").write_text("Chapter 2\n\nThe clock struck.\n")
+    (folder / "1.md").write_text("---\nauthor: A. Writer\nlanguage: en\n---\n\n# Chapter 1: The Storm\n\nA dark night.\n")
+    (folder / "11.txt").write_text("\n\n")                                       # an empty one: left out, said so
+    (folder / "notes.docx").write_bytes(b"PK")                                 # not a chapter file
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    (folder / "12.txt").write_text("The end.\n")
+    book = read_book(folder)
+    assert book.title == "The Lighthouse" and book.author == "A. Writer" and book.language == "en"
+    assert [(c.title, c.read_title) for c in book.chapters] == [
+        ("Chapter 1: The Storm", True), ("Chapter 2", True), ("The Keeper", False), ("Chapter 12", False)]
+    assert book.cover.startswith(b"\xff\xd8") and book.cover_type == "image/jpeg"
+    assert "11.txt: no speakable text, left out" in caplog.text
+    with pytest.raises(InputError, match="MiB of chapter files is over the input limit"):
+        read_book(folder, Limits(max_file_bytes=60))
+    (tmp_path / "none").mkdir()
+    with pytest.raises(InputError, match="is a folder without .txt or .md files"):
+        read_book(tmp_path / "none")

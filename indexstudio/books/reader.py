@@ -99,8 +99,69 @@ def has_speech(text: str) -> bool:
     return bool(_SPEAKABLE.search(text))
 
 
+def _title(name: str) -> str:
+    return " ".join(re.sub(r"[_-]+", " ", name).split()).title()
+
+
 def title_from_path(path: Path) -> str:
-    return re.sub(r"[_-]+", " ", path.stem).strip().title() or path.name
+    return _title(path.stem) or path.name
+
+
+def _chapter_title_from_path(path: Path) -> str:
+    """A chapter file's name as its title: its number in front left out ("03 - the_keeper.txt": The Keeper), a
+    number alone a chapter's ("07.txt": Chapter 7)."""
+    stem = re.sub(r"^\d+(?:[\s._-]+|$)", "", path.stem)
+    number = re.match(r"\d+", path.stem)
+    return _title(stem) if stem.strip(" ._-") else f"Chapter {int(number.group())}" if number else _title(path.stem)
+
+
+def _natural(path: Path) -> list:
+    """Sort key: names in the order a person numbers them ("2.txt" before "10.txt")."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower())]
+
+
+_CHAPTER_FILES = (".txt", ".text", ".md", ".markdown")
+_FOLDER_COVERS = ("cover.jpg", "cover.jpeg", "cover.png", "folder.jpg", "folder.png")
+
+
+def _read_folder(path: Path, limits: Limits) -> Book:
+    """A book kept as a folder of chapter files (.txt, .md), read in the order of their names: each file's
+    chapters in turn, a file without a heading one chapter named after it. The folder names the book (the files'
+    front matter or headers give its author and language); a cover.jpg or cover.png in it is its cover."""
+    files = sorted((f for f in path.iterdir() if f.is_file() and f.suffix.lower() in _CHAPTER_FILES
+                    and not f.name.startswith(".")), key=_natural)
+    if not files:
+        raise InputError(f"{path} is a folder without .txt or .md files: give the book's file, or a folder of its "
+                         "chapters' files")
+    size = sum(f.stat().st_size for f in files)
+    if size > limits.max_file_bytes:
+        raise InputError(f"{path}: {size / 2**20:.1f} MiB of chapter files is over the input limit of "
+                         f"{limits.max_file_bytes / 2**20:.0f} MiB")
+    book = Book(title=_title(path.resolve().name) or "Audiobook", chapters=[])
+    for file in files:
+        try:
+            part = read_book(file, limits)
+        except InputError as exc:
+            if "no speakable text" not in str(exc):
+                raise
+            log.warning("%s: no speakable text, left out", file.name)
+            continue
+        for chapter in part.chapters:
+            if not chapter.read_title and chapter.title == part.title == title_from_path(file):
+                chapter.title = _chapter_title_from_path(file)
+        book.chapters += part.chapters
+        book.author, book.language = book.author or part.author, book.language or part.language
+        book.narrator = book.narrator or part.narrator
+        for key, value in part.extra.items():
+            book.extra.setdefault(key, value)
+    if not book.chapters:
+        raise InputError(f"{path}: no speakable text in its {len(files)} chapter files")
+    cover = next((path / name for name in _FOLDER_COVERS if (path / name).is_file()), None)
+    if cover:
+        book.cover = cover.read_bytes()
+        book.cover_type = "image/png" if cover.suffix.lower() == ".png" else "image/jpeg"
+    book.source = str(path)
+    return book
 
 
 CP1252_MARGIN = 0.05       # charset_normalizer "chaos" by which cp1252 may trail the best guess and still win
@@ -443,10 +504,10 @@ def _read_plain_text(text: str, path: Path) -> Book:
 
 
 def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
-    """Read a .txt, .md/.markdown or .epub file into a Book."""
+    """Read a .txt, .md/.markdown or .epub file, or a folder of chapter files, into a Book."""
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path} is a folder: give the book's file")
+        return _read_folder(path, limits)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     size = path.stat().st_size

@@ -195,7 +195,8 @@ class Audiobook:
 def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:
     """Where the audiobook of `file` goes: `output`, the book's name inside `output` where that is a folder, or the
     book's name with the format's extension (default .m4b) beside it."""
-    named = Path(file).with_suffix("." + (fmt or "m4b"))
+    book = Path(file).resolve() if Path(file).is_dir() else Path(file)     # (a folder of chapter files: ".")
+    named = book.with_name(f"{book.name}.{fmt or 'm4b'}") if book.is_dir() else book.with_suffix("." + (fmt or "m4b"))
     if output is None:
         return named
     output = Path(output)
@@ -218,7 +219,9 @@ def part_output(whole: Path, numbers: list[int]) -> Path:
 def _chapters_folder(file: str | Path, output: str | Path | None, fmt: str | None) -> tuple[Path, str]:
     """The folder a book's chapter files go to (the book's name beside it unless `output` names one), and their
     format (default MP3)."""
-    folder = Path(file).with_suffix("") if output is None else Path(output)
+    book = Path(file).resolve() if Path(file).is_dir() else Path(file)
+    folder = Path(output) if output is not None else book.with_name(f"{book.name} audiobook") if book.is_dir() \
+        else book.with_suffix("")
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} is a file: --split-chapters writes a folder, a file a chapter; give -o a folder")
     if not folder.exists() and folder.suffix.lower().lstrip(".") in SUFFIXES:
@@ -269,7 +272,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
                    description: str | None = None, cover: str | Path | None = None,
                    work_dir: str | Path | None = None, limits: Limits = Limits(),
                    split_chapters: bool = False) -> Audiobook:
-    """Read `file` (.txt, .md or .epub) and make it ready to render into `output` (default: beside it, .m4b): every
+    """Read `file` (.txt, .md or .epub, or a folder of chapter files) and make it ready to render into `output` (default: beside it, .m4b): every
     setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"; unless `output` names
     a file they go to "book (chapters 1-3, 7).m4b", and share the whole book's work folder), `narrator=""` leaves
     the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. `split_chapters` writes
@@ -329,7 +332,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
     return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
                      part_output(output, numbers) if part and not named else output, fmt,
-                     Path(work_dir) if work_dir else Path(file).with_suffix(".work") if split_chapters
+                     Path(work_dir) if work_dir else output_for(file, None, fmt).with_suffix(".work") if split_chapters
                      else output.with_suffix(".work"), split_chapters)
 
 
