@@ -3,7 +3,9 @@ its language, its chapters planned as segments, its tags gathered (the book's ow
 then rendered resumably through a work folder and written out.
 
     import indexstudio
-    result = indexstudio.make_audiobook("novel.epub", "novel.m4b", voice="bf_emma", chapters="1-3")
+    result = indexstudio.make_audiobook("novel.epub", voice="bf_emma")         # novel.m4b, beside the book
+    indexstudio.make_audiobook("novel.epub", chapters="1-3")           # "novel (chapters 1-3).m4b"
+    indexstudio.make_audiobook("novel.epub", split_chapters=True)      # novel/01 - ....mp3, a file a chapter
     book = indexstudio.open_audiobook("novel.epub")          # look first: nothing is rendered or written
     print(book.plan.chapters, len(book.plan.segments), len(book.finished()))
     book.render(on_progress=lambda p: print(p.done, "of", p.total))
