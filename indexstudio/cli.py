@@ -82,7 +82,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="precision of the IndexTTS-2 / 2.5 flow matching (default float32, the official; bfloat16 "
                         "ran 2.6-2.9x faster on a CPU with AMX, 1.6x on an AVX-512 AMD EPYC, float16/bfloat16 use a GPU's "
                         "tensor cores; the audio differs slightly)")
-    p.add_argument("--voice", help="voice id (see `indexstudio voices`) or, for IndexTTS engines, a reference audio file")
+    p.add_argument("--voice", help="voice id (see `indexstudio voices`), a blend of them (af_heart+bf_emma, "
+                                   "\"af_heart(2)+bm_george(1)\"), or, for IndexTTS engines, a reference audio file")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 1.0 = normal (kokoro and IndexTTS-2 / "
                                                              "2.5: 0.5 to 2)")
     p.add_argument("--seed", type=int, help="random seed for sampling engines")

@@ -116,3 +116,22 @@ def test_a_lone_segment_starts_one_session_and_a_failed_start_leaves_none_half_m
     assert engine._runners == [] and engine._executor is None
     monkeypatch.setattr(engine, "_session", original)
     assert [r.index for r in engine.synthesize(["One.", "Two."], "af_heart")] == [0, 1]
+
+
+def test_voices_blend_as_kokoro_users_blend_them(kokoro):
+    """"af_heart+bf_emma" speaks with the mean of their styles, "af_heart(2)+bf_emma(1)" with a weighted one; a
+    blend is a voice of its own to a book's work folder."""
+    assert kokoro.check_voice("AF_Heart + bf_emma") == "af_heart+bf_emma"
+    assert kokoro.check_voice("af_heart(2)+bf_emma(2)") == "af_heart+bf_emma"          # equal weights: plain
+    weighted = kokoro.check_voice("af_heart(3)+bm_george(1)")
+    assert weighted == "af_heart(3)+bm_george(1)" and kokoro.blend(weighted) == [("af_heart", 0.75), ("bm_george", 0.25)]
+    assert np.allclose(kokoro._style(weighted), 0.75 * kokoro._style("af_heart") + 0.25 * kokoro._style("bm_george"))
+    assert kokoro.language_of(weighted) == "en-us" and kokoro.language_of("bm_george+af_heart") == "en-gb"
+    identities = {kokoro.identity(v) for v in ("af_heart", weighted, "af_heart+bm_george")}
+    assert len(identities) == 3
+    for bad, why in [("af_heart+af_heart", "named twice"), ("af_heart(0)+bf_emma", "a blend is voices joined by +"),
+                     ("af_heart+bf_emmma", "did you mean bf_emma")]:
+        with pytest.raises(InputError, match=why):
+            kokoro.check_voice(bad)
+    spoken = [next(kokoro.synthesize(["A blend."], voice)).audio for voice in ("af_heart", weighted)]
+    assert not np.array_equal(spoken[0][:4000], spoken[1][:4000])

@@ -117,7 +117,8 @@ class KokoroEngine(Engine):
 
     def identity(self, voice: str) -> str:
         model = Path(self._model)
-        return f"{model.name}:{model.stat().st_size}:{voice}:{content_hash(self._files[voice])[:16]}"
+        files = ":".join(content_hash(self._files[part])[:16] for part, _ in self.blend(voice))
+        return f"{model.name}:{model.stat().st_size}:{voice}:{files}"
 
     def _session(self, threads: int):
         import onnxruntime as ort
@@ -165,7 +166,29 @@ class KokoroEngine(Engine):
         return out
 
     def check_voice(self, voice: str) -> str:
-        """The voice id, in any letter case; an unknown one is an InputError naming the ids it may have meant."""
+        """The voice id, in any letter case, or a blend of voices ("af_heart+bf_emma", weighted "af_heart(2)+
+        bf_emma(1)") in a form of its own; an unknown id is an InputError naming the ids it may have meant."""
+        if "+" not in voice and "(" not in voice:
+            return self._voice_id(voice)
+        parts = []
+        for part in voice.split("+"):
+            match = re.fullmatch(r"\s*([^()\s]+)\s*(?:\(\s*(\d+(?:\.\d+)?)\s*\))?\s*", part)
+            if not match or (match.group(2) is not None and float(match.group(2)) <= 0):
+                raise InputError(f"--voice {voice!r}: a blend is voices joined by +, each with a weight in brackets "
+                                 "where they are not equal: af_heart+bf_emma, af_heart(2)+bf_emma(1)")
+            parts.append((self._voice_id(match.group(1)), float(match.group(2) or 1)))
+        if len({v for v, _ in parts}) < len(parts):
+            raise InputError(f"--voice {voice!r}: a voice is named twice in the blend (give it a weight instead)")
+        equal = len({w for _, w in parts}) == 1
+        return "+".join(v if equal else f"{v}({w:g})" for v, w in parts)
+
+    def blend(self, voice: str) -> list[tuple[str, float]]:
+        """(voice id, share) of each voice of a checked voice or blend; shares add up to 1."""
+        parts = [(m.group(1), float(m.group(2) or 1)) for m in re.finditer(r"([^+()]+)(?:\(([\d.]+)\))?", voice)]
+        total = sum(w for _, w in parts)
+        return [(v, w / total) for v, w in parts]
+
+    def _voice_id(self, voice: str) -> str:
         if voice in self._files:
             return voice
         if voice.lower() in self._files:
@@ -180,11 +203,16 @@ class KokoroEngine(Engine):
                          f"({len(self._files)} available)")
 
     def _style(self, voice: str) -> np.ndarray:
+        """The style table of a voice, or the weighted mean of a blend's (as Kokoro's community blends them)."""
         self.check_voice(voice)
         with self._lock:
             if voice not in self._styles:
-                self._styles[voice] = _load_style(self._files[voice])
+                self._styles[voice] = sum(share * _load_style(self._files[part]) for part, share in self.blend(voice))
             return self._styles[voice]
+
+    def language_of(self, voice: str) -> str:
+        """A blend speaks the language of its first voice (its phonemes are that language's)."""
+        return _LANGUAGES.get(voice[:1], "en-us")
 
     def voice_for(self, text: str, language: str = "") -> str:
         """A Mandarin voice for a text that is mostly Chinese; for a text in another language than English (the
@@ -268,7 +296,7 @@ class KokoroEngine(Engine):
     def synthesize(self, segments: Sequence[str], voice: str, controls: Controls = Controls()) -> Iterator[SegmentAudio]:
         style = self._style(voice)
         self.check_speed(controls.speed)
-        lang = _LANGUAGES[voice[0]]
+        lang = self.language_of(voice)
         if sum(1 for text in segments if text.strip()) <= 1:       # (an ONNX session takes concurrent runs)
             for i, text in enumerate(segments):
                 audio = _run(self._solo_runner(), self.phonemes(text, lang), style, controls.speed) \

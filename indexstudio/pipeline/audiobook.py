@@ -331,7 +331,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         except InputError as exc:           # the book's own cover: the audiobook goes on without it
             log.warning("%s; the audiobook gets no cover", exc)
     if narrator is None:
-        meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem}"
+        meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem if Path(voice).is_file() else voice}"
     return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
                      part_output(output, numbers) if part and not named else output, fmt,
                      Path(work_dir) if work_dir else output_for(file, None, fmt).with_suffix(".work") if split_chapters
