@@ -462,3 +462,29 @@ def test_a_folder_of_chapter_files_is_a_book(tmp_path, caplog):
     (tmp_path / "none").mkdir()
     with pytest.raises(InputError, match="is a folder without .txt or .md files"):
         read_book(tmp_path / "none")
+
+
+def test_a_folder_of_chapters_in_the_order_a_person_numbers_them(tmp_path, caplog):
+    """A prologue first and an epilogue last, numbers as numbers (10 before 10.5, 第二章 before 第十章), volumes in
+    their place, a README or notes file left out, a UTF-16 file as Notepad saves it read."""
+    folder = tmp_path / "web novel"
+    (folder / "Volume 2").mkdir(parents=True)
+    for name in ["Epilogue.txt", "10.5.txt", "Prologue.txt", "2.txt", "10.txt", "README.txt", "notes.md"]:
+        (folder / name).write_text(f"Text of {name}.\n")
+    (folder / "Volume 2" / "第十章.txt").write_text("第十章\n\n十。\n")
+    (folder / "Volume 2" / "第二章.txt").write_bytes("第二章 试炼\n\n山路崎岖。\n".encode("utf-16"))
+    (folder / "Cover.PNG").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "book.epub").write_bytes(b"PK")
+    book = read_book(folder)
+    assert [c.title for c in book.chapters] == ["Prologue", "Chapter 2", "Chapter 10", "Chapter 10.5", "第二章 试炼",
+                                                "第十章", "Epilogue"]
+    assert book.chapters[4].text == "山路崎岖。" and book.title == "Web Novel" and book.cover_type == "image/png"
+    assert "README.txt: left out" in caplog.text and "notes.md: left out" in caplog.text
+    assert "book.epub: left out of the book" in caplog.text
+    only_epub = tmp_path / "bought"
+    only_epub.mkdir()
+    (only_epub / "novel.epub").write_bytes(b"PK")
+    with pytest.raises(InputError, match=r"it holds novel.epub: give that file"):
+        read_book(only_epub)
+    (tmp_path / "notepad.txt").write_bytes(("第三章 试炼\n\n" + "山路崎岖，" * 300).encode("utf-16"))
+    assert read_book(tmp_path / "notepad.txt").chapters[0].text.startswith("山路崎岖")

@@ -123,6 +123,9 @@ def test_voices_blend_as_kokoro_users_blend_them(kokoro):
     blend is a voice of its own to a book's work folder."""
     assert kokoro.check_voice("AF_Heart + bf_emma") == "af_heart+bf_emma"
     assert kokoro.check_voice("af_heart(2)+bf_emma(2)") == "af_heart+bf_emma"          # equal weights: plain
+    assert kokoro.check_voice(" af_heart(4)+bf_emma(2) ") == kokoro.check_voice("af_heart(2)+bf_emma(1)") == \
+        "af_heart(2)+bf_emma(1)"                                                    # one blend, one spelling
+    assert kokoro.check_voice("af_heart(1000000)+bf_emma(1)") == "af_heart(1000000)+bf_emma(1)"   # (no 1e+06)
     weighted = kokoro.check_voice("af_heart(3)+bm_george(1)")
     assert weighted == "af_heart(3)+bm_george(1)" and kokoro.blend(weighted) == [("af_heart", 0.75), ("bm_george", 0.25)]
     assert np.allclose(kokoro._style(weighted), 0.75 * kokoro._style("af_heart") + 0.25 * kokoro._style("bm_george"))

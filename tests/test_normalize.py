@@ -92,15 +92,22 @@ from indexstudio.text.normalize import normalize_text
     ("In 1347 ships came; 1500 men and Flight 1347 leaves.",
      "In thirteen forty-seven ships came; fifteen hundred men and Flight thirteen forty-seven leaves."),
     # times written with a full stop where a time is meant; other decimals stay numbers
-    ("We met at 10.30 in the morning; the 9.15 train left, come at 8.05. He left at 10.30, then until 23.59 tonight.",
+    ("We met at 10.30 in the morning; the 9.15 train left, come at 8.05. He left at 10.30 sharp, then until 23.59 "
+     "tonight; the 7.04 from Brighton; kick-off at 15.00 GMT.",
      "We met at ten thirty in the morning; the nine fifteen train left, come at eight oh five. He left at ten "
-     "thirty, then until twenty-three fifty-nine tonight."),
-    ("It grew by 10.30 percent, sold at 3.50 each, from 1.25 to 1.50, about 2.45 kg.",
+     "thirty sharp, then until twenty-three fifty-nine tonight; the seven oh four from Brighton; kick-off at "
+     "fifteen hundred GMT."),
+    ("It grew by 10.30 percent, sold at 3.50 each, from 1.25 to 1.50, about 2.45 kg, significant at 0.05. It traded "
+     "at 1.25, rates at 5.25 and rising, stood at 1.18 on Friday.",
      "It grew by ten point three zero percent, sold at three point five zero each, from one point two five to one "
-     "point five zero, about two point four five kilograms."),
-    ("Wind at 20 m/s over 60 m² in 1080p. See chapter xii, Book iv of it, act v, the best part i think.",
-     "Wind at twenty meters per second over sixty square meters in ten-eighty p. See chapter twelve, Book four of "
-     "it, act five, the best part i think."),
+     "point five zero, about two point four five kilograms, significant at zero point zero five. It traded at one "
+     "point two five, rates at five point two five and rising, stood at one point one eight on Friday."),
+    ("Wind at 20 m/s over 60 m² in 1080p, 9.8 m/s². See chapter xii, Book iv of it, act v, chapter v of the report, "
+     "Chapter 005, the best part i think.",
+     "Wind at twenty meters per second over sixty square meters in ten-eighty p, nine point eight meters per second "
+     "squared. See chapter twelve, Book four of it, act five, chapter five of the report, Chapter five, the best part "
+     "i think."),
+    ("LET US STATE IT.", "LET us STATE it."),
     ("THE US ARMY CAME FOR ALL OF US.", "THE US ARMY CAME FOR ALL of us."),
 ])
 def test_english(written, spoken):

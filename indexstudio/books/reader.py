@@ -100,7 +100,8 @@ def has_speech(text: str) -> bool:
 
 
 def _title(name: str) -> str:
-    return " ".join(re.sub(r"[_-]+", " ", name).split()).title()
+    """A file or folder name as a title: "the_keeper's-tale" -> "The Keeper's Tale" (a word in capitals stays so)."""
+    return " ".join(w[:1].upper() + w[1:] if w.islower() else w for w in re.sub(r"[_-]+", " ", name).split())
 
 
 def title_from_path(path: Path) -> str:
@@ -109,30 +110,80 @@ def title_from_path(path: Path) -> str:
 
 def _chapter_title_from_path(path: Path) -> str:
     """A chapter file's name as its title: its number in front left out ("03 - the_keeper.txt": The Keeper), a
-    number alone a chapter's ("07.txt": Chapter 7)."""
-    stem = re.sub(r"^\d+(?:[\s._-]+|$)", "", path.stem)
-    number = re.match(r"\d+", path.stem)
-    return _title(stem) if stem.strip(" ._-") else f"Chapter {int(number.group())}" if number else _title(path.stem)
+    number alone a chapter's ("07.txt": Chapter 7, "10.5.txt": Chapter 10.5)."""
+    stem = re.sub(r"^\d+(?:\.\d+)?(?:[\s._-]+|$)", "", path.stem)
+    number = re.match(r"(\d+)(\.\d+)?", path.stem)
+    if stem.strip(" ._-") or not number:
+        return _title(stem) or _title(path.stem)
+    return f"Chapter {int(number.group(1))}{number.group(2) or ''}"
+
+
+_FIRST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:prologue|preface|foreword|introduction|intro|序章?|楔子|前言|引子)\b")
+_LAST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:epilogue|afterword|appendix|acknowledg|author.?s.?note|尾声|后记|後記|"
+                         r"完本感言)")
+_NOT_CHAPTERS = re.compile(r"(?i)^(?:readme|read me|license|licence|notes?|todo|changelog|contents|toc|index)$")
+_HAN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 
 
 def _natural(path: Path) -> list:
-    """Sort key: names in the order a person numbers them ("2.txt" before "10.txt")."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower())]
+    """Sort key of a chapter file or folder, as a person orders them: a prologue first and an epilogue last, then
+    by the numbers in the name as numbers ("2" before "10", "10" before "10.5", 第二章 before 第十章), separators
+    alike ("Chapter 1" and "chapter_0002")."""
+    stem = path.stem if path.suffix.lower() in _CHAPTER_FILES else path.name
+    place = 0 if _FIRST_FILES.match(stem) else 2 if _LAST_FILES.match(stem) else 1
+    name = _HAN_NUMBER.sub(lambda m: f" {_han_value(m.group())} " if _han_value(m.group()) is not None
+                           else m.group(), stem.lower())
+    name = " ".join(re.sub(r"[\s_-]+", " ", name).split())
+    return [place, *[(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]]
+
+
+def _han_value(numeral: str) -> int | None:
+    """第十二章's 十二 as 12 (for ordering chapter files), None where it is not one number."""
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+    total, section, number = 0, 0, None
+    for char in numeral:
+        if char in digits:
+            number = digits[char] if number is None else number * 10 + digits[char]
+        elif char in "十百千":
+            section += (1 if number is None else number) * {"十": 10, "百": 100, "千": 1000}[char]
+            number = None
+        elif char == "万":
+            total, section, number = (total + section + (number or 0)) * 10000, 0, None
+    return total + section + (number or 0)
 
 
 _CHAPTER_FILES = (".txt", ".text", ".md", ".markdown")
-_FOLDER_COVERS = ("cover.jpg", "cover.jpeg", "cover.png", "folder.jpg", "folder.png")
+_COVERS = ("cover.jpg", "cover.jpeg", "cover.png", "folder.jpg", "folder.png")
+
+
+def _chapter_files(folder: Path, depth: int = 0) -> list[Path]:
+    """The chapter files of a folder in order, those of its folders (volumes) in their place among them."""
+    found = []
+    for entry in sorted((e for e in folder.iterdir() if not e.name.startswith(".")), key=_natural):
+        if entry.is_dir() and depth < 2:
+            found += _chapter_files(entry, depth + 1)
+        elif entry.is_file() and entry.suffix.lower() in _CHAPTER_FILES:
+            if _NOT_CHAPTERS.match(entry.stem):
+                log.warning("%s: left out, a name that is no chapter's (rename it to read it)", entry.name)
+            else:
+                found.append(entry)
+    return found
 
 
 def _read_folder(path: Path, limits: Limits) -> Book:
-    """A book kept as a folder of chapter files (.txt, .md), read in the order of their names: each file's
-    chapters in turn, a file without a heading one chapter named after it. The folder names the book (the files'
-    front matter or headers give its author and language); a cover.jpg or cover.png in it is its cover."""
-    files = sorted((f for f in path.iterdir() if f.is_file() and f.suffix.lower() in _CHAPTER_FILES
-                    and not f.name.startswith(".")), key=_natural)
+    """A book kept as a folder of chapter files (.txt, .md), read in the order a person numbers them, a folder in
+    it (a volume) in its place: each file's chapters in turn, a file without a heading one chapter named after
+    it. The folder names the book (the files' front matter or headers give its author and language); a cover.jpg
+    or cover.png in it is its cover."""
+    files = _chapter_files(path)
+    epubs = sorted(p.name for p in path.iterdir() if p.suffix.lower() == ".epub")
     if not files:
+        hint = f" (it holds {epubs[0]}: give that file)" if epubs else ""
         raise InputError(f"{path} is a folder without .txt or .md files: give the book's file, or a folder of its "
-                         "chapters' files")
+                         f"chapters' files{hint}")
+    if epubs:
+        log.warning("%s: left out of the book of %s's .txt and .md files (give it alone to read it)",
+                    ", ".join(epubs), path.name)
     size = sum(f.stat().st_size for f in files)
     if size > limits.max_file_bytes:
         raise InputError(f"{path}: {size / 2**20:.1f} MiB of chapter files is over the input limit of "
@@ -156,7 +207,8 @@ def _read_folder(path: Path, limits: Limits) -> Book:
             book.extra.setdefault(key, value)
     if not book.chapters:
         raise InputError(f"{path}: no speakable text in its {len(files)} chapter files")
-    cover = next((path / name for name in _FOLDER_COVERS if (path / name).is_file()), None)
+    covers = {p.name.lower(): p for p in path.iterdir() if p.is_file()}
+    cover = next((covers[name] for name in _COVERS if name in covers), None)
     if cover:
         book.cover = cover.read_bytes()
         book.cover_type = "image/png" if cover.suffix.lower() == ".png" else "image/jpeg"
@@ -206,6 +258,14 @@ def decode_text(data: bytes, path: Path | str) -> str:
     """Text in whatever encoding it came (UTF-8 or -16, cp1252, GB18030 ...), `path` naming it in messages."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
+    for mark, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+                           (b"\xfe\xff", "utf-16")):          # (Notepad's "Unicode": UTF-16 with its mark)
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: marked as {encoding.upper()} but not valid {encoding.upper()} at byte "
+                                 f"{exc.start}") from None
     if len(data) >= 4 and data.count(0) > len(data) // 4:      # UTF-16 without its byte-order mark (NULs are UTF-8)
         try:
             return data.decode("utf-16-be" if data[0::2].count(0) > data[1::2].count(0) else "utf-16-le").lstrip("\ufeff")

@@ -168,6 +168,7 @@ class KokoroEngine(Engine):
     def check_voice(self, voice: str) -> str:
         """The voice id, in any letter case, or a blend of voices ("af_heart+bf_emma", weighted "af_heart(2)+
         bf_emma(1)") in a form of its own; an unknown id is an InputError naming the ids it may have meant."""
+        voice = voice.strip()
         if "+" not in voice and "(" not in voice:
             return self._voice_id(voice)
         parts = []
@@ -179,8 +180,10 @@ class KokoroEngine(Engine):
             parts.append((self._voice_id(match.group(1)), float(match.group(2) or 1)))
         if len({v for v, _ in parts}) < len(parts):
             raise InputError(f"--voice {voice!r}: a voice is named twice in the blend (give it a weight instead)")
-        equal = len({w for _, w in parts}) == 1
-        return "+".join(v if equal else f"{v}({w:g})" for v, w in parts)
+        least = min(w for _, w in parts)        # (af_heart(4)+bf_emma(2) is af_heart(2)+bf_emma(1): one voice)
+        weights = [f"{w / least:.4f}".rstrip("0").rstrip(".") for _, w in parts]
+        equal = len(set(weights)) == 1
+        return "+".join(v if equal else f"{v}({w})" for (v, _), w in zip(parts, weights))
 
     def blend(self, voice: str) -> list[tuple[str, float]]:
         """(voice id, share) of each voice of a checked voice or blend; shares add up to 1."""

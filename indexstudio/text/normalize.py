@@ -41,6 +41,9 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "TB": ("terabyte", "terabytes"), "°C": ("degree Celsius", "degrees Celsius"),
           "°F": ("degree Fahrenheit", "degrees Fahrenheit"), "°": ("degree", "degrees"),
           "m/s": ("meter per second", "meters per second"), "km/s": ("kilometer per second", "kilometers per second"),
+          "m/s²": ("meter per second squared", "meters per second squared"),
+          "kg/m³": ("kilogram per cubic meter", "kilograms per cubic meter"),
+          "m³/s": ("cubic meter per second", "cubic meters per second"),
           "m²": ("square meter", "square meters"), "km²": ("square kilometer", "square kilometers"),
           "m³": ("cubic meter", "cubic meters")}
 _ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams")}
@@ -165,21 +168,24 @@ _PRONOUN_FOLLOWS = re.compile(r"\s+(?:am|love|hope|think|know|want|need|will|can
                               r"beg|understand|have to|miss|hate|like)\b")
 # shouting set in capitals: its short words are words, not letters to spell ("ALL OF US!", "STOP IT!")
 _SHOUTED = re.compile(r"\b[A-Z]{2,}(?:[ ,!'’-]+[A-Z]{2,})+\b")
-_SHOUTED_SHORT = re.compile(r"\b(?:IT|US(?!\s+(?:ARMY|NAVY|AIR|MARINES?|GOVERNMENT|PRESIDENT|SENATE|CONGRESS|"
-                            r"EMBASSY|MILITARY|DOLLARS?|CITIZENS?|FORCES|TROOPS|SOLDIERS|STATE|BORDER)\b)|AS|IS|AT|ON|"
-                            r"IN|OF|TO|NO|SO|DO|GO|WE|HE|ME|BE|MY|BY|OR|AN|UP|IF|AM)\b")
+_SHOUTED_SHORT = re.compile(r"\b(?:IT|US(?!\s+(?:ARMY|NAVY|AIR FORCE|MARINES?|GOVERNMENT|PRESIDENT|SENATE|CONGRESS|"
+                            r"EMBASSY|MILITARY)\b)|AS|IS|AT|ON|IN|OF|TO|NO|SO|DO|GO|WE|HE|ME|BE|MY|BY|OR|AN|UP|IF|AM)\b")
 
 
 # video lines as they are said: "1080p" ten-eighty p
 _RESOLUTIONS = {"480": "four-eighty", "720": "seven-twenty", "1080": "ten-eighty", "1440": "fourteen-forty",
                 "2160": "twenty-one-sixty"}
-# a time written with a full stop, as British English writes it ("at 10.30", "the 9.15 train"): after a word that
-# says a time follows, and before what ends the phrase ("sold at 3.50 each" stays a number)
+# a time written with a full stop, as British English writes it ("at 10.30 in the morning", "the 9.15 train"):
+# after a word that says a time follows and before one that says it was one, or closing a sentence after "at"
+# where it could be nothing else (an hour without a leading 0, minutes by fives: "Come at 8.05."); "traded at
+# 1.25, its lowest", "significant at 0.05" stay numbers
+_TIME_FOLLOWS = (r"in the (?:morning|afternoon|evening|night)|tonight|this (?:morning|afternoon|evening)|sharp|"
+                 r"precisely|exactly|on the dot|o'clock|hrs|hours|GMT|BST|UTC|CET|last night|tomorrow|train|bus|"
+                 r"coach|ferry|flight|boat|service|express|departure|show|performance|mass|news")
 _DOTTED_TIME = re.compile(
-    r"\b((?:(?i:at|until|till|before|after|around|about)|[Tt]he(?=\s+\d{1,2}\.\d\d\s+(?:train|bus|coach|ferry|flight|"
-    r"boat|service|express|departure|show|performance|mass|news)\b))\s+)([01]?\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)"
-    r"(?=\s*(?:$|[,;:!?)]|\.(?:\s|$)|\s+(?:in|on|sharp|tonight|today|tomorrow|this|that|and|or|when|precisely|"
-    r"exactly|last|next|train|bus|coach|ferry|flight|boat|service|express|departure|show|performance|mass|news)\b))")
+    rf"\b((?:(?i:at|until|till|before|after|around|about|by)|[Tt]he(?=\s+\d{{1,2}}\.\d\d\s+(?:{_TIME_FOLLOWS}|from)\b))"
+    rf"\s+)([1-9]|1\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)(?=\s+(?:{_TIME_FOLLOWS}|from)\b)"
+    rf"|\b((?i:at)\s+)([1-9]|1[0-2])\.([0-5][05])(?=\.(?:\s|$))")
 
 
 def _romans(text: str) -> str:
@@ -201,7 +207,9 @@ def _romans(text: str) -> str:
     text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]))",
                   numbered, text)
     text = re.sub(r"\b((?i:chapter|part|book|volume|act|scene|section|canto|article)\s+)([ivxlc]{2,}(?![\w'’-])|"
-                  r"[ivx](?![\w'’-])(?!\s+[a-z]))", lambda m: numbered(m, m.group(2).upper()), text)  # "chapter xii"
+                  r"[ivx](?![\w'’-])(?!\s+(?!of\b|and\b)[a-z]))", lambda m: numbered(m, m.group(2).upper()),
+                  text)                                                   # "chapter xii", "chapter v of the report"
+    text = re.sub(rf"\b((?:{_NUMBERED}|(?i:chapter|part|book|volume))\s+)0+(?=[1-9])", r"\1", text)  # Chapter 005
     return re.sub(r"\b((?:King|Queen|Emperor|Empress|Pope|Prince|Princess|Tsar|Czar|Sultan|Pharaoh)\s+)?"
                   r"([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)    # King Aldric III
 
@@ -239,7 +247,7 @@ def _military_time(match: re.Match) -> str:
 
 def _clock(hour: int, minute: int) -> str:
     if minute == 0:
-        return f"{_words(hour)} o'clock"
+        return f"{_words(hour)} hundred" if hour > 12 else f"{_words(hour)} o'clock"       # 15:00 fifteen hundred
     if minute < 10:
         return f"{_words(hour)} oh {_words(minute)}"
     return f"{_words(hour)} {_words(minute)}"
@@ -402,7 +410,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
     text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
     text = re.sub(r"\b(\d{1,2})()\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
-    text = re.sub(_DOTTED_TIME, lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)   # at 10.30
+    text = _DOTTED_TIME.sub(lambda m: (m.group(1) or m.group(4)) + _clock(int(m.group(2) or m.group(5)),
+                                                                       int(m.group(3) or m.group(6))), text)  # at 10.30
     # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
     text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
