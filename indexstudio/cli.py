@@ -187,14 +187,57 @@ def _voicing(args: argparse.Namespace, engine, lexicon) -> dict:
                 options=_options(args), lexicon=lexicon, max_segment_tokens=args.max_segment_tokens)
 
 
+# what `voices --listen` has each voice say, in its language (our own lines, the opening of a book)
+_SAMPLES = {
+    "en": "Chapter One. The rain had stopped by the time she reached the lighthouse, and the keeper was already "
+          "waiting at the door.",
+    "es": "Capítulo uno. La lluvia había cesado cuando llegó al faro, y el guardián ya la esperaba en la puerta.",
+    "fr": "Chapitre un. La pluie avait cessé quand elle arriva au phare, et le gardien l'attendait déjà à la porte.",
+    "it": "Capitolo uno. La pioggia era cessata quando arrivò al faro, e il guardiano la aspettava già alla porta.",
+    "pt": "Capítulo um. A chuva tinha parado quando ela chegou ao farol, e o guardião já a esperava na porta.",
+    "hi": "अध्याय एक। जब वह प्रकाशस्तंभ पहुँची, तब तक बारिश रुक चुकी थी, और रखवाला दरवाज़े पर इंतज़ार कर रहा था।",
+    "zh": "第一章。她走到灯塔时，雨已经停了，守塔人早已在门口等着她。",
+    "ja": "第一章。彼女が灯台に着いたころには雨はやんでいて、灯台守はもう戸口で待っていた。",
+}
+
+
+def _listen(args: argparse.Namespace, engine, voices) -> int:
+    """`voices --listen DIR`: each voice saying a book's opening (or --text) into DIR/<voice>.mp3, to choose by ear."""
+    from tqdm import tqdm
+
+    from indexstudio.pipeline.speech import prepare_speech
+    from indexstudio.pipeline.voicing import checked_language
+    from indexstudio.text.language import detect_language
+    lang = checked_language(engine, args.lang) or (detect_language(args.text) if args.text else "")
+    wanted = lang.partition("-")[0].lower()
+    chosen = [v for v in voices if not wanted or v.language.partition("-")[0] == wanted]
+    if not chosen:
+        raise InputError(f"engine {engine.name} has no voice that speaks {wanted!r} (see `indexstudio voices`)")
+    folder = Path(args.listen)
+    engine.prepare()
+    for voice in tqdm(chosen, unit="voice", desc="listening", dynamic_ncols=True,
+                      mininterval=0.5 if sys.stderr.isatty() else 10):
+        text = args.text or _SAMPLES.get(voice.language.partition("-")[0], _SAMPLES["en"])
+        prepare_speech(text, engine=engine, voice=voice.id).save(folder / f"{Path(voice.id).stem}.mp3")
+    print(f"wrote {len(chosen)} voice{'s' if len(chosen) != 1 else ''} to {folder}{os.sep}"
+          + (f" (those that speak {wanted!r})" if wanted else ""))
+    return 0
+
+
 def cmd_voices(args: argparse.Namespace) -> int:
     from indexstudio.engines import clones_voices
     from indexstudio.engines.reference_voices import library_voices, voice_library
+    if (args.text or args.lang) and not args.listen:
+        raise InputError("--text and --lang go with --listen FOLDER (what the voices say, and which of them)")
     if clones_voices(args.engine) and not args.model_dir:      # its voices are recordings: no model is needed
+        if args.listen:
+            raise InputError(f"--listen: engine {args.engine} needs --model-dir to speak with its recordings")
         voices, default = library_voices(), ""
     else:
         engine = _load_engine(args)
         voices, default = engine.voices(), engine.default_voice
+        if args.listen:
+            return _listen(args, engine, voices)
     width = max((len(v.id) for v in voices), default=5)
     for v in voices:
         mark = "*" if v.id == default else " "
@@ -523,6 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List an engine's voices; for the IndexTTS engines, the recordings in the voice "
                                    "library (INDEXSTUDIO_VOICES, default ~/.local/share/indexstudio/voices).")
     _engine_choice(p)
+    p.add_argument("--listen", metavar="FOLDER",
+                   help="write each voice saying the opening of a book, in its language, into FOLDER/<voice>.mp3, to "
+                        "choose one by ear")
+    p.add_argument("--text", help="with --listen: what the voices say (then only the voices of its language)")
+    p.add_argument("--lang", help="with --listen: only the voices of this language (en, zh, fr, ...)")
     p.set_defaults(func=cmd_voices)
 
     p = sub.add_parser("bench", help="benchmarks (see `indexstudio bench decode --help`)")

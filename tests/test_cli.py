@@ -57,6 +57,17 @@ def test_voices_lists_at_least_eight(tmp_path):
     assert int(r.stdout.strip().splitlines()[-1].split()[0]) >= 8
 
 
+def test_voices_are_heard_before_they_are_chosen(tmp_path):
+    """`voices --listen DIR` has each voice (of a language) say a book's opening in it, a file each."""
+    r = run("voices", "--listen", str(tmp_path / "heard"), "--lang", "Italian")
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in (tmp_path / "heard").iterdir())
+    assert files == ["if_sara.mp3", "im_nicola.mp3"] and "wrote 2 voices" in r.stdout
+    assert all(probe(tmp_path / "heard" / name)["duration"] > 3 for name in files)
+    _fails_cleanly(run("voices", "--lang", "it"), "--text and --lang go with --listen")
+    _fails_cleanly(run("voices", "--listen", str(tmp_path / "x"), "--engine", "indextts2"), "needs --model-dir")
+
+
 def _fails_cleanly(r, needle):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
