@@ -316,6 +316,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         return 0
     audiobook.make_output_folder()
     audiobook.check_ready(args.prune)       # (a work folder another run holds is named before the model loads)
+    _said_changes(audiobook, finished)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
     print(f"{args.title or audiobook.book.title}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments "
@@ -397,11 +398,24 @@ def _size(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{size / 1024:,.0f} KiB"
 
 
+def _said_changes(audiobook, finished: dict[int, int]) -> None:
+    """A warning where this run asks otherwise than the work folder's last (a voice, a speed, a lexicon left out):
+    the segments rendered then are kept, and those of this run's settings not yet there are to render."""
+    changes = audiobook.changes()
+    todo = len(audiobook.plan.segments) - len(finished)
+    if changes and todo:
+        logging.getLogger("indexstudio").warning(
+            "this run asks otherwise than the last one in %s: %s; %d of %d segments are to render (what the last "
+            "run rendered is kept, for its settings)", audiobook.work_dir, "; ".join(changes), todo,
+            len(audiobook.plan.segments))
+
+
 def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -> None:
     """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
     from indexstudio.pipeline.plan import estimated_seconds
 
     plan, settings = audiobook.plan, audiobook.settings
+    _said_changes(audiobook, finished)
     title, author = audiobook.metadata.title or plan.title, audiobook.metadata.author or plan.author
     guess = [estimated_seconds(s.text, args.speed) for s in plan.segments]
     known = list(finished)

@@ -227,6 +227,21 @@ def test_a_folder_of_chapters_goes_beside_the_folder(tmp_path, monkeypatch):
     assert split.render().rendered == 2 and book.render().rendered == 0
 
 
+def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
+    """A voice, speed or lexicon left out by mistake re-renders a whole book: the run names what it changed."""
+    (tmp_path / "small.md").write_text(BOOK)
+    engine = SyntheticEngine()
+    first = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, lexicon={"Two": "Deux"})
+    assert first.changes() == []                                                    # (no run before it)
+    first.render()
+    assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, lexicon={"Two": "Deux"}).changes() == []
+    other = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice="low", seed=7)
+    assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--dry-run"],
+                       capture_output=True, text=True)
+    assert "this run asks otherwise than the last one in" in r.stderr and "engine synthetic -> kokoro" in r.stderr
+
+
 def test_an_engine_is_built_once_however_its_folder_is_written():
     from conftest import GOLDEN
     folder = GOLDEN / "indextts2"

@@ -13,6 +13,7 @@ then rendered resumably through a work folder and written out.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import time
@@ -94,6 +95,30 @@ class Audiobook:
             finally:
                 job.close()
         return result
+
+    def changes(self) -> list[str]:
+        """What this run asks otherwise than the work folder's last run did (voice, speed, seed, engine options,
+        engine or model, lexicon): why segments rendered then do not serve it. Empty where there was none."""
+        try:
+            before = json.loads((self.work_dir / "job.json").read_text(encoding="utf-8"))
+            then = {"voice": before["voice"], "speed": before["controls"]["speed"], "seed": before["controls"]["seed"],
+                    "lexicon": before["plan"].get("lexicon", ""), **{f"option {k}": v for k, v in
+                                                                      before["controls"]["options"].items()}}
+            engine_then = str(before["engine"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return []
+        now = {"voice": self.voice, "speed": self.controls.speed, "seed": self.controls.seed,
+               "lexicon": self.plan.lexicon, **{f"option {k}": v for k, v in self.controls.options.items()}}
+        if not self.engine.samples:
+            then.pop("seed"), now.pop("seed")
+        said = [f"{key} {_shown(then.get(key))} -> {_shown(now.get(key))}" for key in {**then, **now}
+                if str(then.get(key)) != str(now.get(key))]
+        engine_now = self.job.engine_id
+        if engine_then.partition(":")[0] != engine_now.partition(":")[0]:
+            said.insert(0, f"engine {engine_then.partition(':')[0]} -> {engine_now.partition(':')[0]}")
+        elif engine_then != engine_now and then["voice"] == now["voice"]:
+            said.append("the model's files")
+        return said
 
     def make_output_folder(self) -> None:
         """Make the folder the audiobook goes in (split: the folder of its files), or an InputError naming why not."""
@@ -192,6 +217,10 @@ class Audiobook:
             return 0, 0
         files = self.job.stale()
         return len(files), sum(f.stat().st_size for f in files)
+
+
+def _shown(value: Any) -> str:
+    return "none" if value in (None, "") else str(value)
 
 
 def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:

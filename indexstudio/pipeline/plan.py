@@ -37,6 +37,7 @@ class Plan:
     narrator: str = ""
     language: str = ""
     opening: bool = True        # whether its first segment opens the book (not so for chapters picked further in)
+    lexicon: str = ""           # the lexicon its text was respelled by (its file), for the next run to compare
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -47,7 +48,7 @@ class Plan:
         kept = [s for s in self.segments if s.chapter in keep]
         return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens,
                     s.paragraph_end, s.scene_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language,
-                    opening=self.opening and 0 in keep)
+                    opening=self.opening and 0 in keep, lexicon=self.lexicon)
 
 
 _ROMAN_HEADING = re.compile(r"^([IVXLC]+)(?=$|[.:](?:\s|$))")
@@ -128,4 +129,5 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
                      for i, (t, end, scene_end) in enumerate(texts)]
     if not segments:
         raise InputError(f"{book.source or book.title}: no speakable text")
-    return Plan(book.title, titles, segments, book.author, book.narrator, book.language)
+    return Plan(book.title, titles, segments, book.author, book.narrator, book.language,
+                lexicon=lexicon.source if lexicon else "")
