@@ -306,7 +306,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         open_audiobook, args.file, args.output, chapters=args.chapters, read_titles=not args.no_titles,
         fmt=args.format, settings=settings, title=args.title, author=args.author, narrator=args.narrator,
         year=args.year, publisher=args.publisher, description=args.description, cover=args.cover,
-        work_dir=args.work_dir, split_chapters=args.split_chapters, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
+        work_dir=args.work_dir, split_chapters=args.split_chapters, credits=args.credits, limits=Limits(max_file_bytes=args.max_input_mb * 2**20,
                                              max_unpacked_bytes=args.max_unpacked_mb * 2**20),
         **_voicing(args, engine, lexicon))
     plan = audiobook.plan
@@ -554,6 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cover", help="cover image (JPEG or PNG as it is, other images converted to PNG; default: from "
                                    "the book)")
     p.add_argument("--no-titles", action="store_true", help="do not read chapter titles aloud")
+    p.add_argument("--credits", action="store_true",
+                   help="add opening and closing credits, chapters of their own in the book's language: its title, "
+                        "author and narrator (--narrator; else \"read by a digital voice\"), as ACX and the stores "
+                        "want them")
     p.add_argument("--split-chapters", action="store_true",
                    help="a file a chapter (\"07 - The Storm.mp3\", tagged with its title, the book as album, its "
                         "number as track; MP3 unless --format says otherwise), in the folder -o (default: the "

@@ -242,6 +242,24 @@ def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
     assert "this run asks otherwise than the last one in" in r.stderr and "engine synthetic -> kokoro" in r.stderr
 
 
+def test_credits_open_and_close_the_book_in_its_language(tmp_path):
+    (tmp_path / "small.md").write_text(BOOK)
+    engine = SyntheticEngine()
+
+    def credits(**settings):
+        plan = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, credits=True, **settings).plan
+        said = [[s.text for s in plan.segments if s.chapter == c] for c in (0, len(plan.chapters) - 1)]
+        return plan.chapters, said
+
+    chapters, said = credits()
+    assert chapters == ["Opening Credits", "One", "Two", "Closing Credits"]
+    assert said == [["The Small Book, by A. Writer.", "Read by a digital voice."],
+                    ["This was The Small Book, by A. Writer.", "The end."]]
+    assert credits(narrator="Jane Doe")[1][0][1] == "Read by Jane Doe." and len(credits(narrator="")[1][0]) == 1
+    (tmp_path / "small.md").write_text("# 第一章\n\n天亮了。\n")
+    assert credits(title="灯塔", author="")[1] == [["《灯塔》。由数字语音朗读。"], ["《灯塔》。全书完。"]]
+
+
 def test_an_engine_is_built_once_however_its_folder_is_written():
     from conftest import GOLDEN
     folder = GOLDEN / "indextts2"

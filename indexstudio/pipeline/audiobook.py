@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from indexstudio.audio.output import (SUFFIXES, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
                                       make_output_folder)
-from indexstudio.books.reader import Book, Limits, book_tags, read_book
+from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
@@ -274,6 +274,35 @@ def _acx_mp3(settings: RenderSettings) -> RenderSettings:
     return settings
 
 
+# opening and closing credits by language: the opening, who wrote it, who reads it, a digital voice, the closing
+_CREDITS = {
+    "en": ("{title}{by}.", ", by {author}", "Read by {narrator}.", "Read by a digital voice.", "This was {title}{by}. "
+           "The end."),
+    "zh": ("《{title}》{by}。", "，作者：{author}", "朗读：{narrator}。", "由数字语音朗读。", "《{title}》{by}。全书完。"),
+    "ja": ("「{title}」{by}。", "、{author}著", "朗読、{narrator}。", "デジタル音声による朗読です。", "「{title}」{by}。おわり。"),
+    "es": ("{title}{by}.", ", de {author}", "Narrado por {narrator}.", "Narrado por una voz digital.",
+           "Esto fue {title}{by}. Fin."),
+    "fr": ("{title}{by}.", ", de {author}", "Lu par {narrator}.", "Lu par une voix numérique.",
+           "C'était {title}{by}. Fin."),
+    "it": ("{title}{by}.", ", di {author}", "Letto da {narrator}.", "Letto da una voce digitale.",
+           "Questo era {title}{by}. Fine."),
+    "pt": ("{title}{by}.", ", de {author}", "Narrado por {narrator}.", "Narrado por uma voz digital.",
+           "Este foi {title}{by}. Fim."),
+}
+
+
+def _add_credits(book: Book, title: str, author: str, narrator: str | None, language: str) -> None:
+    """Opening and closing credits as chapters of their own, in the book's language (English where it has none
+    here), as ACX and the stores want them: the title, the author, the narrator - a digital voice where none is
+    named (None), no line where the narrator is left out ("")."""
+    opening, by, read_by, digital, closing = _CREDITS.get(language.partition("-")[0].lower(), _CREDITS["en"])
+    by = by.format(author=author) if author else ""
+    said = read_by.format(narrator=narrator) if narrator else digital if narrator is None else ""
+    book.chapters.insert(0, Chapter("Opening Credits", " ".join(filter(None, [opening.format(title=title, by=by),
+                                                                              said])), read_title=False))
+    book.chapters.append(Chapter("Closing Credits", closing.format(title=title, by=by), read_title=False))
+
+
 def _year(year: str | int | None) -> str | None:
     year = None if year is None else str(year)
     if year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", year.strip()):
@@ -302,14 +331,15 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
                    narrator: str | None = None, year: str | int | None = None, publisher: str | None = None,
                    description: str | None = None, cover: str | Path | None = None,
                    work_dir: str | Path | None = None, limits: Limits = Limits(),
-                   split_chapters: bool = False) -> Audiobook:
+                   split_chapters: bool = False, credits: bool = False) -> Audiobook:
     """Read `file` (.txt, .md or .epub, or a folder of chapter files) and make it ready to render into `output` (default: beside it, .m4b): every
     setting checked now, an InputError naming what is wrong. `chapters` picks some ("1-3,7"; unless `output` names
     a file they go to "book (chapters 1-3, 7).m4b", and share the whole book's work folder), `narrator=""` leaves
     the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. `split_chapters` writes
     a file a chapter (default MP3, as ACX wants them) into the folder `output` (default: the book's name beside
-    it), sharing the whole book's work folder. Nothing is rendered or written, and an IndexTTS model's weights
-    are not loaded."""
+    it), sharing the whole book's work folder. `credits` adds opening and closing credits as chapters of their own
+    (title, author, narrator - a digital voice where none is named). Nothing is rendered or written, and an
+    IndexTTS model's weights are not loaded."""
     settings = settings or RenderSettings()
     if not isinstance(settings, RenderSettings):
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
@@ -340,6 +370,10 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     opening = "\n".join(chapter.text for chapter in book.chapters[:3])
     voice = choose_voice(engine, voice, opening, lang or book.language)
     controls = engine_controls(engine, speed, seed, options, lang)
+    if credits:
+        _add_credits(book, title or book.title, author or book.author,
+                     narrator if narrator is not None else book.narrator or None,
+                     lang or book.language or detect_language(opening))
     plan = make_plan(book, engine, voice, max_segment_tokens, read_titles=read_titles, lexicon=lexicon)
     told_lexicon(lexicon)
     chapters_in_book = len(plan.chapters)
