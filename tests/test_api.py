@@ -68,7 +68,7 @@ def test_speech_comes_a_segment_at_a_time_in_order_with_its_pauses():
     assert np.array_equal(speech.audio(), np.concatenate(pieces))
 
 
-def test_speak_writes_a_file_and_checks_everything_before_speaking(tmp_path):
+def test_speak_writes_a_file_and_checks_everything_before_speaking(tmp_path, caplog):
     engine = SyntheticEngine()
     result = indexstudio.speak("Hello there. Goodbye now.", tmp_path / "sub" / "hi.wav", engine=engine, gap_ms=250)
     audio, rate = sf.read(result.output)
@@ -89,6 +89,13 @@ def test_speak_writes_a_file_and_checks_everything_before_speaking(tmp_path):
         with pytest.raises(InputError, match=why):
             indexstudio.speak(call.pop("text"), call.pop("output"), **call)
     assert quiet.rendered == [] and not (tmp_path / "new").exists()       # refused before any folder was made
+    caplog.clear()
+    indexstudio.speak("Hello.", tmp_path / "hi.wav", engine=quiet, bitrate="128k")
+    assert caplog.text.count("--bitrate has no effect on WAV output") == 1
+    (tmp_path / "book.md").write_text("# A\n\nB.\n")
+    indexstudio.open_audiobook(tmp_path / "book.md", tmp_path / "book.wav", engine=quiet,
+                               settings=indexstudio.RenderSettings(bitrate="96k"))
+    assert caplog.text.count("--bitrate has no effect on WAV output") == 2
     assert indexstudio.prepare_speech("Zorblax wins.", engine=quiet, voice=Path("low"),
                                       lexicon={"Zorblax": "Zor blacks"}).segments == ["Zor blacks wins."]
 

@@ -359,6 +359,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         if output.resolve() == Path(file).resolve():
             raise InputError(f"the output {output} is the book itself: give another -o")
     check_bitrate(fmt, settings.bitrate, settings.sample_rate or 24000)   # (the engines speak at 22-24 kHz)
+    if fmt == "wav" and settings.bitrate:
+        log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     year = _year(year)
     lexicon = lexicon_of(lexicon)
     cover_file = Path(cover) if cover else None

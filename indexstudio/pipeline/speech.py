@@ -82,6 +82,8 @@ class Speech:
         engine's); `on_segment()` follows each segment written. The file appears complete or not at all."""
         from indexstudio.audio.output import AudioWriter
         fmt = checked_output(output, fmt, bitrate, sample_rate)
+        if fmt == "wav" and bitrate:
+            log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
         start = time.perf_counter()
         first_audio = None
         with AudioWriter(output, self.sample_rate, fmt, bitrate=bitrate, output_rate=sample_rate) as writer:
@@ -101,8 +103,6 @@ def checked_output(output: str | Path, fmt: str | None, bitrate: str | None, sam
     fmt = format_of(Path(output), fmt)
     check_sample_rate(sample_rate)
     check_bitrate(fmt, bitrate, sample_rate or 24000)       # (the engines speak at 22-24 kHz: one range)
-    if fmt == "wav" and bitrate:
-        log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     make_output_folder(Path(output))
     return fmt
 
