@@ -228,7 +228,7 @@ def test_a_folder_of_chapters_goes_beside_the_folder(tmp_path, monkeypatch):
     book = indexstudio.open_audiobook(".", engine=engine)
     assert book.output == tmp_path / "my.novel.m4b" and book.work_dir == tmp_path / "my.novel.work"
     assert book.plan.chapters == ["Chapter 1", "Chapter 2"] and book.metadata.title == "" and \
-        book.plan.title == "My.Novel"
+        book.plan.title == "My.novel"
     split = indexstudio.open_audiobook(".", engine=engine, split_chapters=True)
     assert split.output == tmp_path / "my.novel audiobook" and split.work_dir == book.work_dir
     assert split.render().rendered == 2 and book.render().rendered == 0
