@@ -560,8 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "want them")
     p.add_argument("--split-chapters", action="store_true",
                    help="a file a chapter (\"07 - The Storm.mp3\", tagged with its title, the book as album, its "
-                        "number as track; MP3 unless --format says otherwise), in the folder -o (default: the "
-                        "book's name beside it); ACX wants a book so")
+                        "number as track), in the folder -o (default: the book's name beside it), as ACX wants a "
+                        "book: MP3 at 44.1 kHz and 192k unless --format, --sample-rate or --bitrate say otherwise")
     p.add_argument("--chapters", metavar="LIST",
                    help="render only these chapters, numbered as --dry-run lists them: 1-3,7,10-, into \"BOOK "
                         "(chapters 1-3, 7).m4b\" unless -o names a file (the rest of the book can follow later: what "
