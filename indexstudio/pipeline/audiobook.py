@@ -122,12 +122,7 @@ class Audiobook:
 
     def make_output_folder(self) -> None:
         """Make the folder the audiobook goes in (split: the folder of its files), or an InputError naming why not."""
-        if not self.split:
-            return make_output_folder(self.output)
-        try:
-            self.output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot make the folder {self.output}: {exc.strerror or exc}") from exc
+        make_output_folder(self.output / "chapter" if self.split else self.output)   # (split: the files' folder)
 
     def chapter_files(self) -> list[Path]:
         """Where `split` writes each chapter of the plan: "07 - The Storm.mp3" in the folder `output`."""
@@ -345,8 +340,6 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
                          f"{type(settings).__name__}")
     chapters = _chapter_spec(chapters)
-    if max_segment_tokens < 1:
-        raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
     if split_chapters:
         output, fmt = _chapters_folder(file, output, fmt)
         named = True

@@ -121,8 +121,6 @@ def prepare_speech(text: str, *, engine: Engine | str | None = None, voice: str 
                          "open_audiobook / make_audiobook)")
     if not has_speech(text):
         raise InputError("no speakable text given")
-    if max_segment_tokens < 1:
-        raise InputError(f"--max-segment-tokens must be at least 1, got {max_segment_tokens}")
     pauses = RenderSettings(segment_gap_ms=gap_ms, paragraph_gap_ms=paragraph_gap_ms)
     lexicon = lexicon_of(lexicon)
     engine = engine_of(engine)

@@ -12,6 +12,8 @@ import functools
 import re
 from typing import Callable, Sequence
 
+from indexstudio.errors import InputError
+
 DEFAULT_MAX_TOKENS = 120
 DEFAULT_BUCKET_SIZE = 6
 _SHORT_SENTENCE = 3              # tokens; a CJK sentence of fewer than 6 ("是吗？", "他笑了。") is short too
@@ -209,7 +211,7 @@ def segment_paragraphs(text: str, max_tokens: int = DEFAULT_MAX_TOKENS,
     longer). A very short sentence rides along with the next one of its paragraph ("Yes. I will come."); a
     paragraph keeps its own segments, so that the pause between paragraphs can be longer than between sentences."""
     if max_tokens < 1:
-        raise ValueError("max_tokens must be at least 1")
+        raise InputError(f"--max-segment-tokens must be at least 1, got {max_tokens}")
     count = functools.lru_cache(maxsize=1024)(count)        # a long sentence is measured at several steps
     out = []
     for sentences in split_paragraphs(text):
