@@ -250,18 +250,22 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
-_TEXT_FILE = re.compile(r"\S+\.(?:txt|md|markdown|epub)", re.IGNORECASE)
-
-
 def _text_to_speak(given: str) -> str:
-    """The text `speak` was given: standard input for "-" (in whatever encoding it comes), else the argument - a
-    book's file name is refused, since speaking "notes dot t x t" is never what was meant."""
+    """The text `speak` was given: standard input for "-" (in whatever encoding it comes), else the argument - the
+    name of a file or folder that exists is refused, since speaking "notes dot t x t" is never what was meant."""
     from indexstudio.books.reader import decode_text
     if given == "-":
         return decode_text(sys.stdin.buffer.read(), "standard input")
-    if _TEXT_FILE.fullmatch(given.strip()) and Path(given.strip()).is_file():
-        raise InputError(f"{given.strip()} is a file: `indexstudio speak - -o OUT < {given.strip()}` speaks its "
-                         f"text, `indexstudio book {given.strip()}` makes an audiobook of it")
+    name = given.strip()
+    path = Path(name)
+    if name and len(name.split()) == 1 and path.exists() and (
+            "/" in name or "." in name or path.is_dir() and any(path.glob("*.[tm][xd]*"))):
+        book = f"`indexstudio book {name}` makes an audiobook of it"
+        if path.is_dir():
+            raise InputError(f"{name} is a folder: {book} (its .txt and .md files as chapters)")
+        if path.suffix.lower() not in (".txt", ".text", ".md", ".markdown", ".epub"):
+            raise InputError(f"{name} is a file: `indexstudio speak - -o OUT < {name}` speaks it if it is text")
+        raise InputError(f"{name} is a file: `indexstudio speak - -o OUT < {name}` speaks its text, {book}")
     return given
 
 

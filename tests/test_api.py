@@ -165,6 +165,18 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+def test_a_long_chapter_title_names_its_file_in_whole_words(tmp_path):
+    """A chapter file's name stays short enough for Windows' paths and a player's list, cut after a word."""
+    long = "The Extraordinary and Altogether Unlikely Voyage of the Good Ship Perseverance Across the Southern Ocean"
+    long += " Beneath Unforgiving Skies"
+    (tmp_path / "small.md").write_text(BOOK.replace("# Two", f"# {long}").replace("# One", "# 第一章 " + "山" * 60))
+    first, second = indexstudio.open_audiobook(tmp_path / "small.md", engine=SyntheticEngine(),
+                                               split_chapters=True).chapter_files()
+    assert second.name == f"02 - {long.removesuffix(' Unforgiving Skies')}.mp3"
+    assert first.name == "01 - 第一章 " + "山" * 35 + ".mp3"                 # (no spaces: cut between characters)
+    assert max(len(first.stem.encode()), len(second.stem.encode())) <= 120
+
+
 def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, caplog):
     """ACX wants a file a chapter: --split-chapters writes them as it wants them (MP3 at 44.1 kHz, 192 kb/s),
     tagged, each with the book's lead and tail, and takes away those of chapters the book no longer has."""

@@ -317,6 +317,14 @@ def test_speak_reads_standard_input_in_any_encoding_and_refuses_a_file_name(tmp_
     notes.write_text("Some notes.")
     _fails_cleanly(run("speak", str(notes), "-o", str(tmp_path / "n.wav")),
                    f"{notes} is a file: `indexstudio speak - -o OUT < {notes}` speaks its text")
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    (chapters / "01.txt").write_text("One.")
+    _fails_cleanly(run("speak", str(chapters), "-o", str(tmp_path / "n.wav")),
+                   f"{chapters} is a folder: `indexstudio book {chapters}` makes an audiobook of it")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8")
+    _fails_cleanly(run("speak", str(photo), "-o", str(tmp_path / "n.wav")), "speaks it if it is text")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "bm_georg"), "did you mean bm_george?")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", ""), "--voice is empty")
 

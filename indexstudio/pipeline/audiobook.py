@@ -131,8 +131,7 @@ class Audiobook:
         for number, title in zip(self.chapter_numbers, self.plan.chapters):
             safe = " ".join(re.sub(r'[\x00-\x1f/\\:*?"<>|]', " ", title).split()).strip(". ")
             name = f"{number + 1:0{width}d} - {safe}" if safe else f"{number + 1:0{width}d}"
-            name = name.encode()[:200].decode(errors="ignore").rstrip(". ")     # (file names: 255 bytes at most)
-            names.append(self.output / f"{name}.{self.fmt}")
+            names.append(self.output / f"{_cut_at_word(name, _NAME_BYTES)}.{self.fmt}")
         return names
 
     def _render_chapter_files(self, on_progress: Callable[[Progress], None] | None,
@@ -227,6 +226,18 @@ def output_for(file: str | Path, output: str | Path | None = None, fmt: str | No
         return named
     output = Path(output)
     return output / named.name if output.is_dir() else output
+
+
+_NAME_BYTES = 120      # a chapter file's name: room in Windows' 260-character paths, and in a player's list
+
+
+def _cut_at_word(name: str, limit: int) -> str:
+    """`name` in at most `limit` UTF-8 bytes, cut after a whole word where one ends in its second half."""
+    if len(name.encode()) <= limit:
+        return name
+    cut = name.encode()[:limit].decode(errors="ignore")
+    space = cut.rfind(" ")
+    return (cut[:space] if space > len(cut) // 2 else cut).rstrip(" .,;:-–—")
 
 
 def part_label(numbers: list[int]) -> str:
