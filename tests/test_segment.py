@@ -119,6 +119,18 @@ def test_long_sentences_are_cut_evenly_and_short_chinese_sentences_ride_along():
     assert segment_text("是吗？他笑了。然后他们一起走进了那间屋子。") == ["是吗？他笑了。", "然后他们一起走进了那间屋子。"]
 
 
+def test_a_long_unpunctuated_chinese_clause_is_cut_between_words():
+    """A clause with no comma in it is cut between jieba's words (the `zh` extra), never inside 北京 or 城市."""
+    pytest.importorskip("jieba")
+    text = "中华人民共和国的首都北京是一座历史悠久的美丽城市" * 6 + "。"
+    segments = segment_text(text, 30)
+    assert len(segments) > 1 and all(count_tokens(s) <= 30 for s in segments) and "".join(segments) == text
+    cuts = {sum(len(s) for s in segments[:n]) for n in range(1, len(segments))}
+    for word in ("中华人民共和国", "首都", "北京", "历史悠久", "美丽", "城市"):
+        for found in re.finditer(word, text):
+            assert not any(found.start() < cut < found.end() for cut in cuts), (word, segments)
+
+
 def test_a_chinese_dialogue_tag_stays_with_its_quotation():
     """「你走吧。」他说。 is one sentence (the tag used to ride along with the next quotation instead), a sentence
     that merely follows a quotation is not a tag, and pieces joined across CJK marks get no space between them."""

@@ -2,7 +2,8 @@
 
 A segment is one sentence, or a piece of one when the sentence is longer than
 `max_tokens`: then it is cut at clause punctuation first and between words
-last, never inside a word (a CJK character counts as a word).  Very short
+last, never inside a word (Chinese words as jieba finds them where it is installed, else each CJK character
+is a word).  Very short
 sentences ("Yes.") ride along with the next one of their paragraph so they
 keep natural prosody; paragraphs keep their own segments.
 """
@@ -195,7 +196,47 @@ def _split_long(sentence: str, max_tokens: int, count: Callable[[str], int]) -> 
         if count(clause) <= max_tokens:
             out.append(clause)
         else:  # one clause alone is too long: cut between words
-            out.extend(_pack(_WORD.findall(clause), max_tokens, count))
+            out.extend(_pack(_words(clause), max_tokens, count))
+    return out
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CLOSING_MARKS = re.compile(r"[，。！？；：、”’」』）]+")
+
+
+@functools.cache
+def _chinese_words() -> Callable[[str], list[str]] | None:
+    """jieba's word cutter (installed with the `zh` extra), or None."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    import logging
+    jieba.setLogLevel(logging.WARNING)          # (its dictionary's loading notes)
+    return jieba.lcut
+
+
+def _words(clause: str) -> list[str]:
+    """The words of `clause`: an annotation, a word of spaced text, a CJK character with the marks that close on it
+    - Chinese characters grouped into jieba's words where it is installed, so that no cut falls inside 中国."""
+    words = _WORD.findall(clause)
+    cut = _chinese_words()
+    if cut is None:
+        return words
+    out: list[str] = []
+    run = ""                     # consecutive Chinese characters (with their closing marks)
+    for word in words + [""]:
+        if _HAN.match(word):
+            run += word
+            continue
+        for piece in cut(run) if run else ():
+            if out and _CLOSING_MARKS.fullmatch(piece) and _HAN.match(out[-1][-1:]):
+                out[-1] += piece
+            else:
+                out.append(piece)
+        run = ""
+        if word:
+            out.append(word)
     return out
 
 
