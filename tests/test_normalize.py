@@ -97,6 +97,13 @@ from indexstudio.text.normalize import normalize_text
      "We met at ten thirty in the morning; the nine fifteen train left, come at eight oh five. He left at ten "
      "thirty sharp, then until twenty-three fifty-nine tonight; the seven oh four from Brighton; kick-off at "
      "fifteen hundred GMT."),
+    ('At 10.30 the doors opened. "At 9.15, then." It was 8.20 when we left, it was nearly 11.45. From 9.30 to 5.30 '
+     "daily, open from 10.30-2.15.",
+     'At ten thirty the doors opened. "At nine fifteen, then." It was eight twenty when we left, it was nearly '
+     "eleven forty-five. From nine thirty to five thirty daily, open from ten thirty to two fifteen."),
+    ("At 1.25 each they sold. It was 2.50 a pound, from 1.25 to 1.50 and from 10.30 to 2.15 percent.",
+     "At one point two five each they sold. It was two point five zero a pound, from one point two five to one "
+     "point five zero and from ten point three zero to two point one five percent."),
     ("It grew by 10.30 percent, sold at 3.50 each, from 1.25 to 1.50, about 2.45 kg, significant at 0.05. It traded "
      "at 1.25, rates at 5.25 and rising, stood at 1.18 on Friday.",
      "It grew by ten point three zero percent, sold at three point five zero each, from one point two five to one "

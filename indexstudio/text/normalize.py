@@ -187,6 +187,31 @@ _DOTTED_TIME = re.compile(
     rf"\s+)([1-9]|1\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)(?=\s+(?:{_TIME_FOLLOWS}|from)\b)"
     rf"|\b((?i:at)\s+)([1-9]|1[0-2])\.([0-5][05])(?=\.(?:\s|$))")
 
+_CLOCK = r"([1-9]|1\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)"
+_NOT_A_PRICE = r"(?!\s+(?:each|a|an|per|apiece|the (?:pair|dozen|lot)|percent|per cent)\b|\s*%)"
+# more written times: a sentence that opens "At 10.30 the doors opened", "It was 8.20 when ...", and a span that
+# runs past noon, "from 9.30 to 5.30" (a span of prices or measures rises: "from 1.25 to 1.50")
+_OPENING_TIME = re.compile(rf"(?:(?<=^)|(?<=[.!?][\s\"'“”‘’])|(?<=[.!?]\s[\"'“‘])|(?<=\n))(At\s+){_CLOCK}"
+                           rf"{_NOT_A_PRICE}(?=,|\s+[a-z])")
+_TIME_WAS = re.compile(rf"\b([Ii]t\s+(?:was|is|had been|would be)\s+(?:nearly\s+|almost\s+|just\s+|past\s+)?){_CLOCK}"
+                       rf"(?=[.,;!?]|\s+(?:when|and|before|by|now|already|in the|at night)\b)")
+_TIME_SPAN = re.compile(rf"\b((?i:from)\s+){_CLOCK}(\s*(?:to|till|until|-|–)\s*){_CLOCK}{_NOT_A_PRICE}(?![\w/])")
+
+
+def _dotted_times(text: str) -> str:
+    """Times written with a full stop, where their context says a time is meant (see _DOTTED_TIME and the above)."""
+    text = _DOTTED_TIME.sub(lambda m: (m.group(1) or m.group(4)) + _clock(int(m.group(2) or m.group(5)),
+                                                                       int(m.group(3) or m.group(6))), text)
+    text = _OPENING_TIME.sub(lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)
+    text = _TIME_WAS.sub(lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)
+
+    def span(m: re.Match) -> str:
+        start, end = (int(m.group(2)), int(m.group(3))), (int(m.group(5)), int(m.group(6)))
+        if not end < start:
+            return m.group(0)
+        return f"{m.group(1)}{_clock(*start)} to {_clock(*end)}"
+    return _TIME_SPAN.sub(span, text)
+
 
 def _romans(text: str) -> str:
     """Roman numerals that are numbers: after "Chapter", "Part", "World War" ... (cardinal) and after a name,
@@ -410,8 +435,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
     text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
     text = re.sub(r"\b(\d{1,2})()\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
-    text = _DOTTED_TIME.sub(lambda m: (m.group(1) or m.group(4)) + _clock(int(m.group(2) or m.group(5)),
-                                                                       int(m.group(3) or m.group(6))), text)  # at 10.30
+    text = _dotted_times(text)                                                          # at 10.30
     # Measures: 5'10", 5 km, 10kg, 72°F, 4x4, 3½, 1/2, 3 1/2.
     text = re.sub(r"\b(\d)'\s?(\d{1,2})(?:\"|'')", lambda m: f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}", text)
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
