@@ -101,6 +101,9 @@ from indexstudio.text.normalize import normalize_text
      "daily, open from 10.30-2.15.",
      'At ten thirty the doors opened. "At nine fifteen, then." It was eight twenty when we left, it was nearly '
      "eleven forty-five. From nine thirty to five thirty daily, open from ten thirty to two fifteen."),
+    ("A 3:1 ratio, a 16:9 screen, a ratio of 1:10, odds of 100:1, a 1:1000 scale; it won 2:1 at 10:30. See John 3:5.",
+     "A three to one ratio, a sixteen to nine screen, a ratio of one to ten, odds of one hundred to one, a one to "
+     "one thousand scale; it won two to one at ten thirty. See John three five."),
     ("At 1.25 each they sold. It was 2.50 a pound, from 1.25 to 1.50 and from 10.30 to 2.15 percent.",
      "At one point two five each they sold. It was two point five zero a pound, from one point two five to one "
      "point five zero and from ten point three zero to two point one five percent."),

@@ -278,6 +278,23 @@ def _clock(hour: int, minute: int) -> str:
     return f"{_words(hour)} {_words(minute)}"
 
 
+# a ratio, 3:1 or 16:9: a time's minutes have two digits, and a ratio may say it is one; after a capitalised name
+# it is a verse (John 3:5, "John three five")
+_RATIO = re.compile(r"(?<![\w:.])(?:((?:ratio|odds|scale) of)\s+|([A-Z][a-z]+)\s+)?(\d{1,3}):(\d{1,5})(?![\w:]|\.\d)"
+                    r"(\s+(?:ratio|scale|aspect|odds|majority|mix)\b)?")
+_OPENING_WORDS = {"A", "An", "The", "At", "In", "By", "With", "Of", "On"}
+
+
+def _ratio(match: re.Match) -> str:
+    said, name, first, second, named = match.groups()
+    if not (said or named or len(second) == 1):
+        return match.group(0)
+    if name and name not in _OPENING_WORDS and not said and not named:
+        return f"{name} {_words(int(first))} {_words(int(second))}"
+    before = f"{said or name} " if said or name else ""
+    return f"{before}{_words(int(first))} to {_words(int(second))}{named or ''}"
+
+
 def _time(match: re.Match) -> str:
     hour, minute, meridiem = int(match.group(1)), int(match.group(2) or 0), match.group(3)
     if meridiem:
@@ -431,6 +448,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(rf"\b((?:[Tt]he\s+)?)(\d{{1,2}})(?:st|nd|rd|th)?\s+({_DATE_MONTH})(?:,?\s+(\d{{4}}))?\b",
                   lambda m: f"{m.group(1) or 'the '}{_words(int(m.group(2)), to='ordinal')} of "
                   f"{_MONTHS[_month_index(m.group(3)) - 1]}" + (f", {_year(int(m.group(4)))}" if m.group(4) else ""), text)
+    text = _RATIO.sub(_ratio, text)                                                     # 3:1, 16:9
     # Times: 10:30, 7:05 pm, 5pm, 11 a.m., 6.45pm
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
     text = re.sub(r"\b(\d{1,2})\.(\d{2})\s*([aApP]\.[mM]\.|[aApP][mM]\b)", _time, text)
