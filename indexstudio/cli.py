@@ -54,8 +54,8 @@ def _log_to_console() -> None:
 
 def _engine_choice(p: argparse.ArgumentParser) -> None:
     from indexstudio.engines import DEFAULT_ENGINE, engine_names
-    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"speech engine: {', '.join(engine_names())} (default: "
-                                                            f"{DEFAULT_ENGINE}, embedded: no model download)")
+    p.add_argument("--engine", help=f"speech engine: {', '.join(engine_names())} (default: the IndexTTS version of "
+                                    f"--model-dir, else {DEFAULT_ENGINE}, embedded: no model download)")
     p.add_argument("--model-dir", help="model folder for IndexTTS engines (an official checkpoint folder)")
 
 
@@ -126,23 +126,20 @@ def _sound_args(p: argparse.ArgumentParser, paragraph_end: str) -> None:
                                      "96k for m4b at the engines' 22-24 kHz, 320k and 192k with --sample-rate 44100)")
 
 
-FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
-                "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text"}
-
-
 def _options(args: argparse.Namespace) -> dict:
     """The engine options of --option KEY=VALUE and of the emotion flags."""
+    from indexstudio.pipeline.voicing import FLAG_OPTIONS
     options: dict = {}
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = value.strip()
-    if args.emotion_alpha is not None and not 0.0 <= args.emotion_alpha <= 1.0:
-        raise InputError(f"--emotion-alpha must lie in [0, 1], got {args.emotion_alpha}")
     for key, flag in FLAG_OPTIONS.items():
         value = getattr(args, flag.removeprefix("--").replace("-", "_"))
         if value is not None and value is not False:       # (an alpha of 0.0 is a value)
+            if key in options:
+                logging.getLogger("indexstudio").warning("--option %s has no effect: %s gives it", key, flag)
             options[key] = value
     return options
 
@@ -152,6 +149,7 @@ def _with_flags(prepare, *args, **settings):
     try:
         return prepare(*args, **settings)
     except InputError as exc:
+        from indexstudio.pipeline.voicing import FLAG_OPTIONS
         unknown = str(exc).split(";")[0]
         options, engine = settings["options"], settings["engine"]
         flags = [flag for key, flag in FLAG_OPTIONS.items() if key in options and re.search(rf"\b{key}\b", unknown)]
@@ -162,6 +160,21 @@ def _with_flags(prepare, *args, **settings):
 
 SETTING_FLAGS = {"model_dir": "--model-dir", "device": "--device", "dtype": "--dtype", "gpt_weights": "--gpt-weights",
                  "compile_s2mel": "--compile", "s2mel_dtype": "--s2mel-dtype", "compile_decode": "--compile-decode"}
+
+
+def _chosen_engine(args: argparse.Namespace) -> str:
+    """--engine, or the engine of the IndexTTS version --model-dir holds (said in a note), or the embedded one."""
+    from indexstudio.engines import DEFAULT_ENGINE
+    if args.engine or not args.model_dir:
+        return args.engine or DEFAULT_ENGINE
+    from indexstudio.models.folder import detect_version
+    folder = Path(args.model_dir).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"--model-dir {args.model_dir}: no such folder")
+    version = detect_version(folder)
+    engine = "indextts" + version.replace(".", "_")
+    logging.getLogger("indexstudio").info("%s holds an IndexTTS-%s model: engine %s", args.model_dir, version, engine)
+    return engine
 
 
 def _load_engine(args: argparse.Namespace):
@@ -214,13 +227,22 @@ def _listen(args: argparse.Namespace, engine, voices) -> int:
     if not chosen:
         raise InputError(f"engine {engine.name} has no voice that speaks {wanted!r} (see `indexstudio voices`)")
     folder = Path(args.listen)
-    engine.prepare()
-    for voice in tqdm(chosen, unit="voice", desc="listening", dynamic_ncols=True,
-                      mininterval=0.5 if sys.stderr.isatty() else 10):
+    speeches = {}
+    for voice in chosen:                     # (each checked before the model loads: a broken recording is left out)
         text = args.text or _SAMPLES.get(voice.language.partition("-")[0], _SAMPLES["en"])
-        prepare_speech(text, engine=engine, voice=voice.id).save(folder / f"{Path(voice.id).stem}.mp3")
-    print(f"wrote {len(chosen)} voice{'s' if len(chosen) != 1 else ''} to {folder}{os.sep}"
-          + (f" (those that speak {wanted!r})" if wanted else ""))
+        try:
+            speeches[voice.id] = prepare_speech(text, engine=engine, voice=voice.id)
+        except InputError as exc:
+            logging.getLogger("indexstudio").warning("left out: %s", exc)
+    if not speeches:
+        raise InputError(f"none of engine {engine.name}'s {len(chosen)} voices can speak (see the warnings)")
+    engine.prepare()
+    for voice, speech in tqdm(speeches.items(), unit="voice", desc="listening", dynamic_ncols=True,
+                              mininterval=0.5 if sys.stderr.isatty() else 10):
+        speech.save(folder / f"{Path(voice).stem}.mp3")
+    print(f"wrote {len(speeches)} voice{'s' if len(speeches) != 1 else ''} to {folder}{os.sep}"
+          + (f" (those that speak {wanted!r})" if wanted else "")
+          + (f"; {len(chosen) - len(speeches)} left out" if len(speeches) < len(chosen) else ""))
     return 0
 
 
@@ -319,8 +341,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         _print_plan(audiobook, finished, args)
         return 0
     audiobook.make_output_folder()
+    _said_changes(audiobook, finished)      # (before the work folder notes this run's settings)
     audiobook.check_ready(args.prune)       # (a work folder another run holds is named before the model loads)
-    _said_changes(audiobook, finished)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
     print(f"{args.title or audiobook.book.title}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments "
@@ -426,8 +448,9 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
     sample_rate = audiobook.job.sample_rate if finished else 1    # (the segments' own: an IndexTTS model's would load)
     scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
              if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
-    gaps = (settings.lead_ms + sum(settings.pause_after_ms(plan.segments, n) for n in range(len(plan.segments)))) / 1000
-    total = sum(guess) * scale + gaps
+    seconds = [(finished[i] / sample_rate if i in finished else guess[i] * scale)      # (each with its pause)
+               + settings.pause_after_ms(plan.segments, i) / 1000 for i in range(len(plan.segments))]
+    total = settings.lead_ms / 1000 + sum(seconds)
     basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
     print(f"{title}{f' by {author}' if author else ''}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments, "
           f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
@@ -439,7 +462,8 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
         while _columns(name) > width:
             name = name[:-4] + "..."
         print(f"{number + 1:>4}  {name}{' ' * (width - _columns(name))}  {len(mine):>8}  {sum(len(plan.segments[i].text) for i in mine):>10,}  "
-              f"{_fmt_duration(sum(guess[i] for i in mine) * scale):>8}  {sum(i in finished for i in mine):>8}")
+              f"{_fmt_duration(sum(seconds[i] for i in mine) + (settings.lead_ms / 1000 if c == 0 else 0)):>8}  "
+              f"{sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
                 print(f"      [{i + 1}] {audiobook.engine.spoken_form(plan.segments[i].text)}")
@@ -575,7 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "work folder holds already; render nothing")
     p.add_argument("--show-text", action="store_true",
                    help="as --dry-run, and print every segment as it will be spoken (after normalisation)")
-    p.add_argument("--work-dir", help="where finished segments are kept (default: OUTPUT with .work)")
+    p.add_argument("--work-dir", help="where finished segments are kept (default: BOOK.work in the output's folder, shared by "
+                        "the book's outputs there)")
     p.add_argument("--prune", action="store_true",
                    help="once the audiobook is written, delete the work folder's segments it no longer uses "
                         "(sentences edited away, another voice's or settings'); the whole book only")
@@ -606,28 +631,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(KeyboardInterrupt):
-    """A `kill`: the run ends as Ctrl-C ends it (temporary files go, segments stay), with the exit status of one."""
+    """A `kill` or a closed terminal (SIGHUP): the run ends as Ctrl-C ends it (temporary files go, segments stay),
+    with the exit status of the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop(signum, frame) -> None:
-    """The first Ctrl-C or `kill` ends the run; one more while it ends (closing the engine's threads, keeping what
-    is finished) is told to wait instead of breaking the ending off with a traceback."""
-    signal.signal(signal.SIGINT, _stopping)
-    signal.signal(signal.SIGTERM, _stopping)
-    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    """The first Ctrl-C, `kill` or hang-up ends the run; one more while it ends (closing the engine's threads,
+    keeping what is finished) is told to wait instead of breaking the ending off with a traceback."""
+    for stopping in _STOPPING_SIGNALS:
+        signal.signal(stopping, _stopping)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
 def _stopping(signum, frame) -> None:
-    print("indexstudio: stopping - finished work is being kept, a moment", file=sys.stderr)
+    _say("indexstudio: stopping - finished work is being kept, a moment")
+
+
+def _say(line: str) -> None:
+    """A line on stderr, where a closed terminal may have taken it away."""
+    try:
+        print(line, file=sys.stderr)
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_console()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        for stopping in _STOPPING_SIGNALS:
+            if stopping != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:   # (nohup: on)
+                signal.signal(stopping, _stop)
     try:
+        if "engine" in args:
+            args.engine = _chosen_engine(args)
         for flag in ("max_input_mb", "max_unpacked_mb"):
             if getattr(args, flag, 1) < 1:
                 raise InputError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
@@ -640,11 +684,10 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt as stop:
         resume = "; finished segments are kept, run the same command again to resume" if args.command == "book" else ""
-        print(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}",
-              file=sys.stderr)
+        _say(f"indexstudio: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}{resume}")
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # (through the interpreter's own ending too)
-        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+        return 128 + (stop.signum if isinstance(stop, Terminated) else signal.SIGINT)
     except Exception as exc:                # a fault of ours or of a file we did not foresee: one line, not a dump
         if _debug():
             raise

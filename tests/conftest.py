@@ -19,3 +19,17 @@ def synthetic():
 def kokoro():
     from indexstudio.engines import get_engine
     return get_engine("kokoro")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB file system (tmpfs), where this machine lets us mount one."""
+    import subprocess
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root, or no mount rights)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])

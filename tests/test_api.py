@@ -111,7 +111,7 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert book.finished() == {} and not book.work_dir.exists() and engine.rendered == []   # looking writes nothing
     result = book.render()
     tags = probe(result.output)["tags"]
-    assert tags["title"] == "The Small Book (chapter 2)" and tags["artist"] == "A. Writer" and tags["date"] == "1999"
+    assert tags["title"] == "The Small Book (chapter 2)" and tags["artist"] == "A. Writer" and tags["date"] == "1999-04-01"
     from mutagen.mp4 import MP4
     written = MP4(result.output).tags
     assert written["\xa9pub"] == ["Us"] and "----:com.apple.iTunes:NARRATOR" not in written   # narrator "": none
@@ -163,6 +163,30 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
         with pytest.raises(InputError, match=why):
             indexstudio.make_audiobook(tmp_path / "small.md", **({"engine": engine} | settings))
     assert not (tmp_path / "new").exists()
+
+
+def test_every_output_of_a_book_in_one_folder_shares_its_work_folder(tmp_path):
+    """A chapter tried under a name of its own, the whole book, another format, a file a chapter: BOOK.work in the
+    output's folder serves them all, so nothing is rendered twice; a chapter is never written over the whole book."""
+    (tmp_path / "small.md").write_text(BOOK)
+    engine = SyntheticEngine()
+    out = tmp_path / "out"
+    out.mkdir()
+    trial = indexstudio.open_audiobook(tmp_path / "small.md", out / "try.m4b", engine=engine, chapters=1)
+    assert trial.work_dir == out / "small.work" and (tried := trial.render().rendered) > 0
+    whole = indexstudio.open_audiobook(tmp_path / "small.md", out / "Small Book.m4b", engine=engine)
+    assert whole.work_dir == out / "small.work" and whole.render().resumed == tried
+    split = indexstudio.open_audiobook(tmp_path / "small.md", out / "acx", engine=engine, split_chapters=True)
+    assert split.work_dir == out / "small.work" and split.render().rendered == 0
+    with pytest.raises(InputError, match=r"Small Book.m4b holds 2 chapters of this book: --chapters 1 would replace "
+                                         r"it with fewer; leave -o out \("):
+        indexstudio.open_audiobook(tmp_path / "small.md", out / "Small Book.m4b", engine=engine, chapters="1")
+    assert len(probe(out / "Small Book.m4b")["chapters"]) == 2
+    # a work folder an earlier run left under the output's name is used on
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "mine.work").mkdir()
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "elsewhere" / "mine.m4b",
+                                      engine=engine).work_dir == tmp_path / "elsewhere" / "mine.work"
 
 
 def test_a_long_chapter_title_names_its_file_in_whole_words(tmp_path):
@@ -259,6 +283,12 @@ def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
     r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--dry-run"],
                        capture_output=True, text=True)
     assert "this run asks otherwise than the last one in" in r.stderr and "engine synthetic -> kokoro" in r.stderr
+    # and the real run says it too, before it notes its own settings (it did not: the notice read them back)
+    book = [sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--chapters", "2"]
+    r = subprocess.run(book, capture_output=True, text=True)
+    assert r.returncode == 0 and "asks otherwise" in r.stderr and "engine synthetic -> kokoro" in r.stderr, r.stderr
+    r = subprocess.run(book, capture_output=True, text=True)
+    assert r.returncode == 0 and "asks otherwise" not in r.stderr, r.stderr
 
 
 def test_credits_open_and_close_the_book_in_its_language(tmp_path):
@@ -314,3 +344,30 @@ def test_the_command_line_finds_what_the_python_interface_rendered(tmp_path):
     split = book("--split-chapters")
     assert split.startswith(f"wrote {tmp_path / 'small'}/ (2 chapters, a file each, mp3)") and "0 segments rendered" in split
     assert sorted(f.name for f in (tmp_path / "small").iterdir()) == ["01 - One.mp3", "02 - Two.mp3"]
+
+
+def test_an_engine_setting_misspelt_is_named_as_one():
+    """A misspelt keyword read as a model file's role ("unknown model file role(s) ['devce']"), a plain ValueError."""
+    from conftest import GOLDEN
+    with pytest.raises(indexstudio.EngineError, match=r"engine indextts2 does not take devce; it takes model_dir, "
+                                                      r"device, .*, or a model file's path by its role \(bigvgan, "):
+        indexstudio.get_engine("indextts2", model_dir=GOLDEN / "indextts2", devce="cpu")
+    with pytest.raises(indexstudio.EngineError, match=r"from Python: get_engine\('indextts2', model_dir=\.\.\.\)"):
+        indexstudio.get_engine("indextts2")
+
+
+def test_a_recording_replaced_in_place_and_an_emotion_are_named_among_the_changes(tmp_path):
+    """`me.wav` re-recorded re-renders the book: the run says so; an option a flag gives is named by the flag."""
+    from conftest import GOLDEN
+    (tmp_path / "small.md").write_text(BOOK)
+    prompt = GOLDEN / "indextts2" / "cases" / "prompt_en_22k.wav"
+    me = tmp_path / "me.wav"
+    me.write_bytes(prompt.read_bytes())
+    engine = indexstudio.get_engine("indextts2", model_dir=GOLDEN / "indextts2")      # (no weights are loaded)
+    indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice=me).check_ready()  # (notes its settings)
+    audio, rate = sf.read(prompt)
+    sf.write(me, audio[: len(audio) * 3 // 4], rate)
+    again = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice=me,
+                                       options={"emo_vector": "sad=0.5", "top_k": 20})
+    assert again.changes() == ["--emotion default -> sad=0.5", "option top_k default -> 20",
+                               f"voice {me} (its recording changed)"]

@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     golden = GOLDEN / "indextts2"
     _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "v.wav"), "--engine", "indextts2", "--model-dir",
                        str(golden), "--voice", "nobody"), "neither an audio file")
-    assert not (tmp_path / "v.work").exists()                   # refused before any work folder was made
+    assert not (tmp_path / "b.work").exists()                   # refused before any work folder was made
 
 
 def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path):
@@ -145,6 +145,9 @@ def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path)
     # the emotion's sources too: the strength of nothing, a reference that is not there, no Qwen folder
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-alpha", "0.3"),
                    "--emotion-alpha sets the strength of --emotion-audio, --emotion or the text emotion")
+    for strength in (["--emotion-alpha", "1.5"], ["--option", "emo_alpha=1.5"]):       # (the option was let through)
+        _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion", "sad=0.5",
+                           *strength), "--emotion-alpha (emo_alpha) must lie in [0, 1], got 1.5")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-audio", "nope.wav"),
                    "emotion reference 'nope.wav' is neither an audio file nor a voice")
     _fails_cleanly(run("speak", "Hi.", "-o", out, *indextts2, "--voice", prompt, "--emotion-text", "angry"),
@@ -157,7 +160,7 @@ def test_settings_voice_and_options_are_refused_before_the_model_loads(tmp_path)
     assert not Path(out).exists()
 
 
-def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
+def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path, monkeypatch):
     library = tmp_path / "voices"
     library.mkdir()
     (library / "narrator.wav").write_bytes((GOLDEN / "indextts2" / "cases" / "prompt_en_22k.wav").read_bytes())
@@ -179,6 +182,13 @@ def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
                                 "--engine", "indextts2", "--model-dir", str(GOLDEN / "indextts2"), "--voice",
                                 "narrator"], capture_output=True, text=True, env=env)
     _fails_cleanly(ambiguous, "voice 'narrator' is narrator.wav and narrator.flac in")
+    from indexstudio.engines.reference_voices import resolve_reference
+    from indexstudio.errors import InputError
+    monkeypatch.setenv("INDEXSTUDIO_VOICES", str(library))
+    assert resolve_reference("HUSH") == library / "hush.wav"                   # any letter case
+    with pytest.raises(InputError, match=r"voice 'narator' is neither .* \(did you mean narrator.flac or "
+                                         r"narrator.wav\? library voices: "):
+        resolve_reference("narator")
     (library / "narrator.flac").unlink()
     out = tmp_path / "x.wav"
     r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(out), "--engine", "indextts2",
@@ -187,6 +197,15 @@ def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path):
     assert r.returncode == 0, r.stderr
     assert sf.info(out).frames > 0
     assert "WETEXT" not in r.stderr                  # the text grammars' own chatter stays out of the console
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--model-dir", str(GOLDEN / "indextts2")],
+                       capture_output=True, text=True, env=env)    # no --engine: the folder's version says it
+    assert r.returncode == 0 and "voices for engine indextts2" in r.stdout, r.stderr
+    heard = tmp_path / "heard"                       # listening leaves out the recordings no voice comes from
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--engine", "indextts2", "--model-dir",
+                        str(GOLDEN / "indextts2"), "--listen", str(heard), "--text", "Hi."],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and sorted(p.name for p in heard.iterdir()) == ["narrator.mp3"], r.stderr
+    assert "left out: " in r.stderr and "broken.wav" in r.stderr and "2 left out" in r.stdout
 
 
 def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
@@ -202,6 +221,7 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert info["tags"]["title"] == "The Lighthouse Keeper's Clock" and info["tags"]["NARRATOR"] == "Kokoro (af_heart)"
     assert "RTF" in r.stdout and "rendering" in r.stderr
     assert "MiB) keeps the rendered segments" in r.stdout and "writing m4b" in r.stderr
+    assert f"work folder {tmp_path / 'sample_book.work'}" in r.stdout          # the book's, in the output's folder
     written = m4b.stat().st_mtime_ns                 # the same command again: nothing to render, nothing to write
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(m4b), "--mode", "batch", "--bucket-size", "4")
     assert r.returncode == 0 and r.stdout.startswith("unchanged") and m4b.stat().st_mtime_ns == written, r.stdout
@@ -210,15 +230,15 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
             "--narrator", "")
     assert r.returncode == 0 and r.stdout.startswith("wrote"), r.stderr     # new tags: written again, not rendered
     tags = probe(m4b)["tags"]
-    assert tags["date"] == "2026" and tags["description"] == "Three chapters by the sea." and "NARRATOR" not in tags
+    assert tags["date"] == "2026-05-01" and tags["description"] == "Three chapters by the sea." and "NARRATOR" not in tags
     folder = tmp_path / "out"
     folder.mkdir()                                   # -o a folder: the book's name in it
-    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(folder), "--work-dir", str(tmp_path / "sample.work"),
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(folder), "--work-dir", str(tmp_path / "sample_book.work"),
             "--mode", "batch", "--bucket-size", "4")
     assert r.returncode == 0 and (folder / "sample_book.m4b").is_file() and "0 segments rendered" in r.stdout, r.stderr
 
     mp3 = tmp_path / "sample.mp3"
-    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample.work"))
+    r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(mp3), "--work-dir", str(tmp_path / "sample_book.work"))
     assert r.returncode == 0, r.stderr
     assert "0 segments rendered" in r.stdout and "nothing new to render" in r.stdout
     again = probe(mp3)
@@ -226,7 +246,7 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert abs(again["duration"] - info["duration"]) < 0.1
 
     # a dry run lists what is there and estimates the length at the pace already rendered; it writes nothing
-    work = tmp_path / "sample.work"
+    work = tmp_path / "sample_book.work"
     before = sorted(p.name for p in work.rglob("*"))
     r = run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(tmp_path / "x.m4b"), "--work-dir", str(work),
             "--dry-run")
@@ -237,6 +257,9 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert abs(int(minutes) * 60 + int(seconds) - info["duration"]) < 3
     rows = [line.split() for line in lines[2:5]]
     assert [row[0] for row in rows] == ["1", "2", "3"] and all(row[-1] == row[-4] for row in rows)  # all rendered
+    for row, (start, end, _) in zip(rows, info["chapters"]):        # each chapter's length, its pauses too
+        minutes, seconds = row[-2].split(":")
+        assert abs(int(minutes) * 60 + int(seconds) - (end - start)) <= 1.5, (row, start, end)
     assert sorted(p.name for p in work.rglob("*")) == before and not (tmp_path / "x.m4b").exists()
     # a lexicon respells a word: the segments that hold it are no longer rendered, the rest are
     (tmp_path / "names.txt").write_text("# how it is said\nKeeper = Kiper\n", encoding="utf-8")
@@ -256,23 +279,36 @@ def test_sample_book_to_m4b_with_chapters_then_mp3_by_resuming(tmp_path):
     assert [c[2] for c in probe(ch2)["chapters"]] == ["Chapter 2: The Clock"]
 
 
-def test_a_killed_book_run_ends_like_ctrl_c(tmp_path):
-    """SIGTERM (a `kill`, a service stopping) keeps the finished segments and leaves no temporary files."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_a_killed_book_run_ends_like_ctrl_c(tmp_path, stop):
+    """SIGTERM (a `kill`, a service stopping) and SIGHUP (the terminal closed) keep the finished segments and leave
+    no temporary files - nor those a killed run left for another output."""
     import signal
     import time
     book = tmp_path / "b.md"
     book.write_text("# One\n\n" + " ".join(f"Sentence number {n} of the book goes here." for n in range(40)))
     out = tmp_path / "b.mp3"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / f".b.m4b.{gone.pid}.partial").write_bytes(b"half an audiobook")   # a killed run's, for b.m4b
     proc = subprocess.Popen([sys.executable, "-m", "indexstudio", "book", str(book), "-o", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (tmp_path / "b.work" / "lock").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, stop))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err                         # 128 + SIGTERM, as a killed program's status
+    assert proc.returncode == 128 + getattr(signal, stop), err          # as a killed program's status
     assert "terminated; finished segments are kept, run the same command again to resume" in err
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_speak_onto_a_full_disk_says_so(small_disk):
+    from helpers.disk import fill
+    fill(small_disk)
+    _fails_cleanly(run("speak", "Hello there, this is long enough to need some room.", "-o", str(small_disk / "x.wav")),
+                   f"the disk holding {small_disk} is full: free some space")
+    assert not list(small_disk.glob(".*partial")) and not (small_disk / "x.wav").exists()
 
 
 def test_an_unexpected_error_is_one_line_without_traceback(monkeypatch, capsys):

@@ -80,6 +80,13 @@ def test_opus_and_wav_carry_year_publisher_and_description(tmp_path):
     tags = OggOpus(tmp_path / "book.opus")
     assert tags["DATE"] == ["1843"] and tags["PUBLISHER"] == ["Chapman & Hall"]
     assert "A ghost story of Christmas." in tags.get("DESCRIPTION", []) + tags.get("COMMENT", [])
+    import base64
+
+    from mutagen.flac import Picture
+    from indexstudio.audio.output import image_size
+    cover = Picture(base64.b64decode(tags["METADATA_BLOCK_PICTURE"][0]))
+    assert cover.data == PNG and cover.mime == "image/png" and (cover.width, cover.height, cover.depth) == \
+        image_size(PNG) and cover.width > 0
     _write(tmp_path / "book.wav")
     with sf.SoundFile(tmp_path / "book.wav") as wav:
         assert wav.date == "1843" and wav.comment == "A ghost story of Christmas."
@@ -198,3 +205,15 @@ def test_failed_write_leaves_no_file(tmp_path):
             w.write(np.zeros(100, np.float32))
             raise RuntimeError("boom")
     assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_covers_size_is_read_from_its_header():
+    """Opus's picture block states the cover's size: read from a PNG's or a JPEG's own header."""
+    import subprocess
+
+    from indexstudio.audio.output import ffmpeg_exe, image_size
+    png = (Path(__file__).resolve().parents[1] / "samples" / "cover.png").read_bytes()
+    jpeg = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", "pipe:0", "-vf", "scale=320:200", "-c:v", "mjpeg",
+                           "-f", "image2pipe", "pipe:1"], input=png, capture_output=True, check=True).stdout
+    assert image_size(png) == (600, 600, 24) and image_size(jpeg) == (320, 200, 24)
+    assert image_size(b"GIF89a") == (0, 0, 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.disk import fill
 from helpers.epub import make_epub
 from helpers.readback import decode, probe
 from helpers.synthetic_engine import SyntheticEngine
@@ -13,7 +14,7 @@ from helpers.synthetic_engine import SyntheticEngine
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, loudness
 from indexstudio.books.reader import Book, Chapter, read_book
 from indexstudio.engines.base import Controls
-from indexstudio.errors import EngineError, InputError
+from indexstudio.errors import EngineError, IndexStudioError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
 from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan
 from indexstudio.text.lexicon import Lexicon
@@ -347,18 +348,45 @@ def test_a_rerun_that_changes_nothing_leaves_the_output_as_it_is(tmp_path):
 
 
 def test_a_full_disk_is_named():
-    from indexstudio.pipeline.job import disk_full
+    from indexstudio.audio.output import disk_full
     full = disk_full(OSError(errno.ENOSPC, "No space left on device"), Path("/"))
     assert full is not None and "is full" in str(full)
     assert disk_full(PermissionError(errno.EACCES, "denied"), Path("/")) is None
     from indexstudio.errors import IndexStudioError
-    from indexstudio.pipeline.job import naming_a_full_disk
+    from indexstudio.audio.output import naming_a_full_disk
     with pytest.raises(IndexStudioError, match="is full"):
         with naming_a_full_disk(Path("/")):
             raise RuntimeError("ffmpeg failed writing b.m4b: Error writing trailer: No space left on device")
     with pytest.raises(PermissionError):
         with naming_a_full_disk(Path("/")):
             raise PermissionError(errno.EACCES, "denied")
+
+
+def test_a_book_on_a_full_disk_is_named_and_a_finished_one_is_still_written(small_disk, tmp_path):
+    """Work folder on a disk that fills: a run with nothing to render writes nothing there, so it succeeds; one
+    that must write is an error naming the full disk, with no temporary file left."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    assert render_book(plan, engine, "tone", tmp_path / "b.wav", small_disk / "w").rendered == len(plan.segments)
+    fill(small_disk)
+    again = render_book(plan, engine, "tone", tmp_path / "b.mp3", small_disk / "w")        # another format: fine
+    assert again.rendered == 0 and again.written and probe(tmp_path / "b.mp3")["duration"] > 1
+    with pytest.raises(IndexStudioError, match=f"the disk holding {small_disk / 'w'} is full"):
+        render_book(plan, engine, "tone", tmp_path / "c.wav", small_disk / "w", controls=Controls(speed=1.2))
+    assert not list((small_disk / "w").glob("*.tmp"))
+
+
+def test_a_work_folder_that_cannot_be_one_is_named(tmp_path):
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    (tmp_path / "afile").write_text("not a folder")
+    for work in (tmp_path / "afile", tmp_path / "afile" / "w"):
+        with pytest.raises(InputError, match=f"the work folder {work} is a file, or inside one: give another "
+                                             "--work-dir"):
+            render_book(plan, engine, "tone", tmp_path / "b.wav", work)
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "outputs.json").write_text("[1, 2]")            # a record of another shape: none
+    assert render_book(plan, engine, "tone", tmp_path / "b.wav", tmp_path / "w").written
 
 
 def test_a_segment_damaged_in_the_same_run_is_counted_once(tmp_path, monkeypatch):

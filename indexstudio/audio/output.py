@@ -9,18 +9,23 @@ gets them from ffmpeg as well: mutagen would reorder its chapter frames).
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import re
+import shutil
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-from indexstudio.errors import InputError
+from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.text.language import iso639_2
 
 FORMATS = ("m4b", "mp3", "wav", "opus")
@@ -94,9 +99,15 @@ def check_sample_rate(rate: int | None) -> None:
                          "engine's own)")
 
 
+def check_format_rate(fmt: str, rate: int | None) -> None:
+    """Warn where the format does not take the sample rate asked for (Opus is 48 kHz, whatever it is given)."""
+    if fmt == "opus" and rate is not None and rate != _OPUS_RATE:
+        log.warning("--sample-rate %d has no effect on Opus output: Opus is always %d Hz", rate, _OPUS_RATE)
+
+
 def make_output_folder(path: Path) -> None:
     """Create the folder `path` is to be written in (and those missing above it), or an InputError naming why it
-    cannot be written; called before any work starts."""
+    cannot be written; called before any work starts. Partial files killed runs left there are removed."""
     if path.is_dir():
         raise InputError(f"the output {path} is a folder: give a file name")
     try:
@@ -107,6 +118,7 @@ def make_output_folder(path: Path) -> None:
         raise InputError(f"cannot make the output folder {path.parent}: {why}") from exc
     if not os.access(path.parent, os.W_OK):
         raise InputError(f"output folder {path.parent} is not writable")
+    _remove_stale_partials(path)
 
 
 def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> str | None:
@@ -135,6 +147,21 @@ def image_type(data: bytes) -> str | None:
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     return None
+
+
+def image_size(data: bytes) -> tuple[int, int, int]:
+    """(width, height, bits per pixel) of PNG or JPEG bytes, read from their headers; zeros where unknown."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        width, height, bits, colour = struct.unpack(">IIBB", data[16:26])
+        return width, height, bits * {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 1)
+    at = 2
+    while data[:2] == b"\xff\xd8" and at + 9 < len(data) and data[at] == 0xFF:
+        marker, length = data[at + 1], struct.unpack(">H", data[at + 2:at + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):        # a start of frame
+            bits, height, width, parts = struct.unpack(">BHHB", data[at + 4:at + 10])
+            return width, height, bits * parts
+        at += 2 + length
+    return 0, 0, 0
 
 
 def cover_image(data: bytes, source: str) -> tuple[bytes, str]:
@@ -235,6 +262,14 @@ class AudioWriter:
                         _NERO_CHAPTERS)
 
     def __enter__(self) -> "AudioWriter":
+        try:
+            self._start()
+        except BaseException as exc:           # (a half-made start leaves no partial file: a full disk makes one)
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def _start(self) -> None:
         if self.fmt == "wav":
             written = self.expected_samples * self.output_rate // self.sample_rate
             container = "RF64" if 2 * written > _WAV_LIMIT else "WAV"
@@ -245,7 +280,7 @@ class AudioWriter:
             try:
                 self._wav = sf.SoundFile(self._partial, "w", self.output_rate, 1, subtype="PCM_16", format=container)
             except (sf.LibsndfileError, OSError) as exc:
-                raise InputError(f"cannot write {self.path}: {exc}") from exc
+                raise disk_full(exc, self.path.parent) or InputError(f"cannot write {self.path}: {exc}") from exc
             for tag, value in (("title", self.meta.title), ("album", self.meta.album or self.meta.title),
                                ("artist", self.meta.author), ("date", self.meta.year),
                                ("comment", self.meta.description),
@@ -254,7 +289,6 @@ class AudioWriter:
                     setattr(self._wav, tag, value)       # (a LIST INFO chunk; WAV holds no chapter marks)
         else:
             self._start_ffmpeg()
-        return self
 
     def _start_ffmpeg(self) -> None:
         self._tmpdir = tempfile.TemporaryDirectory(prefix="indexstudio-")
@@ -334,15 +368,41 @@ class AudioWriter:
 
 
 def _remove_stale_partials(path: Path) -> None:
-    """Partial files of `path` left by runs that were killed (their process is gone)."""
-    for partial in path.parent.glob(f".{path.name}.*.partial"):
-        pid = partial.name[len(path.name) + 2:-len(".partial")]
+    """Partial files left in `path`'s folder by runs that were killed (".NAME.PID.partial" whose process is gone),
+    those of other outputs too (a chapter file since renamed, another format)."""
+    for partial in path.parent.glob(".*.partial"):
+        pid = partial.name[:-len(".partial")].rpartition(".")[2]
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             partial.unlink(missing_ok=True)
-        except (ValueError, PermissionError):
+        except (ValueError, PermissionError, OverflowError):
             continue
+
+
+@contextlib.contextmanager
+def naming_a_full_disk(folder: Path) -> Iterator[None]:
+    """A write that fails because the disk under `folder` is full raises an error that says so; any other
+    failure passes as it is (ffmpeg's are RuntimeErrors)."""
+    try:
+        yield
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        full = disk_full(exc, folder)
+        if full is None:
+            raise
+        raise full from exc
+
+
+def disk_full(exc: Exception, folder: Path) -> IndexStudioError | None:
+    """The error to raise for a write that failed because the disk is full (libsndfile only says "System
+    error"), or None for any other failure."""
+    try:
+        full = getattr(exc, "errno", None) == errno.ENOSPC or shutil.disk_usage(folder).free < 16 * 2**20
+    except OSError:
+        full = False
+    if full or "No space left" in str(exc):
+        return IndexStudioError(f"the disk holding {folder} is full: free some space")
+    return None
 
 
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
@@ -376,5 +436,6 @@ def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
         if meta.cover:
             pic = Picture()
             pic.type, pic.mime, pic.data = 3, meta.cover_type, meta.cover
+            pic.width, pic.height, pic.depth = image_size(meta.cover)
             opus["METADATA_BLOCK_PICTURE"] = [base64.b64encode(pic.write()).decode("ascii")]
         opus.save()

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from indexstudio.audio.output import (SUFFIXES, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
-                                      make_output_folder)
+from indexstudio.audio.output import (SUFFIXES, Metadata, check_bitrate, check_format_rate, cover_image,
+                                      format_of, make_output_folder)
 from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
-from indexstudio.errors import InputError
+from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
 from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, make_plan
-from indexstudio.pipeline.voicing import (checked_language, choose_voice, engine_controls, engine_of, lexicon_of,
-                                          told_lexicon)
+from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
+                                          lexicon_of, told_lexicon)
 from indexstudio.text.language import detect_language
 from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.segment import DEFAULT_MAX_TOKENS
@@ -76,6 +76,17 @@ class Audiobook:
         job.open()
         job.close()
 
+    def check_keeps_the_whole_book(self) -> None:
+        """An InputError where some chapters would be written over a file this work folder wrote with more
+        chapters (`-o book.m4b --chapters 1`): a chapter tried again never replaces the finished book."""
+        entry = self.job.written_outputs().get(str(self.output.resolve()), {})
+        held = entry.get("chapters", 0) if self.output.exists() else 0
+        if held > len(self.chapter_numbers):
+            raise InputError(f"{self.output} holds {held} chapters of this book: --chapters "
+                             f"{chapter_ranges(self.chapter_numbers)} would replace "
+                             f"it with fewer; leave -o out (\"{part_output(self.output, self.chapter_numbers).name}\") "
+                             f"or name another file")
+
     def render(self, on_progress: Callable[[Progress], None] | None = None,
                on_write: Callable[[float, float], None] | None = None, prune: bool = False) -> RenderResult:
         """Render what the work folder lacks and write the audiobook; `on_progress` follows the segments,
@@ -97,27 +108,33 @@ class Audiobook:
         return result
 
     def changes(self) -> list[str]:
-        """What this run asks otherwise than the work folder's last run did (voice, speed, seed, engine options,
-        engine or model, lexicon): why segments rendered then do not serve it. Empty where there was none."""
+        """What this run asks otherwise than the work folder's last run did (another book, voice, speed, seed,
+        engine options, engine or model, lexicon): why segments rendered then do not serve it. Empty where there
+        was none."""
         try:
             before = json.loads((self.work_dir / "job.json").read_text(encoding="utf-8"))
             then = {"voice": before["voice"], "speed": before["controls"]["speed"], "seed": before["controls"]["seed"],
-                    "lexicon": before["plan"].get("lexicon", ""), **{f"option {k}": v for k, v in
+                    "lexicon": before["plan"].get("lexicon", ""), **{_option_label(k): v for k, v in
                                                                       before["controls"]["options"].items()}}
-            engine_then = str(before["engine"])
+            engine_then, voice_then = str(before["engine"]), before.get("voice_id")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return []
         now = {"voice": self.voice, "speed": self.controls.speed, "seed": self.controls.seed,
-               "lexicon": self.plan.lexicon, **{f"option {k}": v for k, v in self.controls.options.items()}}
+               "lexicon": self.plan.lexicon, **{_option_label(k): v for k, v in self.controls.options.items()}}
         if not self.engine.samples:
             then.pop("seed"), now.pop("seed")
-        said = [f"{key} {_shown(then.get(key))} -> {_shown(now.get(key))}" for key in {**then, **now}
+        said = [f"{key} {_shown(then.get(key), key)} -> {_shown(now.get(key), key)}" for key in {**then, **now}
                 if str(then.get(key)) != str(now.get(key))]
+        if voice_then and then["voice"] == now["voice"] and voice_then != self.job.voice_id:
+            said.append(f"voice {self.voice} (its recording changed)")
         engine_now = self.job.engine_id
         if engine_then.partition(":")[0] != engine_now.partition(":")[0]:
             said.insert(0, f"engine {engine_then.partition(':')[0]} -> {engine_now.partition(':')[0]}")
         elif engine_then != engine_now and then["voice"] == now["voice"]:
             said.append("the model's files")
+        book_then = before["plan"].get("title")
+        if isinstance(book_then, str) and book_then != self.plan.title:     # (a work folder shared by name)
+            said.insert(0, f"book {book_then!r} -> {self.plan.title!r}")
         return said
 
     def make_output_folder(self) -> None:
@@ -155,8 +172,13 @@ class Audiobook:
                                        track=(self.chapter_numbers[c] + 1, self.chapters_in_book))
             follow = (lambda seconds, _, offset=written: on_write(min(offset + seconds, total), total)) \
                 if on_write else None
-            results.append(render_book(self.plan.only([c]), self.engine, self.voice, path, self.work_dir,
-                                       self.controls, self.settings, self.fmt, meta, on_write=follow))
+            try:
+                results.append(render_book(self.plan.only([c]), self.engine, self.voice, path, self.work_dir,
+                                           self.controls, self.settings, self.fmt, meta, on_write=follow))
+            except IndexStudioError as exc:       # what is kept: the book's segments, not this chapter's
+                if not hasattr(exc, "reason"):
+                    raise
+                raise type(exc)(f"{exc.reason}; {job.kept(done)}") from exc
             written += results[-1].audio_seconds
             self._acx_checks(results[-1])
         removed: list[Path] = []
@@ -213,8 +235,14 @@ class Audiobook:
         return len(files), sum(f.stat().st_size for f in files)
 
 
-def _shown(value: Any) -> str:
-    return "none" if value in (None, "") else str(value)
+def _shown(value: Any, key: str = "") -> str:
+    """A setting's value as `changes` says it: an option left out is the engine's default."""
+    return ("default" if key.startswith(("-", "option")) else "none") if value in (None, "") else str(value)
+
+
+def _option_label(key: str) -> str:
+    """An engine option by the flag that gives it ("--emotion"), else as `--option KEY` gives it."""
+    return FLAG_OPTIONS.get(key, f"option {key}")
 
 
 def output_for(file: str | Path, output: str | Path | None = None, fmt: str | None = None) -> Path:
@@ -226,6 +254,17 @@ def output_for(file: str | Path, output: str | Path | None = None, fmt: str | No
         return named
     output = Path(output)
     return output / named.name if output.is_dir() else output
+
+
+def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
+    """The work folder of the book `file` written to `output` (split: the folder of its files): BOOK.work in the
+    output's folder, so that every output of a book there (formats, some chapters, a file a chapter, any name)
+    renders each segment once. An existing one of an earlier run is used instead: the output's name with .work
+    (the rule before), or BOOK.work beside the book (a run without -o)."""
+    own = output_for(file).with_suffix(".work")
+    rule = output.parent / own.name
+    earlier = ([] if split else [output.with_suffix(".work")]) + [rule, own]
+    return next((folder for folder in earlier if folder.is_dir()), rule)
 
 
 _NAME_BYTES = 120      # a chapter file's name: room in Windows' 260-character paths, and in a player's list
@@ -313,7 +352,7 @@ def _year(year: str | int | None) -> str | None:
     year = None if year is None else str(year)
     if year and not re.fullmatch(r"[12]\d{3}(-\d\d(-\d\d)?)?", year.strip()):
         raise InputError(f"--year {year}: give a year (2024) or a date (2024-05-01)")
-    return year.strip()[:4] if year else None
+    return year.strip() if year else None
 
 
 def _chapter_spec(chapters: str | int | Sequence[int] | None) -> str | None:
@@ -344,8 +383,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     the tag out, `settings` holds the pauses, mode, bucket size, bitrate and sample rate. `split_chapters` writes
     a file a chapter (default MP3, as ACX wants them) into the folder `output` (default: the book's name beside
     it), sharing the whole book's work folder. `credits` adds opening and closing credits as chapters of their own
-    (title, author, narrator - a digital voice where none is named). Nothing is rendered or written, and an
-    IndexTTS model's weights are not loaded."""
+    (title, author, narrator - a digital voice where none is named). `work_dir` defaults to `book_work_dir`'s.
+    Nothing is rendered or written, and an IndexTTS model's weights are not loaded."""
     settings = settings or RenderSettings()
     if not isinstance(settings, RenderSettings):
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
@@ -363,6 +402,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         if output.resolve() == Path(file).resolve():
             raise InputError(f"the output {output} is the book itself: give another -o")
     check_bitrate(fmt, settings.bitrate, settings.sample_rate or 24000)   # (the engines speak at 22-24 kHz)
+    check_format_rate(fmt, settings.sample_rate)
     if fmt == "wav" and settings.bitrate:
         log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
     year = _year(year)
@@ -401,10 +441,12 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
             log.warning("%s; the audiobook gets no cover", exc)
     if narrator is None:
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem if Path(voice).is_file() else voice}"
-    return Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
-                     part_output(output, numbers) if part and not named else output, fmt,
-                     Path(work_dir) if work_dir else output_for(file, None, fmt).with_suffix(".work") if split_chapters
-                     else output.with_suffix(".work"), split_chapters)
+    audiobook = Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
+                          part_output(output, numbers) if part and not named else output, fmt,
+                          Path(work_dir) if work_dir else book_work_dir(file, output, split_chapters), split_chapters)
+    if part and not split_chapters:
+        audiobook.check_keeps_the_whole_book()
+    return audiobook
 
 
 def make_audiobook(file: str | Path, output: str | Path | None = None, *,

@@ -17,15 +17,12 @@ book is.
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import fcntl
 import functools
 import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, check_sample_rate,
-                                      cover_image, format_of, image_type, make_output_folder)
+                                      cover_image, format_of, image_type, make_output_folder, naming_a_full_disk)
 from indexstudio.audio.processing import DEFAULT_LOUDNESS, PEAK_CEILING, limit_peaks, match_loudness, trim_silence
 from indexstudio.engines.base import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
@@ -141,23 +138,39 @@ class Job:
 
     def open(self) -> None:
         """Create the work folder, take its lock and record the job in it (a Job only looked at - a dry run -
-        writes nothing).  The lock keeps a second run of the same job from rendering everything twice."""
-        if self._lock is None:
-            (self.dir / "segments").mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.dir / "lock", "a+")
-            try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._lock.seek(0)
-                holder = self._lock.read().strip()
-                self._lock.close()
-                self._lock = None
-                raise InputError(f"another indexstudio{f' (process {holder})' if holder else ''} is rendering into "
-                                 f"{self.dir}: wait for it to finish, or give another --work-dir") from None
-            self._lock.truncate(0)
-            self._lock.write(str(os.getpid()))
-            self._lock.flush()
-        self._write_job_file()
+        writes nothing).  The lock keeps a second run of the same job from rendering everything twice; a folder
+        that cannot be written is an error naming it, a full disk one saying so."""
+        try:
+            with naming_a_full_disk(self.dir):
+                if self._lock is None:
+                    self._take_lock()
+                self._write_job_file()
+        except OSError as exc:
+            self.close()
+            if self.dir.exists() and not self.dir.is_dir() or isinstance(exc, NotADirectoryError):
+                raise InputError(f"the work folder {self.dir} is a file, or inside one: give another --work-dir") \
+                    from None
+            raise InputError(f"cannot write the work folder {self.dir}: {exc.strerror or exc}; give another "
+                             f"--work-dir") from None
+        except IndexStudioError:
+            self.close()
+            raise
+
+    def _take_lock(self) -> None:
+        (self.dir / "segments").mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.dir / "lock", "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip()
+            self._lock.close()
+            self._lock = None
+            raise InputError(f"another indexstudio{f' (process {holder})' if holder else ''} is rendering into "
+                             f"{self.dir}: wait for it to finish, or give another --work-dir") from None
+        self._lock.truncate(0)
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
 
     def close(self) -> None:
         """Give the work folder's lock back."""
@@ -171,7 +184,7 @@ class Job:
         may shape it, see `controls_for`), not its place, so an unchanged sentence keeps its key wherever the
         book's edits move it."""
         seg = self.plan.segments[index]
-        blob = json.dumps([engine_id or self.engine_id, self._voice_id, self._controls_id, self.settings.loudness,
+        blob = json.dumps([engine_id or self.engine_id, self.voice_id, self._controls_id, self.settings.loudness,
                            seg.text, self._opens_book(index)], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -192,7 +205,8 @@ class Job:
         return self.engine.sample_rate
 
     @functools.cached_property
-    def _voice_id(self) -> str:
+    def voice_id(self) -> str:
+        """The voice by what it is: a recording by its contents."""
         return content_id(self.voice)
 
     @functools.cached_property
@@ -206,11 +220,22 @@ class Job:
         return controls
 
     def _write_job_file(self) -> None:
-        doc = {"format": 2, "engine": self.engine_id, "voice": self.voice, "controls": asdict(self.controls),
+        doc = {"format": 2, "engine": self.engine_id, "voice": self.voice, "voice_id": self.voice_id,
+               "controls": asdict(self.controls),
                "settings": asdict(self.settings), "sample_rate": self.sample_rate, "plan": self.plan.to_json()}
+        text = json.dumps(doc, ensure_ascii=False, indent=1, default=str)
+        try:
+            if (self.dir / "job.json").read_text(encoding="utf-8") == text:
+                return                        # (a re-run: nothing to write, so nothing to fail on a full disk)
+        except (OSError, ValueError):
+            pass
         tmp = self.dir / "job.json.tmp"
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, self.dir / "job.json")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.dir / "job.json")
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def stored(self) -> dict[str, tuple[int, Path]]:
         """key -> (samples, file) of every segment on disk (a line cut short by a crash, or not an entry, is
@@ -427,24 +452,28 @@ class Job:
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
 
     def written_outputs(self) -> dict:
+        """Output path -> what was written there (a record that cannot be read is none)."""
         try:
-            return json.loads((self.dir / "outputs.json").read_text(encoding="utf-8"))
+            written = json.loads((self.dir / "outputs.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return {k: v for k, v in written.items() if isinstance(v, dict)} if isinstance(written, dict) else {}
 
     def is_current(self, output: Path, stamp: str) -> bool:
         """Whether `output` is the file this job last wrote there with `stamp`, untouched since."""
-        entry = self.written_outputs().get(str(output.resolve()))
+        entry = self.written_outputs().get(str(output.resolve()), {})
         try:
             info = output.stat()
         except OSError:
             return False
-        return entry == {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        return [entry.get(k) for k in ("stamp", "size", "mtime_ns")] == [stamp, info.st_size, info.st_mtime_ns]
 
     def record_output(self, output: Path, stamp: str) -> None:
+        """Note `output` as written with `stamp` (and how many chapters it holds)."""
         written = self.written_outputs()
         info = output.stat()
-        written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns,
+                                          "chapters": len(self.plan.chapters)}
         self._save_outputs(written)
 
     def forget_outputs(self, paths: list[Path]) -> None:
@@ -455,9 +484,16 @@ class Job:
         self._save_outputs(written)
 
     def _save_outputs(self, written: dict) -> None:
+        """Keep the record of outputs; where it cannot be written (a full disk) the outputs are fine, and the next
+        run only writes them again."""
         tmp = self.dir / "outputs.json.tmp"
-        tmp.write_text(json.dumps(written, indent=1), encoding="utf-8")
-        os.replace(tmp, self.dir / "outputs.json")
+        try:
+            tmp.write_text(json.dumps(written, indent=1), encoding="utf-8")
+            os.replace(tmp, self.dir / "outputs.json")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            log.warning("cannot note in %s what was written (%s): the next run writes it again", self.dir,
+                        exc.strerror or exc)
 
     def layout(self, samples: dict[int, int]) -> tuple[int, list[tuple[int, int]], list[ChapterMark]]:
         """The silence before the first segment, (segment index, silence after it) in order, and chapter marks
@@ -535,31 +571,6 @@ class Job:
         return marks, float(10 * np.log10(max(energy / max(writer.samples, 1), 1e-20)))
 
 
-@contextlib.contextmanager
-def naming_a_full_disk(folder: Path) -> Iterator[None]:
-    """A write that fails because the disk under `folder` is full raises an error that says so; any other
-    failure passes as it is (ffmpeg's are RuntimeErrors)."""
-    try:
-        yield
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        full = disk_full(exc, folder)
-        if full is None:
-            raise
-        raise full from exc
-
-
-def disk_full(exc: Exception, folder: Path) -> IndexStudioError | None:
-    """The error to raise for a write that failed because the disk is full (libsndfile only says "System
-    error"), or None for any other failure."""
-    try:
-        full = getattr(exc, "errno", None) == errno.ENOSPC or shutil.disk_usage(folder).free < 16 * 2**20
-    except OSError:
-        full = False
-    if full or "No space left" in str(exc):
-        return IndexStudioError(f"the disk holding {folder} is full: free some space")
-    return None
-
-
 class DamagedSegment(Exception):
     """A finished segment's file that cannot be read back as it was written."""
 
@@ -607,10 +618,13 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
                       on_progress: Callable[[Progress], None] | None,
                       on_write: Callable[[float, float], None] | None) -> RenderResult:
     plan = job.plan
-    if output.exists() and str(output.resolve()) not in job.written_outputs():
-        log.warning("%s exists and this work folder did not write it: it will be replaced once the audiobook is "
-                    "complete (Ctrl-C now to keep it)", output)
     resumed = set(job.finished())         # segments finished by earlier runs (less any found damaged below)
+    if output.exists() and str(output.resolve()) not in job.written_outputs():
+        if len(resumed) < len(plan.segments):
+            log.warning("%s exists and this work folder did not write it: it will be replaced once the audiobook "
+                        "is complete (Ctrl-C now to keep it)", output)
+        else:
+            log.warning("%s exists and this work folder did not write it: it is replaced", output)
     samples, progress = job.render(on_progress)
     rendering = progress.elapsed
     meta.title = meta.title or plan.title
@@ -643,7 +657,9 @@ def _render_and_write(job: Job, output: Path, fmt: str, meta: Metadata, start: f
             progress.characters += again.characters
             progress.synthesized += again.synthesized
         except IndexStudioError as exc:
-            raise type(exc)(f"{exc}; {job.kept(samples)}") from exc
+            told = type(exc)(f"{exc}; {job.kept(samples)}")
+            told.reason = str(exc)              # (for a caller that tells what is kept of more than this plan)
+            raise told from exc
         except Exception as exc:
             exc.add_note(f"while writing {output}. {job.kept(samples)}")
             raise

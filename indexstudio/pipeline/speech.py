@@ -80,13 +80,14 @@ class Speech:
              sample_rate: int | None = None, on_segment: Callable[[], None] | None = None) -> SpeechResult:
         """Write the speech to `output` (.wav, .mp3, .m4b/.m4a, .opus/.ogg, or `fmt`) at `sample_rate` (default: the
         engine's); `on_segment()` follows each segment written. The file appears complete or not at all."""
-        from indexstudio.audio.output import AudioWriter
+        from indexstudio.audio.output import AudioWriter, naming_a_full_disk
         fmt = checked_output(output, fmt, bitrate, sample_rate)
         if fmt == "wav" and bitrate:
             log.warning("--bitrate has no effect on WAV output (uncompressed 16-bit PCM)")
         start = time.perf_counter()
         first_audio = None
-        with AudioWriter(output, self.sample_rate, fmt, bitrate=bitrate, output_rate=sample_rate) as writer:
+        with naming_a_full_disk(Path(output).parent), \
+                AudioWriter(output, self.sample_rate, fmt, bitrate=bitrate, output_rate=sample_rate) as writer:
             for piece in self.pieces():
                 first_audio = first_audio or time.perf_counter() - start
                 writer.write(piece)
@@ -99,9 +100,11 @@ class Speech:
 def checked_output(output: str | Path, fmt: str | None, bitrate: str | None, sample_rate: int | None) -> str:
     """The format of `output`, its bitrate and sample rate checked for it and its folder made: an InputError before
     any work."""
-    from indexstudio.audio.output import check_bitrate, check_sample_rate, format_of, make_output_folder
+    from indexstudio.audio.output import (check_bitrate, check_format_rate, check_sample_rate, format_of,
+                                          make_output_folder)
     fmt = format_of(Path(output), fmt)
     check_sample_rate(sample_rate)
+    check_format_rate(fmt, sample_rate)
     check_bitrate(fmt, bitrate, sample_rate or 24000)       # (the engines speak at 22-24 kHz: one range)
     make_output_folder(Path(output))
     return fmt

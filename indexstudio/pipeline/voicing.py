@@ -18,6 +18,11 @@ from indexstudio.text.lexicon import Lexicon
 log = logging.getLogger("indexstudio")
 
 
+# the engine options the command line gives by flags of their own
+FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", "emo_vector": "--emotion",
+                "emo_text": "--emotion-text", "use_emo_text": "--emotion-from-text"}
+
+
 def engine_of(engine: Engine | str | None) -> Engine:
     """An engine given by name (built once per process, with default settings) or as it is."""
     return get_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
