@@ -412,10 +412,10 @@ def test_a_chinese_texts_lines_are_its_paragraphs_and_its_joined_titles_pause_in
 
 def test_front_matter_gives_year_publisher_and_description(tmp_path):
     path = tmp_path / "b.md"
-    path.write_text("---\ntitle: T\ndate: 1843-12-19\npublisher: Chapman & Hall\nsummary: A ghost story.\n---\n\n"
-                    "# One\n\nMarley was dead.\n", encoding="utf-8")
-    assert book_tags(read_book(path).extra) == {"year": "1843", "publisher": "Chapman & Hall",
-                                                "description": "A ghost story."}
+    path.write_text("---\ntitle: T\ndate: 1843-12-19\npublisher: Chapman & Hall\nsummary: |\n  A ghost   story.\n\n"
+                    "  A classic.\n---\n\n# One\n\nMarley was dead.\n", encoding="utf-8")
+    assert book_tags(read_book(path).extra) == {"year": "1843-12-19", "publisher": "Chapman & Hall",
+                                                "description": "A ghost story.\nA classic."}
 
 
 def test_a_plain_texts_title_and_byline_name_the_book(tmp_path):

@@ -82,14 +82,18 @@ def test_epub_front_and_back_matter_contents_pages_and_non_linear_items_are_not_
                      "</hgroup><p>The Time Traveller spoke.</p></section>"),
         ("popup.xhtml", "<p>A pop-up note.</p>", False),
         ("c2.xhtml", '<section epub:type="chapter"><h2 epub:type="ordinal">II</h2><p>None believed.</p></section>'),
+        ("c3.xhtml", "<h2>Chapter III<br/>The Gate</h2><p>It opened.</p>"),        # a pause after the number
+        ("c4.xhtml", "<h2>The Man<br/>Who Knew</h2><p>He knew.</p>"),              # a title on two lines: none
         ("notes.xhtml", '<section epub:type="endnotes"><ol><li id="note-1"><p>A note.</p></li></ol></section>'),
         ("colophon.xhtml", '<section epub:type="colophon"><p>Set in a typeface.</p></section>'),
     ]
     path = make_epub(tmp_path / "se.epub", documents, toc=[
         ("title.xhtml", "Titlepage"), ("imprint.xhtml", "Imprint"), ("c1.xhtml", "I: Introduction"),
-        ("c2.xhtml", "II"), ("notes.xhtml", "Endnotes"), ("colophon.xhtml", "Colophon")])
+        ("c2.xhtml", "II"), ("c3.xhtml", "III"), ("c4.xhtml", "IV"), ("notes.xhtml", "Endnotes"),
+        ("colophon.xhtml", "Colophon")])
     assert chapters(path) == [("I: Introduction", "Chapter I. Introduction", "The Time Traveller spoke."),
-                              ("II", "II", "None believed.")]
+                              ("II", "II", "None believed."), ("III", "Chapter III. The Gate", "It opened."),
+                              ("IV", "The Man Who Knew", "He knew.")]
     plan = make_plan(read_book(path), SyntheticEngine(), "tone")
     assert [s.text for s in plan.segments if s.chapter == 1][0] == "two."    # a chapter "II" is its number
 
@@ -195,13 +199,27 @@ def test_a_broken_navigation_document_leaves_the_headings_to_make_chapters(tmp_p
 
 
 def test_date_publisher_and_description_become_the_audiobooks_tags(tmp_path):
-    """An EPUB's dc:date (its year), dc:publisher and dc:description (escaped HTML, as stores write it) are the
+    """An EPUB's dc:date (its day), dc:publisher and dc:description (escaped HTML, as stores write it) are the
     audiobook's year, publisher and description; a book without them gives empty tags."""
     meta = ('<dc:date>1843-12-19T00:00:00+00:00</dc:date><dc:publisher>Chapman &amp; Hall</dc:publisher>'
-            '<dc:description>&lt;p&gt;A &lt;i&gt;ghost&lt;/i&gt; story\n of Christmas.&lt;/p&gt;</dc:description>')
+            '<dc:description>&lt;p&gt;A &lt;i&gt;ghost&lt;/i&gt; story\n of Christmas.&lt;/p&gt;&lt;p&gt;A classic.&lt;/p&gt;'
+            '</dc:description>')
     book = read_book(make_epub(tmp_path / "b.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")],
                                metadata=meta))
-    assert book_tags(book.extra) == {"year": "1843", "publisher": "Chapman & Hall",
-                                     "description": "A ghost story of Christmas."}
+    assert book_tags(book.extra) == {"year": "1843-12-19", "publisher": "Chapman & Hall",
+                                     "description": "A ghost story of Christmas.\nA classic."}
     plain = read_book(make_epub(tmp_path / "p.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")]))
     assert book_tags(plain.extra) == {"year": "", "publisher": "", "description": ""}
+
+
+def test_a_parts_title_in_a_nested_contents_joins_its_first_chapters(tmp_path):
+    """A part listed over its chapters - without a page of its own, or pointing where its first chapter does -
+    names that chapter's mark with it, as a Markdown part does; it was dropped."""
+    nav = ('<nav epub:type="toc"><ol>'
+           '<li><span>Part One</span><ol><li><a href="c1.xhtml">Chapter 1</a></li>'
+           '<li><a href="c2.xhtml">Chapter 2</a></li></ol></li>'
+           '<li><a href="c3.xhtml">Book Two</a><ol><li><a href="c3.xhtml">Chapter 3</a></li></ol></li></ol></nav>')
+    path = make_epub(tmp_path / "parts.epub", [(f"c{n}.xhtml", f"<h1>Chapter {n}</h1><p>Text {n}.</p>")
+                                               for n in (1, 2, 3)], nav=nav)
+    assert [c.title for c in read_book(path).chapters] == ["Part One. Chapter 1", "Chapter 2",
+                                                          "Book Two. Chapter 3"]

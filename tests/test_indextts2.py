@@ -266,7 +266,8 @@ def test_emotion_vector_parsing():
     assert emotion_weights("happy=0.5, calm=0.25") == (0.5, 0, 0, 0, 0, 0, 0, 0.25)
     assert emotion_weights([0, 1, 0, 0, 0, 0, 0, 0])[1] == 1.0
     assert emotion_weights("Happy = 0.5") == emotion_weights("happy=0.5")        # as people type them
-    for bad, needle in (("joy=1", "unknown emotion"), ("1,2", "needs 8"), ([-1] + [0] * 7, ">= 0"),
+    for bad, needle in (("joy=1", "unknown emotion"), ("1,2", "needs 8"),
+                        ([-1] + [0] * 7, "--emotion: each weight runs from 0 to 1, got happy=-1"),
                         ("happy", r"give each emotion a weight \(happy=0.6\)"), ("happy=abc", "numbers, got 'abc'"),
                         ("happy=0.5,happy=0.2", "names happy twice")):
         with pytest.raises(InputError, match=needle):

@@ -10,6 +10,7 @@ bomb is refused), and DRM-protected books are named as such.
 """
 from __future__ import annotations
 
+import functools
 import html
 import io
 import logging
@@ -21,7 +22,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from indexstudio.books.reader import (CONTENTS_LINE, SCENE_BREAK, Book, Chapter, Limits, has_speech,
-                                      is_scene_break, numbered_words, title_from_path)
+                                      is_chapter_label, is_scene_break, joined_titles, numbered_words,
+                                      title_from_path)
 from indexstudio.errors import InputError
 from indexstudio.text.language import language_code
 
@@ -334,23 +336,36 @@ def _without_navigation(path: Path) -> dict[str, bytes] | None:
 
 
 def _toc_targets(doc) -> list[tuple[str, str, str]]:
-    """(document name, anchor or "", title) of each table-of-contents entry, in order."""
+    """(document name, anchor or "", title) of each table-of-contents entry, in order; the title of a part that
+    points nowhere ("Part One" over its chapters) joins its first chapter's ("Part One. Chapter 1")."""
     targets: list[tuple[str, str, str]] = []
+    part = ""                    # a part's title, waiting for its first chapter
 
     def walk(entries) -> None:
+        nonlocal part
         if not isinstance(entries, (list, tuple)):      # ebooklib gives an empty navigation map as one Link
             entries = [entries]
         for entry in entries:
             section, children = entry if isinstance(entry, tuple) else (entry, [])
             href = getattr(section, "href", None)
-            if href:
-                name, _, anchor = unquote(href).partition("#")
-                title = " ".join(str(section.title or "").split())
-                if name and title:
-                    targets.append((name, anchor, title))
+            name, _, anchor = unquote(href or "").partition("#")
+            title = " ".join(str(getattr(section, "title", "") or "").split())
+            if name and title:
+                targets.append((name, anchor, joined_titles(part, title) if part else title))
+                part = ""
+            elif title and children:
+                part = joined_titles(part, title) if part else title
             walk(children)
     walk(doc.toc)
     return targets
+
+
+def _said_heading(text: str) -> str:
+    """A heading's lines as said: a pause after a line that numbers the chapter ("Chapter I<br/>The Gate" is
+    "Chapter I. The Gate"), none inside a title set on two lines."""
+    lines = text.split("\n")
+    return "".join(line.rstrip(".:") + ". " if is_chapter_label(line) and n < len(lines) - 1 else line + " "
+                   for n, line in enumerate(lines)).strip()
 
 
 def _heading_count(blocks: list[Block], title: str) -> int:
@@ -421,7 +436,7 @@ def read_epub(path: Path, limits: Limits) -> Book:
             gathered.clear()
             return
         heads = _heading_count(gathered, title)
-        heading = ". ".join(b.text.replace("\n", " ").rstrip(".:") for b in gathered[:heads])
+        heading = ". ".join(_said_heading(b.text).rstrip(".:") for b in gathered[:heads])
         body = "\n\n".join(b.text for b in gathered[heads:])
         spoken = bool(heading or title and not _LABEL_ENTRY.match(title))
         name = title or heading or f"Chapter {len(chapters) + 1}"
@@ -463,7 +478,8 @@ def read_epub(path: Path, limits: Limits) -> Book:
                 return _book(doc, path, chapters)
             if n in opens or not targets and n == first_heading:
                 close()
-                title = opens[n][-1] if n in opens else ""
+                title = functools.reduce(joined_titles, dict.fromkeys(opens[n])) if n in opens else ""  # (a part
+                # and its first chapter, both pointing here: "Book One. Chapter 1")
             gathered.append(block)
     close()
     return _book(doc, path, chapters)
@@ -476,9 +492,11 @@ def _book(doc, path: Path, chapters: list[Chapter]) -> Book:
 
     book = Book(title=meta("title") or title_from_path(path), chapters=chapters, author=_creators(doc),
                 language=language_code(meta("language")))
-    blurb = re.sub(r"<[^>]+>", " ", html.unescape(meta("description")))     # (often escaped HTML)
+    values = doc.get_metadata("DC", "description")
+    blurb = html.unescape(str(values[0][0])) if values and values[0][0] else ""     # (often escaped HTML)
+    blurb = re.sub(r"<[^>]+>", " ", re.sub(r"(?i)</p\s*>|<br\s*/?>", "\n", " ".join(blurb.split())))  # paragraphs kept
     book.extra = {k: v for k, v in (("date", meta("date")), ("publisher", meta("publisher")),
-                                    ("description", " ".join(blurb.split()))) if v}
+                                    ("description", blurb.strip())) if v}
     cover = _cover(doc)
     if cover:
         book.cover, book.cover_type = cover

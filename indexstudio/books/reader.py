@@ -78,12 +78,14 @@ class Book:
 
 
 def book_tags(extra: dict) -> dict[str, str]:
-    """The year, publisher and description a book's metadata gives (EPUB's, Markdown front matter's), as the
-    audiobook's tags take them: the year alone of a date ("2004-12-19T00:00:00" -> "2004")."""
-    year = re.search(r"\b[12]\d{3}\b", str(extra.get("date") or extra.get("year") or ""))
+    """The date, publisher and description a book's metadata gives (EPUB's, Markdown front matter's), as the
+    audiobook's tags take them: a year, or a day ("2004-12-19T00:00:00" -> "2004-12-19"); the description's
+    lines kept, each with its spaces folded."""
+    year = re.search(r"\b[12]\d{3}(?:-[01]\d-[0-3]\d)?(?!\d)", str(extra.get("date") or extra.get("year") or ""))
     description = extra.get("description") or extra.get("summary") or extra.get("abstract") or ""
+    lines = (" ".join(line.split()) for line in str(description).splitlines())
     return {"year": year.group() if year else "", "publisher": str(extra.get("publisher") or ""),
-            "description": " ".join(str(description).split())}
+            "description": "\n".join(line for line in lines if line)}
 
 
 SCENE_BREAK = "* * *"       # a scene break in a chapter's text: a paragraph of its own, not read, a longer pause
@@ -300,6 +302,11 @@ def _heading_like(line: str) -> bool:
     return len(line) < 80 and bool(_CJK_HEADING.match(line) or _TXT_HEADING.match(line))
 
 
+def is_chapter_label(line: str) -> bool:
+    """A line that only numbers a chapter ("Chapter I", "PART TWO", "IV.", "12"), which a title may follow."""
+    return bool(_BARE_HEADING.match(line) or re.fullmatch(r"\s*(?:\d{1,4}|[IVXLC]+)[.:]?\s*", line))
+
+
 def _is_heading(lines: list[str], n: int) -> bool:
     """An English heading must stand apart (a blank line before or after it, or nothing but the keyword and its
     number on the line) and not run on into the next line, so a hard-wrapped line of prose is never one."""
@@ -398,7 +405,7 @@ def _subtitle(lines: list[str], n: int) -> int:
     return 0
 
 
-def _joined_titles(first: str, second: str) -> str:
+def joined_titles(first: str, second: str) -> str:
     """"BOOK ONE. CHAPTER I"; "第一卷 山，第一节" (a Chinese title gets a Chinese pause)."""
     if han_share(first[-1:] + second[:1]):
         return f"{first.rstrip('。.:：')}，{second}"
@@ -443,7 +450,7 @@ def read_text(text: str, title: str) -> Book:
                                     read_title=heading_pending))
             current_title, heading_pending = heading, True
         elif heading_pending:                       # a heading with nothing under it: one title with the next
-            current_title = _joined_titles(current_title, heading)
+            current_title = joined_titles(current_title, heading)
         else:
             current_title, heading_pending = heading, True
         body = []

@@ -100,6 +100,8 @@ class IndexTTS2Options(DecodingOptions):
             raise InputError(f"quick_streaming_tokens must not be negative, got {self.quick_streaming_tokens}")
         if self.cfg_rate < 0:
             raise InputError(f"cfg_rate must not be negative, got {self.cfg_rate}")
+        if not 0.0 <= self.emo_alpha <= 1.0:
+            raise InputError(f"--emotion-alpha (emo_alpha) must lie in [0, 1], got {self.emo_alpha:g}")
         if self.emo_vector and self.normalize_emo_vector and max(self.emo_vector) > 1:
             over = ", ".join(f"{name}={w:g}" for name, w in zip(EMOTIONS, self.emo_vector) if w > 1)
             warn_once(f"emotion weights over 1 ({over}) are no stronger: the weights are scaled to a total of "
@@ -135,8 +137,9 @@ def emotion_weights(value: Any) -> tuple[float, ...]:
         raise InputError(f"emotion weights are numbers, got {bad!r}") from None
     if len(weights) != len(EMOTIONS):
         raise InputError(f"emotion vector needs {len(EMOTIONS)} values ({', '.join(EMOTIONS)}), got {len(weights)}")
-    if any(not np.isfinite(w) or w < 0 for w in weights):
-        raise InputError(f"emotion weights must be finite and >= 0, got {list(weights)}")
+    bad = [f"{name}={w:g}" for name, w in zip(EMOTIONS, weights) if not np.isfinite(w) or w < 0]
+    if bad:
+        raise InputError(f"--emotion: each weight runs from 0 to 1, got {', '.join(bad)}")
     return weights
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import functools
 import hashlib
+import inspect
 import logging
 import math
 import random
@@ -34,7 +35,7 @@ from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import library_voices, resolve_reference
 from indexstudio.files import content_hash
 from indexstudio.errors import EngineError, InputError
-from indexstudio.models.folder import ModelFolder
+from indexstudio.models.folder import ModelFolder, file_roles
 from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt, UnifiedVoiceConfig, gpt_section
 from indexstudio.runtime.decode_engine import engine_for, forget_engines, prompt_rows
@@ -327,7 +328,13 @@ class IndexTTSEngine(Engine):
                  gpt_weights: str = "fp32", compile_s2mel: bool | str = False, s2mel_dtype: str | None = None,
                  compile_decode: bool | str = False, **paths: str):
         if not model_dir:
-            raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder")
+            raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder "
+                              f"(from Python: get_engine({self.name!r}, model_dir=...))")
+        unknown = sorted(set(paths) - set(file_roles(self.version)))
+        if unknown:                          # (a setting misspelt would read as a model file's role)
+            settings = [p for p in inspect.signature(IndexTTSEngine.__init__).parameters if p not in ("self", "paths")]
+            raise EngineError(f"engine {self.name} does not take {', '.join(unknown)}; it takes {', '.join(settings)}"
+                              f", or a model file's path by its role ({', '.join(file_roles(self.version))})")
         folder = ModelFolder(model_dir, overrides=paths or None)
         if folder.version != self.version:
             engine = "indextts" + folder.version.replace(".", "_")

@@ -7,6 +7,7 @@ as a path, or as the name of a file kept in the voice library folder
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -63,5 +64,11 @@ def resolve_reference(voice: str, what: str = "voice") -> Path:
         raise InputError(f"{what} {voice!r} is {' and '.join(f.name for f in found)} in {folder}: give the file name")
     if found:
         return found[0]
-    names = ", ".join(v.id for v in library_voices()) or "none"
-    raise InputError(f"{what} {voice!r} is neither an audio file nor a voice in {folder} (library voices: {names})")
+    ids = [v.id for v in library_voices()]
+    same = [i for i in ids if i.lower() == voice.lower()]         # a name in another letter case
+    if len(same) == 1:
+        return resolve_reference(same[0], what)
+    close = difflib.get_close_matches(voice.lower(), [i.lower() for i in ids], n=3, cutoff=0.6)
+    meant = f"did you mean {' or '.join(i for i in ids if i.lower() in close)}? " if close else ""
+    raise InputError(f"{what} {voice!r} is neither an audio file nor a voice in {folder} ({meant}library voices: "
+                     f"{', '.join(ids) or 'none'})")

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def file_roles(version: str) -> list[str]:
+    """The roles of an IndexTTS version's model files (gpt, bpe, ...), by which a file may be given elsewhere."""
+    return sorted(_FILES.get(version, {}))
+
+
 class ModelFolderError(EngineError, FileNotFoundError):
     """A model folder is missing a file or holds one we cannot use."""
 

@@ -36,6 +36,12 @@ _UNUSED_KEYS = ("gpt.wte.weight", "gpt.wpe.weight")
 G = TypeVar("G", bound=nn.Module)
 
 
+# the gpt section's whole numbers, with the official defaults (None: no default, the key is needed)
+_WHOLE_NUMBERS = {"layers": None, "model_dim": None, "heads": None, "max_text_tokens": 120, "max_mel_tokens": 250,
+                  "number_text_tokens": None, "number_mel_codes": 8194, "start_text_token": 0, "stop_text_token": 1,
+                  "start_mel_token": 8192, "stop_mel_token": 8193, "max_conditioning_inputs": 1}
+
+
 @dataclass(frozen=True)
 class UnifiedVoiceConfig:
     layers: int
@@ -59,26 +65,16 @@ class UnifiedVoiceConfig:
             raise ModelFolderError("UnifiedVoice with use_mel_codes_as_input=false (MelEncoder input) is not supported")
         if gpt.get("train_solo_embeddings", False):
             raise ModelFolderError("UnifiedVoice with train_solo_embeddings=true is not supported")
-        try:
-            return cls(
-                layers=int(gpt["layers"]),
-                model_dim=int(gpt["model_dim"]),
-                heads=int(gpt["heads"]),
-                max_text_tokens=int(gpt.get("max_text_tokens", 120)),
-                max_mel_tokens=int(gpt.get("max_mel_tokens", 250)),
-                number_text_tokens=int(gpt["number_text_tokens"]),
-                number_mel_codes=int(gpt.get("number_mel_codes", 8194)),
-                start_text_token=int(gpt.get("start_text_token", 0)),
-                stop_text_token=int(gpt.get("stop_text_token", 1)),
-                start_mel_token=int(gpt.get("start_mel_token", 8192)),
-                stop_mel_token=int(gpt.get("stop_mel_token", 8193)),
-                max_conditioning_inputs=int(gpt.get("max_conditioning_inputs", 1)),
-                activation=str(gpt.get("activation_function") or "gelu_new"),
-            )
-        except KeyError as exc:
-            raise ModelFolderError(f"config.yaml gpt section lacks {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise ModelFolderError(f"config.yaml gpt section has a value that is not a number ({exc})") from None
+        numbers = {}
+        for key, default in _WHOLE_NUMBERS.items():
+            if default is None and key not in gpt:
+                raise ModelFolderError(f"config.yaml gpt section lacks {key!r}")
+            value = gpt.get(key, default)
+            try:
+                numbers[key] = int(value)
+            except (TypeError, ValueError):
+                raise ModelFolderError(f"config.yaml gpt section: {key}: {value!r} is not a whole number") from None
+        return cls(**numbers, activation=str(gpt.get("activation_function") or "gelu_new"))
 
 
 class LearnedPositionEmbeddings(nn.Module):
@@ -339,7 +335,7 @@ def gpt_section(config: dict) -> dict:
     """config.yaml's `gpt` section (every IndexTTS version has one), or a ModelFolderError."""
     gpt = config.get("gpt")
     if not isinstance(gpt, dict):
-        raise ModelFolderError("config.yaml has no gpt section")
+        raise ModelFolderError(f"config.yaml has no gpt section (its sections: {', '.join(map(str, config)) or 'none'})")
     return gpt
 
 

@@ -137,7 +137,7 @@ def test_loading_a_gpt_leaves_no_mapped_copy_of_its_projections_resident(tmp_pat
 
 @pytest.mark.parametrize("edit, message", [
     (lambda text: "hello\n", "not an IndexTTS config"),
-    (lambda text: re.sub(r"model_dim: \d+", "model_dim: abc", text, count=1), "not a number"),
+    (lambda text: re.sub(r"model_dim: \d+", "model_dim: abc", text, count=1), "model_dim: .abc. is not a whole number"),
     (lambda text: "gpt: [\n", "not valid YAML"),
 ])
 def test_a_damaged_config_is_a_model_folder_error(tmp_path, edit, message):
