@@ -71,7 +71,9 @@ def test_mp3_cover_and_narrator(tmp_path):
     assert len(id3.getall("CHAP")) == 3
     assert id3.getall("TLAN")[0].text == ["eng"]         # ID3 wants ISO 639-2 ("en" is no language there)
     assert str(id3.getall("TDRC")[0].text[0]) == "1843" and id3.getall("TPUB")[0].text == ["Chapman & Hall"]
-    assert id3.getall("TXXX:comment")[0].text == ["A ghost story of Christmas."]     # (ffmpeg's; ffprobe's comment)
+    comment = id3.getall("COMM")                     # where players show a description (not ffmpeg's TXXX)
+    assert [(c.lang, c.text) for c in comment] == [("eng", ["A ghost story of Christmas."])]
+    assert not id3.getall("TXXX:comment") and probe(path)["tags"]["comment"] == "A ghost story of Christmas."
 
 
 def test_opus_and_wav_carry_year_publisher_and_description(tmp_path):

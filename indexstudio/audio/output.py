@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import re
@@ -216,7 +217,7 @@ def ffmetadata(meta: Metadata, sample_rate: int, fmt: str = "") -> str:
             "track": f"{meta.track[0]}/{meta.track[1]}" if meta.track else "",
             "composer": meta.narrator, "date": meta.year, "genre": "Audiobook",
             "publisher": meta.publisher if fmt != "m4b" else "",     # (ffmpeg's MP4 muxer drops it: tag_file)
-            "description" if fmt in ("m4b", "opus") else "comment": meta.description,
+            "description" if fmt in ("m4b", "opus") else "comment": meta.description if fmt != "mp3" else "",
             "synopsis": meta.description if fmt == "m4b" else "",    # (MP4's long description, ldes: Apple Books)
             "language": iso639_2(meta.language) if fmt == "mp3" else meta.language,     # (ID3's TLAN: "eng")
             "NARRATOR": meta.narrator if fmt == "mp3" else ""}      # (MP3: a TXXX frame)
@@ -405,9 +406,33 @@ def disk_full(exc: Exception, folder: Path) -> IndexStudioError | None:
     return None
 
 
+def _add_id3_comment(path: Path, text: str) -> None:
+    """Put `text` in a COMM frame, where players show a description (ffmpeg writes "comment" as a TXXX frame),
+    inserted ahead of the ID3v2.3 tag's frames: the others stay as they are, in their order (a tagger's re-save
+    sorts the CHAP frames by size, and players read chapters in frame order)."""
+    with open(path, "rb") as f:
+        header = f.read(10)
+        if header[:3] != b"ID3" or header[3] != 3 or header[5] != 0:    # (v2.3, without unsynchronisation etc.)
+            return
+        size = functools.reduce(lambda n, byte: n << 7 | byte, header[6:10], 0)
+        frames = f.read(size)
+        tmp = path.with_name(path.name + ".comm")
+        data = b"\x01eng" + "".encode("utf-16") + b"\x00\x00" + text.encode("utf-16")   # (UTF-16, its BOM)
+        comm = b"COMM" + struct.pack(">I", len(data)) + b"\x00\x00" + data
+        size += len(comm)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(header[:6] + bytes((size >> shift) & 0x7F for shift in (21, 14, 7, 0)) + comm + frames)
+                shutil.copyfileobj(f, out, 1 << 20)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
-    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher (MP3: ffmpeg writes
-    them all)."""
+    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher, MP3's comment."""
+    if fmt == "mp3" and meta.description:
+        _add_id3_comment(path, meta.description)
     if fmt == "m4b":
         from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
         mp4 = MP4(path)
