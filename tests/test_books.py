@@ -488,3 +488,12 @@ def test_a_folder_of_chapters_in_the_order_a_person_numbers_them(tmp_path, caplo
         read_book(only_epub)
     (tmp_path / "notepad.txt").write_bytes(("第三章 试炼\n\n" + "山路崎岖，" * 300).encode("utf-16"))
     assert read_book(tmp_path / "notepad.txt").chapters[0].text.startswith("山路崎岖")
+
+
+def test_a_markdown_heading_with_nothing_under_it_joins_the_next_ones_title(tmp_path):
+    """As in a .txt: "## Chapter 1" over "## The Storm" is one chapter, "Chapter 1. The Storm" (it was dropped)."""
+    path = tmp_path / "b.md"
+    path.write_text("# Part One\n\n## Chapter 1\n\n## The Storm\n\nRain.\n\n## Two\n\nSun.\n\n# Part Two\n\n"
+                    "## Three\n\nWind.\n\n## Trailing\n", encoding="utf-8")
+    assert [(c.title, c.read_title) for c in read_book(path).chapters] == [
+        ("Part One. Chapter 1. The Storm", True), ("Two", True), ("Part Two. Three", True)]

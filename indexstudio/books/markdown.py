@@ -15,7 +15,7 @@ import tomllib
 
 import yaml
 
-from indexstudio.books.reader import SCENE_BREAK, Book, Chapter, has_speech
+from indexstudio.books.reader import SCENE_BREAK, Book, Chapter, has_speech, joined_titles
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,18 @@ def read_markdown(text: str, title: str, source: str = "") -> Book:
     chapters: list[Chapter] = []
     current, blocks, part = "", [], ""
     skipped_code = 0
+    empty = ""                   # the titles of headings with nothing under them, for the next one's
 
     def close() -> None:
+        nonlocal empty
         body = "\n\n".join(b for b in blocks if b.strip())
         if has_speech(body):
-            chapters.append(Chapter(current or book_title or title, body, read_title=bool(current or book_title)))
+            name = current or book_title or title
+            chapters.append(Chapter(joined_titles(empty, name) if empty else name, body,
+                                    read_title=bool(current or book_title)))
+            empty = ""
+        elif current and current != part:                # "## Chapter 1" over "## The Storm": one title
+            empty = joined_titles(empty, current) if empty else current
 
     heading_level = 0
     for n, tok in enumerate(tokens):
