@@ -280,12 +280,13 @@ def _text_to_speak(given: str) -> str:
         return decode_text(sys.stdin.buffer.read(), "standard input")
     name = given.strip()
     path = Path(name)
+    chapters = (".txt", ".text", ".md", ".markdown")
     if name and len(name.split()) == 1 and path.exists() and (
-            "/" in name or "." in name or path.is_dir() and any(path.glob("*.[tm][xd]*"))):
+            "/" in name or "." in name or path.is_dir() and any(p.suffix.lower() in chapters for p in path.iterdir())):
         book = f"`indexstudio book {name}` makes an audiobook of it"
         if path.is_dir():
             raise InputError(f"{name} is a folder: {book} (its .txt and .md files as chapters)")
-        if path.suffix.lower() not in (".txt", ".text", ".md", ".markdown", ".epub"):
+        if path.suffix.lower() not in (*chapters, ".epub"):
             raise InputError(f"{name} is a file: `indexstudio speak - -o OUT < {name}` speaks it if it is text")
         raise InputError(f"{name} is a file: `indexstudio speak - -o OUT < {name}` speaks its text, {book}")
     return given

@@ -179,7 +179,7 @@ def test_every_output_of_a_book_in_one_folder_shares_its_work_folder(tmp_path):
     split = indexstudio.open_audiobook(tmp_path / "small.md", out / "acx", engine=engine, split_chapters=True)
     assert split.work_dir == out / "small.work" and split.render().rendered == 0
     with pytest.raises(InputError, match=r"Small Book.m4b holds 2 chapters of this book: --chapters 1 would replace "
-                                         r"it with fewer; leave -o out \("):
+                                         r"it with fewer; name another file \(\"Small Book \(chapter 1\).m4b\"\)"):
         indexstudio.open_audiobook(tmp_path / "small.md", out / "Small Book.m4b", engine=engine, chapters="1")
     assert len(probe(out / "Small Book.m4b")["chapters"]) == 2
     # a work folder an earlier run left under the output's name is used on

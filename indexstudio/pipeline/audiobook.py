@@ -83,9 +83,8 @@ class Audiobook:
         held = entry.get("chapters", 0) if self.output.exists() else 0
         if held > len(self.chapter_numbers):
             raise InputError(f"{self.output} holds {held} chapters of this book: --chapters "
-                             f"{chapter_ranges(self.chapter_numbers)} would replace "
-                             f"it with fewer; leave -o out (\"{part_output(self.output, self.chapter_numbers).name}\") "
-                             f"or name another file")
+                             f"{chapter_ranges(self.chapter_numbers)} would replace it with fewer; name another file "
+                             f"(\"{part_output(self.output, self.chapter_numbers).name}\"), or leave -o out")
 
     def render(self, on_progress: Callable[[Progress], None] | None = None,
                on_write: Callable[[float, float], None] | None = None, prune: bool = False) -> RenderResult:
