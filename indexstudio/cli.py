@@ -429,12 +429,12 @@ def _said_changes(audiobook, finished: dict[int, int]) -> None:
     """A warning where this run asks otherwise than the work folder's last (a voice, a speed, a lexicon left out):
     the segments rendered then are kept, and those of this run's settings not yet there are to render."""
     changes = audiobook.changes()
-    todo = len(audiobook.plan.segments) - len(finished)
-    if changes and todo:
+    todo, total = len(audiobook.plan.segments) - len(finished), len(audiobook.plan.segments)
+    if changes:
         logging.getLogger("indexstudio").warning(
-            "this run asks otherwise than the last one in %s: %s; %d of %d segments are to render (what the last "
-            "run rendered is kept, for its settings)", audiobook.work_dir, "; ".join(changes), todo,
-            len(audiobook.plan.segments))
+            "this run asks otherwise than the last one in %s: %s; %s", audiobook.work_dir, "; ".join(changes),
+            f"{todo} of {total} segments are to render (what the last run rendered is kept, for its settings)" if todo
+            else f"all {total} segments are there already for these settings")
 
 
 def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -> None:
@@ -476,7 +476,7 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
     else:
         print(f"would write {audiobook.output}")
     print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
-          f"{len(plan.segments)} segments are in the work folder already{unused}")
+          f"{len(plan.segments)} segments are in the work folder {audiobook.work_dir} already{unused}")
 
 
 def _chapters_chosen(audiobook) -> str:

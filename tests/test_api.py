@@ -128,10 +128,15 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
         tmp_path / "small.m4b"                                                            # (all of them: the book)
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "one.m4b", engine=engine, chapters="1",
                                       ).output == tmp_path / "one.m4b"                        # (a file named: that)
-    # another voice: the first voice's segments are stale, and pruning deletes them (the whole book only)
+    # another voice: the first voice's segments are stale once no output made of them is left, and pruning
+    # deletes them (the whole book only)
     segments = sorted((tmp_path / "small.work" / "segments").glob("*.flac"))
     low = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "low.wav", engine=engine, voice="low",
                                      work_dir=tmp_path / "small.work")
+    assert low.stale() == (0, 0)                      # ("out" and "small (chapter 2).m4b" are made of them)
+    (tmp_path / "out").unlink()
+    assert 0 < low.stale()[0] < len(segments)         # (chapter 2's are still in its file)
+    (tmp_path / "small (chapter 2).m4b").unlink()
     assert low.stale() == (len(segments), sum(f.stat().st_size for f in segments))
     with pytest.raises(InputError, match="--prune needs the whole book"):
         indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1").render(prune=True)
@@ -178,10 +183,18 @@ def test_every_output_of_a_book_in_one_folder_shares_its_work_folder(tmp_path):
     assert whole.work_dir == out / "small.work" and whole.render().resumed == tried
     split = indexstudio.open_audiobook(tmp_path / "small.md", out / "acx", engine=engine, split_chapters=True)
     assert split.work_dir == out / "small.work" and split.render().rendered == 0
-    with pytest.raises(InputError, match=r"Small Book.m4b holds 2 chapters of this book: --chapters 1 would replace "
-                                         r"it with fewer; name another file \(\"Small Book \(chapter 1\).m4b\"\)"):
+    with pytest.raises(InputError, match=r"Small Book.m4b holds 2 chapters: --chapters 1 would replace it with fewer; "
+                                         r"name another file, such as \".*/out/Small Book \(chapter 1\).m4b\""):
         indexstudio.open_audiobook(tmp_path / "small.md", out / "Small Book.m4b", engine=engine, chapters="1")
     assert len(probe(out / "Small Book.m4b")["chapters"]) == 2
+    (tmp_path / "copies").mkdir()                      # a copy the work folder never wrote: its own marks say it
+    for whole in ("Small Book.m4b", "acx/01 - One.mp3"):
+        (tmp_path / "copies" / Path(whole).name).write_bytes((out / whole).read_bytes())
+    with pytest.raises(InputError, match="Small Book.m4b holds 2 chapters"):
+        indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "copies" / "Small Book.m4b", engine=engine,
+                                   chapters="1")
+    assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "copies" / "01 - One.mp3", engine=engine,
+                                      chapters="1").output == tmp_path / "copies" / "01 - One.mp3"   # (1 over 1)
     # a work folder an earlier run left under the output's name is used on
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "mine.work").mkdir()
@@ -196,9 +209,9 @@ def test_a_long_chapter_title_names_its_file_in_whole_words(tmp_path):
     (tmp_path / "small.md").write_text(BOOK.replace("# Two", f"# {long}").replace("# One", "# 第一章 " + "山" * 60))
     first, second = indexstudio.open_audiobook(tmp_path / "small.md", engine=SyntheticEngine(),
                                                split_chapters=True).chapter_files()
-    assert second.name == f"02 - {long.removesuffix(' Unforgiving Skies')}.mp3"
-    assert first.name == "01 - 第一章 " + "山" * 35 + ".mp3"                 # (no spaces: cut between characters)
-    assert max(len(first.stem.encode()), len(second.stem.encode())) <= 120
+    assert second.name == f"02 - {long.removesuffix(' Beneath Unforgiving Skies')}.mp3"
+    assert first.name == "01 - 第一章 " + "山" * 33 + ".mp3"                 # (no spaces: cut between characters)
+    assert max(len(first.name.encode()), len(second.name.encode())) <= 120
 
 
 def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, caplog):
@@ -208,7 +221,7 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, ca
     engine = SyntheticEngine()
     book = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, split_chapters=True)
     assert book.output == tmp_path / "small" and book.work_dir == tmp_path / "small.work" and book.fmt == "mp3"
-    files = [tmp_path / "small" / "01 - One.mp3", tmp_path / "small" / "02 - Two The Clock.mp3"]
+    files = [tmp_path / "small" / "01 - One.mp3", tmp_path / "small" / "02 - Two - The Clock.mp3"]
     assert book.chapter_files() == files
     result = book.render()
     assert result.written and result.rendered == len(book.plan.segments)
@@ -236,7 +249,7 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, ca
     # elsewhere, in another format, some chapters: the book's own work folder, the book's title as album
     part = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "acx", engine=engine, split_chapters=True,
                                       chapters="2", fmt="wav")
-    assert part.chapter_files() == [tmp_path / "acx" / "02 - Two The Clock.wav"]
+    assert part.chapter_files() == [tmp_path / "acx" / "02 - Two - The Clock.wav"]
     assert part.work_dir == tmp_path / "small.work" and part.render().rendered == 0
     assert sf.info(part.chapter_files()[0]).samplerate == 16000       # (WAV: no ACX settings)
     wav = sf.SoundFile(part.chapter_files()[0])
@@ -246,7 +259,7 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, ca
     files[1].write_bytes(files[1].read_bytes())                                   # (a file edited since)
     result = indexstudio.make_audiobook(tmp_path / "small.md", engine=engine, split_chapters=True)
     assert sorted(f.name for f in (tmp_path / "small").iterdir()) == [
-        "01 - Prologue.mp3", "02 - One.mp3", "02 - Two The Clock.mp3", "03 - Two.mp3"]
+        "01 - Prologue.mp3", "02 - One.mp3", "02 - Two - The Clock.mp3", "03 - Two.mp3"]
     assert result.removed == [files[0]]
     for output, why in [(tmp_path / "x.mp3", "writes a folder, a file a chapter, not x.mp3: give -o a folder"),
                         (tmp_path / "small.md", "small.md is a file: --split-chapters writes a folder")]:

@@ -415,7 +415,7 @@ def test_front_matter_gives_year_publisher_and_description(tmp_path):
     path.write_text("---\ntitle: T\ndate: 1843-12-19\npublisher: Chapman & Hall\nsummary: |\n  A ghost   story.\n\n"
                     "  A classic.\n---\n\n# One\n\nMarley was dead.\n", encoding="utf-8")
     assert book_tags(read_book(path).extra) == {"year": "1843-12-19", "publisher": "Chapman & Hall",
-                                                "description": "A ghost story.\nA classic."}
+                                                "description": "A ghost story.\n\nA classic."}
 
 
 def test_a_plain_texts_title_and_byline_name_the_book(tmp_path):
@@ -497,3 +497,9 @@ def test_a_markdown_heading_with_nothing_under_it_joins_the_next_ones_title(tmp_
                     "## Three\n\nWind.\n\n## Trailing\n", encoding="utf-8")
     assert [(c.title, c.read_title) for c in read_book(path).chapters] == [
         ("Part One. Chapter 1. The Storm", True), ("Two", True), ("Part Two. Three", True)]
+
+
+def test_a_books_date_is_kept_as_exactly_as_it_is_given():
+    for given, kept in (("2019", "2019"), ("2019-03", "2019-03"), ("2019-03-14T00:00:00+00:00", "2019-03-14"),
+                        ("March 2019", "2019"), ("", "")):
+        assert book_tags({"date": given})["year"] == kept

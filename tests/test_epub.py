@@ -207,7 +207,7 @@ def test_date_publisher_and_description_become_the_audiobooks_tags(tmp_path):
     book = read_book(make_epub(tmp_path / "b.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")],
                                metadata=meta))
     assert book_tags(book.extra) == {"year": "1843-12-19", "publisher": "Chapman & Hall",
-                                     "description": "A ghost story of Christmas.\nA classic."}
+                                     "description": "A ghost story of Christmas.\n\nA classic."}
     plain = read_book(make_epub(tmp_path / "p.epub", [("c1.xhtml", "<h1>One</h1><p>Marley was dead.</p>")]))
     assert book_tags(plain.extra) == {"year": "", "publisher": "", "description": ""}
 

@@ -104,6 +104,15 @@ from indexstudio.text.normalize import normalize_text
     ("A 3:1 ratio, a 16:9 screen, a ratio of 1:10, odds of 100:1, a 1:1000 scale; it won 2:1 at 10:30. See John 3:5.",
      "A three to one ratio, a sixteen to nine screen, a ratio of one to ten, odds of one hundred to one, a one to "
      "one thousand scale; it won two to one at ten thirty. See John three five."),
+    ("He arrived at 7.45, late; the train leaves at 9.10 and arrives at 11.25. By 11.45 everyone had gone. The film "
+     "ran 1:45:30, a lap of 1:23.456, a 1:2:3 mix; meet at 10:30:15.",
+     "He arrived at seven forty-five, late; the train leaves at nine ten and arrives at eleven twenty-five. By eleven "
+     "forty-five everyone had gone. The film ran one hour, forty-five minutes and thirty seconds, a lap of one minute "
+     "and twenty-three point four five six seconds, a one to two to three mix; meet at ten thirty and fifteen "
+     "seconds."),
+    ("Prices went from 9.30 to 5.30 dollars, weights from 9.30 to 5.30 kg. By 2.50 percent.",
+     "Prices went from nine point three zero to five point three zero dollars, weights from nine point three zero to "
+     "five point three zero kilograms. By two point five zero percent."),
     ("At 1.25 each they sold. It was 2.50 a pound, from 1.25 to 1.50 and from 10.30 to 2.15 percent.",
      "At one point two five each they sold. It was two point five zero a pound, from one point two five to one "
      "point five zero and from ten point three zero to two point one five percent."),

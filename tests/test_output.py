@@ -219,3 +219,12 @@ def test_a_covers_size_is_read_from_its_header():
                            "-f", "image2pipe", "pipe:1"], input=png, capture_output=True, check=True).stdout
     assert image_size(png) == (600, 600, 24) and image_size(jpeg) == (320, 200, 24)
     assert image_size(b"GIF89a") == (0, 0, 0)
+
+
+@pytest.mark.parametrize("fmt, marks", [("m4b", 3), ("mp3", 3), ("opus", 3), ("wav", 0)])
+def test_an_audiobooks_chapter_marks_are_counted_from_the_file(tmp_path, fmt, marks):
+    from indexstudio.audio.output import chapter_count
+    _write(tmp_path / f"book.{fmt}")
+    assert chapter_count(tmp_path / f"book.{fmt}") == marks
+    (tmp_path / "notes.m4b").write_text("not audio")
+    assert chapter_count(tmp_path / "notes.m4b") == 0

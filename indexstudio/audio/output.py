@@ -429,6 +429,22 @@ def _add_id3_comment(path: Path, text: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def chapter_count(path: Path) -> int:
+    """How many chapter marks an audiobook file holds (M4B, MP3, Opus); 0 for none, or a file that is no such."""
+    import mutagen
+    try:
+        audio = mutagen.File(path)
+    except (mutagen.MutagenError, OSError, ValueError):
+        return 0
+    from mutagen.id3 import ID3
+    from mutagen.mp4 import MP4
+    if isinstance(audio, MP4):
+        return len(audio.chapters or ())
+    if isinstance(getattr(audio, "tags", None), ID3):
+        return len(audio.tags.getall("CHAP"))
+    return sum(1 for key in (audio.tags or {}).keys() if re.fullmatch(r"(?i)chapter\d{3}", key)) if audio else 0
+
+
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
     """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher, MP3's comment."""
     if fmt == "mp3" and meta.description:

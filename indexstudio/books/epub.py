@@ -494,7 +494,8 @@ def _book(doc, path: Path, chapters: list[Chapter]) -> Book:
                 language=language_code(meta("language")))
     values = doc.get_metadata("DC", "description")
     blurb = html.unescape(str(values[0][0])) if values and values[0][0] else ""     # (often escaped HTML)
-    blurb = re.sub(r"<[^>]+>", " ", re.sub(r"(?i)</p\s*>|<br\s*/?>", "\n", " ".join(blurb.split())))  # paragraphs kept
+    blurb = " ".join(blurb.split())                                                  # its paragraphs kept
+    blurb = re.sub(r"<[^>]+>", " ", re.sub(r"(?i)<br\s*/?>", "\n", re.sub(r"(?i)</p\s*>", "\n\n", blurb)))
     book.extra = {k: v for k, v in (("date", meta("date")), ("publisher", meta("publisher")),
                                     ("description", blurb.strip())) if v}
     cover = _cover(doc)

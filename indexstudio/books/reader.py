@@ -79,13 +79,14 @@ class Book:
 
 def book_tags(extra: dict) -> dict[str, str]:
     """The date, publisher and description a book's metadata gives (EPUB's, Markdown front matter's), as the
-    audiobook's tags take them: a year, or a day ("2004-12-19T00:00:00" -> "2004-12-19"); the description's
-    lines kept, each with its spaces folded."""
-    year = re.search(r"\b[12]\d{3}(?:-[01]\d-[0-3]\d)?(?!\d)", str(extra.get("date") or extra.get("year") or ""))
+    audiobook's tags take them: a year, a month or a day ("2004-12-19T00:00:00" -> "2004-12-19"); the
+    description's paragraphs and lines kept, each with its spaces folded."""
+    year = re.search(r"\b[12]\d{3}(?:-[01]\d(?:-[0-3]\d)?)?(?!\d)", str(extra.get("date") or extra.get("year") or ""))
     description = extra.get("description") or extra.get("summary") or extra.get("abstract") or ""
-    lines = (" ".join(line.split()) for line in str(description).splitlines())
+    paragraphs = ("\n".join(" ".join(line.split()) for line in paragraph.splitlines() if line.strip())
+                  for paragraph in re.split(r"\n\s*\n", str(description)))
     return {"year": year.group() if year else "", "publisher": str(extra.get("publisher") or ""),
-            "description": "\n".join(line for line in lines if line)}
+            "description": "\n\n".join(p for p in paragraphs if p)}
 
 
 SCENE_BREAK = "* * *"       # a scene break in a chapter's text: a paragraph of its own, not read, a longer pause

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from indexstudio.audio.output import (SUFFIXES, Metadata, check_bitrate, check_format_rate, cover_image,
-                                      format_of, make_output_folder)
+from indexstudio.audio.output import (SUFFIXES, Metadata, chapter_count, check_bitrate, check_format_rate,
+                                      cover_image, format_of, make_output_folder)
 from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
@@ -77,14 +77,17 @@ class Audiobook:
         job.close()
 
     def check_keeps_the_whole_book(self) -> None:
-        """An InputError where some chapters would be written over a file this work folder wrote with more
-        chapters (`-o book.m4b --chapters 1`): a chapter tried again never replaces the finished book."""
+        """An InputError where some chapters would be written over an audiobook of more chapters (`-o book.m4b
+        --chapters 1`), as this work folder noted it or as its own chapter marks say: a chapter tried again never
+        replaces the finished book."""
+        if not self.output.is_file():
+            return
         entry = self.job.written_outputs().get(str(self.output.resolve()), {})
-        held = entry.get("chapters", 0) if self.output.exists() else 0
+        held = entry.get("chapters") or chapter_count(self.output)
         if held > len(self.chapter_numbers):
-            raise InputError(f"{self.output} holds {held} chapters of this book: --chapters "
-                             f"{chapter_ranges(self.chapter_numbers)} would replace it with fewer; name another file "
-                             f"(\"{part_output(self.output, self.chapter_numbers).name}\"), or leave -o out")
+            raise InputError(f"{self.output} holds {held} chapters: --chapters {chapter_ranges(self.chapter_numbers)} "
+                             f"would replace it with fewer; name another file, such as "
+                             f"\"{part_output(self.output, self.chapter_numbers)}\"")
 
     def render(self, on_progress: Callable[[Progress], None] | None = None,
                on_write: Callable[[float, float], None] | None = None, prune: bool = False) -> RenderResult:
@@ -145,9 +148,10 @@ class Audiobook:
         width = max(2, len(str(self.chapters_in_book)))
         names = []
         for number, title in zip(self.chapter_numbers, self.plan.chapters):
-            safe = " ".join(re.sub(r'[\x00-\x1f/\\:*?"<>|]', " ", title).split()).strip(". ")
+            safe = " ".join(re.sub(r'[\x00-\x1f/\\*?"<>|]', " ", re.sub(r"\s*:\s*", " - ", title)).split())
+            safe = safe.strip(". -")
             name = f"{number + 1:0{width}d} - {safe}" if safe else f"{number + 1:0{width}d}"
-            names.append(self.output / f"{_cut_at_word(name, _NAME_BYTES)}.{self.fmt}")
+            names.append(self.output / f"{_cut_at_word(name, _NAME_BYTES - 1 - len(self.fmt))}.{self.fmt}")
         return names
 
     def _render_chapter_files(self, on_progress: Callable[[Progress], None] | None,
@@ -266,7 +270,7 @@ def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
     return next((folder for folder in earlier if folder.is_dir()), rule)
 
 
-_NAME_BYTES = 120      # a chapter file's name: room in Windows' 260-character paths, and in a player's list
+_NAME_BYTES = 120      # a chapter file's name (its extension too): room in Windows' paths, and in a player's list
 
 
 def _cut_at_word(name: str, limit: int) -> str:

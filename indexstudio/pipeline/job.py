@@ -331,11 +331,15 @@ class Job:
             os.fsync(log.fileno())
 
     def stale(self) -> list[Path]:
-        """Segment files none of this plan's segments uses: sentences edited away, another voice's or settings',
-        a crashed run's temporary ones."""
+        """Segment files none of this plan's segments uses - sentences edited away, another voice's or settings',
+        a crashed run's temporary ones - and no output this work folder wrote, still there, was made from (a
+        chapter tried in another voice, another book sharing the folder)."""
         self.finished()
-        used = {self.segment_path(i) for i in range(len(self.plan.segments))}
-        return sorted(p for p in (self.dir / "segments").glob("*.flac") if p not in used)
+        used = {self.segment_path(i).name for i in range(len(self.plan.segments))}
+        for name, entry in self.written_outputs().items():
+            if Path(name).exists():
+                used.update(entry.get("segments", ()))
+        return sorted(p for p in (self.dir / "segments").glob("*.flac") if p.name not in used)
 
     def prune(self) -> tuple[int, int]:
         """Delete the stale segment files, and their lines from done.jsonl (the job is open); (files, bytes)."""
@@ -469,11 +473,12 @@ class Job:
         return [entry.get(k) for k in ("stamp", "size", "mtime_ns")] == [stamp, info.st_size, info.st_mtime_ns]
 
     def record_output(self, output: Path, stamp: str) -> None:
-        """Note `output` as written with `stamp` (and how many chapters it holds)."""
+        """Note `output` as written with `stamp`, how many chapters it holds and the segment files it was made from."""
         written = self.written_outputs()
         info = output.stat()
         written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns,
-                                          "chapters": len(self.plan.chapters)}
+                                          "chapters": len(self.plan.chapters), "segments": sorted(
+                                              {self.segment_path(i).name for i in range(len(self.plan.segments))})}
         self._save_outputs(written)
 
     def forget_outputs(self, paths: list[Path]) -> None:

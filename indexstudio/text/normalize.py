@@ -188,11 +188,18 @@ _DOTTED_TIME = re.compile(
     rf"|\b((?i:at)\s+)([1-9]|1[0-2])\.([0-5][05])(?=\.(?:\s|$))")
 
 _CLOCK = r"([1-9]|1\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)"
-_NOT_A_PRICE = r"(?!\s+(?:each|a|an|per|apiece|the (?:pair|dozen|lot)|percent|per cent)\b|\s*%)"
+_NOT_A_PRICE = (rf"(?!\s+(?:each|a|an|per|apiece|the (?:pair|dozen|lot)|percent|per cent|dollars?|euros?|pounds?|cents?|"
+                rf"pence|yen|yuan|rupees?|francs?|points?)\b|\s*(?:%|(?:{_UNIT_RE})(?![\w/])))")
 # more written times: a sentence that opens "At 10.30 the doors opened", "It was 8.20 when ...", and a span that
 # runs past noon, "from 9.30 to 5.30" (a span of prices or measures rises: "from 1.25 to 1.50")
-_OPENING_TIME = re.compile(rf"(?:(?<=^)|(?<=[.!?][\s\"'“”‘’])|(?<=[.!?]\s[\"'“‘])|(?<=\n))(At\s+){_CLOCK}"
-                           rf"{_NOT_A_PRICE}(?=,|\s+[a-z])")
+_OPENING_TIME = re.compile(rf"(?:(?<=^)|(?<=[.!?][\s\"'“”‘’])|(?<=[.!?]\s[\"'“‘])|(?<=\n))"
+                           rf"((?:At|By|Until|Till|Before|After|Around)\s+){_CLOCK}{_NOT_A_PRICE}(?=,|\s+[a-z])")
+# "He arrived at 7.45, late", "the train leaves at 9.10 and": a verb of coming and going says the time
+_VERB_AT_TIME = re.compile(rf"\b((?:arrived?|arrives|arriving|left|leaves?|leaving|departed|departs?|came|comes|"
+                           rf"returned|returns?|woke|wakes?|got up|gets up|rose|set off|sets off|started|starts?|"
+                           rf"began|begins?|ended|ends|finished|finishes|closed|closes|opened|opens|met|meet|"
+                           rf"home|back|up|there|here)\s+(?:at|by|until|till|before|after|around)\s+){_CLOCK}"
+                           rf"{_NOT_A_PRICE}(?![\w/])")
 _TIME_WAS = re.compile(rf"\b([Ii]t\s+(?:was|is|had been|would be)\s+(?:nearly\s+|almost\s+|just\s+|past\s+)?){_CLOCK}"
                        rf"(?=[.,;!?]|\s+(?:when|and|before|by|now|already|in the|at night)\b)")
 _TIME_SPAN = re.compile(rf"\b((?i:from)\s+){_CLOCK}(\s*(?:to|till|until|-|–)\s*){_CLOCK}{_NOT_A_PRICE}(?![\w/])")
@@ -203,6 +210,7 @@ def _dotted_times(text: str) -> str:
     text = _DOTTED_TIME.sub(lambda m: (m.group(1) or m.group(4)) + _clock(int(m.group(2) or m.group(5)),
                                                                        int(m.group(3) or m.group(6))), text)
     text = _OPENING_TIME.sub(lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)
+    text = _VERB_AT_TIME.sub(lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)
     text = _TIME_WAS.sub(lambda m: m.group(1) + _clock(int(m.group(2)), int(m.group(3))), text)
 
     def span(m: re.Match) -> str:
@@ -243,6 +251,23 @@ def _unit(match: re.Match) -> str:
     number, unit = match.group(1), match.group(2)
     one, many = _UNITS.get(unit) or _ATTACHED_UNITS[unit]
     return f"{_cardinal(number)} {one if number == '1' else many}"
+
+
+def _stopwatch(match: re.Match) -> str:
+    """A time with seconds as said: after "at" a time of day ("at ten thirty and fifteen seconds"), else a
+    stopwatch's reading, "1:45:30" (hours, minutes, seconds) or "1:23.456" (minutes, seconds)."""
+    at, hours, minutes, seconds, fraction = match.groups()
+    if at:
+        return f"{at}{_clock(int(hours), int(minutes))}" + (f" and {_words(int(seconds))} seconds"
+                                                             if int(seconds) else "")
+    parts = [(n, unit) for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second")) if n]
+    said = [f"{_words(int(n))} {unit}{'' if int(n) == 1 else 's'}" for n, unit in parts[:-1] if int(n)]
+    last, unit = parts[-1]
+    if fraction:
+        said.append(f"{_words(int(last))} point {' '.join(_words(int(d)) for d in fraction)} {unit}s")
+    elif int(last) or not said:
+        said.append(f"{_words(int(last))} {unit}{'' if int(last) == 1 else 's'}")
+    return ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
 
 
 def _duration(match: re.Match) -> str:
@@ -448,6 +473,11 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(rf"\b((?:[Tt]he\s+)?)(\d{{1,2}})(?:st|nd|rd|th)?\s+({_DATE_MONTH})(?:,?\s+(\d{{4}}))?\b",
                   lambda m: f"{m.group(1) or 'the '}{_words(int(m.group(2)), to='ordinal')} of "
                   f"{_MONTHS[_month_index(m.group(3)) - 1]}" + (f", {_year(int(m.group(4)))}" if m.group(4) else ""), text)
+    text = re.sub(r"(\b(?i:at)\s+)?(?<![\w:.])(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,3}))?(?![\w:]|\.\d)",
+                  _stopwatch, text)                                                      # ran 1:45:30, at 10:30:15
+    text = re.sub(r"()(?<![\w:.])()(\d{1,2}):([0-5]\d)\.(\d{1,3})(?![\w:]|\.\d)", _stopwatch, text)  # lap 1:23.456
+    text = re.sub(r"(?<![\w:.])\d{1,3}(?::\d{1,3}){2,}(?![\w:]|\.\d)",
+                  lambda m: " to ".join(_words(int(n)) for n in m.group(0).split(":")), text)     # a 1:2:3 mix
     text = _RATIO.sub(_ratio, text)                                                     # 3:1, 16:9
     # Times: 10:30, 7:05 pm, 5pm, 11 a.m., 6.45pm
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([aApP]\.?[mM]\.?))?(?![\w:])", _time, text)
