@@ -128,15 +128,10 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
         tmp_path / "small.m4b"                                                            # (all of them: the book)
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "one.m4b", engine=engine, chapters="1",
                                       ).output == tmp_path / "one.m4b"                        # (a file named: that)
-    # another voice: the first voice's segments are stale once no output made of them is left, and pruning
-    # deletes them (the whole book only)
+    # another voice: the first voice's segments are stale, and pruning deletes them (the whole book only)
     segments = sorted((tmp_path / "small.work" / "segments").glob("*.flac"))
     low = indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "low.wav", engine=engine, voice="low",
                                      work_dir=tmp_path / "small.work")
-    assert low.stale() == (0, 0)                      # ("out" and "small (chapter 2).m4b" are made of them)
-    (tmp_path / "out").unlink()
-    assert 0 < low.stale()[0] < len(segments)         # (chapter 2's are still in its file)
-    (tmp_path / "small (chapter 2).m4b").unlink()
     assert low.stale() == (len(segments), sum(f.stat().st_size for f in segments))
     with pytest.raises(InputError, match="--prune needs the whole book"):
         indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1").render(prune=True)
@@ -384,3 +379,21 @@ def test_a_recording_replaced_in_place_and_an_emotion_are_named_among_the_change
                                        options={"emo_vector": "sad=0.5", "top_k": 20})
     assert again.changes() == ["--emotion default -> sad=0.5", "option top_k default -> 20",
                                f"voice {me} (its recording changed)"]
+
+
+def test_two_books_of_one_name_in_one_folder_keep_each_others_segments(tmp_path):
+    """b1/tiny.md and b2/tiny.md written into out/ share out/tiny.work: the run names the other book, and --prune
+    of one leaves the segments of the other's audiobook (it deleted them)."""
+    for folder, title in (("b1", "Tiny Book"), ("b2", "Other Tiny")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "tiny.md").write_text(f"---\ntitle: {title}\n---\n\n# One\n\n{title} begins here.\n")
+    engine = SyntheticEngine()
+    (tmp_path / "out").mkdir()
+    first = indexstudio.make_audiobook(tmp_path / "b1" / "tiny.md", tmp_path / "out" / "Final.m4b", engine=engine)
+    other = indexstudio.open_audiobook(tmp_path / "b2" / "tiny.md", tmp_path / "out" / "other.m4b", engine=engine)
+    assert other.work_dir == tmp_path / "out" / "tiny.work" and other.changes()[0] == "book 'Tiny Book' -> 'Other Tiny'"
+    assert other.stale() == (0, 0) and other.render(prune=True).pruned == 0
+    assert indexstudio.make_audiobook(tmp_path / "b1" / "tiny.md", tmp_path / "out" / "Final.m4b",
+                                      engine=engine).rendered == 0 < first.rendered
+    (tmp_path / "out" / "Final.m4b").unlink()              # its audiobook gone, its segments are the other's to prune
+    assert other.stale()[0] == first.rendered - 1           # (the title "One." both books say stays)

@@ -332,12 +332,12 @@ class Job:
 
     def stale(self) -> list[Path]:
         """Segment files none of this plan's segments uses - sentences edited away, another voice's or settings',
-        a crashed run's temporary ones - and no output this work folder wrote, still there, was made from (a
-        chapter tried in another voice, another book sharing the folder)."""
+        a crashed run's temporary ones - and no output of another book, written from this work folder and still
+        there, was made from (two books of one name, written into one folder, share BOOK.work)."""
         self.finished()
         used = {self.segment_path(i).name for i in range(len(self.plan.segments))}
         for name, entry in self.written_outputs().items():
-            if Path(name).exists():
+            if entry.get("book", self.plan.title) != self.plan.title and Path(name).exists():
                 used.update(entry.get("segments", ()))
         return sorted(p for p in (self.dir / "segments").glob("*.flac") if p.name not in used)
 
@@ -473,11 +473,12 @@ class Job:
         return [entry.get(k) for k in ("stamp", "size", "mtime_ns")] == [stamp, info.st_size, info.st_mtime_ns]
 
     def record_output(self, output: Path, stamp: str) -> None:
-        """Note `output` as written with `stamp`, how many chapters it holds and the segment files it was made from."""
+        """Note `output` as written with `stamp`: of which book, how many chapters, made from which segment files."""
         written = self.written_outputs()
         info = output.stat()
         written[str(output.resolve())] = {"stamp": stamp, "size": info.st_size, "mtime_ns": info.st_mtime_ns,
-                                          "chapters": len(self.plan.chapters), "segments": sorted(
+                                          "chapters": len(self.plan.chapters), "book": self.plan.title,
+                                          "segments": sorted(
                                               {self.segment_path(i).name for i in range(len(self.plan.segments))})}
         self._save_outputs(written)
 
