@@ -198,7 +198,7 @@ _OPENING_TIME = re.compile(rf"(?:(?<=^)|(?<=[.!?][\s\"'“”‘’])|(?<=[.!?]\
 _VERB_AT_TIME = re.compile(rf"\b((?:arrived?|arrives|arriving|left|leaves?|leaving|departed|departs?|came|comes|"
                            rf"returned|returns?|woke|wakes?|got up|gets up|rose|set off|sets off|started|starts?|"
                            rf"began|begins?|ended|ends|finished|finishes|closed|closes|opened|opens|met|meet|"
-                           rf"home|back|up|there|here)\s+(?:at|by|until|till|before|after|around)\s+){_CLOCK}"
+                           rf"home|there|here)\s+(?:at|by|until|till|before|after|around)\s+){_CLOCK}"
                            rf"{_NOT_A_PRICE}(?![\w/])")
 _TIME_WAS = re.compile(rf"\b([Ii]t\s+(?:was|is|had been|would be)\s+(?:nearly\s+|almost\s+|just\s+|past\s+)?){_CLOCK}"
                        rf"(?=[.,;!?]|\s+(?:when|and|before|by|now|already|in the|at night)\b)")
@@ -253,10 +253,9 @@ def _unit(match: re.Match) -> str:
     return f"{_cardinal(number)} {one if number == '1' else many}"
 
 
-def _stopwatch(match: re.Match) -> str:
+def _stopwatch(at: str | None, hours: str | None, minutes: str, seconds: str, fraction: str | None) -> str:
     """A time with seconds as said: after "at" a time of day ("at ten thirty and fifteen seconds"), else a
     stopwatch's reading, "1:45:30" (hours, minutes, seconds) or "1:23.456" (minutes, seconds)."""
-    at, hours, minutes, seconds, fraction = match.groups()
     if at:
         return f"{at}{_clock(int(hours), int(minutes))}" + (f" and {_words(int(seconds))} seconds"
                                                              if int(seconds) else "")
@@ -474,8 +473,9 @@ def normalize_english(text: str, day_first: bool = False) -> str:
                   lambda m: f"{m.group(1) or 'the '}{_words(int(m.group(2)), to='ordinal')} of "
                   f"{_MONTHS[_month_index(m.group(3)) - 1]}" + (f", {_year(int(m.group(4)))}" if m.group(4) else ""), text)
     text = re.sub(r"(\b(?i:at)\s+)?(?<![\w:.])(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,3}))?(?![\w:]|\.\d)",
-                  _stopwatch, text)                                                      # ran 1:45:30, at 10:30:15
-    text = re.sub(r"()(?<![\w:.])()(\d{1,2}):([0-5]\d)\.(\d{1,3})(?![\w:]|\.\d)", _stopwatch, text)  # lap 1:23.456
+                  lambda m: _stopwatch(*m.groups()), text)                               # ran 1:45:30, at 10:30:15
+    text = re.sub(r"(?<![\w:.])(\d{1,2}):([0-5]\d)\.(\d{1,3})(?![\w:]|\.\d)",
+                  lambda m: _stopwatch(None, None, *m.groups()), text)                    # a lap of 1:23.456
     text = re.sub(r"(?<![\w:.])\d{1,3}(?::\d{1,3}){2,}(?![\w:]|\.\d)",
                   lambda m: " to ".join(_words(int(n)) for n in m.group(0).split(":")), text)     # a 1:2:3 mix
     text = _RATIO.sub(_ratio, text)                                                     # 3:1, 16:9
