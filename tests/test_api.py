@@ -288,6 +288,8 @@ def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
     assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, lexicon={"Two": "Deux"}).changes() == []
     other = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice="low", seed=7)
     assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
+    other.check_ready()                                 # (a check, or a run stopped before it renders, notes nothing)
+    assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
     r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--dry-run"],
                        capture_output=True, text=True)
     assert "this run asks otherwise than the last one in" in r.stderr and "engine synthetic -> kokoro" in r.stderr
@@ -372,7 +374,9 @@ def test_a_recording_replaced_in_place_and_an_emotion_are_named_among_the_change
     me = tmp_path / "me.wav"
     me.write_bytes(prompt.read_bytes())
     engine = indexstudio.get_engine("indextts2", model_dir=GOLDEN / "indextts2")      # (no weights are loaded)
-    indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice=me).check_ready()  # (notes its settings)
+    job = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice=me).job
+    job.open()                                          # (notes its settings in the work folder, as a render does)
+    job.close()
     audio, rate = sf.read(prompt)
     sf.write(me, audio[: len(audio) * 3 // 4], rate)
     again = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice=me,

@@ -73,7 +73,7 @@ class Audiobook:
             raise InputError("--prune needs the whole book: with --chapters it would delete the segments of the "
                              "chapters left out")
         job = self.job
-        job.open()
+        job.open(note=False)            # (the run's settings are noted when it renders: `changes` reads the last)
         job.close()
 
     def check_keeps_the_whole_book(self) -> None:

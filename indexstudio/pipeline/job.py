@@ -136,15 +136,16 @@ class Job:
         self._files: dict[str, Path] = {}         # key -> its file, as `finished` found them
         self._lock: IO[str] | None = None
 
-    def open(self) -> None:
-        """Create the work folder, take its lock and record the job in it (a Job only looked at - a dry run -
-        writes nothing).  The lock keeps a second run of the same job from rendering everything twice; a folder
-        that cannot be written is an error naming it, a full disk one saying so."""
+    def open(self, note: bool = True) -> None:
+        """Create the work folder, take its lock and (`note`) record the job in it (a Job only looked at - a dry
+        run - writes nothing).  The lock keeps a second run of the same job from rendering everything twice; a
+        folder that cannot be written is an error naming it, a full disk one saying so."""
         try:
             with naming_a_full_disk(self.dir):
                 if self._lock is None:
                     self._take_lock()
-                self._write_job_file()
+                if note:
+                    self._write_job_file()
         except OSError as exc:
             self.close()
             if self.dir.exists() and not self.dir.is_dir() or isinstance(exc, NotADirectoryError):
