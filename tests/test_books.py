@@ -503,3 +503,16 @@ def test_a_books_date_is_kept_as_exactly_as_it_is_given():
     for given, kept in (("2019", "2019"), ("2019-03", "2019-03"), ("2019-03-14T00:00:00+00:00", "2019-03-14"),
                         ("March 2019", "2019"), ("", "")):
         assert book_tags({"date": given})["year"] == kept
+
+
+def test_a_spanish_text_has_its_chapters_contents_and_byline(tmp_path):
+    """Capítulo, Prólogo, Epílogo, Índice and "por" as Chapter, Prologue, Contents and "by" are: the contents
+    page was read aloud and the whole book was one chapter."""
+    path = tmp_path / "libro.txt"
+    path.write_text("La casa del río\npor Ana Torres\n\nÍndice\n\nPrólogo\nCapítulo I. La llegada\n\nPrólogo\n\n"
+                    "Era una noche oscura.\n\nCapítulo I. La llegada\n\nLlegaron tarde.\n\nCAPÍTULO TERCERO\n\n"
+                    "Fin de todo.\n\nEpílogo\n\nY así acabó.\n", encoding="utf-8")
+    book = read_book(path)
+    assert (book.title, book.author) == ("La casa del río", "Ana Torres")
+    assert [c.title for c in book.chapters] == ["Prólogo", "Capítulo I. La llegada", "CAPÍTULO TERCERO", "Epílogo"]
+    assert book.chapters[0].text == "Era una noche oscura."

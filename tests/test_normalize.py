@@ -170,3 +170,11 @@ def test_numbers_in_chinese_are_read_as_chinese(written, spoken):
     letter; WeTextProcessing's Chinese grammar reads them (names such as 5G and H2O are left as written)."""
     pytest.importorskip("tn.chinese.normalizer")
     assert normalize_text(written, "zh") == spoken
+
+
+def test_a_closing_dialogue_dash_before_punctuation_leaves_no_stray_comma():
+    """Spanish dialogue: "—Hola —dijo Juan—, ¿cómo estás?" was "Hola, dijo Juan, , ¿cómo estás?"."""
+    from indexstudio.text.normalize import normalize_text
+    assert normalize_text("—Hola —dijo Juan—, ¿cómo estás?", "es") == "Hola, dijo Juan, ¿cómo estás?"
+    assert normalize_text("—¡No! —gritó—. ¡Espera!", "es") == "¡No! gritó. ¡Espera!"
+    assert normalize_text("He paused—then went on.", "en-us") == "He paused, then went on."

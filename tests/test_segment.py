@@ -159,3 +159,9 @@ def test_a_dialogue_tag_that_names_the_speaker_stays_with_the_quotation():
     assert split_sentences('"You know what?" Ron said. "No!" Mr. Weasley shouted. "Go." Ron left.') == [
         '"You know what?" Ron said.', '"No!" Mr. Weasley shouted.', '"Go."', "Ron left."]
     assert split_sentences('"What?" The door opened.') == ['"What?"', "The door opened."]
+
+
+def test_spanish_abbreviations_end_no_sentence():
+    assert split_sentences("El Sr. García llegó con la Sra. López y la Srta. Gómez. El EE. UU. firmó, pág. 45. "
+                           "Fin.") == ["El Sr. García llegó con la Sra. López y la Srta. Gómez.",
+                                       "El EE. UU. firmó, pág. 45.", "Fin."]

@@ -25,15 +25,19 @@ _SPEAKABLE = re.compile(r"[^\W_]", re.UNICODE)
 _NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six"
                 r"|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
                 r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|first|second|third|fourth|fifth"
-                r"|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last)")
-_HEADING_WORD = r"(?i:chapter|part|book|stave|letter|act|canto|volume)"
+                r"|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last"
+                # Spanish: "Capítulo tercero", "Parte dos"
+                r"|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|primer[oa]?|segund[oa]"
+                r"|tercer[oa]?|cuart[oa]|quint[oa]|sext[oa]|s[ée]ptim[oa]|octav[oa]|noven[oa]|d[ée]cim[oa]|[úu]ltim[oa])")
+_HEADING_WORD = r"(?i:chapter|part|book|stave|letter|act|canto|volume|cap[íi]tulo|parte|libro|tomo|acto)"
 # "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return", "STAVE I.", "Chapter the Last" - a
 # number, then nothing, a separator or a capitalised title (so prose such as "part of the town" or "Chapter 3
 # of it" is no heading)
 _TXT_HEADING = re.compile(
     r"^\s*(?:" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")"
     r"(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
-    r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword)[.:]?)\s*$")
+    r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword|pr[óo]logo|ep[íi]logo|introducci[óo]n"
+    r"|prefacio)[.:]?)\s*$")
 _BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:]?\s*$")
 # "第三章", "第三章风起", "第 3 章", "正文 第一章", "第十回 风起", "第一节：开端", "卷一 江湖", "上卷", "番外一 重逢",
 # "后记" (and their traditional forms: 第一節, 後記, 尾聲) - a 回, 卷, 节 or 部 heading needs a break after it
@@ -43,7 +47,7 @@ _CJK_HEADING = re.compile(r"^\s*[【\[]?(?:(?:正文\s*)?第\s*" + _CJK_NUMBER +
                           r"|(?:番外[篇一二三四五六七八九十\d]*|[后後]记|[后後]記|序章|楔子|尾[声聲]|引子|序言|前言|[终終]章"
                           r"|完本感言|卷" + _CJK_NUMBER + r"|[上中下]卷)"
                           r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
-CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|目\s*[录錄次])[.:]?\s*$", re.IGNORECASE)
+CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|[íi]ndice|目\s*[录錄次])[.:]?\s*$", re.IGNORECASE)
 _MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
@@ -528,7 +532,7 @@ def _web_novel_header(text: str) -> tuple[str, str, str]:
     return "\n".join(line for n, line in enumerate(lines) if n not in header), title, author
 
 
-_BYLINE = re.compile(r"^\s*(?:written\s+)?by\s+(\S[^\n]{0,60}?)\s*$", re.IGNORECASE)
+_BYLINE = re.compile(r"^\s*(?:(?:written\s+)?by|por|de)\s+(\S[^\n]{0,60}?)\s*$", re.IGNORECASE)
 _MINOR_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
 
 
