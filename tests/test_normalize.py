@@ -178,3 +178,11 @@ def test_a_closing_dialogue_dash_before_punctuation_leaves_no_stray_comma():
     assert normalize_text("—Hola —dijo Juan—, ¿cómo estás?", "es") == "Hola, dijo Juan, ¿cómo estás?"
     assert normalize_text("—¡No! —gritó—. ¡Espera!", "es") == "¡No! gritó. ¡Espera!"
     assert normalize_text("He paused—then went on.", "en-us") == "He paused, then went on."
+
+
+def test_traditional_chinese_is_read_in_simplified_characters():
+    """The Mandarin phonemiser read 銀行 as yín-xíng and 睡覺 as shuì-jué; 乾隆 and 著, whose reading the context
+    decides, are left as they are."""
+    pytest.importorskip("tn")
+    from indexstudio.text.normalize import normalize_text
+    assert normalize_text("他每天去銀行，睡覺前聽音樂。乾隆著書。", "zh") == "他每天去银行，睡觉前听音乐。乾隆著书。"

@@ -11,9 +11,12 @@ to misaki as before.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import re
 import unicodedata
+from pathlib import Path
 
 from indexstudio.errors import EngineError
 from indexstudio.text.indextts.normalizer import chinese_grammar, hide, reveal, run_grammar
@@ -64,6 +67,24 @@ _NAMED_CODE = re.compile(r"(验证码|邮政编码|邮编|身份证号|手机号
 _TWO = [(re.compile(r"第两"), "第二"), (re.compile(r"(?<=月)两(?=[日号])"), "二"),     # the grammar's 两 for 2
         (re.compile(r"(?<=[上下中]午|早上|晚上|凌晨|傍晚)二(?=点)"), "两")]                # and its 二 o'clock
 _missing_said = False
+
+
+@functools.cache
+def _simplified() -> dict[int, str]:
+    """Traditional -> Simplified characters, as WeTextProcessing's own table has them (one character each;
+    those whose reading the context decides, 乾 and 著, are not in it); empty where it is not installed."""
+    spec = importlib.util.find_spec("tn")
+    table = Path(spec.origin).parent / "chinese" / "data" / "char" / "traditional_to_simple.tsv" if spec else None
+    if table is None or not table.is_file():
+        return {}
+    pairs = (line.split("\t") for line in table.read_text(encoding="utf-8").splitlines())
+    return {ord(pair[0]): pair[1] for pair in pairs if len(pair) == 2 and len(pair[0]) == 1 and pair[1]}
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese in Simplified characters, for the Mandarin phonemiser: it reads 銀行 as yín-xíng and
+    睡覺 as shuì-jué, but 银行 and 睡觉 right."""
+    return text.translate(_simplified())
 
 
 def read_numbers(text: str) -> str:

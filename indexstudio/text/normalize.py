@@ -579,8 +579,9 @@ def normalize_text(text: str, language: str = "en-us") -> str:
                   else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
-        from indexstudio.text.chinese import read_numbers   # (here: its grammar module imports this one)
-        text = read_numbers(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text))
+        from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
+        text = read_numbers(to_simplified(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()),
+                                                                  text)))
     text = tidy_cjk(text)
     if language.startswith("en"):
         text = normalize_english(text, day_first=language != "en-us")
