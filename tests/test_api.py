@@ -159,6 +159,7 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
                           ({"settings": indexstudio.RenderSettings(bitrate="900k")}, "bitrate"),
                           ({"settings": {"bitrate": "96k"}}, "settings must be a RenderSettings"),
                           ({"chapters": 2.5}, "give chapter numbers from 1"),
+                          ({"chapters": "abc"}, "'abc' is not a chapter number or range"),
                           ({"output": tmp_path / "new" / "x.m4b", "year": 99}, "--year 99: give a year")]:
         with pytest.raises(InputError, match=why):
             indexstudio.make_audiobook(tmp_path / "small.md", **({"engine": engine} | settings))

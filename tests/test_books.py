@@ -516,3 +516,28 @@ def test_a_spanish_text_has_its_chapters_contents_and_byline(tmp_path):
     assert (book.title, book.author) == ("La casa del río", "Ana Torres")
     assert [c.title for c in book.chapters] == ["Prólogo", "Capítulo I. La llegada", "CAPÍTULO TERCERO", "Epílogo"]
     assert book.chapters[0].text == "Era una noche oscura."
+
+
+def test_a_wrapped_line_that_looks_like_a_heading_ends_its_sentence(tmp_path):
+    """"... because it was told in" / "Chapter 12." is prose wrapped at 70 columns: it opened a chapter and cut the
+    sentence."""
+    path = tmp_path / "wrapped.txt"
+    path.write_text("She had read it all, because it was told in\nChapter 12.\n\nCHAPTER 2\n\nMore text here.\n")
+    book = read_book(path)
+    assert [c.title for c in book.chapters] == ["Wrapped", "CHAPTER 2"]
+    assert book.chapters[0].text == "She had read it all, because it was told in\nChapter 12."
+
+
+def test_a_folder_of_chapters_named_every_which_way_is_read_by_number(tmp_path):
+    for n in ("1", "02", "5", "Chapter 3", "Chapter 10", "ch_4", "ch_100"):
+        (tmp_path / f"{n}.txt").write_text(f"Text of {n}.\n")
+    assert [c.text for c in read_book(tmp_path).chapters] == [
+        f"Text of {n}." for n in ("1", "02", "Chapter 3", "ch_4", "5", "Chapter 10", "ch_100")]
+    assert read_book(tmp_path).chapters[3].title == "Chapter 4"
+
+
+def test_a_markdown_part_with_words_of_its_own_is_said_once(tmp_path):
+    path = tmp_path / "parts.md"
+    path.write_text("# Part One\n\nIntro of part.\n\n## Chapter 1\n\nText one.\n\n# Part Two\n\n## Chapter 2\n\n"
+                    "Text two.\n")
+    assert [c.title for c in read_book(path).chapters] == ["Part One", "Chapter 1", "Part Two. Chapter 2"]

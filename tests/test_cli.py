@@ -292,7 +292,8 @@ def test_a_killed_book_run_ends_like_ctrl_c(tmp_path, stop):
     gone.wait()
     (tmp_path / f".b.m4b.{gone.pid}.partial").write_bytes(b"half an audiobook")   # a killed run's, for b.m4b
     proc = subprocess.Popen([sys.executable, "-m", "indexstudio", "book", str(book), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,   # (as a terminal starts it,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))  # also under nohup)
     deadline = time.monotonic() + 120
     while not (tmp_path / "b.work" / "lock").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -236,7 +236,7 @@ def check_zip(path: Path, limits: Limits) -> None:
     unpacked = sum(m.file_size for m in members)
     if unpacked > limits.max_unpacked_bytes:
         raise InputError(f"{path}: EPUB would unpack to {unpacked / 2**20:.0f} MiB, over the limit of "
-                         f"{limits.max_unpacked_bytes / 2**20:.0f} MiB (possible zip bomb)")
+                         f"{limits.max_unpacked_bytes / 2**20:.0f} MiB (possible zip bomb; --max-unpacked-mb raises the limit)")
 
 
 def _check_drm(path: Path) -> None:

@@ -124,13 +124,15 @@ def read_markdown(text: str, title: str, source: str = "") -> Book:
     empty = ""                   # the titles of headings with nothing under them, for the next one's
 
     def close() -> None:
-        nonlocal empty
+        nonlocal empty, part
         body = "\n\n".join(b for b in blocks if b.strip())
         if has_speech(body):
             name = current or book_title or title
             chapters.append(Chapter(joined_titles(empty, name) if empty else name, body,
                                     read_title=bool(current or book_title)))
             empty = ""
+            if current == part:                          # a part with words of its own has said its title
+                part = ""
         elif current and current != part:                # "## Chapter 1" over "## The Storm": one title
             empty = joined_titles(empty, current) if empty else current
 

@@ -117,7 +117,10 @@ def title_from_path(path: Path) -> str:
 
 def _chapter_title_from_path(path: Path) -> str:
     """A chapter file's name as its title: its number in front left out ("03 - the_keeper.txt": The Keeper), a
-    number alone a chapter's ("07.txt": Chapter 7, "10.5.txt": Chapter 10.5)."""
+    number alone a chapter's ("07.txt": Chapter 7, "10.5.txt": Chapter 10.5, "ch_4.txt": Chapter 4)."""
+    short = re.fullmatch(r"(?i)(?:ch|chap)[\s._-]*(\d+(?:\.\d+)?)", path.stem)     # "ch_4.txt", "chap10.txt"
+    if short:
+        return f"Chapter {short.group(1).lstrip('0') or '0'}"
     stem = re.sub(r"^\d+(?:\.\d+)?(?:[\s._-]+|$)", "", path.stem)
     number = re.match(r"(\d+)(\.\d+)?", path.stem)
     if stem.strip(" ._-") or not number:
@@ -141,7 +144,11 @@ def _natural(path: Path) -> list:
     name = _HAN_NUMBER.sub(lambda m: f" {_han_value(m.group())} " if _han_value(m.group()) is not None
                            else m.group(), stem.lower())
     name = " ".join(re.sub(r"[\s_-]+", " ", name).split())
+    name = _CHAPTER_WORD.sub("", name)      # ("1.txt", "ch_4.txt", "Chapter 10.txt": a chapter's number alike)
     return [place, *[(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]]
+
+
+_CHAPTER_WORD = re.compile(r"^(?:chapter|chap|ch|cap[íi]tulo|cap|part|episode|ep)\.? ?(?=\d)")
 
 
 def _han_value(numeral: str) -> int | None:
@@ -193,8 +200,8 @@ def _read_folder(path: Path, limits: Limits) -> Book:
                     ", ".join(epubs), path.name)
     size = sum(f.stat().st_size for f in files)
     if size > limits.max_file_bytes:
-        raise InputError(f"{path}: {size / 2**20:.1f} MiB of chapter files is over the input limit of "
-                         f"{limits.max_file_bytes / 2**20:.0f} MiB")
+        raise InputError(f"{path}: {size / 2**20:.2f} MiB of chapter files is over the input limit of "
+                         f"{limits.max_file_bytes / 2**20:.0f} MiB (--max-input-mb raises it)")
     book = Book(title=_title(path.resolve().name) or "Audiobook", chapters=[])
     for file in files:
         try:
@@ -323,6 +330,8 @@ def _is_heading(lines: list[str], n: int) -> bool:
     bare = bool(_BARE_HEADING.match(line))
     if not bare and n + 1 < len(lines) and lines[n + 1].lstrip()[:1].islower():
         return False        # the line runs on into the next one: a sentence ("Part one: we leave at dawn, said")
+    if n > 0 and re.search(r"[a-z,;:—-]\s*$", lines[n - 1]):
+        return False        # the line ends a wrapped sentence ("... because it was told in" / "Chapter 12.")
     alone_before = n == 0 or not lines[n - 1].strip()
     alone_after = n == len(lines) - 1 or not lines[n + 1].strip()
     return alone_before or alone_after or bare
@@ -584,7 +593,8 @@ def read_book(path: str | Path, limits: Limits = Limits()) -> Book:
         raise InputError(f"{path}: no such file")
     size = path.stat().st_size
     if size > limits.max_file_bytes:
-        raise InputError(f"{path}: {size / 2**20:.1f} MiB is over the input limit of {limits.max_file_bytes / 2**20:.0f} MiB")
+        raise InputError(f"{path}: {size / 2**20:.2f} MiB is over the input limit of "
+                         f"{limits.max_file_bytes / 2**20:.0f} MiB (--max-input-mb raises it)")
     suffix = path.suffix.lower()
     if suffix == ".epub":
         from indexstudio.books.epub import read_epub

@@ -393,6 +393,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "
                          f"{type(settings).__name__}")
     chapters = _chapter_spec(chapters)
+    if chapters:                                  # its form checked now, before a big book is read and planned
+        chapter_selection(chapters, max([int(n) for n in re.findall(r"\d+", chapters)] or [1]))
     if split_chapters:
         output, fmt = _chapters_folder(file, output, fmt)
         named = True
