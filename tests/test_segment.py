@@ -89,7 +89,7 @@ def test_a_long_unpunctuated_sentence_is_counted_in_linear_work():
     ("“斗之力，三段！”望着石碑。他说：“好的。”", "zh", ["“斗之力，三段！”", "望着石碑。", "他说：“好的。”"]),
     # a closing 」 after 。 at a paragraph's end stays Chinese and stays put
     ("林沖說道：「這屋如何過得一冬？待雪晴了再修理。」\n\n向了一回火。", "zh",
-     ["林沖說道：「這屋如何過得一冬？", "待雪晴了再修理。」", "向了一回火。"]),
+     ["林冲说道：「这屋如何过得一冬？", "待雪晴了再修理。」", "向了一回火。"]),        # (read in Simplified)
     ("终于点了点头——没有人知道。", "zh", ["终于点了点头，没有人知道。"]),           # one pause, not ", , "
     ('Li Wei said “你好，世界！” and left. Then rain.', "en-us", ['Li Wei said “你好，世界！” and left.', "Then rain."]),
     # French: a guillemet set apart closes the question, a dialogue dash after a full stop is no pause
