@@ -127,9 +127,10 @@ class Audiobook:
             then.pop("seed"), now.pop("seed")
         said = [f"{key} {_shown(then.get(key), key)} -> {_shown(now.get(key), key)}" for key in {**then, **now}
                 if str(then.get(key)) != str(now.get(key))]
-        if voice_then and then["voice"] == now["voice"] and voice_then != self.job.voice_id:
+        job = self.job                   # (built once: it keys every segment)
+        if voice_then and then["voice"] == now["voice"] and voice_then != job.voice_id:
             said.append(f"voice {self.voice} (its recording changed)")
-        engine_now = self.job.engine_id
+        engine_now = job.engine_id
         if engine_then.partition(":")[0] != engine_now.partition(":")[0]:
             said.insert(0, f"engine {engine_then.partition(':')[0]} -> {engine_now.partition(':')[0]}")
         elif engine_then != engine_now and then["voice"] == now["voice"]:
