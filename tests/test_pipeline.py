@@ -16,7 +16,7 @@ from indexstudio.books.reader import Book, Chapter, read_book
 from indexstudio.engines.base import Controls
 from indexstudio.errors import EngineError, IndexStudioError, InputError
 from indexstudio.pipeline.job import Job, RenderSettings, render_book
-from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan
+from indexstudio.pipeline.plan import chapter_selection, estimated_seconds, make_plan, plan_chapters
 from indexstudio.text.lexicon import Lexicon
 
 BOOK = Book("Test Book", [
@@ -59,6 +59,38 @@ def test_chapters_picked_keep_their_segments_keys(tmp_path):
             != Job(tmp_path / "w", plan, engine, "tone", Controls(seed=2)).keys)
     assert estimated_seconds("word " * 35) == pytest.approx(2 * estimated_seconds("word " * 17 + "word"), rel=0.05)
     assert estimated_seconds("今天天气很好。") > estimated_seconds("It is fine.")
+
+
+class _CountingEngine(SyntheticEngine):
+    """A synthetic engine that notes what it normalises, and says nothing for "Unsaid." (a word it drops)."""
+    def __init__(self):
+        super().__init__()
+        self.normalised = []
+
+    def normalize(self, text, language):
+        self.normalised.append(text)
+        return "" if text == "Unsaid." else super().normalize(text, language)
+
+
+def test_chapters_picked_are_planned_alone_as_the_whole_plan_has_them():
+    """Trying chapter 3 of a long book normalises chapter 3 alone; its plan is the whole plan's chapter 3 (a chapter
+    with nothing to say is no chapter, in either)."""
+    book = Book("Picked", [Chapter("Front", "* * *", read_title=False), *BOOK.chapters,
+                           Chapter("Four", "A last sentence here.")])
+    whole = make_plan(book, SyntheticEngine(), "tone")
+    for spec, chosen in [("3", [2]), ("1,4", [0, 3]), ("2-", [1, 2, 3])]:
+        engine = _CountingEngine()
+        plan, numbers, count = plan_chapters(book, engine, "tone", spec)
+        assert (numbers, count) == (chosen, 4)
+        assert plan.to_json() == whole.only(chosen).to_json()
+        assert not any("Only one sentence" in t for t in engine.normalised) or 1 in chosen
+        assert not any("A last sentence" in t for t in engine.normalised) or 3 in chosen
+    plan, numbers, count = plan_chapters(book, SyntheticEngine(), "tone")
+    assert plan.to_json() == whole.to_json() and (numbers, count) == ([0, 1, 2, 3], 4)
+    # a chapter picked whose words normalise to nothing: numbered as the whole plan numbers them
+    odd = Book("Odd", [Chapter("", "Unsaid.", read_title=False), *BOOK.chapters])
+    plan, numbers, count = plan_chapters(odd, _CountingEngine(), "tone", "1")
+    assert (numbers, count, plan.chapters) == ([0], 3, ["Chapter One"])
 
 
 def test_resume_renders_only_what_is_missing(tmp_path):

@@ -27,7 +27,7 @@ from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
-from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, make_plan
+from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, plan_chapters
 from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
                                           lexicon_of, told_lexicon)
 from indexstudio.text.language import detect_language
@@ -426,13 +426,11 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         _add_credits(book, title or book.title, author or book.author,
                      narrator if narrator is not None else book.narrator or None,
                      lang or book.language or detect_language(opening))
-    plan = make_plan(book, engine, voice, max_segment_tokens, read_titles=read_titles, lexicon=lexicon)
-    told_lexicon(lexicon)
-    chapters_in_book = len(plan.chapters)
-    numbers = chapter_selection(chapters, chapters_in_book) if chapters else list(range(chapters_in_book))
+    plan, numbers, chapters_in_book = plan_chapters(book, engine, voice, chapters, max_segment_tokens,
+                                                    read_titles=read_titles, lexicon=lexicon)
     part = len(numbers) < chapters_in_book
-    if part:
-        plan = plan.only(numbers)
+    told_lexicon(lexicon, f"{'chapters' if len(numbers) > 1 else 'chapter'} {chapter_ranges(numbers)}" if part
+                 else "the text")
     tags = book_tags(book.extra)
     meta = Metadata(title=title or (f"{plan.title} ({part_label(numbers)})" if part and not split_chapters else ""),
                     author=author or "", narrator=narrator or "",

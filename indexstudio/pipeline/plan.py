@@ -1,10 +1,11 @@
 """A book as the engine will speak it: chapters of numbered segments."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass
 
-from indexstudio.books.reader import Book, has_speech
+from indexstudio.books.reader import Book, Chapter, has_speech
 from indexstudio.engines.base import Engine
 from indexstudio.errors import InputError
 from indexstudio.text.lexicon import Lexicon
@@ -98,6 +99,12 @@ def chapter_ranges(indexes: list[int]) -> str:
     return ", ".join(f"{r[0] + 1}-{r[-1] + 1}" if len(r) > 1 else f"{r[0] + 1}" for r in runs)
 
 
+def _speaks(chapter: Chapter, read_titles: bool) -> bool:
+    """Whether `chapter` has words to say: its text, or its title where titles are read (quick: not normalised)."""
+    return (read_titles and chapter.read_title and has_speech(chapter.heading or chapter.title)
+            or has_speech(chapter.text))
+
+
 def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_MAX_TOKENS,
               read_titles: bool = True, lexicon: Lexicon | None = None) -> Plan:
     """Normalise and segment every chapter for `engine` speaking with `voice`, the `lexicon`'s spoken forms
@@ -131,3 +138,27 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
         raise InputError(f"{book.source or book.title}: no speakable text")
     return Plan(book.title, titles, segments, book.author, book.narrator, book.language,
                 lexicon=lexicon.source if lexicon else "")
+
+
+def plan_chapters(book: Book, engine: Engine, voice: str, chapters: str | None = None,
+                  max_tokens: int = DEFAULT_MAX_TOKENS, read_titles: bool = True,
+                  lexicon: Lexicon | None = None) -> tuple[Plan, list[int], int]:
+    """The plan of the chapters `chapters` picks ("1-3,7"; None: all of them), their places in the whole book
+    (from 0) and how many chapters it has. Only the chapters picked are normalised: trying chapter 1 of a long
+    novel does not wait for the rest. (The others are counted by their words unnormalised: the engines'
+    normalisation keeps a text's words, so a chapter with words has segments.)"""
+    if chapters:
+        speaking = [c for c in book.chapters if _speaks(c, read_titles)]
+        numbers = chapter_selection(chapters, len(speaking))
+        try:
+            plan = make_plan(dataclasses.replace(book, chapters=[speaking[n] for n in numbers]), engine, voice,
+                             max_tokens, read_titles, lexicon)
+        except InputError:
+            plan = None
+        if plan and len(plan.chapters) == len(numbers):
+            plan.opening = 0 in numbers
+            return plan, numbers, len(speaking)
+        # a chapter picked had nothing to say once normalised: number the chapters as the whole plan does
+    plan = make_plan(book, engine, voice, max_tokens, read_titles, lexicon)
+    numbers = chapter_selection(chapters, len(plan.chapters)) if chapters else list(range(len(plan.chapters)))
+    return (plan.only(numbers) if len(numbers) < len(plan.chapters) else plan), numbers, len(plan.chapters)

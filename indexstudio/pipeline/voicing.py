@@ -35,10 +35,11 @@ def lexicon_of(lexicon: Lexicon | str | Path | dict[str, str] | None) -> Lexicon
     return Lexicon(dict(lexicon), "given") if isinstance(lexicon, dict) else lexicon
 
 
-def told_lexicon(lexicon: Lexicon | None) -> None:
-    """Say how the lexicon served the text: a warning where an entry never matched (a typo?)."""
+def told_lexicon(lexicon: Lexicon | None, where: str = "the text") -> None:
+    """Say how the lexicon served the text (`where`: "chapters 1-3", some of a book): a warning where an entry
+    never matched (a typo?)."""
     if lexicon:
-        (log.warning if any(not lexicon.uses[w] for w in lexicon.entries) else log.info)("%s", lexicon.summary())
+        (log.warning if any(not lexicon.uses[w] for w in lexicon.entries) else log.info)("%s", lexicon.summary(where))
 
 
 def checked_language(engine: Engine, language: str | None) -> str | None:

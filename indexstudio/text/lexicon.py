@@ -86,14 +86,15 @@ class Lexicon:
         return not (re.match(_LETTER, text[match.start() - 1:match.start()] or " ")
                     or re.match(_LETTER, text[match.end():match.end() + 1] or " "))
 
-    def summary(self) -> str:
-        """How the lexicon served a text: replacements made, and the entries never found (typos?)."""
+    def summary(self, where: str = "the text") -> str:
+        """How the lexicon served a text (`where`: "chapters 1-3"): replacements made, and the entries never
+        found (typos?)."""
         unused = [w for w in self.entries if not self.uses[w]]
         made = sum(self.uses.values())
         line = (f"lexicon {self.source}: {made} replacement{'s' if made != 1 else ''} by "
                 f"{len(self.entries) - len(unused)} of {len(self.entries)} entries")
         if unused:
-            shown = ", ".join(f"{w} (the text has {self.near[w]!r}: entries match whole words in their case)"
+            shown = ", ".join(f"{w} ({where} has {self.near[w]!r}: entries match whole words in their case)"
                               if w in self.near else w for w in unused[:5]) + (", ..." if len(unused) > 5 else "")
-            line += f"; not found in the text: {shown}"
+            line += f"; not found in {where}: {shown}"
         return line
