@@ -90,6 +90,16 @@ def test_a_chinese_text_gets_a_mandarin_voice_and_mixed_text_is_read_by_script(k
     assert 0.8 < result.audio.size / kokoro.sample_rate < 4.0 and _speech(result.audio) > 0.02
 
 
+def test_english_words_in_other_languages_carry_no_spoken_language_marks(kokoro):
+    """eSpeak marks a word it reads as English inside French ("(en)pˈɑːkɪŋ(fr)"); Kokoro's vocabulary holds
+    "(", "e", "n" and ")", so the voice said the marks."""
+    for lang, text in [("fr-fr", "Le parking du building."), ("it", "Il weekend a New York."), ("hi", "मैंने Facebook देखा।")]:
+        said = kokoro.phonemes(text, lang)
+        assert "(" not in said and ")" not in said and said.strip()
+    assert "pˈɑːkɪŋ" in kokoro.phonemes("Le parking du building.", "fr-fr")
+    assert "(" in kokoro.phonemes("Il a dit (encore) non.", "fr-fr")          # a text's own brackets are kept
+
+
 def test_speeds_and_flags_the_engine_does_not_offer_are_named(kokoro):
     kokoro.check_speed(0.5)
     with pytest.raises(InputError, match=r"--speed 3 is outside what engine kokoro offers \(0.5 to 2\)"):

@@ -37,6 +37,8 @@ VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN_RUNS = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\s\d，。！？；：、“”‘’（）《》「」…—]*)")
 _LATIN_RUNS = re.compile(r"([A-Za-z][A-Za-z'’\- ]*[A-Za-z]|[A-Za-z])")
+# eSpeak marks a word it reads in another language: "lə (en)pˈɑːkɪŋ(fr)"; the voice would say the marks
+_LANGUAGE_SWITCH = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)*\)")
 log = logging.getLogger(__name__)
 _STYLE_ROWS, _STYLE_DIM = 510, 256
 
@@ -273,19 +275,22 @@ class KokoroEngine(Engine):
         eSpeak - so mixed text is read, not spelled out as "Chinese letter" or garbled pinyin."""
         chinese_voice = lang == "zh"
         tokenizer = self._kokoro.tokenizer
+
+        def espeak(run: str, language: str) -> str:
+            return _LANGUAGE_SWITCH.sub("", tokenizer.phonemize(run, language))
         with self._g2p_lock:
             if not chinese_voice and not _HAN.search(text):
-                return tokenizer.phonemize(text, lang)
+                return espeak(text, lang)
             out = []
             for i, run in enumerate((_LATIN_RUNS if chinese_voice else _HAN_RUNS).split(text)):
                 if not run.strip():
                     continue
                 if bool(i % 2) == chinese_voice:         # a run for eSpeak
-                    out.append(tokenizer.phonemize(run, "en-us" if chinese_voice else lang))
+                    out.append(espeak(run, "en-us" if chinese_voice else lang))
                 elif chinese_voice or _has_chinese_g2p():
                     out.append(self._chinese_phonemes(run))
                 else:
-                    out.append(tokenizer.phonemize(run, lang))
+                    out.append(espeak(run, lang))
             return " ".join(p for p in out if p)
 
     def _speak(self, phonemes: str, style: np.ndarray, speed: float) -> np.ndarray:
