@@ -44,4 +44,4 @@ fi
 
 # Compile the IndexTTS text-normalisation grammars once (about a minute), not on the first request.
 .venv/bin/python -c "from indexstudio.text.indextts import IndexTextNormalizer; IndexTextNormalizer(); print('== IndexTTS text normaliser ready')"
-.venv/bin/python -c "from indexstudio.text.indextts25.nemo import nemo_normalize; nemo_normalize('25', 'es'); print('== IndexTTS-2.5 Spanish normaliser ready')"
+.venv/bin/python -c "from indexstudio.text.nemo import nemo_normalize; nemo_normalize('25', 'es'); print('== Spanish text normaliser ready')"

@@ -1,6 +1,7 @@
 import pytest
 
 from indexstudio.text.normalize import normalize_text
+from indexstudio.text.segment import split_sentences
 
 
 @pytest.mark.parametrize("written, spoken", [
@@ -186,3 +187,10 @@ def test_traditional_chinese_is_read_in_simplified_characters():
     pytest.importorskip("tn")
     from indexstudio.text.normalize import normalize_text
     assert normalize_text("他每天去銀行，睡覺前聽音樂。乾隆著書。", "zh") == "他每天去银行，睡觉前听音乐。乾隆著书。"
+
+
+def test_the_hindi_danda_ends_sentences():
+    """eSpeak dropped "।", so Hindi sentences ran together without a pause; now each is a segment's sentence."""
+    text = normalize_text("राम घर गया। सीता आई॥ फिर सब सो गए।", "hi")
+    assert text == "राम घर गया. सीता आई. फिर सब सो गए."
+    assert len(split_sentences(text)) == 3

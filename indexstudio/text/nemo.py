@@ -1,9 +1,9 @@
-"""NeMo text normalisation (nemo_text_processing), as IndexTTS-2.5 uses it for Spanish.
+"""NeMo text normalisation (nemo_text_processing): written forms spoken in Spanish and other languages.
 
-IndexTTS-2.5 sends Japanese and Spanish text to NeMo's written-to-spoken
-grammars with case kept (`input_case="cased"`).  NeMo has no grammar mapping
-for Japanese in IndexTTS-2.5's table, so Japanese comes back unchanged; Spanish
-numbers, currencies, ordinals and roman numerals are spelled out.
+IndexTTS-2.5 sends Spanish (and Arabic, Chinese, English) text to NeMo's
+written-to-spoken grammars with case kept (`input_case="cased"`); the embedded
+engine's Spanish voices use the Spanish one too. Numbers, currencies, dates,
+times, ordinals, Roman numerals and abbreviations are spelled out.
 
 Building a NeMo grammar takes most of a minute, so the compiled grammars are
 kept on disk (next to the WeTextProcessing cache) and shared in the process.
@@ -11,6 +11,7 @@ kept on disk (next to the WeTextProcessing cache) and shared in the process.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import logging
 import threading
 from pathlib import Path
@@ -22,8 +23,6 @@ from indexstudio.text.grammar_cache import compile_into
 
 log = logging.getLogger(__name__)
 
-# Languages IndexTTS-2.5 maps onto a NeMo grammar (its table has no Japanese entry).
-NEMO_LANGUAGES = frozenset({"ar", "zh", "es", "en"})
 _INPUT_CASE = "cased"
 
 _grammars: dict[str, Any] = {}
@@ -39,16 +38,17 @@ def nemo_cache_dir(lang: str) -> Path:
     return cache_root() / f"nemo-{version}" / f"{lang}_tn_{_INPUT_CASE}"
 
 
-def has_grammar(lang: str) -> bool:
-    return lang.lower() in NEMO_LANGUAGES
+def has_nemo() -> bool:
+    """Whether nemo_text_processing is installed (the `es` extra)."""
+    return importlib.util.find_spec("nemo_text_processing") is not None
 
 
 def _build(lang: str) -> Any:
     try:
         from nemo_text_processing.text_normalization.normalize import Normalizer
     except ImportError as exc:
-        raise EngineError("IndexTTS-2.5 Spanish text normalisation needs nemo_text_processing and pynini "
-                          "(Linux): pip install 'indexstudio[es]'") from exc
+        raise EngineError(f"{lang} text normalisation needs nemo_text_processing and pynini (Linux): "
+                          "pip install 'indexstudio[es]'") from exc
     logging.getLogger("NeMo-text-processing").setLevel(logging.WARNING)
     cache = nemo_cache_dir(lang)
     if cache.is_dir():
@@ -59,9 +59,9 @@ def _build(lang: str) -> Any:
 
 
 def nemo_normalize(text: str, lang: str) -> str:
-    """`text` in spoken form by NeMo's `lang` grammar; unchanged where NeMo has none or fails."""
+    """`text` in spoken form by NeMo's `lang` grammar ("es"); unchanged where the grammar fails."""
     lang = lang.lower()
-    if not text or not has_grammar(lang):
+    if not text:
         return text
     with _lock:
         if lang not in _grammars:

@@ -578,6 +578,7 @@ def normalize_text(text: str, language: str = "en-us") -> str:
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit()
                   else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
+    text = re.sub(r"[ \t]*[\u0964\u0965]+", ".", text)       # the danda ends a Hindi sentence (eSpeak drops it)
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
         text = read_numbers(to_simplified(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()),

@@ -97,22 +97,26 @@ def split_paragraphs(text: str) -> list[list[str]]:
             continue
         if re.search(r"[^\W_]$", paragraph):
             paragraph += "。" if re.match(f"[{CJK_RANGES}]", paragraph[-1]) else "."
-        sentences = []
-        start = quotes = 0                  # quotes: the straight double quotes before `start`
-        inside = [(m.start(), m.end()) for m in ANNOTATION.finditer(paragraph)] if "|" in paragraph else []
-        for end in _SENTENCE_END.finditer(paragraph):
-            if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
-                stop = end.end()
-                if paragraph[stop - 1] == '"' and (quotes + paragraph.count('"', start, stop)) % 2:
-                    stop -= 1          # an odd straight quote here opens the next sentence: 她问道。"进来吧。"
-                quotes += paragraph.count('"', start, stop)      # (counted once: a long paragraph stays linear)
-                sentences.append(paragraph[start:stop])
-                start = stop
-        sentences.append(paragraph[start:])
-        sentences = [s for s in (_LEADING_PAUSE.sub("", s) for s in sentences) if s]
+        sentences = [s for s in (_LEADING_PAUSE.sub("", s) for s in sentences_of(paragraph)) if s]
         if sentences:
             out.append(sentences)
     return out
+
+
+def sentences_of(paragraph: str) -> list[str]:
+    """`paragraph` (one line) cut where its sentences end; joined, they are the paragraph again."""
+    sentences = []
+    start = quotes = 0                  # quotes: the straight double quotes before `start`
+    inside = [(m.start(), m.end()) for m in ANNOTATION.finditer(paragraph)] if "|" in paragraph else []
+    for end in _SENTENCE_END.finditer(paragraph):
+        if _ends_sentence(paragraph, end) and not any(a < end.start() < b for a, b in inside):
+            stop = end.end()
+            if paragraph[stop - 1] == '"' and (quotes + paragraph.count('"', start, stop)) % 2:
+                stop -= 1          # an odd straight quote here opens the next sentence: 她问道。"进来吧。"
+            quotes += paragraph.count('"', start, stop)      # (counted once: a long paragraph stays linear)
+            sentences.append(paragraph[start:stop])
+            start = stop
+    return sentences + [paragraph[start:]]
 
 
 def split_scenes(text: str) -> list[str]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from indexstudio.errors import EngineError, InputError
 from indexstudio.text.indextts import IndexTextNormalizer, read_glossary, replace_punctuation
-from indexstudio.text.indextts25.nemo import has_grammar, nemo_normalize
+from indexstudio.text.nemo import nemo_normalize
 from indexstudio.text.normalize import strip_control
 from indexstudio.text.indextts25.tokenizer import build_encoding, language_row
 
@@ -46,6 +46,7 @@ DEFAULT_MAX_CHARS = 40
 # Which normaliser reads which language.
 WETEXT_LANGUAGES = frozenset({"zh", "zhen", "en"})
 NEMO_ROUTED_LANGUAGES = frozenset({"ja", "es"})
+NEMO_GRAMMARS = frozenset({"ar", "zh", "es", "en"})     # (its table has no Japanese grammar: passed through)
 LOWER_CASE_LANGUAGES = frozenset({"zh", "zhen", "en", "ja"})
 UPPER_CASE_LANGUAGES = frozenset({"es"})
 
@@ -203,7 +204,7 @@ class IndexTTS25TextFrontend:
         if lang in WETEXT_LANGUAGES:
             return "wetext"
         if lang in NEMO_ROUTED_LANGUAGES:
-            return "nemo" if has_grammar(lang) else "nemo-passthrough"
+            return "nemo" if lang in NEMO_GRAMMARS else "nemo-passthrough"
         return "none"
 
     def _wetext_normalizer(self) -> IndexTextNormalizer:
