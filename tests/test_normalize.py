@@ -194,3 +194,33 @@ def test_the_hindi_danda_ends_sentences():
     text = normalize_text("राम घर गया। सीता आई॥ फिर सब सो गए।", "hi")
     assert text == "राम घर गया. सीता आई. फिर सब सो गए."
     assert len(split_sentences(text)) == 3
+
+
+@pytest.mark.parametrize("written, spoken", [
+    ("Tenía 2.500 habitantes y un 45 % de paro.", "Tenía dos mil quinientos habitantes y un cuarenta y cinco por ciento de paro."),
+    ("El 1.º de mayo pagó 12,50 € por 3 libros.", "El primero de mayo pagó doce euros cincuenta céntimos por tres libros."),
+    ("Nació el 15/08/1990 a las 10:30.", "Nació el quince de agosto de mil novecientos noventa a las diez y media."),
+    ("Juan Pablo II visitó México.", "Juan Pablo segundo visitó México."),
+    ("Capítulo IV", "Capítulo cuarto"),
+    ("Era el 2.º piso, la 3.ª puerta.", "Era el segundo piso, la tercera puerta."),
+    ("Dijo el Sr. García.", "Dijo el señor García."),
+    # a capital letter that is no numeral after a name is left to eSpeak
+    ("La vitamina C y la letra I.", "La vitamina C y la letra I."),
+    ("Vi a MI madre en 1999.", "Vi a MI madre en mil novecientos noventa y nueve."),
+    ("Era una tarde tranquila.", "Era una tarde tranquila."),
+])
+def test_spanish_numbers_dates_and_money_are_spoken(written, spoken):
+    """eSpeak read "2.500" as "dos. quinientos", dates with "barra" and "1.º" as "uno o"."""
+    pytest.importorskip("nemo_text_processing")
+    assert normalize_text(written, "es") == spoken
+
+
+def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_grammar(monkeypatch):
+    import indexstudio.text.spanish as spanish
+    pytest.importorskip("nemo_text_processing")
+    asked = []
+    real = spanish.nemo_normalize
+    monkeypatch.setattr(spanish, "nemo_normalize", lambda text, lang, tidy: asked.append(text) or real(text, lang, tidy))
+    text = normalize_text("No había nadie.\nNi un alma.\n\nPagó 3 euros. Luego se fue.", "es")
+    assert text == "No había nadie. Ni un alma.\n\nPagó tres euros. Luego se fue."
+    assert asked == ["Pagó 3 euros."]

@@ -58,8 +58,9 @@ def _build(lang: str) -> Any:
                         f"NeMo {lang} text-normalisation grammar")
 
 
-def nemo_normalize(text: str, lang: str) -> str:
-    """`text` in spoken form by NeMo's `lang` grammar ("es"); unchanged where the grammar fails."""
+def nemo_normalize(text: str, lang: str, tidy: bool = False) -> str:
+    """`text` in spoken form by NeMo's `lang` grammar ("es"); unchanged where the grammar fails. `tidy`: no
+    space left before punctuation ("y media ." -> "y media.")."""
     lang = lang.lower()
     if not text:
         return text
@@ -67,7 +68,8 @@ def nemo_normalize(text: str, lang: str) -> str:
         if lang not in _grammars:
             _grammars[lang] = _build(lang)
         try:
-            return _grammars[lang].normalize(text, verbose=False)
+            return _grammars[lang].normalize(text, verbose=False, punct_post_process=tidy)
         except Exception:   # the official front-end also keeps the text when a grammar fails
-            log.warning("NeMo normalisation failed, keeping the text as written: %r", text, exc_info=True)
+            log.warning("NeMo's %s grammar failed on %r: it is read as written", lang, text)
+            log.debug("NeMo failure", exc_info=True)
             return text

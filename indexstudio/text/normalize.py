@@ -583,6 +583,9 @@ def normalize_text(text: str, language: str = "en-us") -> str:
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
         text = read_numbers(to_simplified(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()),
                                                                   text)))
+    if language.startswith("es"):
+        from indexstudio.text.spanish import read_spanish     # (here: it imports this module)
+        text = read_spanish(text)
     text = tidy_cjk(text)
     if language.startswith("en"):
         text = normalize_english(text, day_first=language != "en-us")
