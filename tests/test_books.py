@@ -518,6 +518,42 @@ def test_a_spanish_text_has_its_chapters_contents_and_byline(tmp_path):
     assert book.chapters[0].text == "Era una noche oscura."
 
 
+@pytest.mark.parametrize("name, text, title, author, chapters", [
+    ("roman.txt", "LE ROMAN DE LA MER\npar Jeanne Dubois\n\nTABLE DES MATIÈRES\n\nPréface\nChapitre premier\n"
+     "CHAPITRE II\nÉpilogue\n\nPréface\n\nUn mot d'abord.\n\nChapitre premier\n\nIl pleuvait.\n\nCHAPITRE II\n\n"
+     "Le vent tourna.\n\nÉpilogue\n\nTout finit.\n", "Le Roman de la Mer", "Jeanne Dubois",
+     ["Préface", "Chapitre premier", "CHAPITRE II", "Épilogue"]),
+    ("romanzo.txt", "Il giardino\ndi Lucia Rossi\n\nIndice\n\nPrefazione\nCapitolo primo\nCapitolo 2\nEpilogo\n\n"
+     "Prefazione\n\nPoche parole.\n\nCapitolo primo\n\nPioveva.\n\nCapitolo 2\n\nIl vento.\n\nEpilogo\n\nFine.\n",
+     "Il giardino", "Lucia Rossi", ["Prefazione", "Capitolo primo", "Capitolo 2", "Epilogo"]),
+    ("casa.txt", "A CASA DA RUA DAS FLORES\npor Ana Souza\n\nSUMÁRIO\n\nPrefácio\nCapítulo Um\nCapítulo Dois\n\n"
+     "Prefácio\n\nUma palavra.\n\nCapítulo Um\n\nChovia.\n\nCapítulo Dois\n\nO vento.\n\nPosfácio\n\nFim.\n",
+     "A Casa da Rua das Flores", "Ana Souza", ["Prefácio", "Capítulo Um", "Capítulo Dois", "Posfácio"]),
+    ("kahani.txt", "गंगा की कहानी\nलेखक: राम शर्मा\n\nअनुक्रमणिका\n\nप्रस्तावना\nअध्याय 1\nअध्याय 2\n\nप्रस्तावना\n\n"
+     "कुछ शब्द।\n\nअध्याय 1\n\nबारिश हो रही थी।\n\nअध्याय 2\n\nहवा चली।\n", "गंगा की कहानी", "राम शर्मा",
+     ["प्रस्तावना", "अध्याय 1", "अध्याय 2"]),
+])
+def test_french_italian_portuguese_and_hindi_texts_have_their_chapters(tmp_path, name, text, title, author, chapters):
+    """Their headings, contents pages and bylines as English and Spanish ones are: the contents page was read
+    aloud, the book was one chapter and its byline read as prose."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    book = read_book(path)
+    assert (book.title, book.author) == (title, author)
+    assert [c.title for c in book.chapters] == chapters
+    assert not any("TABLE" in c.text or "Indice" in c.text or "SUMÁRIO" in c.text for c in book.chapters)
+
+
+def test_a_folder_puts_french_italian_and_portuguese_front_matter_first(tmp_path):
+    folder = tmp_path / "livre"
+    folder.mkdir()
+    for name in ("chapitre-10.txt", "chapitre-2.txt", "préface.txt", "épilogue.txt", "table-des-matières.txt"):
+        (folder / name).write_text(f"Texte de {name}.", encoding="utf-8")
+    book = read_book(folder)
+    assert [c.text for c in book.chapters] == ["Texte de préface.txt.", "Texte de chapitre-2.txt.",
+                                               "Texte de chapitre-10.txt.", "Texte de épilogue.txt."]
+
+
 def test_a_wrapped_line_that_looks_like_a_heading_ends_its_sentence(tmp_path):
     """"... because it was told in" / "Chapter 12." is prose wrapped at 70 columns: it opened a chapter and cut the
     sentence."""

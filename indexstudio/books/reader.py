@@ -26,10 +26,20 @@ _NUMBER_WORD = (r"(?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(
                 r"|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
                 r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|first|second|third|fourth|fifth"
                 r"|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last"
-                # Spanish: "Capítulo tercero", "Parte dos"
+                # Spanish and Portuguese: "Capítulo tercero", "Parte dos", "Capítulo Um"
                 r"|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|primer[oa]?|segund[oa]"
-                r"|tercer[oa]?|cuart[oa]|quint[oa]|sext[oa]|s[ée]ptim[oa]|octav[oa]|noven[oa]|d[ée]cim[oa]|[úu]ltim[oa])")
-_HEADING_WORD = r"(?i:chapter|part|book|stave|letter|act|canto|volume|cap[íi]tulo|parte|libro|tomo|acto)"
+                r"|tercer[oa]?|cuart[oa]|quint[oa]|sext[oa]|s[ée]ptim[oa]|octav[oa]|noven[oa]|d[ée]cim[oa]|[úu]ltim[oa]"
+                r"|um|uma|dois|duas|tr[êe]s|sete|oito|dez|onze|doze|primeir[oa]|terceir[oa]|vig[ée]sim[oa]"
+                # French: "Chapitre premier", "Livre deuxième"
+                r"|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|premi[eè]re?|second[e]?|deuxi[eè]me|troisi[eè]me"
+                r"|quatri[eè]me|cinqui[eè]me|sixi[eè]me|septi[eè]me|huiti[eè]me|neuvi[eè]me|dixi[eè]me|derni[eè]re?"
+                # Italian: "Capitolo primo", "Parte seconda"
+                r"|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|prim[oa]|second[oa]|terz[oa]|sest[oa]|settim[oa]"
+                r"|ultim[oa]"
+                # Hindi: "अध्याय एक"
+                r"|एक|दो|तीन|चार|पाँच|पांच|छह|सात|आठ|नौ|दस)")
+_HEADING_WORD = (r"(?i:chapter|part|book|stave|letter|act|canto|volume|cap[íi]tulo|parte|libro|tomo|acto"
+                 r"|chapitre|partie|livre|acte|capitolo|atto|livro|ato|अध्याय|भाग)")
 # "Chapter 3", "CHAPTER IV. The Storm", "Part Two: Home", "Book 1 The Return", "STAVE I.", "Chapter the Last" - a
 # number, then nothing, a separator or a capitalised title (so prose such as "part of the town" or "Chapter 3
 # of it" is no heading)
@@ -37,7 +47,8 @@ _TXT_HEADING = re.compile(
     r"^\s*(?:" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?(?:\d+|[IVXLC]+|" + _NUMBER_WORD + r")"
     r"(?:\s*[.:\u2014\u2013-].*|\s+[A-Z\"'\u201c\u2018].*)?"
     r"|(?i:prologue|epilogue|introduction|preface|foreword|afterword|pr[óo]logo|ep[íi]logo|introducci[óo]n"
-    r"|prefacio)[.:]?)\s*$")
+    r"|prefacio|[ée]pilogue|pr[ée]face|avant-propos|postface|prefazione|introduzione|premessa|postfazione"
+    r"|pref[áa]cio|introdu[çc][ãa]o|posf[áa]cio|प्रस्तावना|भूमिका|उपसंहार)[.:]?)\s*$")
 _BARE_HEADING = re.compile(r"^\s*" + _HEADING_WORD + r"\s+(?:(?i:the)\s+)?\S+[.:]?\s*$")
 # "第三章", "第三章风起", "第 3 章", "正文 第一章", "第十回 风起", "第一节：开端", "卷一 江湖", "上卷", "番外一 重逢",
 # "后记" (and their traditional forms: 第一節, 後記, 尾聲) - a 回, 卷, 节 or 部 heading needs a break after it
@@ -47,7 +58,8 @@ _CJK_HEADING = re.compile(r"^\s*[【\[]?(?:(?:正文\s*)?第\s*" + _CJK_NUMBER +
                           r"|(?:番外[篇一二三四五六七八九十\d]*|[后後]记|[后後]記|序章|楔子|尾[声聲]|引子|序言|前言|[终終]章"
                           r"|完本感言|卷" + _CJK_NUMBER + r"|[上中下]卷)"
                           r"(?:[\s：:、.·].{0,30})?)(?<![。！？，；…])\s*$")
-CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|[íi]ndice|目\s*[录錄次])[.:]?\s*$", re.IGNORECASE)
+CONTENTS_LINE = re.compile(r"^\s*(?:(?:table of )?contents|[íi]ndice|table des mati[èe]res|sommaire|sum[áa]rio"
+                           r"|अनुक्रमणिका|विषय[- ]सूची|目\s*[录錄次])[.:]?\s*$", re.IGNORECASE)
 _MAX_CONTENTS_LINES = 400
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
 _FOOTNOTE_DEF = re.compile(r"^\[\^[^\]]+\]:.*(?:\n(?: {2,}|\t).*)*", re.MULTILINE)
@@ -128,10 +140,13 @@ def _chapter_title_from_path(path: Path) -> str:
     return f"Chapter {int(number.group(1))}{number.group(2) or ''}"
 
 
-_FIRST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:prologue|preface|foreword|introduction|intro|序章?|楔子|前言|引子)\b")
-_LAST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:epilogue|afterword|appendix|acknowledg|author.?s.?note|尾声|后记|後記|"
-                         r"完本感言)")
-_NOT_CHAPTERS = re.compile(r"(?i)^(?:readme|read me|license|licence|notes?|todo|changelog|contents|toc|index)$")
+_FIRST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:prologue|preface|foreword|introduction|intro|pr[óo]logo|pr[ée]face"
+                          r"|prefacio|pref[áa]cio|prefazione|avant-propos|introducci[óo]n|introduzione|introdu[çc][ãa]o"
+                          r"|序章?|楔子|前言|引子)\b")
+_LAST_FILES = re.compile(r"(?i)^(?:\d+[\s._-]*)?(?:epilogue|[ée]pilogue|ep[íi]logo|afterword|postface|postfazione"
+                         r"|posf[áa]cio|appendix|acknowledg|author.?s.?note|尾声|后记|後記|完本感言)")
+_NOT_CHAPTERS = re.compile(r"(?i)^(?:readme|read me|license|licence|notes?|todo|changelog|contents|toc|index"
+                           r"|table[ _-]des[ _-]mati[èe]res|sommaire|[íi]ndice|sum[áa]rio)$")
 _HAN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 
 
@@ -148,7 +163,8 @@ def _natural(path: Path) -> list:
     return [place, *[(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]]
 
 
-_CHAPTER_WORD = re.compile(r"^(?:chapter|chap|ch|cap[íi]tulo|cap|part|episode|ep)\.? ?(?=\d)")
+_CHAPTER_WORD = re.compile(r"^(?:chapter|chap|ch|cap[íi]tulo|capitolo|chapitre|cap|part|partie|parte|episode|ep)\.? ?"
+                           r"(?=\d)")
 
 
 def _han_value(numeral: str) -> int | None:
@@ -541,8 +557,12 @@ def _web_novel_header(text: str) -> tuple[str, str, str]:
     return "\n".join(line for n, line in enumerate(lines) if n not in header), title, author
 
 
-_BYLINE = re.compile(r"^\s*(?:(?:written\s+)?by|por|de)\s+(\S[^\n]{0,60}?)\s*$", re.IGNORECASE)
-_MINOR_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+_BYLINE = re.compile(r"^\s*(?:(?:written\s+)?by|por|de|par|di|लेखक\s*:?)\s+(\S[^\n]{0,60}?)\s*$", re.IGNORECASE)
+_MINOR_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with",
+                # (Spanish, French, Italian, Portuguese: "A Casa da Rua das Flores")
+                "de", "del", "della", "delle", "dei", "degli", "des", "du", "da", "das", "do", "dos", "la", "las", "le",
+                "les", "los", "el", "et", "y", "e", "em", "en", "no", "na", "nos", "nas", "con", "com", "per", "por",
+                "para", "sur", "dans", "au", "aux"}
 
 
 def _byline_header(text: str) -> tuple[str, str, str]:
