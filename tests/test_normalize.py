@@ -224,3 +224,28 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     text = normalize_text("No había nadie.\nNi un alma.\n\nPagó 3 euros. Luego se fue.", "es")
     assert text == "No había nadie. Ni un alma.\n\nPagó tres euros. Luego se fue."
     assert asked == ["Pagó 3 euros."]
+
+
+@pytest.mark.parametrize("language, written, spoken", [
+    ("fr-fr", "M. Martin et Mme Dubois voient le Dr Lambert.", "Monsieur Martin et Madame Dubois voient le Docteur Lambert."),
+    ("fr-fr", "Me Dupont plaide. Me voici.", "Maître Dupont plaide. Me voici."),          # a title before a name only
+    ("fr-fr", "Voir p. 42, c.-à-d. tout.", "Voir page 42, c'est-à-dire tout."),
+    ("fr-fr", "Chapitre II. Louis XIV et François Ier.", "Chapitre 2. Louis 14 et François premier."),
+    ("fr-fr", "CHAPITRE III", "CHAPITRE 3"),
+    ("fr-fr", "Au XIXe siècle, sous la Ve République, la 2e fois, le 1er mai.",
+     "Au dix-neuvième siècle, sous la cinquième République, la deuxième fois, le premier mai."),
+    ("fr-fr", "Ce jour-là, à 10h30, puis à 1h.", "Ce jour-là, à 10 heures 30, puis à 1 heure."),
+    ("fr-fr", "Il avait 12,50 € et 1 €.", "Il avait 12 euros 50 et 1 euro."),
+    ("it", "Il sig. Rossi e la dott.ssa Bianchi, a pag. 4.", "Il signor Rossi e la dottoressa Bianchi, a pagina 4."),
+    ("it", "Carlo V e Papa Giovanni XXIII.", "Carlo quinto e Papa Giovanni ventitreesimo."),
+    ("it", "Il 1° gennaio erano 2.500 persone; costa € 3,50.", "Il primo gennaio erano 2500 persone; costa 3 euro e 50 centesimi."),
+    ("pt-br", "O Sr. Silva e a Profa. Lima.", "O Senhor Silva e a Professora Lima."),
+    ("pt-br", "Dom Pedro I e Dom João VI, às 10h30.", "Dom Pedro primeiro e Dom João sexto, às 10 horas e 30."),
+    ("pt-br", "Eram R$ 1.299,00 e R$ 1,50.", "Eram 1299 reais e 1 real e 50 centavos."),
+    ("hi", "डॉ. गुप्ता आए।", "डॉक्टर गुप्ता आए."),
+    ("en-us", "M. Martin came.", "M. Martin came."),                # English keeps its own rules
+])
+def test_french_italian_portuguese_and_hindi_abbreviations_and_numbers_are_said(language, written, spoken):
+    """eSpeak said "emme Martin", "deux romain", "Carlo vu", "dix ache trente", "uno gradi gennaio", "dois.
+    quinhentos" and "real dólar"."""
+    assert normalize_text(written, language) == spoken

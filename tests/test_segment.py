@@ -165,3 +165,9 @@ def test_spanish_abbreviations_end_no_sentence():
     assert split_sentences("El Sr. García llegó con la Sra. López y la Srta. Gómez. El EE. UU. firmó, pág. 45. "
                            "Fin.") == ["El Sr. García llegó con la Sra. López y la Srta. Gómez.",
                                        "El EE. UU. firmó, pág. 45.", "Fin."]
+
+
+def test_french_italian_portuguese_and_hindi_abbreviations_end_no_sentence():
+    for text in ["Le Pr. Blanc est venu.", "Voir chap. 3 pour la suite.", "Il sig. Rossi è arrivato.",
+                 "A Profa. Lima chegou.", "No séc. XIX tudo mudou.", "डॉ. गुप्ता आए."]:
+        assert split_sentences(text) == [text]

@@ -13,6 +13,7 @@ import unicodedata
 
 from num2words import num2words
 
+from indexstudio.text.abbreviations import expand_abbreviations
 from indexstudio.text.segment import SENTENCE_OPENERS
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -583,9 +584,13 @@ def normalize_text(text: str, language: str = "en-us") -> str:
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
         text = read_numbers(to_simplified(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()),
                                                                   text)))
+    text = expand_abbreviations(text, language)
     if language.startswith("es"):
         from indexstudio.text.spanish import read_spanish     # (here: it imports this module)
         text = read_spanish(text)
+    if language.startswith(("fr", "it", "pt")):
+        from indexstudio.text.romance import read_romance_numbers     # (here: it imports this module)
+        text = read_romance_numbers(text, language)
     text = tidy_cjk(text)
     if language.startswith("en"):
         text = normalize_english(text, day_first=language != "en-us")

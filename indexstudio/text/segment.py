@@ -47,7 +47,9 @@ _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+(?:['’][^\W_{CJK_RANG
 _BEFORE_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Mt", "Lt", "Col", "Gen", "Capt", "Sgt", "Rev", "Hon", "Gov",
                  "Sen", "Rep", "Fr", "Mme", "Mlle", "Messrs", "v", "vs", "pp", "p", "No", "Nos", "Vol", "vol", "Ch", "Fig",
                  "Figs", "Eq", "cf", "al", "approx", "ca", "c",
-                 "Sr", "Sra", "Srta", "Sres", "Dra", "Lic", "Ing", "Avda", "Av", "Ud", "Uds", "pág", "págs", "EE"}   # (es)
+                 "Sr", "Sra", "Srta", "Sres", "Dra", "Lic", "Ing", "Avda", "Av", "Ud", "Uds", "pág", "págs", "EE",  # (es)
+                 "Pr", "Mgr", "chap", "env", "fig", "av", "apr", "sig", "dott", "prof", "avv", "pag", "cap", "Profa",
+                 "séc", "डॉ", "प्रो", "पृ"}      # (fr, it, pt, hi)
 # words that open sentences: after one of them a full stop behind an initial or an abbreviation ends a sentence
 # ("We went with Plan B. The rest failed."), before a name it does not ("George W. Bush")
 SENTENCE_OPENERS = {"A", "After", "All", "An", "And", "As", "At", "Before", "Both", "But", "Each", "Even", "Every", "Everyone",
