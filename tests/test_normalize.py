@@ -179,6 +179,7 @@ def test_a_closing_dialogue_dash_before_punctuation_leaves_no_stray_comma():
     assert normalize_text("—Hola —dijo Juan—, ¿cómo estás?", "es") == "Hola, dijo Juan, ¿cómo estás?"
     assert normalize_text("—¡No! —gritó—. ¡Espera!", "es") == "¡No! gritó. ¡Espera!"
     assert normalize_text("He paused—then went on.", "en-us") == "He paused, then went on."
+    assert normalize_text("— Lo so, — rispose lui, — ma è tardi.", "it") == "Lo so, rispose lui, ma è tardi."
 
 
 def test_traditional_chinese_is_read_in_simplified_characters():
@@ -242,6 +243,9 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     ("pt-br", "O Sr. Silva e a Profa. Lima.", "O Senhor Silva e a Professora Lima."),
     ("pt-br", "Dom Pedro I e Dom João VI, às 10h30.", "Dom Pedro primeiro e Dom João sexto, às 10 horas e 30."),
     ("pt-br", "Eram R$ 1.299,00 e R$ 1,50.", "Eram 1299 reais e 1 real e 50 centavos."),
+    ("fr-fr", "Né le 15/08/1990 à 10:30, le 01/05/2020 à 9:00.", "Né le 15 août 1990 à 10 heures 30, le premier mai 2020 à 9 heures."),
+    ("it", "Nato il 15/08/1990 alle 10:30.", "Nato il 15 agosto 1990 alle 10 e 30."),
+    ("pt-br", "Nasceu em 1/05/1990 às 10:05.", "Nasceu em primeiro de maio de 1990 às 10 e 5."),
     ("hi", "डॉ. गुप्ता आए।", "डॉक्टर गुप्ता आए."),
     ("en-us", "M. Martin came.", "M. Martin came."),                # English keeps its own rules
 ])

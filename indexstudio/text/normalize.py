@@ -549,6 +549,8 @@ def _dash(match: re.Match) -> str:
         return " "
     if text[match.end():match.end() + 1] in tuple(".,;:，。"):     # a dialogue tag closed ("—dijo Juan—, ¿cómo"):
         return ""                                                 # the punctuation after it is the pause
+    if text[max(0, match.start() - 8):match.start()].rstrip()[-1:] in tuple(",;:，"):   # "Lo so, — rispose"
+        return " "
     return "，" if _beside_cjk(text, match) else ", "
 
 

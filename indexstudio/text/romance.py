@@ -1,11 +1,11 @@
 """French, Italian and Portuguese numbers as eSpeak cannot read them, put in a form it can.
 
 eSpeak reads plain numbers in these languages well, but says "deux romain" for "Chapitre II", "vu" for
-"Carlo V", "deux e" for "2e", "dix ache trente" for "10h30", "uno gradi" for "1° gennaio" and "dois.
+"Carlo V", "deux e" for "2e", "dix ache trente" for "10h30", "barra" in "15/08/1990", "uno gradi" for "1° gennaio" and "dois.
 quinhentos" for "2.500", and reads "R$ 1,50" as "real dólar um vírgula cinquenta". Roman numerals after a
 name or a heading's word become the number as a person of that language says it (Louis quatorze, François
-premier; Carlo quinto; Dom Pedro segundo, João vinte e três), ordinals, hours and sums of money are written
-out, and a thousands point is dropped. (Spanish has NeMo's grammar.)
+premier; Carlo quinto; Dom Pedro segundo, João vinte e três), ordinals, dates (15/08/1990), hours (10h30,
+10:30) and sums of money are written out, and a thousands point is dropped. (Spanish has NeMo's grammar.)
 """
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ _MONEY = {"fr": [(r"€", "euro", "euros", "centime", "centimes")],
           "pt": [(r"R\$", "real", "reais", "centavo", "centavos"), (r"US\$", "dólar", "dólares", "centavo", "centavos"),
                  (r"€", "euro", "euros", "cêntimo", "cêntimos")]}
 _AND = {"fr": " ", "it": " e ", "pt": " e "}
+_DATE = re.compile(r"\b(0?[1-9]|[12]\d|3[01])/(0?[1-9]|1[0-2])/(\d{4})\b")             # 15/08/1990, day first
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)")                        # 10:30
+_MONTHS = {"fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+           "it": "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
+           "pt": "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro"}
 _ITALIAN_DEGREE_ORDINAL = re.compile(r"\b(\d{1,2})[°º](?=\s+(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio"
                                      r"|agosto|settembre|ottobre|novembre|dicembre|piano|posto|anno|secolo)\b)")
 
@@ -64,12 +69,26 @@ def _money(text: str, language: str) -> str:
     return text
 
 
+def _date(m: re.Match, language: str) -> str:
+    day, month, year = int(m.group(1)), _MONTHS[language].split()[int(m.group(2)) - 1], m.group(3)
+    first = {"fr": "premier", "it": "primo", "pt": "primeiro"}[language] if day == 1 else str(day)
+    return f"{first} de {month} de {year}" if language == "pt" else f"{first} {month} {year}"
+
+
+def _clock(m: re.Match, language: str) -> str:
+    hour, minutes = int(m.group(1)), m.group(2)
+    if language == "fr":
+        return f"{hour} heure{'s' if hour > 1 else ''}" + (f" {minutes}" if minutes != "00" else "")
+    return f"{hour}" + (f" e {int(minutes)}" if minutes != "00" else "")
+
+
 def read_romance_numbers(text: str, language: str) -> str:
     """`text` with what eSpeak misreads in French, Italian or Portuguese ("fr-fr", "it", "pt-br") written out."""
     primary = language.split("-")[0]
     if primary not in _LANGUAGES:
         return text
     text = _money(_THOUSANDS.sub(lambda m: m.group().replace(".", ""), text), primary)
+    text = _CLOCK.sub(lambda m: _clock(m, primary), _DATE.sub(lambda m: _date(m, primary), text))
     if primary == "fr":
         text = _FRENCH_FIRST.sub(lambda m: "premier" if m.group(1) == "er" else "première", text)
         text = _FRENCH_ROMAN_ORDINAL.sub(lambda m: _ordinal(roman_value(m.group(1)), "fr") if roman_value(m.group(1))
