@@ -100,6 +100,17 @@ def test_english_words_in_other_languages_carry_no_spoken_language_marks(kokoro)
     assert "(" in kokoro.phonemes("Il a dit (encore) non.", "fr-fr")          # a text's own brackets are kept
 
 
+def test_a_region_no_voice_speaks_is_said(kokoro, caplog):
+    """--lang pt-PT was read by the Brazilian voice without a word."""
+    if not any(v.id.startswith("pf_") for v in kokoro.voices()):
+        pytest.skip("no Portuguese voice installed (setup adds them from npm)")
+    with caplog.at_level("WARNING", logger="indexstudio"):
+        assert kokoro.voice_for("Era uma vez uma casa.", "pt-PT").startswith("pf_")
+        assert "speak Brazilian Portuguese" in caplog.text
+        caplog.clear()
+        assert kokoro.voice_for("Era uma vez uma casa.", "pt-BR").startswith("pf_") and not caplog.text
+
+
 def test_speeds_and_flags_the_engine_does_not_offer_are_named(kokoro):
     kokoro.check_speed(0.5)
     with pytest.raises(InputError, match=r"--speed 3 is outside what engine kokoro offers \(0.5 to 2\)"):

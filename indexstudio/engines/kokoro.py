@@ -45,7 +45,7 @@ _STYLE_ROWS, _STYLE_DIM = 510, 256
 # Kokoro voice ids start with a language letter and a gender letter (af_heart: American female).
 _LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br", "z": "zh"}
 _GENDERS = {"f": "female", "m": "male"}
-_DESCRIPTIONS = {"en-us": "US English", "en-gb": "UK English", "es": "Spanish", "fr-fr": "French", "hi": "Hindi",
+_DESCRIPTIONS = {"en-us": "US English", "en-gb": "UK English", "es": "Spanish", "fr-fr": "French (France)", "hi": "Hindi",
                  "it": "Italian", "pt-br": "Brazilian Portuguese", "zh": "Mandarin Chinese"}
 
 
@@ -253,6 +253,11 @@ class KokoroEngine(Engine):
                 hint += "; --lang en reads it as English"
             raise InputError(f"{where}, and engine {self.name} has no voice for it here (its voices speak "
                              f"{', '.join(spoken)}): give --voice to read it with one of those anyway{hint}")
+        spoken_region = _LANGUAGES[letter].partition("-")[2]
+        if region and spoken_region and region != spoken_region:      # pt-PT, read by a Brazilian voice
+            log.warning("%s; engine %s's voices of it speak %s: speaking with %s (--voice chooses another)", where,
+                        self.name, _DESCRIPTIONS[_LANGUAGES[letter]], voice)
+            return voice
         log.info("%s: speaking with the voice %s (--voice chooses another)", where, voice)
         return voice
 
