@@ -318,6 +318,9 @@ def test_credits_open_and_close_the_book_in_its_language(tmp_path):
     assert credits(narrator="Jane Doe")[1][0][1] == "Read by Jane Doe." and len(credits(narrator="")[1][0]) == 1
     (tmp_path / "small.md").write_text("# 第一章\n\n天亮了。\n")
     assert credits(title="灯塔", author="")[1] == [["《灯塔》。由数字语音朗读。"], ["《灯塔》。全书完。"]]
+    assert credits(title="灯塔", author="")[0] == ["片头", "第一章", "片尾"]
+    chapters, said = credits(title="Nana", author="Émile Zola", lang="fr")      # (elided: "d'Émile")
+    assert chapters[0] == "Générique de début" and said[0][0] == "Nana, d'Émile Zola."
 
 
 def test_an_engine_is_built_once_however_its_folder_is_written():

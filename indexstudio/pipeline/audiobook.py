@@ -207,7 +207,7 @@ class Audiobook:
             log.warning("%s is %.0f minutes long: ACX takes files of up to %d minutes", result.output.name,
                         result.audio_seconds / 60, ACX_LONGEST_FILE // 60)
         low, high = ACX_RMS_DB
-        if result.rms_db is not None and not low <= result.rms_db <= high:
+        if result.rms_db is not None and not low <= round(result.rms_db, 1) <= high:     # (as it is said: -23.0)
             log.warning("%s: RMS %.1f dB, outside ACX's %d to %d dB%s", result.output.name, result.rms_db, low, high,
                         " (a short file's silences weigh: its lead and tail)" if result.rms_db < low
                         and result.audio_seconds < 30 else "")
@@ -323,20 +323,25 @@ def _acx_mp3(settings: RenderSettings) -> RenderSettings:
     return settings
 
 
-# opening and closing credits by language: the opening, who wrote it, who reads it, a digital voice, the closing
+# opening and closing credits by language: the opening, who wrote it, who reads it, a digital voice, the closing,
+# and the two chapters' marks
 _CREDITS = {
     "en": ("{title}{by}.", ", by {author}", "Read by {narrator}.", "Read by a digital voice.", "This was {title}{by}. "
-           "The end."),
-    "zh": ("《{title}》{by}。", "，作者：{author}", "朗读：{narrator}。", "由数字语音朗读。", "《{title}》{by}。全书完。"),
-    "ja": ("「{title}」{by}。", "、{author}著", "朗読、{narrator}。", "デジタル音声による朗読です。", "「{title}」{by}。おわり。"),
+           "The end.", "Opening Credits", "Closing Credits"),
+    "zh": ("《{title}》{by}。", "，作者：{author}", "朗读：{narrator}。", "由数字语音朗读。", "《{title}》{by}。全书完。",
+           "片头", "片尾"),
+    "ja": ("「{title}」{by}。", "、{author}著", "朗読、{narrator}。", "デジタル音声による朗読です。", "「{title}」{by}。おわり。",
+           "オープニング", "エンディング"),
     "es": ("{title}{by}.", ", de {author}", "Narrado por {narrator}.", "Narrado por una voz digital.",
-           "Esto fue {title}{by}. Fin."),
+           "Esto fue {title}{by}. Fin.", "Créditos iniciales", "Créditos finales"),
     "fr": ("{title}{by}.", ", de {author}", "Lu par {narrator}.", "Lu par une voix numérique.",
-           "C'était {title}{by}. Fin."),
+           "C'était {title}{by}. Fin.", "Générique de début", "Générique de fin"),
     "it": ("{title}{by}.", ", di {author}", "Letto da {narrator}.", "Letto da una voce digitale.",
-           "Questo era {title}{by}. Fine."),
+           "Questo era {title}{by}. Fine.", "Titoli di testa", "Titoli di coda"),
     "pt": ("{title}{by}.", ", de {author}", "Narrado por {narrator}.", "Narrado por uma voz digital.",
-           "Este foi {title}{by}. Fim."),
+           "Este foi {title}{by}. Fim.", "Créditos iniciais", "Créditos finais"),
+    "hi": ("{title}{by}।", ", लेखक {author}", "वाचक: {narrator}।", "एक डिजिटल आवाज़ ने पढ़ा।", "यह थी {title}{by}। समाप्त।",
+           "आरंभिक परिचय", "समापन"),
 }
 
 
@@ -344,12 +349,15 @@ def _add_credits(book: Book, title: str, author: str, narrator: str | None, lang
     """Opening and closing credits as chapters of their own, in the book's language (English where it has none
     here), as ACX and the stores want them: the title, the author, the narrator - a digital voice where none is
     named (None), no line where the narrator is left out ("")."""
-    opening, by, read_by, digital, closing = _CREDITS.get(language.partition("-")[0].lower(), _CREDITS["en"])
+    primary = language.partition("-")[0].lower()
+    opening, by, read_by, digital, closing, opening_mark, closing_mark = _CREDITS.get(primary, _CREDITS["en"])
     by = by.format(author=author) if author else ""
+    if primary == "fr":
+        by = re.sub(r"\bde (?=[AEIOUYÀÂÉÈÊÎÏÔÙÛaeiouyàâéèêîïôùû])", "d'", by)          # d'Émile Zola
     said = read_by.format(narrator=narrator) if narrator else digital if narrator is None else ""
-    book.chapters.insert(0, Chapter("Opening Credits", " ".join(filter(None, [opening.format(title=title, by=by),
-                                                                              said])), read_title=False))
-    book.chapters.append(Chapter("Closing Credits", closing.format(title=title, by=by), read_title=False))
+    book.chapters.insert(0, Chapter(opening_mark, " ".join(filter(None, [opening.format(title=title, by=by), said])),
+                                    read_title=False))
+    book.chapters.append(Chapter(closing_mark, closing.format(title=title, by=by), read_title=False))
 
 
 def _year(year: str | int | None) -> str | None:
