@@ -342,7 +342,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         _print_plan(audiobook, finished, args)
         return 0
     audiobook.make_output_folder()
-    _said_changes(audiobook, finished)      # (before the work folder notes this run's settings)
+    audiobook.say_changes(finished)         # (before the work folder notes this run's settings)
     audiobook.check_ready(args.prune)       # (a work folder another run holds is named before the model loads)
     if len(finished) < len(plan.segments):
         engine.prepare()                   # "loading IndexTTS-2 from ..." before the progress bar, not inside it
@@ -425,36 +425,17 @@ def _size(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{size / 1024:,.0f} KiB"
 
 
-def _said_changes(audiobook, finished: dict[int, int]) -> None:
-    """A warning where this run asks otherwise than the work folder's last (a voice, a speed, a lexicon left out):
-    the segments rendered then are kept, and those of this run's settings not yet there are to render."""
-    changes = audiobook.changes()
-    todo, total = len(audiobook.plan.segments) - len(finished), len(audiobook.plan.segments)
-    if changes:
-        logging.getLogger("indexstudio").warning(
-            "this run asks otherwise than the last one in %s: %s; %s", audiobook.work_dir, "; ".join(changes),
-            f"{todo} of {total} segments are to render (what the last run rendered is kept, for its settings)" if todo
-            else f"all {total} segments are there already for these settings")
-
-
 def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -> None:
     """What `book` would render: chapters, segments, an estimated length, what the work folder holds already."""
-    from indexstudio.pipeline.plan import estimated_seconds
-
-    plan, settings = audiobook.plan, audiobook.settings
-    _said_changes(audiobook, finished)
+    plan = audiobook.plan
+    audiobook.say_changes(finished)
     title, author = audiobook.metadata.title or plan.title, audiobook.metadata.author or plan.author
-    guess = [estimated_seconds(s.text, args.speed) for s in plan.segments]
-    known = list(finished)
-    sample_rate = audiobook.job.sample_rate if finished else 1    # (the segments' own: an IndexTTS model's would load)
-    scale = (sum(finished[i] for i in known) / sample_rate / max(sum(guess[i] for i in known), 1e-9)
-             if len(known) >= 3 else 1.0)        # the engine's own pace, where enough of the book is rendered
-    seconds = [(finished[i] / sample_rate if i in finished else guess[i] * scale)      # (each with its pause)
-               + settings.pause_after_ms(plan.segments, i) / 1000 for i in range(len(plan.segments))]
-    total = settings.lead_ms / 1000 + sum(seconds)
-    basis = f"at the pace of the {len(known)} segments rendered" if scale != 1.0 else "estimated from the text"
+    estimate = audiobook.estimate(finished)
+    basis = (f"at the pace of the {estimate.paced_by} segments rendered" if estimate.paced_by
+             else "estimated from the text")
     print(f"{title}{f' by {author}' if author else ''}: {_chapters_chosen(audiobook)}, {len(plan.segments)} segments, "
-          f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(total)} of audio ({basis})")
+          f"{sum(len(s.text) for s in plan.segments):,} characters, about {_fmt_duration(estimate.seconds)} of audio "
+          f"({basis})")
     width = min(max((_columns(t) for t in plan.chapters), default=7), 48)
     print(f"{'#':>4}  {'chapter':<{width}}  {'segments':>8}  {'characters':>10}  {'~length':>8}  {'rendered':>8}")
     for c, (number, chapter_title) in enumerate(zip(audiobook.chapter_numbers, plan.chapters)):
@@ -463,7 +444,7 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
         while _columns(name) > width:
             name = name[:-4] + "..."
         print(f"{number + 1:>4}  {name}{' ' * (width - _columns(name))}  {len(mine):>8}  {sum(len(plan.segments[i].text) for i in mine):>10,}  "
-              f"{_fmt_duration(sum(seconds[i] for i in mine) + (settings.lead_ms / 1000 if c == 0 else 0)):>8}  "
+              f"{_fmt_duration(estimate.chapters[c]):>8}  "
               f"{sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
@@ -475,7 +456,7 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
         print(f"would write {audiobook.output}{os.sep}: {files[0].name}{' ... ' + files[-1].name if len(files) > 1 else ''}")
     else:
         print(f"would write {audiobook.output}")
-    print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(known)} of "
+    print(f"nothing rendered ({'--show-text' if args.show_text else '--dry-run'}); {len(finished)} of "
           f"{len(plan.segments)} segments are in the work folder {audiobook.work_dir} already{unused}")
 
 

@@ -123,6 +123,7 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert whole.output == tmp_path / "out" and sf.info(whole.output).format == "WAV"   # (no folder: the name)
     assert whole.resumed == 2 and whole.rendered == seen[-1].total - 2
     assert seen[-1].done == seen[-1].total and engine.rendered.count("Only one sentence lives in this chapter.") == 1
+    assert [p.done for p in seen] == list(range(2, seen[-1].total + 1))      # a snapshot each, not one object
 
     assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters="1-").output == \
         tmp_path / "small.m4b"                                                            # (all of them: the book)
@@ -147,6 +148,9 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters=[2],
                                       fmt="mp3", year=2001).output == tmp_path / "books" / "small (chapter 2).mp3"
     assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters=2).chapter_numbers == [1]
+    for nothing in ([], "", " "):                 # nothing ticked is no whole book
+        with pytest.raises(InputError, match="no chapter given"):
+            indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters=nothing)
     long = tmp_path / ("A" * 240 + ".md")
     long.write_text(BOOK)
     with pytest.raises(InputError, match="a name too long for a file: give the chapters' file with -o"):
@@ -279,7 +283,7 @@ def test_a_folder_of_chapters_goes_beside_the_folder(tmp_path, monkeypatch):
     assert split.render().rendered == 2 and book.render().rendered == 0
 
 
-def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
+def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path, caplog):
     """A voice, speed or lexicon left out by mistake re-renders a whole book: the run names what it changed."""
     (tmp_path / "small.md").write_text(BOOK)
     engine = SyntheticEngine()
@@ -291,6 +295,14 @@ def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path):
     assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
     other.check_ready()                                 # (a check, or a run stopped before it renders, notes nothing)
     assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
+    estimate = other.estimate()                         # (what --dry-run prints, from Python)
+    assert estimate.paced_by == 0 and estimate.seconds == pytest.approx(sum(estimate.chapters)) and estimate.seconds > 1
+    assert first.estimate().paced_by == len(first.plan.segments)     # (all rendered: their own lengths)
+    with caplog.at_level("WARNING", logger="indexstudio"):             # a program's render says it too, once
+        other.say_changes()
+        other.render()
+    assert caplog.text.count("this run asks otherwise than the last one") == 1 and "voice tone -> low" in caplog.text
+    other = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice="low", seed=7)
     r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "small.md"), "--dry-run"],
                        capture_output=True, text=True)
     assert "this run asks otherwise than the last one in" in r.stderr and "engine synthetic -> kokoro" in r.stderr
@@ -405,3 +417,23 @@ def test_two_books_of_one_name_in_one_folder_keep_each_others_segments(tmp_path)
                                       engine=engine).rendered == 0 < first.rendered
     (tmp_path / "out" / "Final.m4b").unlink()              # its audiobook gone, its segments are the other's to prune
     assert other.stale()[0] == first.rendered - 1           # (the title "One." both books say stays)
+
+
+def test_values_of_the_wrong_kind_from_python_are_input_errors(tmp_path):
+    """A program's mistakes ("400" for a pause, +20 LUFS, lang=5) were TypeErrors and AttributeErrors, some of
+    them only once rendering had started."""
+    (tmp_path / "small.md").write_text(BOOK)
+    for settings, why in [(dict(segment_gap_ms="400"), "segment_gap_ms='400'"), (dict(bucket_size="4"), "bucket_size"),
+                          (dict(loudness="loud"), "loudness='loud'"), (dict(loudness=20.0), "from -50 to -5"),
+                          (dict(bitrate="fast"), "bitrate='fast'")]:
+        with pytest.raises(InputError, match=why):
+            indexstudio.RenderSettings(**settings)
+    for call, why in [(lambda: indexstudio.prepare_speech("Hi.", lang=5), "--lang must be a language code"),
+                      (lambda: indexstudio.prepare_speech("Hi.", engine=42), "give an engine's name"),
+                      (lambda: indexstudio.prepare_speech("Hi.", seed=2.5), "--seed must be a whole number"),
+                      (lambda: indexstudio.prepare_speech("Hi.", gap_ms="400"), "whole numbers"),
+                      (lambda: indexstudio.open_audiobook(5), "a file or folder's path"),
+                      (lambda: indexstudio.open_audiobook(tmp_path / "small.md", limits=None), "must be a Limits")]:
+        with pytest.raises(InputError, match=why):
+            call()
+    assert indexstudio.prepare_speech("Hi.", speed=np.float32(1.2)).segments == ["Hi."]

@@ -48,3 +48,16 @@ def test_an_entry_never_found_says_what_the_text_has_instead():
     assert lexicon.summary().endswith(
         "not found in the text: Siobhan (the text has 'siobhan': entries match whole words in their case), "
         "Ollivander (the text has 'Ollivanders': entries match whole words in their case), Nobody")
+
+
+def test_a_lexicon_given_from_python_is_checked_and_counts_each_text_alone():
+    """{"": "x"} matched between every character ("xIx xlxixkxex ..."), {"SQL": ""} dropped the word, and a
+    Lexicon used twice reported the first text's replacements for the second."""
+    import indexstudio
+    for entries, why in [({"": "x"}, "nothing written to match"), ({"SQL": ""}, "nothing to say there"),
+                         ({"SQL": 5}, "both sides are text"), (["SQL"], "not list")]:
+        with pytest.raises(InputError, match=why):
+            indexstudio.prepare_speech("I like SQL.", lexicon=entries)
+    lexicon = Lexicon({"SQL": "sequel"})
+    assert indexstudio.prepare_speech("I like SQL.", lexicon=lexicon).segments == ["I like sequel."]
+    assert not lexicon.uses                                  # (each text counts on a copy of its own)

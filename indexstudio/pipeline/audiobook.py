@@ -13,11 +13,12 @@ then rendered resumably through a work folder and written out.
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,7 +28,7 @@ from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
-from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, plan_chapters
+from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, estimated_seconds, plan_chapters
 from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
                                           lexicon_of, told_lexicon)
 from indexstudio.text.language import detect_language
@@ -38,6 +39,14 @@ log = logging.getLogger("indexstudio")
 ACX_LONGEST_FILE = 120 * 60      # seconds
 ACX_MP3 = (44100, "192k")        # ACX's sample rate and least bitrate for MP3
 ACX_RMS_DB = (-23, -18)          # ACX's RMS level range, each file whole
+
+
+@dataclass
+class Estimate:
+    """An audiobook's length before it is rendered (seconds, pauses included)."""
+    seconds: float
+    chapters: list[float]          # each chapter of the plan's
+    paced_by: int                  # the segments rendered whose pace it goes by; 0: estimated from the text alone
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Audiobook:
     fmt: str
     work_dir: Path
     split: bool = False            # a file a chapter, in the folder `output`
+    _changes_said: bool = field(default=False, repr=False)
 
     @property
     def job(self) -> Job:
@@ -94,6 +104,7 @@ class Audiobook:
         """Render what the work folder lacks and write the audiobook; `on_progress` follows the segments,
         `on_write(seconds, total seconds)` the writing of the file. `prune` then deletes the segment files the
         book no longer uses (`stale`)."""
+        self.say_changes()
         self.check_ready(prune)
         if self.split:
             result = self._render_chapter_files(on_progress, on_write)
@@ -139,6 +150,36 @@ class Audiobook:
         if isinstance(book_then, str) and book_then != self.plan.title:     # (a work folder shared by name)
             said.insert(0, f"book {book_then!r} -> {self.plan.title!r}")
         return said
+
+    def say_changes(self, finished: dict[int, int] | None = None) -> None:
+        """A warning (once) where this run asks otherwise than the work folder's last (`changes`): the segments
+        rendered then are kept, and those of this run's settings not yet there are to render."""
+        if self._changes_said:
+            return
+        self._changes_said = True
+        changes = self.changes()
+        if changes:
+            finished = self.finished() if finished is None else finished
+            todo, total = len(self.plan.segments) - len(finished), len(self.plan.segments)
+            log.warning("this run asks otherwise than the last one in %s: %s; %s", self.work_dir, "; ".join(changes),
+                        f"{todo} of {total} segments are to render (what the last run rendered is kept, for its "
+                        f"settings)" if todo else f"all {total} segments are there already for these settings")
+
+    def estimate(self, finished: dict[int, int] | None = None) -> Estimate:
+        """How long the audiobook will be: each segment with the pause after it, from its text, or at the engine's
+        own pace once a few segments are rendered (their lengths exact)."""
+        finished = self.finished() if finished is None else finished
+        segments = self.plan.segments
+        guess = [estimated_seconds(s.text, self.controls.speed) for s in segments]
+        rate = self.job.sample_rate if finished else 1      # (the segments' own: an IndexTTS model's would load)
+        scale = (sum(finished.values()) / rate / max(sum(guess[i] for i in finished), 1e-9)
+                 if len(finished) >= 3 else 1.0)
+        seconds = [(finished[i] / rate if i in finished else guess[i] * scale)
+                   + self.settings.pause_after_ms(segments, i) / 1000 for i in range(len(segments))]
+        lead = self.settings.lead_ms / 1000
+        chapters = [lead * (c == 0) + sum(seconds[s.index] for s in segments if s.chapter == c)
+                    for c in range(len(self.plan.chapters))]
+        return Estimate(lead + sum(seconds), chapters, len(finished) if scale != 1.0 else 0)
 
     def make_output_folder(self) -> None:
         """Make the folder the audiobook goes in (split: the folder of its files), or an InputError naming why not."""
@@ -368,13 +409,18 @@ def _year(year: str | int | None) -> str | None:
 
 
 def _chapter_spec(chapters: str | int | Sequence[int] | None) -> str | None:
-    """`chapters` as `--chapters` takes them: "1-3,7", or a number, or numbers (from 1)."""
-    if chapters is None or isinstance(chapters, str):
+    """`chapters` as `--chapters` takes them: "1-3,7", or a number, or numbers (from 1); none given (None) is the
+    whole book, but an empty choice ("" or []: nothing ticked) is an InputError."""
+    if chapters is None:
+        return None
+    if isinstance(chapters, str) and not chapters.strip() or isinstance(chapters, Sequence) and not chapters:
+        raise InputError("--chapters: no chapter given (leave it out for the whole book)")
+    if isinstance(chapters, str):
         return chapters
     if isinstance(chapters, int) and not isinstance(chapters, bool):
         return str(chapters)
     if isinstance(chapters, Sequence) and all(isinstance(c, int) and not isinstance(c, bool) for c in chapters):
-        return ",".join(map(str, chapters)) or None
+        return ",".join(map(str, chapters))
     raise InputError(f"--chapters: give chapter numbers from 1 (\"1-3,7\", 2 or [1, 2]), not {chapters!r}")
 
 
@@ -397,6 +443,10 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     it), sharing the whole book's work folder. `credits` adds opening and closing credits as chapters of their own
     (title, author, narrator - a digital voice where none is named). `work_dir` defaults to `book_work_dir`'s.
     Nothing is rendered or written, and an IndexTTS model's weights are not loaded."""
+    if not isinstance(file, (str, os.PathLike)):
+        raise InputError(f"the book to read is a file or folder's path, not {type(file).__name__}")
+    if not isinstance(limits, Limits):
+        raise InputError(f"limits must be a Limits (indexstudio.Limits(max_file_bytes=...)), not {limits!r}")
     settings = settings or RenderSettings()
     if not isinstance(settings, RenderSettings):
         raise InputError(f"settings must be a RenderSettings (indexstudio.RenderSettings(bitrate=...)), not "

@@ -22,9 +22,11 @@ import functools
 import hashlib
 import json
 import logging
+import numbers
 import os
+import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterator, Sequence
 
@@ -62,6 +64,18 @@ class RenderSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"--mode {self.mode}: give one of {', '.join(MODES)}")
+        wrong = [f"{name}={value!r}" for name, value in vars(self).items()
+                 if name.endswith("_ms") or name == "bucket_size"
+                 if not isinstance(value, numbers.Integral) or isinstance(value, bool)]
+        if wrong:
+            raise InputError(f"RenderSettings: {', '.join(wrong)}: give whole numbers (milliseconds, segments)")
+        if self.loudness is not None and (not isinstance(self.loudness, numbers.Real) or isinstance(self.loudness, bool)
+                                          or not -50 <= self.loudness <= -5):
+            raise InputError(f"RenderSettings: loudness={self.loudness!r}: give a level in LUFS from -50 to -5 "
+                             f"(default {DEFAULT_LOUDNESS}), or None to keep the engine's")
+        if self.bitrate is not None and not (isinstance(self.bitrate, str)
+                                             and re.fullmatch(r"\s*\d+(?:\.\d+)?[kK]?\s*", self.bitrate)):
+            raise InputError(f"RenderSettings: bitrate={self.bitrate!r}: give kilobits per second, such as \"64k\"")
         if self.bucket_size < 1:
             raise InputError(f"--bucket-size must be at least 1, got {self.bucket_size}")
         check_sample_rate(self.sample_rate)
@@ -115,7 +129,7 @@ class RenderResult:
     files: list["RenderResult"] = field(default_factory=list)   # a book written as a file a chapter: each
     removed: list[Path] = field(default_factory=list)           # ... and the chapter files of before it replaced
     rms_db: float | None = None      # the written file's RMS level (dBFS, silences included); None: not written
-    sample_rate: int = 0       # the output's
+    sample_rate: int = 0       # the engine's, which `chapters` count samples at (the file may be resampled)
 
     @property
     def rtf(self) -> float | None:
@@ -392,7 +406,7 @@ class Job:
         start = time.perf_counter()
         progress = Progress(len(done), len(self.plan.segments), 0.0, 0, 0.0, resumed)
         if on_progress:
-            on_progress(progress)
+            on_progress(replace(progress))     # (a snapshot each: a UI may queue them)
         for batch in self.batches(pending):
             try:
                 self._render_batch(batch, done, progress, start, on_progress)
@@ -423,7 +437,7 @@ class Job:
             progress.characters += len(self.plan.segments[index].text)
             progress.elapsed = time.perf_counter() - start
             if on_progress:
-                on_progress(progress)
+                on_progress(replace(progress))
 
     def where(self, indices: list[int]) -> str:
         """Segments as a user finds them: numbers, the first one's chapter and opening words."""

@@ -7,10 +7,11 @@ functions carry the same names.
 from __future__ import annotations
 
 import logging
+import numbers
 from pathlib import Path
 from typing import Any
 
-from indexstudio.engines import DEFAULT_ENGINE, Controls, Engine, get_engine
+from indexstudio.engines import DEFAULT_ENGINE, Controls, Engine, engine_names, get_engine
 from indexstudio.errors import InputError
 from indexstudio.text.language import detect_language, is_language, language_code
 from indexstudio.text.lexicon import Lexicon
@@ -25,14 +26,24 @@ FLAG_OPTIONS = {"emo_audio": "--emotion-audio", "emo_alpha": "--emotion-alpha", 
 
 def engine_of(engine: Engine | str | None) -> Engine:
     """An engine given by name (built once per process, with default settings) or as it is."""
-    return get_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
+    if engine is None or isinstance(engine, str):
+        return get_engine(engine or DEFAULT_ENGINE)
+    if not isinstance(engine, Engine):
+        raise InputError(f"engine: give an engine's name ({', '.join(engine_names())}) or what get_engine() "
+                         f"returns, not {engine!r}")
+    return engine
 
 
 def lexicon_of(lexicon: Lexicon | str | Path | dict[str, str] | None) -> Lexicon | None:
-    """A lexicon given as its file (read and checked now), as {written: spoken}, or as it is."""
+    """A lexicon given as its file (read and checked now), as {written: spoken}, or as a Lexicon: a fresh one, so
+    that this text's count of replacements is its own."""
+    if lexicon is None:
+        return None
     if isinstance(lexicon, (str, Path)):
         return Lexicon.load(lexicon)
-    return Lexicon(dict(lexicon), "given") if isinstance(lexicon, dict) else lexicon
+    if isinstance(lexicon, Lexicon):
+        return Lexicon(lexicon.entries, lexicon.source)
+    return Lexicon(lexicon, "given")
 
 
 def told_lexicon(lexicon: Lexicon | None, where: str = "the text") -> None:
@@ -45,6 +56,8 @@ def told_lexicon(lexicon: Lexicon | None, where: str = "the text") -> None:
 def checked_language(engine: Engine, language: str | None) -> str | None:
     """`language` as a language code ("English" -> "en"), or an InputError; an engine that reads the language itself
     (IndexTTS-2.5) checks it against its own list, with its options."""
+    if language is not None and not isinstance(language, str):
+        raise InputError(f"--lang must be a language code such as \"en\" or \"fr\", got {language!r}")
     if language is None or engine.language_option:
         return language
     if not is_language(language):
@@ -77,8 +90,12 @@ def engine_controls(engine: Engine, speed: float = 1.0, seed: int | None = None,
                     options: dict[str, Any] | None = None, language: str | None = None) -> Controls:
     """Speed, seed and engine options (IndexTTS: emo_audio, emo_alpha, emo_vector, emo_text, use_emo_text, top_k,
     temperature, num_beams, ...) as `engine` takes them, or an InputError naming what it does not take."""
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+    if isinstance(speed, bool) or not isinstance(speed, numbers.Real):
         raise InputError(f"--speed must be a number, got {speed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise InputError(f"--seed must be a whole number, got {seed!r}")
+    speed = speed if isinstance(speed, (int, float)) else float(speed)        # (numpy's: JSON takes builtins)
+    seed = None if seed is None else int(seed)
     if speed <= 0:
         raise InputError("--speed must be positive")
     options = dict(options or {})

@@ -21,7 +21,18 @@ _LETTER = f"[^\\W{CJK_RANGES}]"          # a word character that is not CJK: wha
 
 
 class Lexicon:
+    """Entries {written: spoken}, checked (an InputError naming a bad one); `uses` counts the replacements made,
+    for `summary`."""
     def __init__(self, entries: dict[str, str], source: str = "lexicon"):
+        if not isinstance(entries, dict):
+            raise InputError(f"a lexicon is a file or {{written: spoken}}, not {type(entries).__name__}")
+        for written, spoken in entries.items():
+            if not isinstance(written, str) or not isinstance(spoken, str):
+                raise InputError(f"lexicon entry {written!r}: {spoken!r}: both sides are text")
+            if not written.strip() or not spoken.strip():
+                raise InputError(f"lexicon entry {written!r}: {spoken!r}: " + (
+                    "nothing to say there: respell the word, do not leave it out" if written.strip()
+                    else "nothing written to match"))
         self.entries = entries
         self.source = source
         self.uses: Counter[str] = Counter()
