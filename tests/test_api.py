@@ -437,3 +437,18 @@ def test_values_of_the_wrong_kind_from_python_are_input_errors(tmp_path):
         with pytest.raises(InputError, match=why):
             call()
     assert indexstudio.prepare_speech("Hi.", speed=np.float32(1.2)).segments == ["Hi."]
+
+
+def test_a_short_text_in_another_language_read_by_the_default_voice_is_said(caplog):
+    """"Il est arrivé hier soir." is too short to choose a voice by, and was read by the US English voice without
+    a word."""
+    kokoro = indexstudio.get_engine("kokoro")
+    if not any(v.language.startswith("fr") for v in kokoro.voices()):
+        pytest.skip("no French voice installed (setup adds them from npm)")
+    with caplog.at_level("WARNING", logger="indexstudio"):
+        assert indexstudio.prepare_speech("Il est arrivé hier soir.").voice == kokoro.default_voice
+        assert "looks like language 'fr'" in caplog.text and "--lang fr" in caplog.text
+        caplog.clear()
+        indexstudio.prepare_speech("Mozart wrote it at 5 p.m.")
+        indexstudio.prepare_speech("Il est arrivé hier soir.", lang="fr")
+        assert "looks like" not in caplog.text

@@ -13,7 +13,7 @@ from typing import Any
 
 from indexstudio.engines import DEFAULT_ENGINE, Controls, Engine, engine_names, get_engine
 from indexstudio.errors import InputError
-from indexstudio.text.language import detect_language, is_language, language_code
+from indexstudio.text.language import detect_language, is_language, language_code, likely_language
 from indexstudio.text.lexicon import Lexicon
 
 log = logging.getLogger("indexstudio")
@@ -76,6 +76,12 @@ def choose_voice(engine: Engine, requested: str | Path | None, text: str, langua
     if not voice:
         raise InputError(f"engine {engine.name} needs --voice (a reference audio file)")
     voice = engine.check_voice(voice)
+    if not requested and not language and engine.default_voice and not detect_language(text):
+        guess = likely_language(text)               # (a short text stays with the default voice: say what it reads as)
+        spoken = engine.language_of(voice).partition("-")[0]
+        if guess and guess != spoken and any(v.language.partition("-")[0] == guess for v in engine.voices()):
+            log.warning("the text looks like language %r, too short to be sure: %s reads it as %r (--lang %s "
+                        "chooses a voice of it)", guess, voice, spoken, guess)
     if requested and engine.default_voice:         # (a cloning engine speaks as its recording does)
         written = (language or detect_language(text)).lower().partition("-")[0]
         spoken = engine.language_of(voice)

@@ -94,6 +94,16 @@ def detect_language(text: str) -> str:
     return _script_language(text) if other_script else ""
 
 
+def likely_language(text: str) -> str:
+    """For a text too short for `detect_language` ("Où est la gare ?"), the language the classifier is all but
+    certain of, or "": a hint worth a word, not a choice."""
+    if sum(ch.isalpha() for ch in text) < 12 or latin_share(text) < 0.5:
+        return ""
+    with _lock:
+        language, confidence = _identifier().classify(text[:SAMPLE_CHARACTERS])
+    return language if confidence >= 0.95 else ""
+
+
 # ISO 639-2 codes that books carry (Calibre writes "eng") and language names (Gutenberg and AO3 headers write
 # "English") -> ISO 639-1
 _LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
