@@ -247,6 +247,8 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     ("it", "Nato il 15/08/1990 alle 10:30.", "Nato il 15 agosto 1990 alle 10 e 30."),
     ("pt-br", "Nasceu em 1/05/1990 às 10:05.", "Nasceu em primeiro de maio de 1990 às 10 e 5."),
     ("hi", "डॉ. गुप्ता आए।", "डॉक्टर गुप्ता आए."),
+    ("hi", "मैंने ₹12,500 और रु. 50 दिए, फिर ₹ 1,299.50।", "मैंने 12,500 रुपये और 50 रुपये दिए, फिर 1,299 रुपये 50 पैसे."),
+    ("hi", "15/08/1947 को 10:30 पर और 9:00 बजे।", "15 अगस्त 1947 को 10 बजकर 30 मिनट पर और 9 बजे."),
     ("en-us", "M. Martin came.", "M. Martin came."),                # English keeps its own rules
 ])
 def test_french_italian_portuguese_and_hindi_abbreviations_and_numbers_are_said(language, written, spoken):

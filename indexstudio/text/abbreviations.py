@@ -50,7 +50,7 @@ _ABBREVIATIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "hi": {
         "डॉ.": ("डॉक्टर", _BEFORE_NAME), "प्रो.": ("प्रोफ़ेसर", _BEFORE_NAME), "श्री.": ("श्री", _BEFORE_NAME),
-        "रु.": ("रुपये", _ANYWHERE), "पृ.": ("पृष्ठ", _BEFORE_NUMBER),
+        "पृ.": ("पृष्ठ", _BEFORE_NUMBER),
     },
 }
 _FOLLOWS = {_BEFORE_NAME: r"(?=\s+[«\"“‘]?[A-ZÀ-ÖØ-Þ\u0900-\u097f])", _BEFORE_NUMBER: r"(?=\s*\d)", _ANYWHERE: ""}

@@ -14,6 +14,7 @@ import unicodedata
 from num2words import num2words
 
 from indexstudio.text.abbreviations import expand_abbreviations
+from indexstudio.text.hindi import read_hindi
 from indexstudio.text.segment import SENTENCE_OPENERS
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -586,6 +587,8 @@ def normalize_text(text: str, language: str = "en-us") -> str:
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
         text = read_numbers(to_simplified(_FULL_WIDTH_LETTERS.sub(lambda m: unicodedata.normalize("NFKC", m.group()),
                                                                   text)))
+    if language.startswith("hi"):
+        text = read_hindi(text)           # (before its abbreviations: "रु. 500")
     text = expand_abbreviations(text, language)
     if language.startswith("es"):
         from indexstudio.text.spanish import read_spanish     # (here: it imports this module)
