@@ -24,7 +24,8 @@ _API = {
     "RenderSettings": "indexstudio.pipeline.job", "RenderResult": "indexstudio.pipeline.job",
     "Progress": "indexstudio.pipeline.job", "ChapterMark": "indexstudio.audio.output",
     "Limits": "indexstudio.books.reader", "Engine": "indexstudio.engines.base", "Voice": "indexstudio.engines.base",
-    "get_engine": "indexstudio.engines", "engine_names": "indexstudio.engines", "Lexicon": "indexstudio.text.lexicon",
+    "get_engine": "indexstudio.engines", "engine_names": "indexstudio.engines",
+    "release_engines": "indexstudio.engines", "Lexicon": "indexstudio.text.lexicon",
     "IndexStudioError": "indexstudio.errors", "InputError": "indexstudio.errors", "EngineError": "indexstudio.errors",
 }
 __all__ = sorted(_API)
@@ -32,7 +33,7 @@ __all__ = sorted(_API)
 if TYPE_CHECKING:        # what type checkers and editors see (at run time each is imported on first use)
     from indexstudio.audio.output import ChapterMark
     from indexstudio.books.reader import Limits
-    from indexstudio.engines import engine_names, get_engine
+    from indexstudio.engines import engine_names, get_engine, release_engines
     from indexstudio.engines.base import Engine, Voice
     from indexstudio.errors import EngineError, IndexStudioError, InputError
     from indexstudio.pipeline.audiobook import Audiobook, Estimate, make_audiobook, open_audiobook

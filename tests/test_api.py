@@ -452,3 +452,14 @@ def test_a_short_text_in_another_language_read_by_the_default_voice_is_said(capl
         indexstudio.prepare_speech("Mozart wrote it at 5 p.m.")
         indexstudio.prepare_speech("Il est arrivé hier soir.", lang="fr")
         assert "looks like" not in caplog.text
+
+
+def test_release_engines_lets_go_of_the_shared_engines():
+    """An application switching models kept every engine get_engine built for the life of the process."""
+    first = indexstudio.get_engine("kokoro")
+    assert indexstudio.prepare_speech("Hi.", engine=first).audio().size
+    indexstudio.release_engines()
+    assert not first._runners and first._solo is None and first._executor is None      # (its sessions let go)
+    second = indexstudio.get_engine("kokoro")
+    assert second is not first and second is indexstudio.get_engine("kokoro")
+    assert indexstudio.prepare_speech("Hi.", engine=first).audio().size                 # (a closed one starts again)

@@ -545,3 +545,11 @@ def test_a_max_mel_tokens_over_the_model_is_said_before_the_weights_load(caplog)
     fresh.check_options({"max_mel_tokens": "4321"})
     assert "max_mel_tokens 4321 is over this model's 250 mel positions: 250 are used" in caplog.text
     assert fresh._model is None                      # (the CLI checks options before anything loads)
+
+
+def test_a_closed_engine_lets_go_of_its_weights_and_loads_them_again():
+    engine = IndexTTS2Engine(FOLDER)
+    loaded = engine.model
+    engine.close()
+    assert engine._model is None
+    assert engine.model is not loaded and engine.model is engine.model          # (loaded anew, once)

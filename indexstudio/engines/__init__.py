@@ -82,5 +82,15 @@ def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
         return _instances[key]
 
 
+def release_engines() -> None:
+    """Close and forget the shared engines `get_engine` built (an application switching models frees the last
+    one's memory); the next `get_engine` builds anew."""
+    with _lock:
+        engines = list(_instances.values())
+        _instances.clear()
+    for engine in engines:
+        engine.close()
+
+
 __all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_names",
-           "engine_settings", "get_engine", "register_engine"]
+           "engine_settings", "get_engine", "register_engine", "release_engines"]

@@ -79,6 +79,9 @@ class Engine(abc.ABC):
         """Load what the first segment needs (an IndexTTS model's weights) now, so that work that shows
         progress starts with the rendering itself."""
 
+    def close(self) -> None:
+        """Let go of what it loaded (weights, sessions, threads); a later call loads them again."""
+
     def identity(self, voice: str) -> str:
         """What, besides the text and the controls, decides this engine's audio for `voice` (its model's and the
         voice's files, by size or contents), so that a book's finished segments are not mixed with those of an

@@ -394,6 +394,12 @@ class IndexTTSEngine(Engine):
     def prepare(self) -> None:
         self.model
 
+    def close(self) -> None:
+        with self._loading:
+            self._model = None
+        if self._stack[1].type == "cuda":
+            torch.cuda.empty_cache()        # (what the weights held goes back to the GPU)
+
     def check_settings(self, runtime: RuntimeSettings) -> None:
         """Refuse speed settings this version has no use for, before the weights load."""
 

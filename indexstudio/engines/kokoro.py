@@ -144,6 +144,13 @@ class KokoroEngine(Engine):
                     self._idle.put(runner)
                 self._runners = runners
 
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+            self._runners, self._executor, self._solo = [], None, None
+            self._idle = queue.SimpleQueue()
+
     def _solo_runner(self):
         if self.workers == 1:
             self._start()
