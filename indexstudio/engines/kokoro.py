@@ -32,6 +32,7 @@ from indexstudio.engines.base import Controls, Engine, SegmentAudio, Voice
 from indexstudio.errors import EngineError, InputError
 from indexstudio.files import content_hash
 from indexstudio.text.language import detect_language, han_share, latin_share
+from indexstudio.text.segment import chinese_words
 
 VENDORED_VOICES = Path(__file__).with_name("kokoro_voices")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -271,11 +272,10 @@ class KokoroEngine(Engine):
     def _chinese_phonemes(self, text: str) -> str:
         if self._zh_g2p is None:
             try:
-                import jieba
                 from misaki import zh
             except ImportError as exc:
                 raise EngineError("Chinese voices need misaki's Chinese G2P (pip install 'indexstudio[zh]')") from exc
-            jieba.setLogLevel(logging.WARNING)          # its dictionary notes are no business of the listener
+            chinese_words()              # (misaki cuts with jieba: set up once, its dictionary notes quieted)
             self._zh_g2p = zh.ZHG2P()
         return self._zh_g2p(text)[0]
 

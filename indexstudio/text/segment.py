@@ -212,8 +212,8 @@ _CLOSING_MARKS = re.compile(r"[，。！？；：、”’」』）]+")
 
 
 @functools.cache
-def _chinese_words() -> Callable[[str], list[str]] | None:
-    """jieba's word cutter (installed with the `zh` extra), or None."""
+def chinese_words() -> Callable[[str], list[str]] | None:
+    """jieba's word cutter (installed with the `zh` extra), its loading notes quieted; None without it."""
     try:
         import jieba
     except ImportError:
@@ -227,7 +227,7 @@ def _words(clause: str) -> list[str]:
     """The words of `clause`: an annotation, a word of spaced text, a CJK character with the marks that close on it
     - Chinese characters grouped into jieba's words where it is installed, so that no cut falls inside 中国."""
     words = _WORD.findall(clause)
-    cut = _chinese_words()
+    cut = chinese_words()
     if cut is None:
         return words
     out: list[str] = []
