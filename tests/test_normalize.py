@@ -199,15 +199,20 @@ def test_the_hindi_danda_ends_sentences():
 
 @pytest.mark.parametrize("written, spoken", [
     ("Tenía 2.500 habitantes y un 45 % de paro.", "Tenía dos mil quinientos habitantes y un cuarenta y cinco por ciento de paro."),
-    ("El 1.º de mayo pagó 12,50 € por 3 libros.", "El primero de mayo pagó doce euros cincuenta céntimos por tres libros."),
+    ("El 1.º de mayo pagó 12,50 € por 3 libros.", "El primero de mayo pagó doce euros cincuenta céntimos por 3 libros."),
     ("Nació el 15/08/1990 a las 10:30.", "Nació el quince de agosto de mil novecientos noventa a las diez y media."),
     ("Juan Pablo II visitó México.", "Juan Pablo segundo visitó México."),
+    ("Isabel II y Luis XIV.", "Isabel segunda y Luis 14."),
     ("Capítulo IV", "Capítulo cuarto"),
     ("Era el 2.º piso, la 3.ª puerta.", "Era el segundo piso, la tercera puerta."),
     ("Dijo el Sr. García.", "Dijo el señor García."),
-    # a capital letter that is no numeral after a name is left to eSpeak
+    ("Ud. tiene razón. Vd. no sabe, a las 5 p. m. Luego.", "Usted tiene razón. Usted no sabe, a las 5 de la tarde. Luego."),
+    # what eSpeak reads well is left to it: a plain number (NeMo said "Capítulo un", "un hermana", "2-1" as a
+    # date), a capital letter or a word in capitals that is no king's numeral, a verse
+    ("Capítulo 1: tenía 1 hermana, ganó 2-1 a las 9:00.", "Capítulo 1: tenía 1 hermana, ganó 2-1 a las nueve."),
     ("La vitamina C y la letra I.", "La vitamina C y la letra I."),
-    ("Vi a MI madre en 1999.", "Vi a MI madre en mil novecientos noventa y nueve."),
+    ("Malcolm X y MI madre en 1999 pagaron 3 €.", "Malcolm X y MI madre en 1999 pagaron tres euros."),
+    ("Juan 3:16 a las 10:30.", "Juan 3:16 a las diez y media."),
     ("Era una tarde tranquila.", "Era una tarde tranquila."),
 ])
 def test_spanish_numbers_dates_and_money_are_spoken(written, spoken):
@@ -222,9 +227,9 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     asked = []
     real = spanish.nemo_normalize
     monkeypatch.setattr(spanish, "nemo_normalize", lambda text, lang, tidy: asked.append(text) or real(text, lang, tidy))
-    text = normalize_text("No había nadie.\nNi un alma.\n\nPagó 3 euros. Luego se fue.", "es")
-    assert text == "No había nadie. Ni un alma.\n\nPagó tres euros. Luego se fue."
-    assert asked == ["Pagó 3 euros."]
+    text = normalize_text("No había nadie.\nNi un alma.\n\nPagó 3 €. Luego se fue.\nCAPÍTULO IV\nEl 2.º día.", "es")
+    assert text == "No había nadie.\nNi un alma.\n\nPagó tres euros. Luego se fue.\nCAPÍTULO cuarto\nEl segundo día."
+    assert asked == ["Pagó 3 €.", "El 2.º día."]
 
 
 @pytest.mark.parametrize("language, written, spoken", [
@@ -246,6 +251,20 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     ("fr-fr", "Né le 15/08/1990 à 10:30, le 01/05/2020 à 9:00.", "Né le 15 août 1990 à 10 heures 30, le premier mai 2020 à 9 heures."),
     ("it", "Nato il 15/08/1990 alle 10:30.", "Nato il 15 agosto 1990 alle 10 e 30."),
     ("pt-br", "Nasceu em 1/05/1990 às 10:05.", "Nasceu em primeiro de maio de 1990 às 10 e 5."),
+    # letters, acronyms and capitals that are no numerals; verses; initials; sentences an abbreviation ends
+    ("fr-fr", "Malcolm X, Monsieur X, mon CV, Jean V. Martin, Jean 3:16 et 1:25 000.",
+     "Malcolm X, Monsieur X, mon CV, Jean V. Martin, Jean 3:16 et 1:25 000."),
+    ("fr-fr", "J. M. G. Le Clézio, M. K. Gandhi, un grand M. Puis M. de Villefort, MM. les jurés.",
+     "J. M. G. Le Clézio, M. K. Gandhi, un grand M. Puis Monsieur de Villefort, Messieurs les jurés."),
+    ("fr-fr", "Né en 44 av. J.-C. Puis vint Auguste, avec pain, etc., et vin.",
+     "Né en 44 avant Jésus-Christ. Puis vint Auguste, avec pain, et cetera, et vin."),
+    ("fr-fr", "Henri IV et Élisabeth II, au chapitre XII, à 14h05, 0,50 € et 3/4 d'heure à 130 km/h.",
+     "Henri 4 et Élisabeth 2, au chapitre 12, à 14 heures 5, 50 centimes et trois quarts d'heure à 130 kilomètres heure."),
+    ("it", "NON CI CREDO, Taglia XL, Via XX Settembre, Malcolm X.", "NON CI CREDO, Taglia XL, Via XX Settembre, Malcolm X."),
+    ("it", "Elisabetta II e Vittorio Emanuele III, alle 14.30.", "Elisabetta seconda e Vittorio Emanuele terzo, alle 14 e 30."),
+    ("pt-br", "Eu VI o mar, NÃO VI NADA, Rua VII de Setembro.", "Eu VI o mar, NÃO VI NADA, Rua VII de Setembro."),
+    ("pt-br", "D. Maria I e D. Pedro II, capítulo V, século XIX, às 9h05. O Sr. disse.",
+     "Dona Maria primeira e Dom Pedro segundo, capítulo 5, século 19, às 9 horas e 5. O Senhor disse."),
     ("hi", "डॉ. गुप्ता आए।", "डॉक्टर गुप्ता आए."),
     ("hi", "मैंने ₹12,500 और रु. 50 दिए, फिर ₹ 1,299.50।", "मैंने 12,500 रुपये और 50 रुपये दिए, फिर 1,299 रुपये 50 पैसे."),
     ("hi", "15/08/1947 को 10:30 पर और 9:00 बजे।", "15 अगस्त 1947 को 10 बजकर 30 मिनट पर और 9 बजे."),
