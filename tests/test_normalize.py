@@ -266,6 +266,8 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     ("pt-br", "D. Maria I e D. Pedro II, capítulo V, século XIX, às 9h05. O Sr. disse.",
      "Dona Maria primeira e Dom Pedro segundo, capítulo 5, século 19, às 9 horas e 5. O Senhor disse."),
     ("hi", "डॉ. गुप्ता आए।", "डॉक्टर गुप्ता आए."),
+    ("hi", "मैंने 5 रु. दिए।", "मैंने 5 रुपये दिए."),
+    ("pt-br", "O 3.º andar.", "O 3º andar."),
     ("hi", "मैंने ₹12,500 और रु. 50 दिए, फिर ₹ 1,299.50।", "मैंने 12,500 रुपये और 50 रुपये दिए, फिर 1,299 रुपये 50 पैसे."),
     ("hi", "15/08/1947 को 10:30 पर और 9:00 बजे।", "15 अगस्त 1947 को 10 बजकर 30 मिनट पर और 9 बजे."),
     ("en-us", "M. Martin came.", "M. Martin came."),                # English keeps its own rules

@@ -124,6 +124,7 @@ def read_romance_numbers(text: str, language: str) -> str:
     if primary not in _MONEY:
         return text
     text = _money(_THOUSANDS.sub(lambda m: m.group().replace(".", ""), text), primary)
+    text = re.sub(r"(?<=\d)\.(?=[ºª])", "", text)                      # "3.º andar": eSpeak reads "3º"
     text = _CLOCK.sub(lambda m: m.group() if m.group(1) and m.group(1)[0].isupper()
                       else (m.group(1) or "") + _time(m.group(2), m.group(3), primary),
                       _DATE.sub(lambda m: _date(m, primary), text))
