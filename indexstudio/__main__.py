@@ -1,5 +1,3 @@
-import sys
+from indexstudio.cli import run
 
-from indexstudio.cli import main
-
-sys.exit(main())
+run()

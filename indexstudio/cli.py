@@ -681,5 +681,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The command: `main`, then its exit. A run a signal stopped (Ctrl-C, `kill`, a closed terminal) leaves at
+    once, its finished work kept and its output flushed: the interpreter's own ending (the engine's threads and
+    sessions closing) is none of the user's business, and another Ctrl-C during it broke it off (status -2, or
+    134 with onnxruntime's "terminate called")."""
+    code = main()
+    if code > 128:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -73,9 +73,9 @@ class RenderSettings:
                                           or not -50 <= self.loudness <= -5):
             raise InputError(f"RenderSettings: loudness={self.loudness!r}: give a level in LUFS from -50 to -5 "
                              f"(default {DEFAULT_LOUDNESS}), or None to keep the engine's")
-        if self.bitrate is not None and not (isinstance(self.bitrate, str)
-                                             and re.fullmatch(r"\s*\d+(?:\.\d+)?[kK]?\s*", self.bitrate)):
-            raise InputError(f"RenderSettings: bitrate={self.bitrate!r}: give kilobits per second, such as \"64k\"")
+        if self.bitrate is not None and not isinstance(self.bitrate, str):     # (its value is checked per format)
+            raise InputError(f"RenderSettings: bitrate={self.bitrate!r}: give kilobits per second as text, such as "
+                             f"\"64k\"")
         if self.bucket_size < 1:
             raise InputError(f"--bucket-size must be at least 1, got {self.bucket_size}")
         check_sample_rate(self.sample_rate)
