@@ -1,11 +1,13 @@
 """French, Italian and Portuguese numbers as eSpeak cannot read them, put in a form it can.
 
 eSpeak reads plain numbers in these languages well, but says "deux romain" for "Chapitre II", "vu" for
-"Carlo V", "deux e" for "2e", "dix ache trente" for "10h30", "barra" in "15/08/1990", "uno gradi" for "1° gennaio" and "dois.
-quinhentos" for "2.500", and reads "R$ 1,50" as "real dólar um vírgula cinquenta". Roman numerals after a
-name or a heading's word become the number as a person of that language says it (Louis quatorze, François
-premier; Carlo quinto; Dom Pedro segundo, João vinte e três), ordinals, dates (15/08/1990), hours (10h30,
-10:30) and sums of money are written out, and a thousands point is dropped. (Spanish has NeMo's grammar.)
+"Carlo V", "deux e" for "2e", "dix ache trente" for "10h30", "barra" in "15/08/1990", "uno gradi" for
+"1° gennaio", "dois. quinhentos" for "2.500" and "real dólar um vírgula cinquenta" for "R$ 1,50". Ordinals,
+dates, times, sums of money, common fractions and units are written out, and a thousands point is dropped.
+A Roman numeral after a king's, queen's or pope's name or a heading's word becomes the number as a person of
+that language says it there (Louis quatorze, François premier; Carlo quinto, Elisabetta seconda; Dom Pedro
+segundo, João vinte e três, capítulo cinco); Spanish takes that rule too (`spanish`), and NeMo's grammar for
+the rest.
 """
 from __future__ import annotations
 
@@ -37,14 +39,16 @@ _MONEY = {"fr": [(r"€", "euro", "euros", "centime", "centimes")],
                  (r"€", "euro", "euros", "centavo", "centavos")]}
 _AND = {"fr": " ", "it": " e ", "pt": " e "}
 _DATE = re.compile(r"\b(0?[1-9]|[12]\d|3[01])/(0?[1-9]|1[0-2])/(\d{4})\b")             # 15/08/1990, day first
-# 10:30, but not a verse ("Jean 3:16": after a capitalised word) nor a scale ("1:25 000")
+# 10:30, but not a verse ("Jean 3:16": after a capitalised word, see `read_romance_numbers`) nor a scale ("1:25 000")
 _CLOCK = re.compile(r"(\b\w[\w'’-]* )?(?<![\d:])\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d|\s?\d)")
-_ITALIAN_CLOCK = re.compile(r"\b((?i:alle|ore|dalle|delle|verso le|entro le|fino alle) )([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)")
+_ITALIAN_CLOCK = re.compile(r"\b((?i:alle|ore|dalle|delle|verso le|entro le|fino alle) )([01]?\d|2[0-3])\.([0-5]\d)\b"
+                            r"(?!\.\d)")                                                   # alle 14.30
 # the common fractions and units, which eSpeak reads as digits and letters
 _FRACTIONS = {"fr": {"1/2": "un demi", "1/3": "un tiers", "1/4": "un quart", "3/4": "trois quarts"},
               "it": {"1/2": "un mezzo", "1/3": "un terzo", "1/4": "un quarto", "3/4": "tre quarti"},
               "pt": {"1/2": "meio", "1/3": "um terço", "1/4": "um quarto", "3/4": "três quartos"}}
-_UNITS = {"fr": {"km/h": "kilomètres heure", "km": "kilomètres", "kg": "kilos", "cm": "centimètres", "mm": "millimètres"},
+_UNITS = {"fr": {"km/h": "kilomètres heure", "km": "kilomètres", "kg": "kilos", "cm": "centimètres",
+                 "mm": "millimètres"},
           "it": {"km/h": "chilometri orari", "km": "chilometri", "kg": "chili", "cm": "centimetri", "mm": "millimetri"},
           "pt": {"km/h": "quilômetros por hora", "km": "quilômetros", "kg": "quilos", "cm": "centímetros",
                  "mm": "milímetros"}}

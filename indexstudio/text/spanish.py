@@ -24,9 +24,11 @@ _LINE = re.compile(r"(\n)")
 # measures
 _FORMS = (r"\d{1,3}(?:\.\d{3})+(?:,\d+)?(?:\s?(?:[€$£%]|km/h|km|kg|cm|mm)(?!\w))?"
           r"|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}(?![:\d])"
-          r"|[€$£]\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)?\s?(?:[€$£%]|km/h|km|kg|cm|mm)(?!\w)|\d+\.?[ºª]|\d+\.(?:er|os?|as?)\b")
+          r"|[€$£]\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)?\s?(?:[€$£%]|km/h|km|kg|cm|mm)(?!\w)"
+          r"|\d+\.?[ºª]|\d+\.(?:er|os?|as?)\b")
 _TO_SPELL = re.compile(_FORMS)
-# (a verse, "Juan 3:16", is hidden whole: NeMo read it as a time)
+# what NeMo is shown (a form) or not: a verse ("Juan 3:16", hidden whole: NeMo read it as a time), a plain number,
+# a word in capitals
 _SHOWN_OR_HIDDEN = re.compile(rf"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]* \d{{1,3}}:\d{{1,3}}\b|({_FORMS})|\d+|\b[A-ZÁÉÍÓÚÑ]{{1,4}}\b")
 _missing_said = False
 
