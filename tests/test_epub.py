@@ -96,6 +96,9 @@ def test_epub_front_and_back_matter_contents_pages_and_non_linear_items_are_not_
                               ("IV", "The Man Who Knew", "He knew.")]
     plan = make_plan(read_book(path), SyntheticEngine(), "tone")
     assert [s.text for s in plan.segments if s.chapter == 1][0] == "two."    # a chapter "II" is its number
+    italian = make_epub(tmp_path / "it.epub", [("c1.xhtml", "<h1>Capitolo primo<br/>L'arrivo</h1><p>Pioveva.</p>")],
+                        toc=[("c1.xhtml", "Capitolo primo")])
+    assert chapters(italian) == [("Capitolo primo", "Capitolo primo. L'arrivo", "Pioveva.")]   # (other languages too)
 
 
 def test_epub_without_contents_entries_for_every_file_and_with_broken_anchors(tmp_path):
