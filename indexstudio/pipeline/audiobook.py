@@ -13,9 +13,9 @@ then rendered resumably through a work folder and written out.
 from __future__ import annotations
 
 import dataclasses
-import os
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
