@@ -62,6 +62,9 @@ def _engine_choice(p: argparse.ArgumentParser) -> None:
 def _engine_args(p: argparse.ArgumentParser) -> None:
     _engine_choice(p)
     p.add_argument("--device", help="cuda, mps, xpu or cpu (IndexTTS engines; default: best available)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU cores the embedded engine uses (default: all this process may use; fewer leave the "
+                        "machine responsive while a book renders)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"],
                    help="GPT precision of IndexTTS engines (default float32; float16/bfloat16 are faster on GPU)")
     p.add_argument("--gpt-weights", choices=["fp32", "bf16", "int8"],
@@ -159,7 +162,8 @@ def _with_flags(prepare, *args, **settings):
 
 
 SETTING_FLAGS = {"model_dir": "--model-dir", "device": "--device", "dtype": "--dtype", "gpt_weights": "--gpt-weights",
-                 "compile_s2mel": "--compile", "s2mel_dtype": "--s2mel-dtype", "compile_decode": "--compile-decode"}
+                 "compile_s2mel": "--compile", "s2mel_dtype": "--s2mel-dtype", "compile_decode": "--compile-decode",
+                 "threads": "--threads"}
 
 
 def _chosen_engine(args: argparse.Namespace) -> str:
@@ -182,10 +186,14 @@ def _load_engine(args: argparse.Namespace):
     flags = {key: getattr(args, flag.removeprefix("--").replace("-", "_"), None) for key, flag in SETTING_FLAGS.items()}
     options = {key: value for key, value in flags.items() if value not in (None, False)}
     taken = engine_settings(args.engine)
-    unknown = [SETTING_FLAGS[key] for key in options if taken is not None and key not in taken]
+    if taken is None:                   # (an IndexTTS engine takes its files by role too: the IndexTTS flags)
+        taken = set(SETTING_FLAGS) - {"threads"}
+    unknown = [SETTING_FLAGS[key] for key in options if key not in taken]
     if unknown:
-        raise InputError(f"{', '.join(unknown)}: not a setting of engine {args.engine} (they apply to the IndexTTS "
-                         "engines)")
+        owners = sorted({"the embedded engine's" if flag == "--threads" else "the IndexTTS engines'" for flag in unknown})
+        raise InputError(f"{', '.join(unknown)}: not a setting of engine {args.engine} ({' and '.join(owners)})")
+    if flags["threads"] is not None and flags["threads"] < 1:
+        raise InputError(f"--threads must be at least 1, got {flags['threads']}")
     return get_engine(args.engine, **options)
 
 

@@ -84,7 +84,12 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.xyz")), "unsupported output format")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x")), "the output name x says no format")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cuda", "--compile"),
-                   "--device, --compile: not a setting of engine kokoro")
+                   "--device, --compile: not a setting of engine kokoro (the IndexTTS engines')")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--threads", "0"), "--threads must be at least 1")
+    _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "indextts2", "--model-dir",
+                       str(GOLDEN / "indextts2"),
+                       "--voice", str(GOLDEN / "indextts2" / "cases" / "prompt_en_22k.wav"), "--threads", "2"),
+                   "--threads: not a setting of engine indextts2 (the embedded engine's)")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--engine", "nope"), "unknown engine")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--lang", "xx"), "--lang xx: not a language code")
     _fails_cleanly(run("book", str(ROOT / "samples" / "sample_book.md"), "-o", str(tmp_path / "x.m4b"), "--year", "abc"),
