@@ -545,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "kept in a work folder: the same command again resumes, and edits "
                                             "re-render only what changed."))
     p.add_argument("file", help="the book: .txt, .md or .epub, or a folder of .txt / .md chapter files")
-    p.add_argument("-o", "--output", help="output file (default: the book's name with .m4b)")
+    p.add_argument("-o", "--output", help="output file, or a folder to put BOOK.m4b in (one that exists, or a name "
+                                          "ending in /) (default: the book's name with .m4b, beside it)")
     _format_arg(p)
     _engine_args(p)
     _sample_rate_arg(p)

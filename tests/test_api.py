@@ -148,6 +148,8 @@ def test_an_audiobook_is_looked_at_then_rendered_then_resumed(tmp_path):
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "books", engine=engine, chapters=[2],
                                       fmt="mp3", year=2001).output == tmp_path / "books" / "small (chapter 2).mp3"
     assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters=2).chapter_numbers == [1]
+    assert indexstudio.open_audiobook(tmp_path / "small.md", f"{tmp_path}/new/", engine=engine).output == \
+        tmp_path / "new" / "small.m4b"                                          # (a folder to be made: a slash)
     for nothing in ([], "", " "):                 # nothing ticked is no whole book
         with pytest.raises(InputError, match="no chapter given"):
             indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, chapters=nothing)

@@ -237,7 +237,7 @@ class KokoroEngine(Engine):
         where = f"the text is in language {language!r}" if said else f"the text reads as language {language!r}"
         chinese = han_share(text)
         if primary in ("", "zh") and chinese > 0.5 or primary == "zh" and chinese > 0.1:
-            voice = next((v for v in sorted(self._files) if v.startswith("zf_")), self.default_voice)
+            voice = next((v for v in self._by_preference() if v.startswith("zf_")), self.default_voice)
             log.info("%s: speaking with the Mandarin voice %s (--voice chooses another)",
                      "the text is Chinese" if chinese > 0.5 else where, voice)
             return voice
@@ -245,13 +245,13 @@ class KokoroEngine(Engine):
             log.info("%s, but its text is not Chinese: speaking with %s", where, self.default_voice)
             return self.default_voice
         if primary == "en" and region in ("gb", "uk", "ie", "au", "nz"):     # a British English book
-            voice = next((v for v in sorted(self._files) if v.startswith("bf_")), self.default_voice)
+            voice = next((v for v in self._by_preference() if v.startswith("bf_")), self.default_voice)
             log.info("the book is in British English: speaking with the voice %s (--voice chooses another)", voice)
             return voice
         if len(primary) != 2 or primary == "en":
             return self.default_voice
         letter = next((k for k, lang in _LANGUAGES.items() if lang.split("-")[0] == primary), None)
-        voice = next((v for v in sorted(self._files, key=lambda v: (v[1] != "f", v)) if v[0] == letter), None)
+        voice = next((v for v in self._by_preference() if v[0] == letter), None)
         if voice is None:
             spoken = sorted({_DESCRIPTIONS[_LANGUAGES[v[0]]] for v in self._files})
             hint = ", or add that language's voices (see the README)" if letter else ""
@@ -268,6 +268,11 @@ class KokoroEngine(Engine):
             return voice
         log.info("%s: speaking with the voice %s (--voice chooses another)", where, voice)
         return voice
+
+    def _by_preference(self) -> list[str]:
+        """The voices in the order a voice is chosen from: the bundled ones first (the same choice on every
+        machine, with or without the voices setup adds from npm), female ones first, then by name."""
+        return sorted(self._files, key=lambda v: (self._files[v].parent != VENDORED_VOICES, v[1] != "f", v))
 
     def _chinese_phonemes(self, text: str) -> str:
         if self._zh_g2p is None:

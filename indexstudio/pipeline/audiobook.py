@@ -297,8 +297,12 @@ def output_for(file: str | Path, output: str | Path | None = None, fmt: str | No
     named = book.with_name(f"{book.name}.{fmt or 'm4b'}") if book.is_dir() else book.with_suffix("." + (fmt or "m4b"))
     if output is None:
         return named
-    output = Path(output)
-    return output / named.name if output.is_dir() else output
+    return Path(output) / named.name if names_a_folder(output) else Path(output)
+
+
+def names_a_folder(output: str | Path) -> bool:
+    """Whether `output` is a folder: one that exists, or a name ending in a slash ("books/", made when written)."""
+    return Path(output).is_dir() or str(output).endswith(("/", os.sep))
 
 
 def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
@@ -460,7 +464,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         if fmt == "mp3":
             settings = _acx_mp3(settings)
     else:
-        named = output is not None and not Path(output).is_dir()
+        named = output is not None and not names_a_folder(output)
         output = output_for(file, output, fmt)
         fmt = format_of(output, fmt)
         if output.resolve() == Path(file).resolve():
