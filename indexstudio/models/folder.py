@@ -231,10 +231,12 @@ def read_config(root: Path) -> dict:
     if not path.is_file():
         raise ModelFolderError(f"{root}: no config.yaml - not an IndexTTS model folder")
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFolderError(f"{path}: not valid YAML ({first})") from exc
+    if config is None:
+        raise ModelFolderError(f"{path} is empty: copy it again from the model's release")
     if not isinstance(config, dict):
         raise ModelFolderError(f"{path}: not an IndexTTS config (a YAML mapping of sections), got {config!r:.60}")
     return config
@@ -279,16 +281,22 @@ class ModelFolder:
         return path
 
     def check_files(self) -> None:
-        """Every file this version needs is there, or a ModelFolderError names the first one missing: checked
-        when an engine is set up, before any weights load."""
+        """Every file this version needs is there, or a ModelFolderError names all those missing (a folder copied
+        in part is mended in one go): checked when an engine is set up, before any weights load."""
         table = _FILES.get(self.version, {})
+        missing = []
         for role in table:
             if role in _OPTIONAL_ROLES:
                 continue
-            path = self.path(role)
-            missing = [name for name in _FOLDER_FILES.get(role, ()) if path.is_dir() and not (path / name).exists()]
-            if missing:
-                raise ModelFolderError(f"missing {missing[0]} of the {table[role][2]}: expected {path / missing[0]}")
+            path = self.path(role, required=False)
+            if not path.exists():
+                missing.append(f"{table[role][2]}: expected {path}")
+            missing += [f"{name} of the {table[role][2]}: expected {path / name}" for name in _FOLDER_FILES.get(role, ())
+                        if path.is_dir() and not (path / name).exists()]
+        if len(missing) == 1:
+            raise ModelFolderError(f"missing {missing[0]}")
+        if missing:
+            raise ModelFolderError(f"missing {len(missing)} files of IndexTTS-{self.version}: " + "; ".join(missing))
 
     def fingerprint(self) -> str:
         """The model by what its files hold - config.yaml and every file its roles name, folders walked - not by

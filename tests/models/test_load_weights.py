@@ -170,3 +170,10 @@ def test_a_half_copied_auxiliary_folder_is_named_before_anything_loads(tmp_path)
     with pytest.raises(ModelFolderError, match=r"missing bigvgan_generator\.pt of the BigVGAN folder .*: expected "
                                                r".*hf_cache/bigvgan/bigvgan_generator\.pt"):
         ModelFolder(copy).check_files()
+    (copy / "gpt.pth").unlink()                       # a folder copied in part: all it lacks, in one message
+    with pytest.raises(ModelFolderError, match=r"missing 2 files of IndexTTS-2: UnifiedVoice GPT checkpoint: expected "
+                                               r".*gpt\.pth; bigvgan_generator\.pt of the BigVGAN folder"):
+        ModelFolder(copy).check_files()
+    (copy / "config.yaml").write_text("")
+    with pytest.raises(ModelFolderError, match=r"config\.yaml is empty"):
+        ModelFolder(copy)
