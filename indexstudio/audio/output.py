@@ -127,6 +127,7 @@ def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> st
     (the output's); None for WAV."""
     if fmt == "wav":
         return None
+    sample_rate = _OPUS_RATE if fmt == "opus" else sample_rate         # (Opus is always coded at 48 kHz)
     bitrate = bitrate or DEFAULT_BITRATES[fmt]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kK]?)", bitrate.strip())
     low, high = bitrate_range(fmt, sample_rate)
