@@ -52,6 +52,10 @@ def test_chapters_picked_keep_their_segments_keys(tmp_path):
         texts = {s.text: whole.keys[s.index] for s in plan.segments if s.chapter in chosen}
         assert {s.text: Job(tmp_path / "w", part, engine, "tone").keys[s.index] for s in part.segments} == texts
     assert not (tmp_path / "w").exists()              # looking at a job writes nothing
+    credited = make_plan(Book(BOOK.title, [Chapter("Opening Credits", "Test Book, by Tester.", read_title=False),
+                                           *BOOK.chapters]), engine, "tone")
+    assert Job(tmp_path / "w", credited, engine, "tone").keys[1] == whole.keys[0]   # (credits added: the first
+                                                                    # sentence keeps its segment)
     steady = SyntheticEngine()
     steady.samples = False                             # a seed changes nothing it says: it keeps its segments
     assert (Job(tmp_path / "w", plan, steady, "tone", Controls(seed=1)).keys

@@ -195,16 +195,24 @@ class Job:
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def key(self, index: int, engine_id: str | None = None) -> str:
-        """What decides the segment's audio, hashed: its text and whether it opens the book (the opening call
-        may shape it, see `controls_for`), not its place, so an unchanged sentence keeps its key wherever the
-        book's edits move it."""
+        """What decides the segment's audio, hashed: its text and, where the opening call shapes it (see
+        `controls_for`), whether it opens the book; not its place, so an unchanged sentence keeps its key wherever
+        the book's edits move it (and the first sentence keeps its own when credits come before it)."""
         seg = self.plan.segments[index]
         blob = json.dumps([engine_id or self.engine_id, self.voice_id, self._controls_id, self.settings.loudness,
-                           seg.text, self._opens_book(index)], sort_keys=True, default=str)
+                           seg.text, self._opens_book(index) and self._openings_differ], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def _opens_book(self, index: int) -> bool:
         return index == 0 and self.plan.opening
+
+    @functools.cached_property
+    def _openings_differ(self) -> bool:
+        """Whether the call that opens the book is given other controls than the rest (IndexTTS-2's
+        quick_streaming_tokens): then the opening segment's audio is its own."""
+        audio_options = self.engine.audio_options           # (options that only say a default count as none)
+        return audio_options(dict(self.engine.continuing(self.controls).options)) != audio_options(
+            dict(self.controls.options))
 
     @functools.cached_property
     def sample_rate(self) -> int:
