@@ -546,12 +546,11 @@ def _dash(match: re.Match) -> str:
     """An em dash is a pause (他——没有: 他，没有), or nothing where a sentence has just ended (French dialogue:
     « Où ? » demanda-t-elle. — Nulle part)."""
     text = match.string
-    if text[max(0, match.start() - 8):match.start()].rstrip()[-1:] in tuple(".!?…»。！？"):
+    before = text[max(0, match.start() - 8):match.start()].rstrip()[-1:]
+    if before and before in ".!?…»。！？,;:，":                   # (a pause is there already: "Lo so, — rispose")
         return " "
     if text[match.end():match.end() + 1] in tuple(".,;:，。"):     # a dialogue tag closed ("—dijo Juan—, ¿cómo"):
         return ""                                                 # the punctuation after it is the pause
-    if text[max(0, match.start() - 8):match.start()].rstrip()[-1:] in tuple(",;:，"):   # "Lo so, — rispose"
-        return " "
     return "，" if _beside_cjk(text, match) else ", "
 
 
