@@ -645,6 +645,19 @@ def _stopping(signum, frame) -> None:
     _say("indexstudio: stopping - finished work is being kept, a moment")
 
 
+def _lost_stop(unraisable) -> None:
+    """A stop that landed in code whose exceptions Python swallows (a garbage-collection finalizer: phonemizer's
+    temporary folder) is sent again, so that the run ends as asked instead of going on; anything else as Python
+    says it."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        for stopping in _STOPPING_SIGNALS:
+            signal.signal(stopping, _stop)
+        signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()     # (once out of the finalizer)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def _say(line: str) -> None:
     """A line on stderr, where a closed terminal may have taken it away."""
     try:
@@ -657,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_console()
     if threading.current_thread() is threading.main_thread():
+        sys.unraisablehook = _lost_stop
         for stopping in _STOPPING_SIGNALS:
             if stopping != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:   # (nohup: on)
                 signal.signal(stopping, _stop)
