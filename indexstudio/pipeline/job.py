@@ -24,7 +24,6 @@ import json
 import logging
 import numbers
 import os
-import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path

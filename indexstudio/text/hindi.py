@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _RUPEES = re.compile(r"(?:₹|\bRs\.?|रु\.?)\s?(\d[\d,]*)(?:\.(\d{2}))?(?!\d)")
-_RUPEES_AFTER = re.compile(r"(\d[\d,]*)\s?(?:रु\.|रुपये|₹)")                                 # "5 रु."
+_RUPEES_AFTER = re.compile(r"(\d[\d,]*)\s?(?:रु\.|₹)")                                 # "5 रु."
 _DATE = re.compile(r"\b(0?[1-9]|[12]\d|3[01])/(0?[1-9]|1[0-2])/(\d{4})\b")
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b(?!:\d)(?: ?बजे)?")          # (a "बजे" after it is said once)
 _MONTHS = "जनवरी फ़रवरी मार्च अप्रैल मई जून जुलाई अगस्त सितंबर अक्टूबर नवंबर दिसंबर".split()
