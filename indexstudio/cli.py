@@ -182,9 +182,10 @@ def _chosen_engine(args: argparse.Namespace) -> str:
 
 
 def _load_engine(args: argparse.Namespace):
-    from indexstudio.engines import engine_settings, get_engine
+    from indexstudio.engines import engine_settings, get_engine, require_model_dir
     flags = {key: getattr(args, flag.removeprefix("--").replace("-", "_"), None) for key, flag in SETTING_FLAGS.items()}
     options = {key: value for key, value in flags.items() if value not in (None, False)}
+    require_model_dir(args.engine, args.model_dir)
     taken = engine_settings(args.engine)
     if taken is None:                   # (an IndexTTS engine takes its files by role too: the IndexTTS flags)
         taken = set(SETTING_FLAGS) - {"threads"}

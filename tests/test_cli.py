@@ -68,6 +68,15 @@ def test_voices_are_heard_before_they_are_chosen(tmp_path):
     _fails_cleanly(run("voices", "--listen", str(tmp_path / "x"), "--engine", "indextts2"), "needs --model-dir")
 
 
+def test_a_missing_model_folder_is_said_before_torch_loads(tmp_path):
+    """An IndexTTS engine without --model-dir is refused before its modules (torch, transformers: seconds) import."""
+    code = ("import sys; from indexstudio import cli; sys.argv = ['indexstudio', 'speak', 'Hi.', '-o', 'x.wav', "
+            "'--engine', 'indextts2_5']; code = cli.main(); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(code)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    _fails_cleanly(r, "engine indextts2_5 needs --model-dir: an IndexTTS-2.5 checkpoint folder")
+
+
 def _fails_cleanly(r, needle):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr

@@ -19,6 +19,9 @@ _BUILTIN = {
     "indextts1_5": "indexstudio.engines.indextts1_5:IndexTTS15Engine",
     "indextts2_5": "indexstudio.engines.indextts2_5:IndexTTS25Engine",
 }
+# the built-in engines that load an IndexTTS checkpoint folder, by its version (a missing folder is said before torch
+# is imported, which takes seconds)
+_CHECKPOINT_VERSIONS = {"indextts2": "2", "indextts1_5": "1.5", "indextts2_5": "2.5"}
 _factories: dict[str, Callable[..., Engine]] = {}
 _instances: dict[tuple, Engine] = {}
 _lock = threading.Lock()
@@ -43,6 +46,15 @@ def _factory(name: str) -> Callable[..., Engine]:
         raise EngineError(f"unknown engine {name!r}; available: {', '.join(engine_names())}")
     module, cls = _BUILTIN[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def require_model_dir(name: str, model_dir: Any, version: str = "") -> None:
+    """Raise when engine `name` (IndexTTS-`version`; a built-in one's is known) loads a checkpoint folder and none
+    is named."""
+    version = version or (_CHECKPOINT_VERSIONS.get(name, "") if name not in _factories else "")
+    if version and not model_dir:
+        raise EngineError(f"engine {name} needs --model-dir: an IndexTTS-{version} checkpoint folder "
+                          f"(from Python: get_engine({name!r}, model_dir=...))")
 
 
 def clones_voices(name: str) -> bool:
@@ -71,6 +83,7 @@ def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
     key = (name, tuple(sorted((k, _same(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:
+            require_model_dir(name, options.get("model_dir"))
             factory = _factory(name)
             params = inspect.signature(factory).parameters
             if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -93,4 +106,4 @@ def release_engines() -> None:
 
 
 __all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_names",
-           "engine_settings", "get_engine", "register_engine", "release_engines"]
+           "engine_settings", "get_engine", "register_engine", "release_engines", "require_model_dir"]

@@ -31,6 +31,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 import torch
 
 from indexstudio.audio.prompt import check_reference, warn_once
+from indexstudio.engines import require_model_dir
 from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import library_voices, resolve_reference
 from indexstudio.files import content_hash
@@ -327,9 +328,7 @@ class IndexTTSEngine(Engine):
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, dtype: str | None = None,
                  gpt_weights: str = "fp32", compile_s2mel: bool | str = False, s2mel_dtype: str | None = None,
                  compile_decode: bool | str = False, **paths: str):
-        if not model_dir:
-            raise EngineError(f"engine {self.name} needs --model-dir: an IndexTTS-{self.version} checkpoint folder "
-                              f"(from Python: get_engine({self.name!r}, model_dir=...))")
+        require_model_dir(self.name, model_dir, self.version)
         unknown = sorted(set(paths) - set(file_roles(self.version)))
         if unknown:                          # (a setting misspelt would read as a model file's role)
             settings = [p for p in inspect.signature(IndexTTSEngine.__init__).parameters if p not in ("self", "paths")]
