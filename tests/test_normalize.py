@@ -269,7 +269,9 @@ def test_spanish_paragraphs_stay_apart_and_only_sentences_to_spell_go_to_the_gra
     ("hi", "मैंने 5 रु. दिए।", "मैंने 5 रुपये दिए."),
     ("pt-br", "O 3.º andar.", "O 3º andar."),
     ("hi", "मैंने ₹12,500 और रु. 50 दिए, फिर ₹ 1,299.50।", "मैंने 12,500 रुपये और 50 रुपये दिए, फिर 1,299 रुपये 50 पैसे."),
-    ("hi", "15/08/1947 को 10:30 पर और 9:00 बजे।", "15 अगस्त 1947 को 10 बजकर 30 मिनट पर और 9 बजे."),
+    ("hi", "15/08/1947 को 10:30 पर और 9:00 बजे।", "15 अगस्त 19 सौ 47 को 10 बजकर 30 मिनट पर और 9 बजे."),
+    ("hi", "सन् 1900 में, 1805 और 2024 में ₹1,500 और 1500.50 रुपये।",       # years said by their hundreds
+     "सन् 19 सौ में, 18 सौ 5 और 2024 में 1,500 रुपये और 1500.50 रुपये."),
     ("en-us", "M. Martin came.", "M. Martin came."),                # English keeps its own rules
 ])
 def test_french_italian_portuguese_and_hindi_abbreviations_and_numbers_are_said(language, written, spoken):
