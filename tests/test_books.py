@@ -439,6 +439,17 @@ def test_plain_text_asterisk_emphasis_goes_and_rules_are_scene_breaks(tmp_path):
     assert read_book(path).chapters[0].text == "It was very late, really late.\n\n* * *\n\nMorning.\n a | b \n\n 1 | 2"
 
 
+def test_plain_text_list_items_are_paragraphs_without_their_marks(tmp_path):
+    """A .txt list ran into one breathless sentence and its "*" bullet was read "asterisk"; a scene break stays."""
+    path = tmp_path / "pack.txt"
+    path.write_text("Things to pack:\n• Passport\n* Toothbrush\n- Sunscreen and\n  a hat\n\nSteps:\n1) Open the box.\n"
+                    "a) Check the seal.\n\n* * *\n\n- Where to? she asked.\n", encoding="utf-8")
+    paragraphs = read_book(path).chapters[0].text.split("\n\n")
+    assert [" ".join(p.split()) for p in paragraphs] == [
+        "Things to pack:", "Passport", "Toothbrush", "Sunscreen and a hat", "Steps:", "Open the box.",
+        "Check the seal.", "* * *", "Where to? she asked."]
+
+
 def test_a_folder_of_chapter_files_is_a_book(tmp_path, caplog):
     """Web novels and drafts come as a file a chapter: read in the order a person numbers them, each file's own
     headings kept, a file without one named after the file; the folder names the book, a cover.jpg in it covers it."""

@@ -504,6 +504,8 @@ _NOTE_MARKER = re.compile(r"(?<=[\w.,;:!?”\"’'])\[(?:\d{1,3}|[A-Z*†])\]")
 _EMPHASIS = re.compile(r"(?<![\w_=*])(\*{1,2}|[_=])(?=\S)([^_=*\n]+?)(?<=\S)\1(?![\w_=*])")
 _RULE = re.compile(r"[ \t]*[-+=|*#_~. \t]{3,}[ \t]*")
 _TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
+# a list item's mark at a line's start ("• Passport", "* Toothbrush", "1) Open the box", "a) Check the seal")
+_LIST_MARK = re.compile(r"^[ \t]*(?:[•◦▪‣●○■□➢➤►*+–-]|\(?\d{1,2}\)|\(?[a-z]\))[ \t]+(?=[^\W_]|[\"'“‘(])", re.MULTILINE)
 
 
 def without_emphasis(text: str) -> str:
@@ -522,8 +524,10 @@ def _rules_as_breaks(text: str) -> str:
 
 
 def _without_print_marks(text: str) -> str:
+    """`text` without what is printed for the eye; each list item a paragraph of its own, without its mark (the
+    items ran together into one breathless sentence, "Things to pack: • Passport • Charger * Toothbrush")."""
     text = _NOTE_MARKER.sub("", _EDITORS_NOTE.sub("", text))
-    return _TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text)))
+    return _LIST_MARK.sub("\n", _TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text))))
 
 
 _BOOK_TITLE_LINE = re.compile(r"^\s*(?:《([^》\n]{1,40})》|[书書]\s*名\s*[:：]\s*《?([^《》\n]{1,40}?)》?)\s*$")   # 《书名》, 书名：书名
