@@ -8,7 +8,7 @@ from indexstudio.text.segment import split_sentences
     ("I have 3 cats.", "I have three cats."),
     ("It costs $1,234.56 today.", "It costs one thousand two hundred and thirty-four dollars and fifty-six cents today."),
     ("Only £1 left.", "Only one pound left."),
-    ("A $5 million deal.", "A five million dollars deal."),
+    ("A $5 million deal.", "A five million dollar deal."),
     ("Down 50% now.", "Down fifty percent now."),
     ("She came 21st of 100.", "She came twenty-first of one hundred."),
     ("Born in 1984.", "Born in nineteen eighty-four."),
@@ -127,6 +127,31 @@ from indexstudio.text.segment import split_sentences
      "Wind at twenty meters per second over sixty square meters in ten-eighty p, nine point eight meters per second "
      "squared. See chapter twelve, Book four of it, act five, chapter five of the report, Chapter five, the best part "
      "i think."),
+    # found by a listener's review (twenty-fifth session): each was read wrong before
+    ("World War I ended. Harold II fell. Edward I, II and III ruled. Type II diabetes, Rocky II, Apollo XI, a Saturn "
+     "V rocket. The IV drip.",
+     "World War one ended. Harold the Second fell. Edward the First, the Second and the Third ruled. Type two "
+     "diabetes, Rocky two, Apollo eleven, a Saturn five rocket. The IV drip."),
+    ("At 10 a.m. EST. Revenue rose. See ch. 5, fig. 2, Sect. 4.1. In Apr. 2020 it began; Fri 14 June, Mon., Jan. 3.",
+     "At ten AM EST. Revenue rose. See chapter five, figure two, Section four point one. In April twenty twenty it "
+     "began; Friday the fourteenth of June, Monday, January third."),
+    ("Ms Adler, Sgt Pepper and Dr Watson saw Arsenal vs Chelsea on Church St near Roe v. Wade Ave. Sun rose.",
+     "Miz Adler, Sergeant Pepper and Doctor Watson saw Arsenal versus Chelsea on Church Street near Roe versus Wade "
+     "Avenue. Sun rose."),
+    ("Footnote.¹ A marker² here, a dagger.* E=mc², 5 m², 2 * 3.",
+     "Footnote. A marker here, a dagger. E=mc², five square meters, two by three."),
+    ("Video at 60fps. iOS 17 ships; it weighs 5 lbs. and more.",
+     "Video at sixty frames per second. iOS seventeen ships; it weighs five pounds and more."),
+    ("Rates went 5.25%–5.5%, 5-6%, fell -0.5%; a loss of -$2.3 million on March 3–5, 2024.",
+     "Rates went five point two five percent to five point five percent, five to six percent, fell minus zero point "
+     "five percent; a loss of minus two point three million dollars on March third to fifth, twenty twenty-four."),
+    ("He went – reluctantly – in. It ran 1914 – 1918.", "He went, reluctantly, in. It ran nineteen fourteen to nineteen eighteen."),
+    ("Add 1/2 lb, 1 1/2 tbsp, ½ tsp, ¾ cup and 3/4 tsp; a 2 TB drive, 60fps, 120 ms, 65W, 230V, 250 g, 8,849 m, 3x "
+     "faster, a 6.1\" screen, \"Room 5\".",
+     "Add a half pound, one and a half tablespoons, a half teaspoon, three quarters cup and three quarters of a "
+     "teaspoon; a two terabyte drive, sixty frames per second, one hundred and twenty milliseconds, sixty-five watts, "
+     "two hundred and thirty volts, two hundred and fifty grams, eight thousand eight hundred and forty-nine meters, "
+     "three times faster, a six point one inch screen, \"Room five\"."),
     ("LET US STATE IT.", "LET us STATE it."),
     ("THE US ARMY CAME FOR ALL OF US.", "THE US ARMY CAME FOR ALL of us."),
 ])

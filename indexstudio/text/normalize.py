@@ -31,7 +31,7 @@ _DOLLAR_PREFIXES = {"A": "Australian", "AU": "Australian", "C": "Canadian", "CA"
                     "HK": "Hong Kong", "S": "Singapore", "US": "US"}
 _FRACTIONS = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5), "⅗": (3, 5),
               "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8)}
-# unit -> (singular, plural); after a number only ("5 km", "5km"); those marked attached only when glued to it
+# unit -> (singular, plural); after a number only ("5 km", "5km"); those attached only when glued to it ("65W")
 _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
           "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "lb": ("pound", "pounds"),
           "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"), "ft": ("foot", "feet"), "mi": ("mile", "miles"),
@@ -47,8 +47,19 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "kg/m³": ("kilogram per cubic meter", "kilograms per cubic meter"),
           "m³/s": ("cubic meter per second", "cubic meters per second"),
           "m²": ("square meter", "square meters"), "km²": ("square kilometer", "square kilometers"),
-          "m³": ("cubic meter", "cubic meters")}
-_ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams")}
+          "m³": ("cubic meter", "cubic meters"),
+          "m": ("meter", "meters"), "g": ("gram", "grams"), "tsp": ("teaspoon", "teaspoons"), "tbsp": ("tablespoon", "tablespoons"),
+          "fl oz": ("fluid ounce", "fluid ounces"), "kcal": ("kilocalorie", "kilocalories"), "yd": ("yard", "yards"),
+          "nm": ("nanometer", "nanometers"), "μm": ("micrometer", "micrometers"), "µm": ("micrometer", "micrometers"),
+          "ms": ("millisecond", "milliseconds"), "mA": ("milliamp", "milliamps"), "mAh": ("milliamp hour",
+          "milliamp hours"), "kHz": ("kilohertz", "kilohertz"), "dB": ("decibel", "decibels"), "ppm": ("part per "
+          "million", "parts per million"), "rpm": ("revolution per minute", "revolutions per minute"),
+          "psi": ("pound per square inch", "pounds per square inch"), "hp": ("horsepower", "horsepower"),
+          "kbps": ("kilobit per second", "kilobits per second"), "Mbps": ("megabit per second", "megabits per second"),
+          "Gbps": ("gigabit per second", "gigabits per second"), "MB/s": ("megabyte per second",
+          "megabytes per second"), "GB/s": ("gigabyte per second", "gigabytes per second"),
+          "fps": ("frame per second", "frames per second")}
+_ATTACHED_UNITS = {"W": ("watt", "watts"), "V": ("volt", "volts")}
 _MONEY = re.compile(rf"(?:\b({'|'.join(_DOLLAR_PREFIXES)})(?=\$))?([$£€¥])\s?(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                     rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s*({_SCALES})\b)?")
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
@@ -56,7 +67,9 @@ _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 # words after which a Roman numeral is a number ("Chapter IV", "World War II")
 _NUMBERED_WORDS = ("Chapter", "Part", "Book", "Volume", "Vol.", "Act", "Scene", "Section", "Article", "Appendix", "Canto",
-                   "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl", "volume")
+                   "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl", "volume",
+                   "Type", "Class", "Category", "Grade", "Mark", "Title", "Tier", "Division", "Schedule", "Vatican",
+                   "Apollo", "Gemini", "Saturn", "Rocky", "Fantasy", "Civilization")
 _NUMBERED = "(?:" + "|".join(re.escape(w) + "|" + re.escape(w.upper()) for w in _NUMBERED_WORDS) + ")"
 # names that monarchs and popes share, numbered with Roman numerals ("Henry VIII", "Pius XII", "Elizabeth I")
 _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antiochus", "Augustus", "Benedict",
@@ -66,7 +79,16 @@ _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antioch
                  "John", "Joseph", "Juan", "Julius", "Leo", "Leopold", "Louis", "Ludwig", "Manuel", "Mary",
                  "Napoleon", "Nicholas", "Olaf", "Otto", "Paul", "Pedro", "Peter", "Philip", "Pius", "Ptolemy",
                  "Ramesses", "Richard", "Robert", "Rudolf", "Sixtus", "Stephen", "Thutmose", "Umberto", "Urban",
-                 "Victor", "Wilhelm", "William", "Xerxes"}
+                 "Victor", "Wilhelm", "William", "Xerxes",
+                 "Abdullah", "Adrian", "Afonso", "Alexios", "Andrew", "Andronikos", "Basil", "Bayezid", "Canute",
+                 "Carl", "Casimir", "Celestine", "Cleopatra", "Cnut", "Duncan", "Edgar", "Emmanuel", "Eric", "Erik",
+                 "Ethelred", "Eugene", "Faisal", "Farouk", "Felipe", "Frederik", "Fuad", "Gustaf", "Harold", "Hassan",
+                 "Henri", "Honorius", "Hussein", "Isaac", "Justinian", "Karl", "Kenneth", "Magnus", "Mahmud",
+                 "Martin", "Matthias", "Maximilian", "Mehmed", "Michael", "Mohammed", "Muhammad", "Murad",
+                 "Nebuchadnezzar", "Olav", "Oscar", "Osman", "Philippe", "Rama", "Ramses", "Romanos", "Rudolph",
+                 "Sancho", "Seleucus", "Selim", "Seti", "Sigismund", "Sigurd", "Suleiman", "Theodosius", "Valdemar",
+                 "Vladimir", "Waldemar", "Wenceslaus",
+                 "Aegon", "Aenys", "Aerys", "Baelor", "Daeron", "Jaehaerys", "Maegor", "Viserys"}      # (and fiction's)
 # capitalised words that start sentences or address people rather than name a king or a street
 _NOT_NAMES = SENTENCE_OPENERS | {
     "Of", "To", "From", "By", "With", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor",
@@ -85,6 +107,9 @@ _ABBREVIATIONS = {
     "Gov.": "Governor", "Sen.": "Senator", "Rep.": "Representative", "Hon.": "Honorable", "Mme.": "Madame",
     "Mlle.": "Mademoiselle", "Messrs.": "Messieurs", "Esq.": "Esquire", "Bros.": "Brothers", "Inc.": "Incorporated",
     "Ltd.": "Limited", "Corp.": "Corporation", "cf.": "compare", "vol.": "volume",
+    "ch.": "chapter", "fig.": "figure", "figs.": "figures", "Figs.": "Figures", "Sect.": "Section", "sect.": "section",
+    "Eq.": "Equation", "eq.": "equation", "para.": "paragraph", "Mar.": "March", "Apr.": "April", "Jun.": "June",
+    "Jul.": "July", "Sep.": "September",
 }
 _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True)) + r")(?=\s|$|[,;:)])")
 
@@ -105,6 +130,8 @@ def strip_control(text: str) -> str:
 # pictographs, dingbats, flags, and the selectors that build emoji: nothing a narrator says
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\U000E0020-\U000E007F]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
+_NOTE_SUPERSCRIPT = re.compile(r"([^\W\d_⁰¹²³⁴⁵⁶⁷⁸⁹]+|[.,;:!?\"'”’)\]])([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+_SQUARED_UNITS = {"cm", "mm", "km", "ft", "in", "mi", "yd", "dm"}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -123,12 +150,21 @@ def _cardinal(text: str) -> str:
     return _words(value)
 
 
+def _before_its_noun(match: re.Match) -> bool:
+    """Whether the amount `match` describes the noun after it ("a $5 million deal", "a 2 TB drive"): its unit is
+    then said in the singular."""
+    return bool(re.search(r"\b[Aa]n?\s+$", match.string[max(0, match.start() - 4):match.start()])
+                and re.match(r"\s+[a-z]", match.string[match.end():]))
+
+
 def _money(match: re.Match) -> str:
     prefix, symbol, amount = match.group(1), match.group(2), match.group(3).replace(",", "")
     scale = match.group(5) or _SCALE_LETTERS.get((match.group(4) or "").lower())
     one, many, sub_one, sub_many = _CURRENCIES[symbol]
     if prefix:      # "A$10" -> "ten Australian dollars"
         one, many = f"{_DOLLAR_PREFIXES[prefix]} {one}", f"{_DOLLAR_PREFIXES[prefix]} {many}"
+    if _before_its_noun(match):
+        many = one                                   # "a five million dollar deal"
     if scale:  # "$5 million", "$5.5m" -> "five million dollars", "five point five million dollars"
         return f"{_cardinal(amount)} {scale} {many}"
     whole, _, cents = amount.partition(".")
@@ -151,6 +187,20 @@ def _fraction(numerator: int, denominator: int, mixed: bool = False) -> str:
     else:
         name = _words(denominator, to="ordinal") + ("" if numerator == 1 else "s")
     return f"{'a' if mixed and numerator == 1 else _words(numerator)} {name}"
+
+
+def _fraction_of(whole: str | None, numerator: int, denominator: int, unit: str | None) -> str:
+    """A fraction, mixed with a `whole` number or not, before its unit: "one and a half teaspoons", "a half
+    teaspoon", "three quarters of a cup"."""
+    spoken = (f"{_words(int(whole))} and " if whole else "") + _fraction(numerator, denominator, mixed=bool(whole))
+    if not unit:
+        return spoken
+    one, many = _UNITS[unit]
+    if whole:
+        return f"{spoken} {many}"
+    if numerator == 1 and denominator in (2, 4):
+        return f"a {spoken.split()[-1]} {one}"
+    return f"{spoken} of a {one}"
 
 
 def _roman(numeral: str) -> int:
@@ -239,20 +289,27 @@ def _romans(text: str) -> str:
         return f"{title}{name} the {_words(_roman(numeral), to='ordinal').capitalize()}{m.group(4) or ''}"
     # "Chapter XIV", "PART IV", "World War II": two letters or more, or a lone I, V or X not followed by a word in
     # lower case ("the best Part I ever played"); a lone C, D, L or M is a letter ("Appendix C", "Part D")
-    text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]))",
+    text = re.sub(r"\b((?:World War|WORLD WAR)\s+)I\b(?![\w'’-])", r"\1one", text)
+    text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|(?:[VX]|I(?!\s+[a-z]))\b(?![\w'’-]))",
                   numbered, text)
     text = re.sub(r"\b((?i:chapter|part|book|volume|act|scene|section|canto|article)\s+)([ivxlc]{2,}(?![\w'’-])|"
                   r"[ivx](?![\w'’-])(?!\s+(?!of\b|and\b)[a-z]))", lambda m: numbered(m, m.group(2).upper()),
                   text)                                                   # "chapter xii", "chapter v of the report"
     text = re.sub(rf"\b((?:{_NUMBERED}|(?i:chapter|part|book|volume))\s+)0+(?=[1-9])", r"\1", text)  # Chapter 005
-    return re.sub(r"\b((?:King|Queen|Emperor|Empress|Pope|Prince|Princess|Tsar|Czar|Sultan|Pharaoh)\s+)?"
+    text = re.sub(r"\b((?:King|Queen|Emperor|Empress|Pope|Prince|Princess|Tsar|Czar|Sultan|Pharaoh)\s+)?"
                   r"([A-Z][a-z]+) ([IVX]{1,5})\b(?:(['’]s)\b)?(?![\w'’-])", regnal, text)    # King Aldric III
+    for _ in range(4):                                       # "Edward I, II and III": the Second, the Third
+        text = re.sub(r"(\bthe [A-Z][a-z]+(?:-[a-z]+)?(?:,| and| or| to)\s+)([IVX]{2,5})\b(?![\w'’-])",
+                      lambda m: f"{m.group(1)}the {_words(_roman(m.group(2)), to='ordinal').capitalize()}"
+                      if _ROMAN.fullmatch(m.group(2)) else m.group(0), text)
+    return re.sub(r"\b([A-Z][a-z]+ )([IVX]{2,5})\b(?![\w'’-])", lambda m: numbered(m) if m.group(1).strip()
+                  not in _NOT_NAMES else m.group(0), text)             # Rocky II, England XV: a thing's number
 
 
 def _unit(match: re.Match) -> str:
     number, unit = match.group(1), match.group(2)
     one, many = _UNITS.get(unit) or _ATTACHED_UNITS[unit]
-    return f"{_cardinal(number)} {one if number == '1' else many}"
+    return f"{_cardinal(number)} {one if number == '1' or _before_its_noun(match) else many}"
 
 
 def _stopwatch(at: str | None, hours: str | None, minutes: str, seconds: str, fraction: str | None) -> str:
@@ -321,13 +378,17 @@ def _ratio(match: re.Match) -> str:
     return f"{before}{_words(int(first))} to {_words(int(second))}{named or ''}"
 
 
+_TIME_ZONE = re.compile(r"\s+(?:[ECMP][SD]T|GMT|UTC|BST|CET|CEST|IST|JST|AEST|AEDT)\b")      # 10 a.m. EST
+
+
 def _time(match: re.Match) -> str:
     hour, minute, meridiem = int(match.group(1)), int(match.group(2) or 0), match.group(3)
     if meridiem:
         spoken = _words(hour) if minute == 0 else _clock(hour, minute)
         spoken = f"{spoken} {'AM' if meridiem.lower().startswith('a') else 'PM'}"       # (espeak: "A M" is "uh em")
         rest = match.string[match.end():]
-        if meridiem.endswith(".") and (not rest.strip() or rest[:1] == "\n" or rest.lstrip()[:1].isupper()):
+        if meridiem.endswith(".") and (not rest.strip() or rest[:1] == "\n" or rest.lstrip()[:1].isupper()) \
+                and not _TIME_ZONE.match(rest):
             spoken += "."  # "a.m." also closed the sentence
         return spoken
     return _clock(hour, minute)
@@ -371,17 +432,17 @@ def _saint_or_street(m: re.Match) -> str:
     """ "St." / "Dr." before a name is Saint / Doctor ("St. Paul", "Dr. Smith"); after a name, and not before
     another, Street / Drive ("Baker St.", "Mulholland Dr. The house"), its full stop kept where it ended a
     sentence."""
-    before, kind = m.group(1) or "", m.group(2)
+    before, kind, dotted = m.group(1) or "", m.group(2), m.group(3) == "."
     after = re.match(r"\s+([A-Z][\w'’]*)(\.?)", m.string[m.end():])
     if after and after.group(2) and after.group(1) in ("Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Rev", "Capt"):
-        return f"{before}{'Street' if kind == 'St' else 'Drive'}."   # "Baker St. Dr. Jones": a title opens the next
+        return f"{before}{'Street' if kind == 'St' else 'Drive'}{'.' * dotted}"   # "Baker St. Dr. Jones"
     if after and after.group(1) not in _NOT_NAMES:
         return f"{before}{'Saint' if kind == 'St' else 'Doctor'}"
     name = before.strip()
     if not name or (kind == "Dr" and (not name[0].isupper() or name in _NOT_NAMES)):
         return f"{before}{'Saint' if kind == 'St' else 'Doctor'}"
     ends = after or re.match(r"\s*(?:$|[\"'])", m.string[m.end():])
-    return f"{before}{'Street' if kind == 'St' else 'Drive'}{'.' if ends else ''}"
+    return f"{before}{'Street' if kind == 'St' else 'Drive'}{'.' if ends and dotted else ''}"
 
 
 # abbreviations that may end a sentence: keep its full stop
@@ -395,8 +456,21 @@ def _abbreviation(m: re.Match) -> str:
     return word
 
 
+# titles written without a full stop (British style) that eSpeak spells: "Ms Adler" was "M S Adler"
+_UNDOTTED_TITLES = {"Ms": "Miz", "Revd": "Reverend", "Sgt": "Sergeant", "Lt": "Lieutenant", "Capt": "Captain",
+                    "Col": "Colonel", "Prof": "Professor"}
+_WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
+             "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
+
+
 def _expand_abbreviations(text: str) -> str:
-    text = re.sub(r"(\b[A-Za-z]+ )?\b(St|Dr)\.", _saint_or_street, text)   # St. Paul, Baker St., Mulholland Dr.
+    text = re.sub(r"(\b[A-Za-z]+ )?\b(St|Dr)(\.|\b(?![.'’&-]))", _saint_or_street, text)   # St. Paul, Baker St, Dr.
+    text = re.sub(rf"\b({'|'.join(_UNDOTTED_TITLES)})(?= (?:[A-Z]\. )?[A-Z][a-z])",
+                  lambda m: _UNDOTTED_TITLES[m.group(1)], text)                   # Ms Adler, Sgt Pepper
+    text = re.sub(r"\bvs\b\.?(?=\s)", "versus", re.sub(r"\b([A-Z][\w'’]*) v\.(?= [A-Z])", r"\1 versus",
+                                                        text))              # Arsenal vs Chelsea, Roe v. Wade
+    text = re.sub(rf"\b({'|'.join(_WEEKDAYS)})\b\.?(?=,?\s+(?:the\s+)?\d|,?\s+{_DATE_MONTH}\b)",
+                  lambda m: _WEEKDAYS[m.group(1)], text)                         # Fri 14 June, Mon., Jan. 3
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)          # No. 5
     text = re.sub(r"\bpp\.\s*(?=\d)", "pages ", text)            # pp. 12-15
     text = re.sub(r"\bp\.\s*(?=\d)", "page ", text)              # p. 7
@@ -444,6 +518,8 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?:£\s?(\d[\d,]*)\s+)?(?<!\d[hm] )\b(1?\d|[2-9][1-9])s\.(?:\s*(\d{1,2})d\.)?|\b(\d{1,2})d\.",
                   _shillings, text)                              # £3 10s. 6d., a guinea's 21s. (the 90s. is a decade)
     text = re.sub(r"([$£€])(\d[\d,]*(?:\.\d+)?)\s?-\s?(?=[$£€]\d)", r"\1\2 to ", text)       # $12-$15
+    text = re.sub(r"(\d[\d,]*(?:\.\d+)?\s?%?)\s?-\s?(?=\d[\d,]*(?:\.\d+)?\s?%)", r"\1 to ", text)   # 5.25%-5.5%
+    text = re.sub(r"(?<![\w.,-])-(?=[$£€¥]\d|\d[\d,]*(?:\.\d+)?\s?%)", "minus ", text)          # -$2.3m, -0.5%
     text = _MONEY.sub(_money, text)                             # $3.50, $5m, £1.5bn, A$10, $2 million
     text = re.sub(r"(?<=\d|s)/(year|yr|month|mo|week|wk|day|hour|hr)\b",
                   lambda m: " per " + _PER[m.group(1)], text)                       # $45,000/year
@@ -454,8 +530,14 @@ def normalize_english(text: str, day_first: bool = False) -> str:
         "≥", " greater than or equal to ")
     text = re.sub(r"(?<=\s)<(?=\s)", "less than", re.sub(r"(?<=\s)>(?=\s)", "greater than", text))   # p < 0.05
     text = re.sub(r"(\d)\^(\d+)", r"\1 to the power of \2", text)                   # 10^6
+    text = re.sub(r"(?<![\d/])(\d[\d,]*(?:\.\d+)?)(W|V)\b", _unit, text)                           # 65W, 230V
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
+    text = re.sub(rf"\b({_DATE_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s?-\s?(\d{{1,2}})(?:st|nd|rd|th)?\b"
+                  r"(?:,?\s+(\d{{4}}))?",
+                  lambda m: f"{_MONTHS[_month_index(m.group(1)) - 1]} {_words(int(m.group(2)), to='ordinal')} to "
+                  f"{_words(int(m.group(3)), to='ordinal')}" + (f", {_year(int(m.group(4)))}" if m.group(4) else "") if int(m.group(2)) < int(m.group(3)) <= 31 else m.group(0),
+                  text)                                                                 # March 3-5
     # ISO dates and slash dates (month first in US English, day first elsewhere).
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
                   lambda m: _date(int(m.group(2)), int(m.group(3)), int(m.group(1)), day_first)
@@ -491,20 +573,24 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
     text = re.sub(rf"(?<![\d.,-])(\d[\d,]*(?:\.\d+)?)\s?[-–]\s?(?=\d[\d,]*(?:\.\d+)?\s?(?:{_UNIT_RE})(?![\w/]))",
                   r"\1 to ", text)                                                      # 10-15kg
-    text = re.sub(rf"((?:(?<![\w.])-)?\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])(?:\.(?=\s+[a-z]))?", _unit,
+    text = re.sub(rf"((?:(?<![\w.])-)?(?<![\d/])\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])(?:\.(?=\s+[a-z]+\b))?", _unit,
                   text)                                          # -5°C too; "5 lbs. and" keeps no full stop
-    text = re.sub(r"(\d[\d,]*(?:\.\d+)?)(m|g)\b", _unit, text)
+    text = re.sub(r"\b(\d+(?:\.\d+)?)[x×](?=\s+[a-z])", r"\1 times", text)                      # 3x faster
+    text = re.sub(r"(?<![\d.'])(\d+(?:\.\d+)?)\"", lambda m: f"{_cardinal(m.group(1))} inch{'' if m.group(1) == '1' or _before_its_noun(m) else 'es'}"
+                  if not len(re.findall(r'(?<![\d\'])"', m.string[m.string.rfind("\n", 0, m.start()) + 1:m.start()])) % 2
+                  else m.group(0), text)                                 # a 6.1" screen (not "Room 5")
     text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
     vulgar = "".join(_FRACTIONS)
-    text = re.sub(rf"(?:(\d+)\s?)?([{vulgar}])", lambda m: (f"{_words(int(m.group(1)))} and " if m.group(1) else "")
-                  + _fraction(*_FRACTIONS[m.group(2)], mixed=bool(m.group(1))), text)
+    unit = rf"(?:\s?({_UNIT_RE})(?![\w/]))?"
+    text = re.sub(rf"(?:(\d+)\s?)?([{vulgar}]){unit}", lambda m: _fraction_of(m.group(1), *_FRACTIONS[m.group(2)],
+                                                                           m.group(3)), text)
 
     def fraction(m: re.Match) -> str:
         whole, numerator, denominator = m.group(1), int(m.group(2)), int(m.group(3))
         if not 0 < numerator < denominator or denominator not in (2, 3, 4, 5, 8, 16):    # (9/11, 6/15: a date)
             return m.group(0)
-        return (f"{_words(int(whole))} and " if whole else "") + _fraction(numerator, denominator, mixed=bool(whole))
-    text = re.sub(r"(?<![\d/.,])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\d/])", fraction, text)
+        return _fraction_of(whole, numerator, denominator, m.group(4))
+    text = re.sub(rf"(?<![\d/.,])(?:(\d{{1,3}}) )?(\d{{1,2}})/(\d{{1,2}})(?![\d/]){unit}", fraction, text)
     text = re.sub(r"(?<=\d)/(?=\d)", " ", text)                    # 24/7, 50/50
     # Ranges: 1990-1995, pages 12-15 (dashes between numbers; dates and phone numbers are read by now).
     text = re.sub(r"(?<![\d.,-])(\d[\d,]*)\s?(?:--?)\s?(\d[\d,]*)(?![\d-])",
@@ -576,11 +662,15 @@ def normalize_text(text: str, language: str = "en-us") -> str:
     text = _CURLY.sub(lambda m: m.group() if _beside_cjk(text, m) else m.group().translate(_QUOTES), text)
     text = re.sub(r"(?m)^[ \t]*[\u2014\u2013]+[ \t]*", "", text)  # a dash opening a line ("—Hamlet") is no pause
     text = re.sub(r"[ \t]*\u2014+[ \t]*", _dash, text)
+    text = re.sub(r"(?<=[^\s\d])[ \t]+[-\u2013][ \t]+(?=[^\s\d$£€¥])", _dash, text)  # a spaced dash – a pause
     text = text.replace("\u2026", "...").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit()
                   else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
+    text = _NOTE_SUPERSCRIPT.sub(lambda m: m.group(0) if len(m.group(1)) < 3 and m.group(1).isalpha()
+                                 or m.group(1) in _SQUARED_UNITS else m.group(1), text)    # "left.¹", not "m²"
+    text = re.sub(r"(?<!\w)[*†‡]+|[*†‡]+(?!\w)", "", re.sub(r"(?<=\d) ?\* ?(?=\d)", " × ", text))  # "dagger.*"
     text = re.sub(r"[ \t]*[\u0964\u0965]+", ".", text)       # the danda ends a Hindi sentence (eSpeak drops it)
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
