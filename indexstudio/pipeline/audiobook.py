@@ -27,6 +27,7 @@ from indexstudio.audio.output import (SUFFIXES, Metadata, chapter_count, check_b
 from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
+from indexstudio.files import cache_root
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
 from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, estimated_seconds, plan_chapters
 from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
@@ -39,6 +40,7 @@ log = logging.getLogger("indexstudio")
 ACX_LONGEST_FILE = 120 * 60      # seconds
 ACX_MP3 = (44100, "192k")        # ACX's sample rate and least bitrate for MP3
 ACX_RMS_DB = (-23, -18)          # ACX's RMS level range, each file whole
+ACX_LEAD_MS, ACX_TAIL_MS = (500, 1000), (1000, 5000)     # ACX's room tone before and after a file's words
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Audiobook:
     fmt: str
     work_dir: Path
     split: bool = False            # a file a chapter, in the folder `output`
+    file: Path | None = None       # the book's file (or folder), which notes its work folder for later runs
     _changes_said: bool = field(default=False, repr=False)
 
     @property
@@ -106,6 +109,8 @@ class Audiobook:
         book no longer uses (`stale`)."""
         self.say_changes()
         self.check_ready(prune)
+        if self.file:
+            remember_work_dir(self.file, self.work_dir)
         if self.split:
             result = self._render_chapter_files(on_progress, on_write)
         else:
@@ -309,11 +314,53 @@ def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
     """The work folder of the book `file` written to `output` (split: the folder of its files): BOOK.work in the
     output's folder, so that every output of a book there (formats, some chapters, a file a chapter, any name)
     renders each segment once. An existing one of an earlier run is used instead: the output's name with .work
-    (the rule before), or BOOK.work beside the book (a run without -o)."""
+    (the rule before), BOOK.work beside the book (a run without -o), or the one a run writing elsewhere used."""
     own = output_for(file).with_suffix(".work")
     rule = output.parent / own.name
     earlier = ([] if split else [output.with_suffix(".work")]) + [rule, own]
-    return next((folder for folder in earlier if folder.is_dir()), rule)
+    found = next((folder for folder in earlier if folder.is_dir()), None)
+    if found:
+        return found
+    elsewhere = next((folder for folder in _noted_work_dirs(file) if (folder / "job.json").is_file()), None)
+    if elsewhere:
+        log.info("the segments of %s rendered for %s are in %s: they are reused", Path(file).name, elsewhere.parent,
+                 elsewhere)
+        return elsewhere
+    return rule
+
+
+_WORK_DIRS_NOTE = "work_folders.json"     # in the cache folder: a book -> the work folders its runs used
+_WORK_DIRS_KEPT = 500                     # books noted, the most recent
+
+
+def _read_work_dirs_note() -> dict:
+    try:
+        noted = json.loads((cache_root() / _WORK_DIRS_NOTE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return noted if isinstance(noted, dict) else {}
+
+
+def _noted_work_dirs(file: str | Path) -> list[Path]:
+    folders = _read_work_dirs_note().get(str(Path(file).resolve()), [])
+    return [Path(f) for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
+
+
+def remember_work_dir(file: str | Path, folder: Path) -> None:
+    """Note in the cache folder that `folder` holds the segments of the book `file`, so that a run writing the
+    book elsewhere (another folder, another format) reuses them instead of rendering the book again."""
+    noted = _read_work_dirs_note()
+    key, path = str(Path(file).resolve()), str(folder.resolve())
+    folders = [f for f in noted.pop(key, []) if isinstance(f, str) and f != path and Path(f).is_dir()]
+    noted[key] = [path] + folders[:3]
+    note = cache_root() / _WORK_DIRS_NOTE
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        spare = note.with_name(f"{note.name}.{os.getpid()}")
+        spare.write_text(json.dumps(dict(list(noted.items())[-_WORK_DIRS_KEPT:])), encoding="utf-8")
+        os.replace(spare, note)
+    except OSError as exc:                 # (only a later run elsewhere would miss it)
+        log.debug("cannot note the work folder in %s: %s", note, exc)
 
 
 _NAME_BYTES = 120      # a chapter file's name (its extension too): room in Windows' paths, and in a player's list
@@ -356,15 +403,20 @@ def _chapters_folder(file: str | Path, output: str | Path | None, fmt: str | Non
 
 
 def _acx_mp3(settings: RenderSettings) -> RenderSettings:
-    """A book's chapter files in MP3 are for ACX: its 44.1 kHz and 192 kb/s unless said otherwise, and a warning
-    where what is said falls short of them."""
+    """A book's chapter files in MP3 are for ACX: its 44.1 kHz and 192 kb/s unless said otherwise (a warning where
+    what is said falls short of them), and each file's RMS level inside its window (unless levels are kept)."""
     rate, bitrate = ACX_MP3
     settings = dataclasses.replace(settings, sample_rate=settings.sample_rate or rate,
-                                   bitrate=settings.bitrate or bitrate)
+                                   bitrate=settings.bitrate or bitrate,
+                                   rms_window=ACX_RMS_DB if settings.loudness is not None else None)
     kbps = float(check_bitrate("mp3", settings.bitrate, settings.sample_rate).rstrip("k"))
     if settings.sample_rate != rate or kbps < float(bitrate.rstrip("k")):
         log.warning("ACX takes chapter files as MP3 at %d Hz and %s or more; these are %d Hz, %gk", rate, bitrate,
                     settings.sample_rate, kbps)
+    if not (ACX_LEAD_MS[0] <= settings.lead_ms <= ACX_LEAD_MS[1] and ACX_TAIL_MS[0] <= settings.tail_ms <= ACX_TAIL_MS[1]):
+        log.warning("ACX asks for %g-%g s of silence before a chapter file's words and %g-%g s after them; these have "
+                    "%g s and %g s (--lead-ms, --tail-ms)", *(ms / 1000 for ms in ACX_LEAD_MS + ACX_TAIL_MS),
+                    settings.lead_ms / 1000, settings.tail_ms / 1000)
     return settings
 
 
@@ -509,7 +561,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
         meta.narrator = plan.narrator or f"{engine.name} voice {Path(voice).stem if Path(voice).is_file() else voice}"
     audiobook = Audiobook(book, plan, numbers, chapters_in_book, engine, voice, controls, settings, meta,
                           part_output(output, numbers) if part and not named else output, fmt,
-                          Path(work_dir) if work_dir else book_work_dir(file, output, split_chapters), split_chapters)
+                          Path(work_dir) if work_dir else book_work_dir(file, output, split_chapters), split_chapters,
+                          Path(file))
     if part and not split_chapters:
         audiobook.check_keeps_the_whole_book()
     return audiobook

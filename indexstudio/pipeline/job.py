@@ -59,6 +59,7 @@ class RenderSettings:
     loudness: float | None = DEFAULT_LOUDNESS     # None keeps the engine's levels
     bitrate: str | None = None
     sample_rate: int | None = None   # the output's; None: the engine's
+    rms_window: tuple[float, float] | None = None   # a file's RMS level (dBFS) brought inside this, as ACX wants
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -475,6 +476,8 @@ class Job:
                hashlib.sha256(metadata.cover or b"").hexdigest()]
         if metadata.album or metadata.track:      # (only then: a book written before they existed stays current)
             doc += [metadata.album, metadata.track]
+        if self.settings.rms_window:
+            doc += [self.settings.rms_window]
         return hashlib.sha256(json.dumps(doc, default=str).encode("utf-8")).hexdigest()
 
     def written_outputs(self) -> dict:
@@ -569,14 +572,30 @@ class Job:
             raise DamagedSegment(index, path, f"{audio.shape[0]} samples, {samples[index]} were written")
         return audio
 
-    def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int]) -> Iterator[tuple[np.ndarray, int]]:
-        """The segments' audio in `order`, each with the silence after it (levels matched: a segment rendered by
-        an earlier version, whose peaks went to -1 dBFS, is limited as new ones are)."""
+    def segment_audio(self, order: list[tuple[int, int]], samples: dict[int, int],
+                      gain: float = 1.0) -> Iterator[tuple[np.ndarray, int]]:
+        """The segments' audio in `order` (times `gain`), each with the silence after it (levels matched: a segment
+        rendered by an earlier version, whose peaks went to -1 dBFS, is limited as new ones are)."""
         for index, gap in order:
             audio = self.read_segment(index, samples)
+            if gain != 1.0:
+                audio = (audio * gain).astype(np.float32)
             if self.settings.loudness is not None and float(np.abs(audio).max(initial=0.0)) > PEAK_CEILING:
                 audio = limit_peaks(audio, self.sample_rate)
             yield audio, gap
+
+    def _window_gain(self, order: list[tuple[int, int]], samples: dict[int, int], total: int) -> float:
+        """The gain that brings the file's RMS level (silences included) to the middle of `settings.rms_window`
+        where it falls within 1 dB of either end (at most 6 dB up): ACX measures each file whole, so a chapter
+        with many pauses, or a short one, fell under its -23 dB (and an MP3 encoding takes another ~0.3 dB)."""
+        if not self.settings.rms_window or not total:
+            return 1.0
+        energy = sum(float(np.square(audio, dtype=np.float64).sum()) for audio, _ in self.segment_audio(order, samples))
+        rms_db = 10 * np.log10(max(energy / total, 1e-20))
+        low, high = self.settings.rms_window
+        if low + 1 <= rms_db <= high - 1:
+            return 1.0
+        return float(10 ** (min((low + high) / 2 - rms_db, 6.0) / 20))
 
     def assemble(self, output: str | Path, samples: dict[int, int], metadata: Metadata, fmt: str | None = None,
                  on_write: Callable[[float, float], None] | None = None) -> tuple[list[ChapterMark], float]:
@@ -585,12 +604,13 @@ class Job:
         lead, order, marks = self.layout(samples)
         metadata.chapters = marks
         total = marks[-1].end if marks else 0
+        gain = self._window_gain(order, samples, total)
         energy = 0.0
         with naming_a_full_disk(Path(output).resolve().parent), \
                 AudioWriter(output, self.sample_rate, format_of(Path(output), fmt), metadata, self.settings.bitrate,
                             expected_samples=total, output_rate=self.settings.sample_rate) as writer:
             writer.write_silence(lead)
-            for audio, gap in self.segment_audio(order, samples):
+            for audio, gap in self.segment_audio(order, samples, gain):
                 writer.write(audio)
                 writer.write_silence(gap)
                 energy += float(np.square(audio, dtype=np.float64).sum())
