@@ -16,6 +16,7 @@ from helpers.synthetic_engine import SyntheticEngine
 import indexstudio
 from indexstudio.engines.base import Controls, SegmentAudio
 from indexstudio.errors import InputError
+from indexstudio.text.segment import DEFAULT_MAX_TOKENS
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = """---
@@ -313,6 +314,9 @@ def test_a_run_that_asks_otherwise_than_the_last_says_what_changed(tmp_path, cap
     assert first.changes() == []                                                    # (no run before it)
     first.render()
     assert indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, lexicon={"Two": "Deux"}).changes() == []
+    shorter = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, lexicon={"Two": "Deux"},
+                                         max_segment_tokens=6)            # (a flag forgotten: half the book again)
+    assert shorter.changes() == [f"--max-segment-tokens {DEFAULT_MAX_TOKENS} -> 6"]
     other = indexstudio.open_audiobook(tmp_path / "small.md", engine=engine, voice="low", seed=7)
     assert other.changes() == ["voice tone -> low", "seed none -> 7", "lexicon given -> none"]
     other.check_ready()                                 # (a check, or a run stopped before it renders, notes nothing)

@@ -127,7 +127,7 @@ class Audiobook:
 
     def changes(self) -> list[str]:
         """What this run asks otherwise than the work folder's last run did (another book, voice, speed, seed,
-        engine options, engine or model, lexicon): why segments rendered then do not serve it. Empty where there
+        engine options, engine or model, lexicon, longest segment): why segments rendered then do not serve it. Empty where there
         was none."""
         try:
             before = json.loads((self.work_dir / "job.json").read_text(encoding="utf-8"))
@@ -139,6 +139,8 @@ class Audiobook:
             return []
         now = {"voice": self.voice, "speed": self.controls.speed, "seed": self.controls.seed,
                "lexicon": self.plan.lexicon, **{_option_label(k): v for k, v in self.controls.options.items()}}
+        if "max_tokens" in before["plan"]:        # (a work folder of an earlier release does not note it)
+            then["--max-segment-tokens"], now["--max-segment-tokens"] = before["plan"]["max_tokens"], self.plan.max_tokens
         if not self.engine.samples:
             then.pop("seed"), now.pop("seed")
         said = [f"{key} {_shown(then.get(key), key)} -> {_shown(now.get(key), key)}" for key in {**then, **now}

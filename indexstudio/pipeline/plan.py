@@ -39,6 +39,7 @@ class Plan:
     language: str = ""
     opening: bool = True        # whether its first segment opens the book (not so for chapters picked further in)
     lexicon: str = ""           # the lexicon its text was respelled by (its file), for the next run to compare
+    max_tokens: int = DEFAULT_MAX_TOKENS      # the longest segment it was cut into (likewise)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -49,7 +50,7 @@ class Plan:
         kept = [s for s in self.segments if s.chapter in keep]
         return Plan(self.title, [self.chapters[c] for c in keep], [Segment(i, keep[s.chapter], s.text, s.tokens,
                     s.paragraph_end, s.scene_end) for i, s in enumerate(kept)], self.author, self.narrator, self.language,
-                    opening=self.opening and 0 in keep, lexicon=self.lexicon)
+                    opening=self.opening and 0 in keep, lexicon=self.lexicon, max_tokens=self.max_tokens)
 
 
 _ROMAN_HEADING = re.compile(r"^([IVXLC]+)(?=$|[.:](?:\s|$))")
@@ -137,7 +138,7 @@ def make_plan(book: Book, engine: Engine, voice: str, max_tokens: int = DEFAULT_
     if not segments:
         raise InputError(f"{book.source or book.title}: no speakable text")
     return Plan(book.title, titles, segments, book.author, book.narrator, book.language,
-                lexicon=lexicon.source if lexicon else "")
+                lexicon=lexicon.source if lexicon else "", max_tokens=max_tokens)
 
 
 def plan_chapters(book: Book, engine: Engine, voice: str, chapters: str | None = None,
