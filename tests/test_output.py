@@ -5,7 +5,8 @@ import pytest
 import soundfile as sf
 from helpers.readback import decode, probe
 
-from indexstudio.audio.output import AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of
+from indexstudio.audio.output import (AudioWriter, ChapterMark, Metadata, check_bitrate, cover_image, format_of,
+                                      make_output_folder)
 from indexstudio.errors import InputError
 
 SR = 24000
@@ -229,3 +230,18 @@ def test_an_audiobooks_chapter_marks_are_counted_from_the_file(tmp_path, fmt, ma
     assert chapter_count(tmp_path / f"book.{fmt}") == marks
     (tmp_path / "notes.m4b").write_text("not audio")
     assert chapter_count(tmp_path / "notes.m4b") == 0
+
+
+def test_an_output_that_is_a_link_is_checked_where_it_points_before_any_work(tmp_path):
+    """A link is written through (the file is made where it points): a target whose folder cannot take it was
+    found only once the whole book had rendered."""
+    link = tmp_path / "book.m4b"
+    link.symlink_to(tmp_path / "gone" / "real.m4b")
+    with pytest.raises(InputError, match=r"output folder .*/gone \(where the link .*/book.m4b points\) is not writable"):
+        make_output_folder(link)
+    (tmp_path / "gone").mkdir()
+    make_output_folder(link)
+    stale = tmp_path / "gone" / ".real.m4b.999999999.partial"          # a killed run's, beside the real file
+    stale.write_bytes(b"x")
+    make_output_folder(link)
+    assert not stale.exists() and link.is_symlink()

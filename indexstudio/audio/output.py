@@ -119,7 +119,10 @@ def make_output_folder(path: Path) -> None:
         raise InputError(f"cannot make the output folder {path.parent}: {why}") from exc
     if not os.access(path.parent, os.W_OK):
         raise InputError(f"output folder {path.parent} is not writable")
-    _remove_stale_partials(path)
+    real = path.resolve() if path.is_symlink() else path        # (a link is written through, as AudioWriter does)
+    if real != path and not (real.parent.is_dir() and os.access(real.parent, os.W_OK)):
+        raise InputError(f"output folder {real.parent} (where the link {path} points) is not writable")
+    _remove_stale_partials(real)
 
 
 def check_bitrate(fmt: str, bitrate: str | None, sample_rate: int = 24000) -> str | None:
