@@ -412,6 +412,42 @@ def test_a_book_on_a_full_disk_is_named_and_a_finished_one_is_still_written(smal
     assert not list((small_disk / "w").glob("*.tmp"))
 
 
+def test_a_first_run_on_a_full_disk_is_named(small_disk, tmp_path):
+    """The work folder's lock could not take the run's process id: closing it raised again, and the run ended in
+    "unexpected error: OSError" instead of naming the full disk."""
+    import indexstudio
+    (small_disk / "b.md").write_text("# One\n\nThe first sentence. A second one.\n")
+    fill(small_disk)
+    with pytest.raises(IndexStudioError, match=f"the disk holding {small_disk / 'b.work'} is full"):
+        indexstudio.make_audiobook(small_disk / "b.md", engine=SyntheticEngine())
+
+
+def test_a_killed_runs_half_written_segment_is_cleared_and_a_lost_work_folder_is_named(tmp_path):
+    """A SIGKILL mid-write left KEY.PID.tmp.flac, counted ever after as a segment the book no longer has; a work
+    folder deleted mid-run was "System error" from libsndfile, and "N segments are kept" in it."""
+    engine = SyntheticEngine()
+    plan = make_plan(BOOK, engine, "tone")
+    work = tmp_path / "w"
+    (work / "segments").mkdir(parents=True)
+    (work / "segments" / "0123456789abcdef.4242.tmp.flac").write_bytes(b"")
+    render_book(plan, engine, "tone", tmp_path / "b.wav", work)
+    job = Job(work, plan, engine, "tone")
+    assert not list((work / "segments").glob("*.tmp.flac")) and job.stale() == []
+
+    class LosingItsFolder(SyntheticEngine):
+        def synthesize(self, segments, voice, controls=Controls()):
+            for n, audio in enumerate(super().synthesize(segments, voice, controls)):
+                if n == 2:
+                    import shutil
+                    shutil.rmtree(tmp_path / "w2")
+                yield audio
+    with pytest.raises(IndexStudioError) as caught:
+        render_book(plan, LosingItsFolder(), "tone", tmp_path / "c.wav", tmp_path / "w2")
+    assert "cannot write the segment file" in str(caught.value) and "No such file or directory" in str(caught.value)
+    assert f"the work folder {tmp_path / 'w2'} is gone, and the segments in it; run the same command again to " \
+           f"render them anew" in str(caught.value)
+
+
 def test_a_work_folder_that_cannot_be_one_is_named(tmp_path):
     engine = SyntheticEngine()
     plan = make_plan(BOOK, engine, "tone")

@@ -186,11 +186,16 @@ class Job:
         self._lock.truncate(0)
         self._lock.write(str(os.getpid()))
         self._lock.flush()
+        for tmp in (self.dir / "segments").glob("*.tmp.flac"):       # half-written by a killed run (the lock is ours)
+            tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Give the work folder's lock back."""
         if self._lock is not None:
-            self._lock.close()
+            try:
+                self._lock.close()
+            except OSError:          # (the process id it holds could not be written: a full disk, said already)
+                pass
             self._lock = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -330,12 +335,16 @@ class Job:
         key = self.keys[index]
         path = self.dir / "segments" / f"{key}.flac"
         tmp = path.with_suffix(f".{os.getpid()}.tmp.flac")
-        with naming_a_full_disk(self.dir):
-            try:
-                sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+        try:
+            with naming_a_full_disk(self.dir):
+                try:
+                    with open(tmp, "wb") as fh:        # (opened here: libsndfile says only "System error")
+                        sf.write(fh, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise IndexStudioError(f"cannot write the segment file {tmp}: {exc.strerror or exc}") from exc
         self._files[key] = path
         self._log_done(key, int(audio.size), path)
 
@@ -460,6 +469,9 @@ class Job:
         """What is kept, and (after a failure that may pass, not one of the input) how to go on."""
         if not done:
             return "run the same command again to retry" if resumable else ""
+        if not (self.dir / "segments").is_dir():
+            return f"the work folder {self.dir} is gone, and the segments in it" + (
+                "; run the same command again to render them anew" if resumable else "")
         return (f"{len(done)} finished segment(s) are kept in {self.dir}"
                 + ("; run the same command again to go on from there" if resumable else ""))
 
