@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import threading
+from typing import Any
 from pathlib import Path
 
 from indexstudio.errors import IndexStudioError, InputError
@@ -705,11 +706,36 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+class _QuietWhenUnread:
+    """stderr that goes quiet when its reader went away (`book ... 2>&1 | head`, a `less` quit): the progress
+    bar's next line ended a night's render, its audiobook unwritten."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._stream = open(os.devnull, "w", encoding="utf-8")
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._stream = open(os.devnull, "w", encoding="utf-8")
+
+    def __getattr__(self, name: str) -> Any:             # (isatty, fileno, encoding: tqdm's questions)
+        return getattr(self._stream, name)
+
+
 def run() -> None:
     """The command: `main`, then its exit. A run a signal stopped (Ctrl-C, `kill`, a closed terminal) leaves at
     once, its finished work kept and its output flushed: the interpreter's own ending (the engine's threads and
     sessions closing) is none of the user's business, and another Ctrl-C during it broke it off (status -2, or
     134 with onnxruntime's "terminate called")."""
+    sys.stderr = _QuietWhenUnread(sys.stderr)
     code = main()
     if code > 128:
         logging.shutdown()

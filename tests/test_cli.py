@@ -430,3 +430,14 @@ def test_a_work_folder_another_run_holds_is_refused_before_anything_loads(tmp_pa
         _fails_cleanly(run("book", str(book), "-o", str(tmp_path / "b.mp3")),
                        "another indexstudio (process 4242) is rendering into")
     assert not (tmp_path / "b.mp3").exists()
+
+
+def test_a_render_goes_on_when_the_reader_of_its_progress_goes_away(tmp_path):
+    """`book ... 2>&1 | head` or a `less` quit: the progress bar's next line ended the render (status 141) before
+    its audiobook was written."""
+    (tmp_path / "b.txt").write_text("Hello there. This is a short book.\n\nIt has two paragraphs.\n")
+    p = subprocess.Popen([sys.executable, "-m", "indexstudio", "book", str(tmp_path / "b.txt")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p.stderr.close()                                 # (gone before the first line)
+    assert p.wait(timeout=300) == 0
+    assert probe(tmp_path / "b.m4b")["duration"] > 2
