@@ -459,8 +459,9 @@ def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
         mp4["stik"] = [2]                       # media kind: audiobook
         if meta.narrator:
             mp4["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(meta.narrator.encode("utf-8"))]
-        if meta.publisher:
+        if meta.publisher:                      # (Apple's atom, and a free-form one ffprobe - Audiobookshelf - reads)
             mp4["\xa9pub"] = [meta.publisher]
+            mp4["----:com.apple.iTunes:publisher"] = [MP4FreeForm(meta.publisher.encode("utf-8"))]
         if meta.cover:
             kind = MP4Cover.FORMAT_PNG if meta.cover_type.endswith("png") else MP4Cover.FORMAT_JPEG
             mp4["covr"] = [MP4Cover(meta.cover, imageformat=kind)]
@@ -475,7 +476,7 @@ def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
         for i, ch in enumerate(meta.chapters):
             ms = round(ch.start * 1000 / sample_rate)
             opus[f"CHAPTER{i:03d}"] = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"]
-            opus[f"CHAPTER{i:03d}NAME"] = [ch.title]
+            opus[f"CHAPTER{i:03d}NAME"] = [_fit(ch.title, None)]
         if meta.narrator:
             opus["NARRATOR"] = [meta.narrator]
         if meta.cover:
