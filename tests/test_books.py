@@ -443,11 +443,13 @@ def test_plain_text_list_items_are_paragraphs_without_their_marks(tmp_path):
     """A .txt list ran into one breathless sentence and its "*" bullet was read "asterisk"; a scene break stays."""
     path = tmp_path / "pack.txt"
     path.write_text("Things to pack:\n• Passport\n* Toothbrush\n- Sunscreen and\n  a hat\n\nSteps:\n1) Open the box.\n"
-                    "a) Check the seal.\n\n* * *\n\n- Where to? she asked.\n", encoding="utf-8")
-    paragraphs = read_book(path).chapters[0].text.split("\n\n")
+                    "a) Check the seal.\n\n* * *\n\n- Where to? she asked.\n\nHe wondered whether he should\n"
+                    "- at last - knock, or whether the tenant would (a) pay and\n(b) go.\n", encoding="utf-8")
+    paragraphs = read_book(path).chapters[0].text.split("\n\n")          # (a wrapped line is no list item)
     assert [" ".join(p.split()) for p in paragraphs] == [
-        "Things to pack:", "Passport", "Toothbrush", "Sunscreen and a hat", "Steps:", "Open the box.",
-        "Check the seal.", "* * *", "Where to? she asked."]
+        "Things to pack:", "Passport", "Toothbrush", "Sunscreen and a hat", "Steps:", "1. Open the box.",
+        "Check the seal.", "* * *", "Where to? she asked.",
+        "He wondered whether he should - at last - knock, or whether the tenant would (a) pay and (b) go."]
 
 
 def test_a_folder_of_chapter_files_is_a_book(tmp_path, caplog):

@@ -129,17 +129,30 @@ from indexstudio.text.segment import split_sentences
      "i think."),
     # found by a listener's review (twenty-fifth session): each was read wrong before
     ("World War I ended. Harold II fell. Edward I, II and III ruled. Type II diabetes, Rocky II, Apollo XI, a Saturn "
-     "V rocket. The IV drip.",
+     "V. The IV drip. Type I diabetes, Chapters II and III, Acts I, II and V. Henry Ford II and Davis Love III.",
      "World War one ended. Harold the Second fell. Edward the First, the Second and the Third ruled. Type two "
-     "diabetes, Rocky two, Apollo eleven, a Saturn five rocket. The IV drip."),
+     "diabetes, Rocky two, Apollo eleven, a Saturn five. The IV drip. Type one diabetes, Chapters two and three, Acts "
+     "one, two and five. Henry Ford the Second and Davis Love the Third."),
+    # ... and where they are none ("Mum XX", "England XV", "MARK I DON'T"), or "I" the pronoun after a name
+    ("When I told Michael I was late, Tell Martin I said so. Mum XX, England XV, MARK I DON'T, Part X is missing, "
+     "Henry I's line; Elizabeth I.",
+     "When I told Michael I was late, Tell Martin I said so. Mum XX, England XV, MARK I DON'T, Part X is missing, "
+     "Henry the First's line; Elizabeth the First."),
     ("At 10 a.m. EST. Revenue rose. See ch. 5, fig. 2, Sect. 4.1. In Apr. 2020 it began; Fri 14 June, Mon., Jan. 3.",
      "At ten AM EST. Revenue rose. See chapter five, figure two, Section four point one. In April twenty twenty it "
      "began; Friday the fourteenth of June, Monday, January third."),
-    ("Ms Adler, Sgt Pepper and Dr Watson saw Arsenal vs Chelsea on Church St near Roe v. Wade Ave. Sun rose.",
-     "Miz Adler, Sergeant Pepper and Doctor Watson saw Arsenal versus Chelsea on Church Street near Roe versus Wade "
-     "Avenue. Sun rose."),
-    ("Footnote.¹ A marker² here, a dagger.* E=mc², 5 m², 2 * 3.",
-     "Footnote. A marker here, a dagger. E=mc², five square meters, two by three."),
+    ("Ms Adler, Sgt Pepper and Dr Watson saw Arsenal vs Chelsea on Church St near Wade Ave. Sun rose; on 5th St.",
+     "Miz Adler, Sergeant Pepper and Doctor Watson saw Arsenal versus Chelsea on Church Street near Wade Avenue. Sun "
+     "rose; on fifth Street."),
+    # words that look like abbreviations, weekdays or units and are none
+    ("He ate a fig. It was a sect. Said Jun. It was in the Sun 2 weeks ago; Sat the 3 boys down. 9 g's. Hey Dr, wait.",
+     "He ate a fig. It was a sect. Said Jun. It was in the Sun two weeks ago; Sat the three boys down. nine g's. Hey "
+     "Doctor, wait."),
+    ("(x + 1)², sin²θ, SO₄²⁻, x - y, well - known, s**t, 2 * 3; Monday – Friday, a $12 million dollar ransom.",
+     "(x + one)², sin²θ, SO₄²⁻, x - y, well - known, s**t, two times three; Monday to Friday, a twelve million dollar "
+     "ransom."),
+    ("Footnote.¹ A marker² here, a dagger.* E=mc², 5 m².",
+     "Footnote. A marker here, a dagger. E=mc², five square meters."),
     ("Video at 60fps. iOS 17 ships; it weighs 5 lbs. and more.",
      "Video at sixty frames per second. iOS seventeen ships; it weighs five pounds and more."),
     ("Rates went 5.25%–5.5%, 5-6%, fell -0.5%; a loss of -$2.3 million on March 3–5, 2024.",

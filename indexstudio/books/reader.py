@@ -505,7 +505,7 @@ _EMPHASIS = re.compile(r"(?<![\w_=*])(\*{1,2}|[_=])(?=\S)([^_=*\n]+?)(?<=\S)\1(?
 _RULE = re.compile(r"[ \t]*[-+=|*#_~. \t]{3,}[ \t]*")
 _TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
 # a list item's mark at a line's start ("• Passport", "* Toothbrush", "1) Open the box", "a) Check the seal")
-_LIST_MARK = re.compile(r"^[ \t]*(?:[•◦▪‣●○■□➢➤►*+–-]|\(?\d{1,2}\)|\(?[a-z]\))[ \t]+(?=[^\W_]|[\"'“‘(])", re.MULTILINE)
+_LIST_MARK = re.compile(r"[ \t]*(?:([•◦▪‣●○■□➢➤►*+–-])|\(?(\d{1,2})\)|\(?[a-z]\))[ \t]+(?=[^\W_]|[\"'“‘(])")
 
 
 def without_emphasis(text: str) -> str:
@@ -527,7 +527,24 @@ def _without_print_marks(text: str) -> str:
     """`text` without what is printed for the eye; each list item a paragraph of its own, without its mark (the
     items ran together into one breathless sentence, "Things to pack: • Passport • Charger * Toothbrush")."""
     text = _NOTE_MARKER.sub("", _EDITORS_NOTE.sub("", text))
-    return _LIST_MARK.sub("\n", _TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text))))
+    return _list_items_apart(_TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text))))
+
+
+def _list_items_apart(text: str) -> str:
+    """Each item of a list a paragraph of its own, a bullet not read and a number said ("1) Open" -> "1. Open"):
+    a line is an item where its mark opens a list - after a blank line, a line ending in ":" or another item -
+    else (a wrapped line that starts with "- at last -" or "(b)") it goes on the sentence above."""
+    lines = text.split("\n")
+    listing = False
+    for n, line in enumerate(lines):
+        mark = _LIST_MARK.match(line)
+        above = lines[n - 1].rstrip() if n else ""
+        if mark and (not above or above.endswith(":") or listing):
+            lines[n] = "\n" + (f"{mark.group(2)}. " if mark.group(2) else "") + line[mark.end():]
+            listing = True
+        elif not line.strip():
+            listing = False
+    return "\n".join(lines)
 
 
 _BOOK_TITLE_LINE = re.compile(r"^\s*(?:《([^》\n]{1,40})》|[书書]\s*名\s*[:：]\s*《?([^《》\n]{1,40}?)》?)\s*$")   # 《书名》, 书名：书名

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Sequence
 
 from num2words import num2words
 
@@ -50,16 +51,15 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "m³": ("cubic meter", "cubic meters"),
           "m": ("meter", "meters"), "g": ("gram", "grams"), "tsp": ("teaspoon", "teaspoons"), "tbsp": ("tablespoon", "tablespoons"),
           "fl oz": ("fluid ounce", "fluid ounces"), "kcal": ("kilocalorie", "kilocalories"), "yd": ("yard", "yards"),
-          "nm": ("nanometer", "nanometers"), "μm": ("micrometer", "micrometers"), "µm": ("micrometer", "micrometers"),
+          "μm": ("micrometer", "micrometers"), "µm": ("micrometer", "micrometers"),
           "ms": ("millisecond", "milliseconds"), "mA": ("milliamp", "milliamps"), "mAh": ("milliamp hour",
           "milliamp hours"), "kHz": ("kilohertz", "kilohertz"), "dB": ("decibel", "decibels"), "ppm": ("part per "
           "million", "parts per million"), "rpm": ("revolution per minute", "revolutions per minute"),
           "psi": ("pound per square inch", "pounds per square inch"), "hp": ("horsepower", "horsepower"),
           "kbps": ("kilobit per second", "kilobits per second"), "Mbps": ("megabit per second", "megabits per second"),
           "Gbps": ("gigabit per second", "gigabits per second"), "MB/s": ("megabyte per second",
-          "megabytes per second"), "GB/s": ("gigabyte per second", "gigabytes per second"),
-          "fps": ("frame per second", "frames per second")}
-_ATTACHED_UNITS = {"W": ("watt", "watts"), "V": ("volt", "volts")}
+          "megabytes per second"), "GB/s": ("gigabyte per second", "gigabytes per second")}
+_ATTACHED_UNITS = {"W": ("watt", "watts"), "V": ("volt", "volts"), "fps": ("frame per second", "frames per second")}
 _MONEY = re.compile(rf"(?:\b({'|'.join(_DOLLAR_PREFIXES)})(?=\$))?([$£€¥])\s?(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                     rf"(?:(?i:(k|m|mn|bn|b|tn))\b|\s*({_SCALES})\b)?")
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
@@ -68,9 +68,18 @@ _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000
 # words after which a Roman numeral is a number ("Chapter IV", "World War II")
 _NUMBERED_WORDS = ("Chapter", "Part", "Book", "Volume", "Vol.", "Act", "Scene", "Section", "Article", "Appendix", "Canto",
                    "Psalm", "Phase", "Episode", "Season", "Level", "Stage", "World War", "Super Bowl", "volume",
+                   "Chapters", "Parts", "Books", "Volumes", "Acts", "Scenes", "Sections", "Articles",
                    "Type", "Class", "Category", "Grade", "Mark", "Title", "Tier", "Division", "Schedule", "Vatican",
                    "Apollo", "Gemini", "Saturn", "Rocky", "Fantasy", "Civilization")
-_NUMBERED = "(?:" + "|".join(re.escape(w) + "|" + re.escape(w.upper()) for w in _NUMBERED_WORDS) + ")"
+# ... and those after which a lone I is a number even before a word ("Type I diabetes", "World War I ended")
+_ALWAYS_NUMBERED_WORDS = ("World War", "Type", "Grade", "Class", "Category", "Tier", "Schedule", "Title")
+
+
+def _either_case(words: Sequence[str]) -> str:
+    return "(?:" + "|".join(re.escape(w) + "|" + re.escape(w.upper()) for w in words) + ")"
+
+
+_NUMBERED, _ALWAYS_NUMBERED = _either_case(_NUMBERED_WORDS), _either_case(_ALWAYS_NUMBERED_WORDS)
 # names that monarchs and popes share, numbered with Roman numerals ("Henry VIII", "Pius XII", "Elizabeth I")
 _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antiochus", "Augustus", "Benedict",
                  "Boniface", "Carlos", "Catherine", "Charles", "Christian", "Clement", "Constantine", "Darius", "David",
@@ -87,14 +96,18 @@ _REGNAL_NAMES = {"Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antioch
                  "Martin", "Matthias", "Maximilian", "Mehmed", "Michael", "Mohammed", "Muhammad", "Murad",
                  "Nebuchadnezzar", "Olav", "Oscar", "Osman", "Philippe", "Rama", "Ramses", "Romanos", "Rudolph",
                  "Sancho", "Seleucus", "Selim", "Seti", "Sigismund", "Sigurd", "Suleiman", "Theodosius", "Valdemar",
-                 "Vladimir", "Waldemar", "Wenceslaus",
+                 "Vladimir", "Waldemar", "Wenceslaus", "Albert", "Artaxerxes", "Baldwin", "Claudius", "Conrad",
+                 "Cosimo", "Cyrus", "Lorenzo", "Mswati", "Nicolas", "Nikolai", "Rainier", "Sobhuza",
                  "Aegon", "Aenys", "Aerys", "Baelor", "Daeron", "Jaehaerys", "Maegor", "Viserys"}      # (and fiction's)
+# numerals that follow a full name as an heir's ("Henry Ford II", "Davis Love III"); higher ones, and those after
+# one word, follow a name only where it is a king's or has a title ("England XV" is a team, "Alaska II" a ship)
+_NAME_SUFFIXES = {"II", "III", "IV", "VI", "VII", "VIII", "IX"}
 # capitalised words that start sentences or address people rather than name a king or a street
 _NOT_NAMES = SENTENCE_OPENERS | {
     "Of", "To", "From", "By", "With", "Oh", "Dear", "Hello", "Hi", "Thanks", "Thank", "Said", "Asked", "Good", "Poor",
     "Old", "Young", "Is", "Was", "Did", "Do", "Does", "Can", "Could", "Will", "Would", "Should", "Shall", "May", "Might",
     "Must", "Have", "Had", "Am", "Are", "Were", "Let", "Call", "Ask", "Tell", "Meet", "Visit", "Sir", "Madam", "Lady",
-    "Lord", "Mister", "Missus", "Miz", "Doctor"}
+    "Lord", "Mister", "Missus", "Miz", "Doctor", "Hey"}
 
 # Titles before a name, and fixed Latin abbreviations; "St." is resolved by context below.
 _ABBREVIATIONS = {
@@ -107,10 +120,11 @@ _ABBREVIATIONS = {
     "Gov.": "Governor", "Sen.": "Senator", "Rep.": "Representative", "Hon.": "Honorable", "Mme.": "Madame",
     "Mlle.": "Mademoiselle", "Messrs.": "Messieurs", "Esq.": "Esquire", "Bros.": "Brothers", "Inc.": "Incorporated",
     "Ltd.": "Limited", "Corp.": "Corporation", "cf.": "compare", "vol.": "volume",
-    "ch.": "chapter", "fig.": "figure", "figs.": "figures", "Figs.": "Figures", "Sect.": "Section", "sect.": "section",
-    "Eq.": "Equation", "eq.": "equation", "para.": "paragraph", "Mar.": "March", "Apr.": "April", "Jun.": "June",
-    "Jul.": "July", "Sep.": "September",
 }
+# ... and those that are words too ("a fig.", "a sect.", "said Jun."): expanded before a number only
+_BEFORE_NUMBERS = {"ch": "chapter", "fig": "figure", "figs": "figures", "Figs": "Figures", "Sect": "Section",
+                   "sect": "section", "Eq": "Equation", "eq": "equation", "para": "paragraph", "Mar": "March",
+                   "Apr": "April", "Jun": "June", "Jul": "July", "Sep": "September"}
 _ABBR_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True)) + r")(?=\s|$|[,;:)])")
 
 # CJK punctuation and its plain counterpart, used when the text around it is not CJK.
@@ -130,8 +144,13 @@ def strip_control(text: str) -> str:
 # pictographs, dingbats, flags, and the selectors that build emoji: nothing a narrator says
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\U000E0020-\U000E007F]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
-_NOTE_SUPERSCRIPT = re.compile(r"([^\W\d_⁰¹²³⁴⁵⁶⁷⁸⁹]+|[.,;:!?\"'”’)\]])([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
-_SQUARED_UNITS = {"cm", "mm", "km", "ft", "in", "mi", "yd", "dm"}
+# a footnote's number: after punctuation, or after a word of three lower-case letters or more that is no unit or
+# function ("cm²", "sin²θ")
+_DAY_OR_MONTH = "(?:" + "|".join(_MONTHS + ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                              "Sunday", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]) + ")"
+_DAY_OR_MONTH_SPAN = re.compile(rf"\b({_DAY_OR_MONTH})\s*[-\u2013]\s*({_DAY_OR_MONTH})\b")
+_NOTE_SUPERSCRIPT = re.compile(r"((?<![\w⁰¹²³⁴⁵⁶⁷⁸⁹₀-₉])(?!(?:sin|cos|tan|cot|sec|csc|log|exp|sinh|cosh|tanh)[⁰¹²³⁴⁵⁶⁷⁸⁹])"
+                               r"[^\W\d_A-Z⁰¹²³⁴⁵⁶⁷⁸⁹₀-₉]{3,}|[.,;:!?\"'”’])([⁰¹²³⁴⁵⁶⁷⁸⁹]+)(?![⁺⁻])")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -161,6 +180,8 @@ def _money(match: re.Match) -> str:
     prefix, symbol, amount = match.group(1), match.group(2), match.group(3).replace(",", "")
     scale = match.group(5) or _SCALE_LETTERS.get((match.group(4) or "").lower())
     one, many, sub_one, sub_many = _CURRENCIES[symbol]
+    if re.match(rf"\s+(?:{one}|{many})\b", match.string[match.end():]):      # "a $12 million dollar ransom"
+        one = many = ""
     if prefix:      # "A$10" -> "ten Australian dollars"
         one, many = f"{_DOLLAR_PREFIXES[prefix]} {one}", f"{_DOLLAR_PREFIXES[prefix]} {many}"
     if _before_its_noun(match):
@@ -282,16 +303,23 @@ def _romans(text: str) -> str:
 
     def regnal(m: re.Match) -> str:
         title, name, numeral = m.group(1) or "", m.group(2), m.group(3)
-        if not (title or name in _REGNAL_NAMES) or not _ROMAN.fullmatch(numeral):
+        first = re.search(r"\b([A-Z][a-z]+) $", m.string[max(0, m.start(2) - 30):m.start(2)])
+        heir = numeral in _NAME_SUFFIXES and first and first.group(1) not in _NOT_NAMES and name not in _NOT_NAMES
+        if not _ROMAN.fullmatch(numeral) or not (title or name in _REGNAL_NAMES or heir):
             return m.group(0)
-        if numeral == "I" and _PRONOUN_FOLLOWS.match(m.string, m.end()):
-            return m.group(0)                                    # "Oh, Peter I love you"
+        if numeral == "I" and (_PRONOUN_FOLLOWS.match(m.string, m.end()) or not (title or m.group(4))
+                               and re.match(r"\s+\w", m.string[m.end():])):
+            return m.group(0)               # "Oh, Peter I love you", "When I told Michael I was": "Henry I." is a king
         return f"{title}{name} the {_words(_roman(numeral), to='ordinal').capitalize()}{m.group(4) or ''}"
     # "Chapter XIV", "PART IV", "World War II": two letters or more, or a lone I, V or X not followed by a word in
-    # lower case ("the best Part I ever played"); a lone C, D, L or M is a letter ("Appendix C", "Part D")
-    text = re.sub(r"\b((?:World War|WORLD WAR)\s+)I\b(?![\w'’-])", r"\1one", text)
-    text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|(?:[VX]|I(?!\s+[a-z]))\b(?![\w'’-]))",
+    # lower case or capitals ("the best Part I ever played", "MARK I DON'T"); a lone C, D, L or M is a letter
+    # ("Appendix C", "Part D"); after "Type", "World War" ... a lone I is a number whatever follows
+    text = re.sub(rf"\b({_ALWAYS_NUMBERED}\s+)I\b(?![\w'’-])", r"\1one", text)
+    text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]|\s+[A-Z]{{2}}))",
                   numbered, text)
+    for _ in range(4):                                       # "Chapters II and III", "Acts I, II and V"
+        text = re.sub(rf"(\b{_NUMBERED}\s+(?:[a-z]+(?:-[a-z]+)?(?:,| and| or| to)\s+)+)([IVXLC]{{2,}}|[IVX])\b(?![\w'’-])",
+                      numbered, text)
     text = re.sub(r"\b((?i:chapter|part|book|volume|act|scene|section|canto|article)\s+)([ivxlc]{2,}(?![\w'’-])|"
                   r"[ivx](?![\w'’-])(?!\s+(?!of\b|and\b)[a-z]))", lambda m: numbered(m, m.group(2).upper()),
                   text)                                                   # "chapter xii", "chapter v of the report"
@@ -302,8 +330,7 @@ def _romans(text: str) -> str:
         text = re.sub(r"(\bthe [A-Z][a-z]+(?:-[a-z]+)?(?:,| and| or| to)\s+)([IVX]{2,5})\b(?![\w'’-])",
                       lambda m: f"{m.group(1)}the {_words(_roman(m.group(2)), to='ordinal').capitalize()}"
                       if _ROMAN.fullmatch(m.group(2)) else m.group(0), text)
-    return re.sub(r"\b([A-Z][a-z]+ )([IVX]{2,5})\b(?![\w'’-])", lambda m: numbered(m) if m.group(1).strip()
-                  not in _NOT_NAMES else m.group(0), text)             # Rocky II, England XV: a thing's number
+    return text
 
 
 def _unit(match: re.Match) -> str:
@@ -464,13 +491,16 @@ _WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wedne
 
 
 def _expand_abbreviations(text: str) -> str:
-    text = re.sub(r"(\b[A-Za-z]+ )?\b(St|Dr)(\.|\b(?![.'’&-]))", _saint_or_street, text)   # St. Paul, Baker St, Dr.
+    text = re.sub(r"(\b[A-Za-z]+ |\b\d+(?:st|nd|rd|th) )?\b(St|Dr)(\.|\b(?![.'’&-]))", _saint_or_street,
+                  text)                                                  # St. Paul, Baker St, 5th St, Dr.
     text = re.sub(rf"\b({'|'.join(_UNDOTTED_TITLES)})(?= (?:[A-Z]\. )?[A-Z][a-z])",
                   lambda m: _UNDOTTED_TITLES[m.group(1)], text)                   # Ms Adler, Sgt Pepper
-    text = re.sub(r"\bvs\b\.?(?=\s)", "versus", re.sub(r"\b([A-Z][\w'’]*) v\.(?= [A-Z])", r"\1 versus",
-                                                        text))              # Arsenal vs Chelsea, Roe v. Wade
-    text = re.sub(rf"\b({'|'.join(_WEEKDAYS)})\b\.?(?=,?\s+(?:the\s+)?\d|,?\s+{_DATE_MONTH}\b)",
+    text = re.sub(r"\bvs\b\.?(?=\s)", "versus", text)                             # Arsenal vs Chelsea
+    text = re.sub(rf"(?<!\bThe )\b({'|'.join(_WEEKDAYS)})\b\.?(?=,?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_DATE_MONTH}\b|"
+                  rf"{_DATE_MONTH}\s+\d|the\s+\d{{1,2}}(?:st|nd|rd|th)\b))",
                   lambda m: _WEEKDAYS[m.group(1)], text)                         # Fri 14 June, Mon., Jan. 3
+    text = re.sub(rf"\b({'|'.join(_BEFORE_NUMBERS)})\.\s*(?=\d)", lambda m: _BEFORE_NUMBERS[m.group(1)] + " ",
+                  text)                                                            # fig. 2, Apr. 2020
     text = re.sub(r"\bNo\.\s*(?=\d)", "number ", text)          # No. 5
     text = re.sub(r"\bpp\.\s*(?=\d)", "pages ", text)            # pp. 12-15
     text = re.sub(r"\bp\.\s*(?=\d)", "page ", text)              # p. 7
@@ -530,7 +560,9 @@ def normalize_english(text: str, day_first: bool = False) -> str:
         "≥", " greater than or equal to ")
     text = re.sub(r"(?<=\s)<(?=\s)", "less than", re.sub(r"(?<=\s)>(?=\s)", "greater than", text))   # p < 0.05
     text = re.sub(r"(\d)\^(\d+)", r"\1 to the power of \2", text)                   # 10^6
-    text = re.sub(r"(?<![\d/])(\d[\d,]*(?:\.\d+)?)(W|V)\b", _unit, text)                           # 65W, 230V
+    text = re.sub(r"(?<![\d/])(\d[\d,]*(?:\.\d+)?)(W|V|fps)\b", lambda m: m.group(0) if re.search(
+        r"\b(?:Route|Form|Highway|Interstate|Rte\.?|I-?)\s*$", text[max(0, m.start() - 12):m.start()]) else _unit(m),
+        text)                                                             # 65W, 230V, 60fps; not Route 9W
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     text = re.sub(rf"\b({_DATE_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s?-\s?(\d{{1,2}})(?:st|nd|rd|th)?\b"
@@ -573,13 +605,15 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
     text = re.sub(rf"(?<![\d.,-])(\d[\d,]*(?:\.\d+)?)\s?[-–]\s?(?=\d[\d,]*(?:\.\d+)?\s?(?:{_UNIT_RE})(?![\w/]))",
                   r"\1 to ", text)                                                      # 10-15kg
-    text = re.sub(rf"((?:(?<![\w.])-)?(?<![\d/])\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/])(?:\.(?=\s+[a-z]+\b))?", _unit,
+    text = re.sub(rf"((?:(?<![\w.])-)?(?<![\d/])\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/'’]|\s*[-+=×*/<>^]\s)(?:\.(?=\s+[a-z]+\b))?", _unit,
                   text)                                          # -5°C too; "5 lbs. and" keeps no full stop
-    text = re.sub(r"\b(\d+(?:\.\d+)?)[x×](?=\s+[a-z])", r"\1 times", text)                      # 3x faster
+    text = re.sub(r"\b(\d+(?:\.\d+)?)[x×](?=\s+(?:faster|slower|more|less|better|worse|bigger|smaller|larger|"
+                  r"higher|lower|greater|cheaper|longer|shorter|the|as|that|what)\b)", r"\1 times", text)   # 3x faster
+    text = re.sub(r"\b(\d+)x\b(?=\s+[a-z])", r"\1 x", text)                                  # a 10x lens
     text = re.sub(r"(?<![\d.'])(\d+(?:\.\d+)?)\"", lambda m: f"{_cardinal(m.group(1))} inch{'' if m.group(1) == '1' or _before_its_noun(m) else 'es'}"
-                  if not len(re.findall(r'(?<![\d\'])"', m.string[m.string.rfind("\n", 0, m.start()) + 1:m.start()])) % 2
+                  if not len(re.findall(r'(?<![\d\'])"', m.string[m.string.rfind("\n\n", 0, m.start()) + 1:m.start()])) % 2
                   else m.group(0), text)                                 # a 6.1" screen (not "Room 5")
-    text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", text)
+    text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", re.sub(r"(?<=\d) ?\* ?(?=\d)", " times ", text))   # 4x4, 2 * 3
     vulgar = "".join(_FRACTIONS)
     unit = rf"(?:\s?({_UNIT_RE})(?![\w/]))?"
     text = re.sub(rf"(?:(\d+)\s?)?([{vulgar}]){unit}", lambda m: _fraction_of(m.group(1), *_FRACTIONS[m.group(2)],
@@ -662,15 +696,16 @@ def normalize_text(text: str, language: str = "en-us") -> str:
     text = _CURLY.sub(lambda m: m.group() if _beside_cjk(text, m) else m.group().translate(_QUOTES), text)
     text = re.sub(r"(?m)^[ \t]*[\u2014\u2013]+[ \t]*", "", text)  # a dash opening a line ("—Hamlet") is no pause
     text = re.sub(r"[ \t]*\u2014+[ \t]*", _dash, text)
-    text = re.sub(r"(?<=[^\s\d])[ \t]+[-\u2013][ \t]+(?=[^\s\d$£€¥])", _dash, text)  # a spaced dash – a pause
+    if language.startswith("en"):                       # "Monday – Friday", "May-June": a span, not a pause
+        text = _DAY_OR_MONTH_SPAN.sub(lambda m: " to ".join(_WEEKDAYS.get(d, d) for d in m.groups()), text)
+    text = re.sub(r"(?:(?<=\w\w)|(?<=[^\w\s]))[ \t]+\u2013[ \t]+(?=[^\W\d]{2}|[\"'“‘(])", _dash, text)  # a spaced dash – a pause
     text = text.replace("\u2026", "...").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit()
                   else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
-    text = _NOTE_SUPERSCRIPT.sub(lambda m: m.group(0) if len(m.group(1)) < 3 and m.group(1).isalpha()
-                                 or m.group(1) in _SQUARED_UNITS else m.group(1), text)    # "left.¹", not "m²"
-    text = re.sub(r"(?<!\w)[*†‡]+|[*†‡]+(?!\w)", "", re.sub(r"(?<=\d) ?\* ?(?=\d)", " × ", text))  # "dagger.*"
+    text = _NOTE_SUPERSCRIPT.sub(r"\1", text)                            # "left.¹", "a marker²"; not "m²", "(x+1)²"
+    text = re.sub(r"(?<=[^\W\d]|[.,;:!?\"'”’)\]])[*†‡]+(?![\w*†‡])", "", text)     # "a dagger.*", "Footnote†:"
     text = re.sub(r"[ \t]*[\u0964\u0965]+", ".", text)       # the danda ends a Hindi sentence (eSpeak drops it)
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
