@@ -736,7 +736,11 @@ def run() -> None:
     sessions closing) is none of the user's business, and another Ctrl-C during it broke it off (status -2, or
     134 with onnxruntime's "terminate called")."""
     sys.stderr = _QuietWhenUnread(sys.stderr)
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:               # (in the first moments, before main's own handler: while importing)
+        _say("indexstudio: interrupted")
+        code = 128 + signal.SIGINT
     if code > 128:
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
