@@ -553,3 +553,10 @@ def test_a_closed_engine_lets_go_of_its_weights_and_loads_them_again():
     engine.close()
     assert engine._model is None
     assert engine.model is not loaded and engine.model is engine.model          # (loaded anew, once)
+
+
+def test_lang_is_said_to_have_no_effect_where_the_engine_reads_the_text(caplog):
+    """--lang was silently ignored by IndexTTS-2 and 1.5 (they read the language from the text)."""
+    from indexstudio.pipeline.voicing import checked_language
+    assert checked_language(get_engine("indextts2", model_dir=str(FOLDER)), "es") == "es"
+    assert "--lang has no effect on engine indextts2: it reads the language from the text" in caplog.text

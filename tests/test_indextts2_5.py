@@ -143,3 +143,24 @@ def test_cli_speaks_and_renders_a_book_with_indextts2_5(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(out), "--lang", "klingon",
                           *common], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown language 'klingon'" in bad.stderr
+
+
+def test_a_book_is_read_in_the_language_it_declares_and_shown_as_read(tmp_path, caplog):
+    """IndexTTS-2.5 guessed each sentence's language from its script: a Spanish book's sentence without an accent
+    was read as English ("tengo two point five oh oh euros"), and --show-text ignored --lang."""
+    import indexstudio
+    caplog.set_level("INFO", logger="indexstudio")
+    book = tmp_path / "es.md"
+    book.write_text("---\nlanguage: es-MX\n---\n\nHola, tengo 2.500 euros.\n", encoding="utf-8")
+    spanish = indexstudio.open_audiobook(book, engine=get_engine("indextts2_5", model_dir=str(FOLDER)), voice=str(PROMPT))
+    assert spanish.controls.options["lang"] == "es" and "the book is in 'es'" in caplog.text
+    assert spanish.engine.spoken_form(spanish.plan.segments[0].text, spanish.controls.options) == \
+        "HOLA, TENGO DOS MIL QUINIENTOS EUROS."
+    told = indexstudio.open_audiobook(book, engine=spanish.engine, voice=str(PROMPT), lang="en-GB")   # (its region:
+    assert told.controls.options["lang"] == "en"                                                      # the language)
+    assert "TWO" in told.engine.spoken_form(told.plan.segments[0].text, told.controls.options).upper()
+    option = indexstudio.open_audiobook(book, engine=spanish.engine, voice=str(PROMPT), options={"lang": "de"})
+    assert option.controls.options["lang"] == "de"                                   # (an option named one: kept)
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "book", str(book), "--model-dir", str(FOLDER), "--voice",
+                        str(PROMPT), "--dry-run", "--show-text"], capture_output=True, text=True)
+    assert r.returncode == 0 and "[1] HOLA, TENGO DOS MIL QUINIENTOS EUROS." in r.stdout, r.stderr

@@ -70,9 +70,9 @@ class Engine(abc.ABC):
         change only the speed and fills in defaults, so that neither makes a book render again."""
         return options
 
-    def spoken_form(self, text: str) -> str:
-        """`text` as the engine reads it, for showing (`book --show-text`); the plan's text is already normalised
-        for engines that normalise before segmenting."""
+    def spoken_form(self, text: str, options: dict[str, Any] | None = None) -> str:
+        """`text` as the engine reads it with `options` (a run's), for showing (`book --show-text`); the plan's
+        text is already normalised for engines that normalise before segmenting."""
         return text
 
     def prepare(self) -> None:

@@ -441,7 +441,7 @@ class IndexTTSEngine(Engine):
         opts = dataclasses.asdict(self.options_type.from_mapping(options))
         return {k: v for k, v in opts.items() if k not in self.SPEED_ONLY_OPTIONS}
 
-    def spoken_form(self, text: str) -> str:
+    def spoken_form(self, text: str, options: dict[str, Any] | None = None) -> str:
         return self.frontend.normalize(text)
 
     def check_options(self, options: dict[str, Any]) -> DecodingOptions:

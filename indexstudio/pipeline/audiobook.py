@@ -312,6 +312,23 @@ def names_a_folder(output: str | Path) -> bool:
     return Path(output).is_dir() or str(output).endswith(("/", os.sep))
 
 
+def _book_language(engine: Engine, book: Book, options: dict[str, Any] | None) -> str | None:
+    """The language the book declares (front matter, EPUB, a header), for an engine that reads the language it is
+    told (IndexTTS-2.5, which else guesses it per sentence from the script: a Spanish sentence without an accent
+    was read as English) - unless an option names one, or the engine does not know it (said)."""
+    if not engine.language_option or not book.language or "lang" in (options or {}):
+        return None
+    code = checked_language(engine, book.language)
+    try:
+        engine.check_options({**(options or {}), "lang": code})
+    except InputError:
+        log.warning("the book says its language is %r, which engine %s does not know: it guesses each sentence's "
+                    "(--lang names one)", book.language, engine.name)
+        return None
+    log.info("the book is in %r: engine %s reads it so (--lang to change)", code, engine.name)
+    return code
+
+
 def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
     """The work folder of the book `file` written to `output` (split: the folder of its files): BOOK.work in the
     output's folder, so that every output of a book there (formats, some chapters, a file a chapter, any name)
@@ -537,7 +554,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     lang = checked_language(engine, lang)
     opening = "\n".join(chapter.text for chapter in book.chapters[:3])
     voice = choose_voice(engine, voice, opening, lang or book.language)
-    controls = engine_controls(engine, speed, seed, options, lang)
+    controls = engine_controls(engine, speed, seed, options, lang or _book_language(engine, book, options))
     if credits:
         _add_credits(book, title or book.title, author or book.author,
                      narrator if narrator is not None else book.narrator or None,

@@ -58,8 +58,12 @@ def checked_language(engine: Engine, language: str | None) -> str | None:
     (IndexTTS-2.5) checks it against its own list, with its options."""
     if language is not None and not isinstance(language, str):
         raise InputError(f"--lang must be a language code such as \"en\" or \"fr\", got {language!r}")
-    if language is None or engine.language_option:
+    if language is None:
         return language
+    if not engine.default_voice and not engine.language_option:
+        log.warning("--lang has no effect on engine %s: it reads the language from the text", engine.name)
+    if engine.language_option:           # (IndexTTS-2.5 knows codes without regions: "en-GB" is "en" to it)
+        return language_code(language).partition("-")[0] if is_language(language) else language
     if not is_language(language):
         raise InputError(f"--lang {language}: not a language code this knows (two letters, with a region where it "
                          "matters: en, en-GB, fr, de, es, zh, ja, ...)")
