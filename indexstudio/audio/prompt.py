@@ -29,6 +29,7 @@ V1_5_MAX_PROMPT_SECONDS = 50.0
 
 SHORT_PROMPT_SECONDS = 1.0     # below this a prompt is warned about (the golden cases' prompts are 1.1-1.2 s)
 MIN_PROMPT_SECONDS = 0.5       # below this no engine clones a voice from it: refused before any model loads
+QUIET_PROMPT_DB = -50.0        # RMS below this (speech is -30 to -15 dBFS): warned about, no voice is in it
 log = logging.getLogger(__name__)
 
 
@@ -54,7 +55,11 @@ def read_audio(path: str | Path, warn_short: bool = True, what: str = "audio fil
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
-        raise AudioError(f"cannot read {what} {path}: {exc}") from exc
+        decoded = _decoded_by_ffmpeg(path)
+        if decoded is None:
+            raise AudioError(f"cannot read {what} {path}: {exc} (neither libsndfile - WAV, FLAC, MP3, Ogg - nor "
+                             f"ffmpeg could decode it)") from exc
+        data, sr = decoded
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioError(f"{what} {path} contains no samples")
     if not np.isfinite(data).all():
@@ -65,6 +70,26 @@ def read_audio(path: str | Path, warn_short: bool = True, what: str = "audio fil
     if warn_short and data.shape[0] < SHORT_PROMPT_SECONDS * sr:
         _warn_short(path, data.shape[0] / sr)
     return np.ascontiguousarray(data.T), int(sr)
+
+
+def _decoded_by_ffmpeg(path: Path) -> tuple[np.ndarray, int] | None:
+    """A recording libsndfile cannot read - a phone's M4A voice memo, AAC, WMA, a video's sound - decoded by the
+    ffmpeg the outputs are encoded with, at its own rate and channels; None where ffmpeg cannot either."""
+    import subprocess
+    import tempfile
+
+    from indexstudio.audio.output import ffmpeg_exe
+    with tempfile.TemporaryDirectory() as folder:
+        wav = Path(folder) / "decoded.wav"
+        try:
+            done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-vn", "-acodec",
+                                   "pcm_f32le", str(wav)], capture_output=True, timeout=300)
+            if done.returncode or not wav.is_file():
+                return None
+            data, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+        except (OSError, subprocess.SubprocessError, sf.SoundFileError, RuntimeError):
+            return None
+    return data, int(sr)
 
 
 def _warn_short(path: Path, seconds: float) -> None:
@@ -81,6 +106,10 @@ def check_reference(path: Path, what: str = "reference audio") -> None:
                          f"{MIN_PROMPT_SECONDS:g} s; 3-15 s of clean speech is best)")
     if seconds < SHORT_PROMPT_SECONDS:
         _warn_short(Path(path), seconds)
+    level = 10 * np.log10(max(float(np.mean(np.square(data, dtype=np.float64))), 1e-20))
+    if level < QUIET_PROMPT_DB:
+        warn_once(f"{what} {path} is very quiet (RMS {level:.0f} dBFS): is it a recording of speech? A muted "
+                  f"microphone's hiss clones no voice")
 
 
 def _cut(audio: torch.Tensor, sample_rate: int, max_seconds: float | None, path: Path) -> torch.Tensor:
