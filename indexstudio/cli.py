@@ -516,12 +516,20 @@ environment: INDEXSTUDIO_VOICES (recordings to clone), INDEXSTUDIO_KOKORO_VOICES
 INDEXSTUDIO_DEBUG=1 (tracebacks), INDEXSTUDIO_CACHE (compiled grammars)"""
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistyped flag or value is one line, as every other error is (argparse printed the command's whole usage,
+    thirty lines for `book`, above it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from indexstudio.text.segment import DEFAULT_BUCKET_SIZE
 
     from indexstudio import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="indexstudio", description=_wrapped("Text and books to speech: audiobooks with chapters on an embedded "
                                                   "voice or on IndexTTS voice clones."),
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -87,6 +87,8 @@ def _fails_cleanly(r, needle):
 def test_bad_input_is_one_line_without_traceback(tmp_path):
     _fails_cleanly(run("book", str(tmp_path / "missing.md"), "-o", str(tmp_path / "x.m4b")), "no such file")
     _fails_cleanly(run("speak", "  ...  ", "-o", str(tmp_path / "x.wav")), "no speakable text")
+    _fails_cleanly(run("book", "x.md", "--mode", "fast"), "argument --mode: invalid choice: 'fast' (choose from "
+                   "'normal', 'batch') (see indexstudio book --help)")      # (not the 30-line usage above it)
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--voice", "nobody"), "unknown voice")
     (tmp_path / "a_file").write_text("")
     _fails_cleanly(run("speak", "Hi.", "-o", str(tmp_path / "a_file" / "x.wav")), "cannot make the output folder")
