@@ -247,9 +247,11 @@ def _listen(args: argparse.Namespace, engine, voices) -> int:
     if not speeches:
         raise InputError(f"none of engine {engine.name}'s {len(chosen)} voices can speak (see the warnings)")
     engine.prepare()
+    stems = [Path(voice).stem for voice in speeches]
     for voice, speech in tqdm(speeches.items(), unit="voice", desc="listening", dynamic_ncols=True,
                               mininterval=0.5 if sys.stderr.isatty() else 10):
-        speech.save(folder / f"{Path(voice).stem}.mp3")
+        name = Path(voice).stem if stems.count(Path(voice).stem) == 1 else Path(voice).name   # (me.wav, me.flac)
+        speech.save(folder / f"{name}.mp3")
     print(f"wrote {len(speeches)} voice{'s' if len(speeches) != 1 else ''} to {folder}{os.sep}"
           + (f" (those that speak {wanted!r})" if wanted else "")
           + (f"; {len(chosen) - len(speeches)} left out" if len(speeches) < len(chosen) else ""))

@@ -216,11 +216,13 @@ def test_cloning_engines_list_and_take_library_voices_without_a_model(tmp_path, 
     r = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--model-dir", str(GOLDEN / "indextts2")],
                        capture_output=True, text=True, env=env)    # no --engine: the folder's version says it
     assert r.returncode == 0 and "voices for engine indextts2" in r.stdout, r.stderr
-    heard = tmp_path / "heard"                       # listening leaves out the recordings no voice comes from
+    heard = tmp_path / "heard"                       # listening leaves out the recordings no voice comes from, and
+    sf.write(library / "narrator.flac", *sf.read(library / "narrator.wav"))     # two of one name keep their own
     r = subprocess.run([sys.executable, "-m", "indexstudio", "voices", "--engine", "indextts2", "--model-dir",
                         str(GOLDEN / "indextts2"), "--listen", str(heard), "--text", "Hi."],
                        capture_output=True, text=True, env=env)
-    assert r.returncode == 0 and sorted(p.name for p in heard.iterdir()) == ["narrator.mp3"], r.stderr
+    assert r.returncode == 0 and sorted(p.name for p in heard.iterdir()) == ["narrator.flac.mp3", "narrator.wav.mp3"]
+    assert "wrote 2 voices" in r.stdout, r.stdout
     assert "left out: " in r.stderr and "broken.wav" in r.stderr and "2 left out" in r.stdout
 
 
