@@ -172,13 +172,10 @@ def _chosen_engine(args: argparse.Namespace) -> str:
     from indexstudio.engines import DEFAULT_ENGINE
     if args.engine or not args.model_dir:
         return args.engine or DEFAULT_ENGINE
-    from indexstudio.models.folder import detect_version
-    folder = Path(args.model_dir).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"--model-dir {args.model_dir}: no such folder")
-    version = detect_version(folder)
-    engine = "indextts" + version.replace(".", "_")
-    logging.getLogger("indexstudio").info("%s holds an IndexTTS-%s model: engine %s", args.model_dir, version, engine)
+    from indexstudio.engines import engine_for_folder
+    engine = engine_for_folder(args.model_dir)
+    logging.getLogger("indexstudio").info("%s holds an IndexTTS-%s model: engine %s", args.model_dir,
+                                          engine.removeprefix("indextts").replace("_", "."), engine)
     return engine
 
 

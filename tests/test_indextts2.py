@@ -560,3 +560,17 @@ def test_lang_is_said_to_have_no_effect_where_the_engine_reads_the_text(caplog):
     from indexstudio.pipeline.voicing import checked_language
     assert checked_language(get_engine("indextts2", model_dir=str(FOLDER)), "es") == "es"
     assert "--lang has no effect on engine indextts2: it reads the language from the text" in caplog.text
+
+
+def test_an_engine_is_chosen_by_its_folder_and_a_wrong_folder_is_named(tmp_path):
+    """get_engine(model_dir=...) was the embedded engine's ("does not take model_dir"); a number for a folder
+    was a TypeError; --model-dir naming a file said "no such folder"."""
+    assert get_engine(model_dir=str(FOLDER)).name == "indextts2" and get_engine().name == "kokoro"
+    with pytest.raises(EngineError, match="model_dir must be a checkpoint folder's path, got 5"):
+        get_engine("indextts2", model_dir=5)
+    (tmp_path / "me.wav").write_bytes(b"")
+    with pytest.raises(InputError, match="a file, not a folder"):
+        get_engine(model_dir=str(tmp_path / "me.wav"))
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(tmp_path / "x.wav"),
+                        "--model-dir", str(tmp_path / "me.wav")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().endswith("me.wav: a file, not a folder (give the checkpoint folder)")

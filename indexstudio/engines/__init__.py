@@ -77,9 +77,24 @@ def _same(value: Any) -> str:
     return str(value)
 
 
-def get_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
-    """The shared instance of engine `name` built with `options` (e.g. model_dir=...)."""
+def engine_for_folder(model_dir: str | Path) -> str:
+    """The engine of the IndexTTS version the checkpoint folder `model_dir` holds (its config.yaml says)."""
+    from indexstudio.errors import InputError
+    from indexstudio.models.folder import detect_version
+    folder = Path(model_dir).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"--model-dir {model_dir}: " + ("a file, not a folder (give the checkpoint folder)"
+                                                         if folder.exists() else "no such folder"))
+    return "indextts" + detect_version(folder).replace(".", "_")
+
+
+def get_engine(name: str | None = None, **options: Any) -> Engine:
+    """The shared instance of engine `name` built with `options` (e.g. model_dir=...); without a name, the engine
+    of the IndexTTS version `model_dir` holds, else the embedded one."""
     options = {k: v for k, v in options.items() if v is not None}
+    if name is None:
+        name = engine_for_folder(options["model_dir"]) if isinstance(options.get("model_dir"), (str, Path)) \
+            else DEFAULT_ENGINE
     key = (name, tuple(sorted((k, _same(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:
@@ -105,5 +120,6 @@ def release_engines() -> None:
         engine.close()
 
 
-__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_names",
+__all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_for_folder",
+           "engine_names",
            "engine_settings", "get_engine", "register_engine", "release_engines", "require_model_dir"]

@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import logging
 import math
+import os
 import random
 import threading
 import zlib
@@ -329,6 +330,8 @@ class IndexTTSEngine(Engine):
                  gpt_weights: str = "fp32", compile_s2mel: bool | str = False, s2mel_dtype: str | None = None,
                  compile_decode: bool | str = False, **paths: str):
         require_model_dir(self.name, model_dir, self.version)
+        if not isinstance(model_dir, (str, os.PathLike)):
+            raise EngineError(f"engine {self.name}: model_dir must be a checkpoint folder's path, got {model_dir!r}")
         unknown = sorted(set(paths) - set(file_roles(self.version)))
         if unknown:                          # (a setting misspelt would read as a model file's role)
             settings = [p for p in inspect.signature(IndexTTSEngine.__init__).parameters if p not in ("self", "paths")]

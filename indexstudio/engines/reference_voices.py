@@ -16,12 +16,12 @@ import numpy as np
 from indexstudio.engines.base import Voice
 from indexstudio.errors import InputError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus")      # what libsndfile reads (no AAC / .m4a)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".m4a", ".aac")   # libsndfile's, and ffmpeg's for AAC
 
 
 def voice_library() -> Path:
-    default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "indexstudio" / "voices"
-    return Path(os.environ.get("INDEXSTUDIO_VOICES", default))
+    default = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "indexstudio" / "voices"
+    return Path(os.environ.get("INDEXSTUDIO_VOICES") or default)          # (set empty: as if unset, not ".")
 
 
 def library_voices() -> list[Voice]:
