@@ -574,3 +574,36 @@ def test_an_engine_is_chosen_by_its_folder_and_a_wrong_folder_is_named(tmp_path)
     r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(tmp_path / "x.wav"),
                         "--model-dir", str(tmp_path / "me.wav")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().endswith("me.wav: a file, not a folder (give the checkpoint folder)")
+
+
+def test_an_emotion_matrix_of_the_wrong_width_is_named(tmp_path):
+    """feat2.pt copied over feat1.pt loaded, and an emotion request failed in a tensor size mismatch, each retry."""
+    from indexstudio.models.emotion import load_emotion_matrices
+    from indexstudio.models.folder import ModelFolder, ModelFolderError
+    model_dir = tmp_path / "model"
+    shutil.copytree(FOLDER, model_dir, ignore=shutil.ignore_patterns("cases"))
+    shutil.copy(model_dir / "feat2.pt", model_dir / "feat1.pt")
+    with pytest.raises(ModelFolderError, match=r"feat1.pt: its rows are \d+ wide, not 192 \(the speaker style\)"):
+        load_emotion_matrices(ModelFolder(model_dir))
+    assert load_emotion_matrices(ModelFolder(FOLDER)).speaker_groups[0].shape[1] == 192
+
+
+def test_a_w2v_bert_folder_without_its_weights_is_named_before_loading(tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(FOLDER, model_dir, ignore=shutil.ignore_patterns("cases", "model.safetensors"))
+    with pytest.raises(EngineError, match=r"missing model.safetensors or pytorch_model.bin of the w2v-BERT 2.0 folder"):
+        IndexTTS2Engine(model_dir)
+
+
+def test_a_w2v_bert_that_does_not_fit_its_config_is_one_line(tmp_path):
+    """transformers printed a 40-line load report above the error."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(FOLDER, model_dir, ignore=shutil.ignore_patterns("cases"))
+    config = model_dir / "hf_cache" / "w2v-bert-2.0" / "config.json"
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "hidden_size": settings["hidden_size"] * 2}))
+    r = subprocess.run([sys.executable, "-m", "indexstudio", "speak", "Hi.", "-o", str(tmp_path / "x.wav"),
+                        "--model-dir", str(model_dir), "--voice", str(FOLDER / "cases" / "prompt_en_22k.wav")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "MISMATCH" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3, r.stderr
+    assert "cannot load w2v-BERT 2.0 (its weights do not fit its config.json: mis-shaped tensors)" in r.stderr

@@ -19,6 +19,7 @@ from torch import nn
 from indexstudio.audio.features import centered_fbank
 from indexstudio.models.folder import ModelFolder, ModelFolderError, as_float32, load_weights, read_checkpoint
 
+STYLE_DIM = 192              # the speaker style vector's width
 FRONT_CHANNELS = 32
 GROWTH = 32
 BOTTLENECK = 4 * GROWTH
@@ -193,7 +194,7 @@ class XVector(nn.Module):
 class CAMPPlus(nn.Module):
     """(B, T, feat_dim) mean-normalised fbank -> (B, embedding_size) speaker embedding."""
 
-    def __init__(self, feat_dim: int = 80, embedding_size: int = 192):
+    def __init__(self, feat_dim: int = 80, embedding_size: int = STYLE_DIM):
         super().__init__()
         self.feat_dim = feat_dim
         self.head = FrequencyFrontEnd(feat_dim)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from indexstudio.models.campplus import STYLE_DIM
 from indexstudio.models.folder import ModelFolder, ModelFolderError, read_checkpoint
 
 # per-emotion damping of the UI helper (happy, angry, sad, afraid, disgusted, melancholic, surprised, calm)
@@ -78,6 +79,12 @@ def load_emotion_matrices(folder: ModelFolder) -> EmotionMatrices:
         tensors = []
         for role in ("spk_matrix", "emo_matrix"):
             tensors.append(read_checkpoint(folder.path(role), f"{role} tensor"))
+        widths = {"spk_matrix": STYLE_DIM, "emo_matrix": (folder.config.get("gpt") or {}).get("model_dim")}
+        for (role, width), tensor in zip(widths.items(), tensors):       # (feat2.pt copied over feat1.pt: found now)
+            if width and getattr(tensor, "ndim", 0) == 2 and tensor.shape[1] != width:
+                raise ModelFolderError(f"{folder.path(role)}: its rows are {tensor.shape[1]} wide, not {width} "
+                                       f"({'the speaker style' if role == 'spk_matrix' else 'the GPT model_dim'}); "
+                                       f"is it another file of the folder's, or another model's?")
         try:
             return EmotionMatrices.from_tensors(tensors[0], tensors[1], [int(n) for n in emo_num])
         except (ValueError, AttributeError) as exc:

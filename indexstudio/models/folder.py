@@ -71,8 +71,10 @@ _FILES: dict[str, dict[str, tuple[str | None, str, str]]] = {
 }
 
 _OPTIONAL_ROLES = {"qwen_emo"}      # needed only for emotion from text, and named then
-# the files a folder role must hold (a folder that is there but half copied is found before anything loads)
-_FOLDER_FILES = {"w2v_bert": ("config.json", "preprocessor_config.json"), "bigvgan": ("config.json", "bigvgan_generator.pt")}
+# the files a folder role must hold (a folder that is there but half copied is found before anything loads); "a|b":
+# either of them
+_FOLDER_FILES = {"w2v_bert": ("config.json", "preprocessor_config.json", "model.safetensors|pytorch_model.bin"),
+                 "bigvgan": ("config.json", "bigvgan_generator.pt")}
 
 
 def read_checkpoint(path: Path, what: str) -> Any:
@@ -291,8 +293,9 @@ class ModelFolder:
             path = self.path(role, required=False)
             if not path.exists():
                 missing.append(f"{table[role][2]}: expected {path}")
-            missing += [f"{name} of the {table[role][2]}: expected {path / name}" for name in _FOLDER_FILES.get(role, ())
-                        if path.is_dir() and not (path / name).exists()]
+            missing += [f"{name.replace('|', ' or ')} of the {table[role][2]}: expected "
+                        f"{' or '.join(str(path / n) for n in name.split('|'))}" for name in _FOLDER_FILES.get(role, ())
+                        if path.is_dir() and not any((path / n).exists() for n in name.split("|"))]
         if len(missing) == 1:
             raise ModelFolderError(f"missing {missing[0]}")
         if missing:

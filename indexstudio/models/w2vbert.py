@@ -126,12 +126,18 @@ def read_semantic_encoder(model_dir: str | Path, stats_path: str | Path) -> Sema
     for name in ("config.json", "preprocessor_config.json"):
         if not (model_dir / name).is_file():
             raise ModelFolderError(f"{model_dir}: w2v-BERT 2.0 lacks {name}")
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()     # (its load report of a damaged folder is 40 lines: ours is one)
     try:
         extractor = SeamlessM4TFeatureExtractor.from_pretrained(model_dir, local_files_only=True)
         model, info = Wav2Vec2BertModel.from_pretrained(model_dir, local_files_only=True, output_loading_info=True)
     except Exception as exc:            # transformers and safetensors raise many kinds on a damaged folder
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "ignore_mismatched_sizes" in first:
+            first = "its weights do not fit its config.json: mis-shaped tensors"
         raise ModelFolderError(f"{model_dir}: cannot load w2v-BERT 2.0 ({first})") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
     missing = sorted(info.get("missing_keys", ())) + sorted(map(str, info.get("mismatched_keys", ())))
     if missing:
         raise ModelFolderError(f"{model_dir}: w2v-BERT weights missing or mis-shaped: {missing[:5]}")
