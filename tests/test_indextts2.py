@@ -6,6 +6,7 @@ errors, while the conformance cases check the numbers.
 """
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -607,3 +608,20 @@ def test_a_w2v_bert_that_does_not_fit_its_config_is_one_line(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "MISMATCH" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3, r.stderr
     assert "cannot load w2v-BERT 2.0 (its weights do not fit its config.json: mis-shaped tensors)" in r.stderr
+
+
+def test_a_config_yaml_that_is_wrong_is_named_with_where(tmp_path):
+    """A key misspelt named no folder; an unknown version was taken as IndexTTS-2; a YAML error had no line."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(FOLDER, model_dir, ignore=shutil.ignore_patterns("cases"))
+    config = model_dir / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("  model_dim:", "  model_dimm:", 1))
+    with pytest.raises(EngineError, match=rf"{model_dir / 'config.yaml'}: gpt section lacks 'model_dim'"):
+        IndexTTS2Engine(model_dir)
+    config.write_text(re.sub(r"(?m)^version: .*$", "version: 3.0", text))
+    with pytest.raises(EngineError, match=r"config.yaml: version 3.0: this knows IndexTTS 1.5, 2 and 2.5"):
+        IndexTTS2Engine(model_dir)
+    config.write_text("gpt:\n  a: [1, 2\nb: 3\n")
+    with pytest.raises(EngineError, match=r"config.yaml: not valid YAML at line 3, column 2"):
+        IndexTTS2Engine(model_dir)

@@ -37,7 +37,7 @@ from indexstudio.engines.base import Engine, Voice
 from indexstudio.engines.reference_voices import library_voices, resolve_reference
 from indexstudio.files import content_hash
 from indexstudio.errors import EngineError, InputError
-from indexstudio.models.folder import ModelFolder, file_roles
+from indexstudio.models.folder import ModelFolder, ModelFolderError, file_roles
 from indexstudio.models.s2mel.cfm import AutocastEstimator
 from indexstudio.models.unified_voice import MelCodeGPT, MelPrompt, UnifiedVoiceConfig, gpt_section
 from indexstudio.runtime.decode_engine import engine_for, forget_engines, prompt_rows
@@ -352,7 +352,10 @@ class IndexTTSEngine(Engine):
                                   _parse("compile_decode", "bool", compile_decode))
         runtime.check(torch_device)
         self.check_settings(runtime)
-        positions = UnifiedVoiceConfig.from_gpt_section(gpt_section(folder.config))
+        try:
+            positions = UnifiedVoiceConfig.from_gpt_section(gpt_section(folder.config))
+        except ModelFolderError as exc:          # ("config.yaml gpt section lacks 'model_dim'": which config.yaml)
+            raise ModelFolderError(f"{folder.root / 'config.yaml'}: {exc}".replace(": config.yaml ", ": ")) from None
         self.text_positions, self.mel_positions = positions.max_text_tokens, positions.max_mel_tokens
         self._stack = (folder, torch_device, torch_dtype, runtime)
         self._model: Any = None

@@ -221,6 +221,8 @@ def detect_version(root: Path) -> str:
         return "2"
     if version.startswith("1"):
         return "1.5"
+    if version:
+        raise ModelFolderError(f"{root / 'config.yaml'}: version {version}: this knows IndexTTS 1.5, 2 and 2.5")
     if (root / "codec.pth").exists():
         return "2.5"
     if (root / "s2mel.pth").exists():
@@ -236,7 +238,9 @@ def read_config(root: Path) -> dict:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ModelFolderError(f"{path}: not valid YAML ({first})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ModelFolderError(f"{path}: not valid YAML{where} ({first})") from exc
     if config is None:
         raise ModelFolderError(f"{path} is empty: copy it again from the model's release")
     if not isinstance(config, dict):
