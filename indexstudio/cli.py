@@ -409,8 +409,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         for mark in result.chapters:
             print(f"  {_fmt_duration(mark.start / result.sample_rate):>8}  {mark.title}")
         if audiobook.fmt == "wav" and len(result.chapters) > 1:
-            print("  (a WAV file holds no chapter marks: these are where the chapters start; m4b, mp3 and opus carry "
-                  "them)")
+            print("  (in a WAV file they are cue points, which audio editors show as markers and players do not; "
+                  "m4b, mp3 and opus carry chapters)")
     kept = sum(f.stat().st_size for f in audiobook.work_dir.rglob("*") if f.is_file())
     stale, stale_bytes = audiobook.stale()
     pruned = (f"; {_files(result.pruned)} it no longer used ({_size(result.pruned_bytes)}) deleted"

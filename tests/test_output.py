@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,30 @@ def test_an_output_that_is_a_link_is_checked_where_it_points_before_any_work(tmp
     stale.write_bytes(b"x")
     make_output_folder(link)
     assert not stale.exists() and link.is_symlink()
+
+
+def _riff_chunks(path) -> dict:
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") == len(data) - 8
+    chunks, at = {}, 12
+    while at + 8 <= len(data):
+        name, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        chunks.setdefault(name, []).append(data[at + 8:at + 8 + size])
+        at += 8 + size + size % 2
+    return chunks
+
+
+def test_a_wav_carries_its_chapters_as_cue_points_editors_show(tmp_path):
+    """The summary spoke of chapters the WAV did not hold; audio editors show cue points with labels as markers."""
+    import struct
+    marks = _write(tmp_path / "book.wav", titles=["Opening", "The  Storm", "Ünïcode 章"], output_rate=48000)
+    chunks = _riff_chunks(tmp_path / "book.wav")
+    cue = chunks[b"cue "][0]
+    count = struct.unpack("<I", cue[:4])[0]
+    offsets = [struct.unpack("<II4sIII", cue[4 + 24 * n:28 + 24 * n])[5] for n in range(count)]
+    assert offsets == [round(m.start * 48000 / SR) for m in marks]
+    adtl = next(c for c in chunks[b"LIST"] if c[:4] == b"adtl")
+    labels = re.findall(rb"labl....(....)([^\0]*)\0", adtl, re.S)
+    assert [text.decode() for _, text in labels] == ["Opening", "The Storm", "Ünïcode 章"]
+    audio, rate = sf.read(tmp_path / "book.wav")                   # (still a WAV every reader reads)
+    assert rate == 48000 and len(audio) / rate == pytest.approx(4.4, abs=0.01)

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -291,7 +291,7 @@ class AudioWriter:
                                ("comment", self.meta.description),
                                ("tracknumber", f"{self.meta.track[0]}/{self.meta.track[1]}" if self.meta.track else "")):
                 if value:
-                    setattr(self._wav, tag, value)       # (a LIST INFO chunk; WAV holds no chapter marks)
+                    setattr(self._wav, tag, value)       # (a LIST INFO chunk; the chapters are cue points: tag_file)
         else:
             self._start_ffmpeg()
 
@@ -449,8 +449,37 @@ def chapter_count(path: Path) -> int:
     return sum(1 for key in (audio.tags or {}).keys() if re.fullmatch(r"(?i)chapter\d{3}", key)) if audio else 0
 
 
+def _add_wav_cues(path: Path, chapters: Sequence[ChapterMark], sample_rate: int) -> None:
+    """The chapters of a WAV file as cue points with labels (a `cue ` chunk and a LIST `adtl` one), which audio
+    editors (Audacity, ocenaudio, Reaper, Sound Forge) show as markers; not in an RF64 file."""
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        rate = sf.info(str(path)).samplerate
+        points, labels = b"", b""
+        for n, ch in enumerate(chapters, 1):
+            offset = round(ch.start * rate / sample_rate)
+            points += struct.pack("<II4sIII", n, offset, b"data", 0, 0, offset)
+            text = _fit(ch.title, None).encode("utf-8") + b"\0"
+            text += b"\0" * (len(text) % 2)
+            labels += b"labl" + struct.pack("<II", 4 + len(text), n) + text
+        cue = b"cue " + struct.pack("<II", 4 + len(points), len(chapters)) + points
+        adtl = b"LIST" + struct.pack("<I", 4 + len(labels)) + b"adtl" + labels
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() % 2:
+            fh.write(b"\0")                        # (a chunk starts on an even byte)
+        fh.write(cue + adtl)
+        size = fh.tell() - 8
+        fh.seek(4)
+        fh.write(struct.pack("<I", size))
+
+
 def tag_file(path: Path, fmt: str, meta: Metadata, sample_rate: int) -> None:
-    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher, MP3's comment."""
+    """Tags ffmpeg does not write: cover art, the audiobook flag, the narrator, M4B's publisher, MP3's comment,
+    WAV's chapter cue points."""
+    if fmt == "wav" and meta.chapters:
+        _add_wav_cues(path, meta.chapters, sample_rate)
     if fmt == "mp3" and meta.description:
         _add_id3_comment(path, meta.description)
     if fmt == "m4b":
