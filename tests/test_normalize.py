@@ -165,6 +165,10 @@ from indexstudio.text.segment import split_sentences
      "teaspoon; a two terabyte drive, sixty frames per second, one hundred and twenty milliseconds, sixty-five watts, "
      "two hundred and thirty volts, two hundred and fifty grams, eight thousand eight hundred and forty-nine meters, "
      "three times faster, a six point one inch screen, \"Room five\"."),
+    ("Python 3.11 on 192.168.1.1, a Boeing 747 and an Airbus A320 in C# minor; USD 20 million, Rs. 500, CNY 3 billion.",
+     "Python three point eleven on one hundred and ninety-two dot one hundred and sixty-eight dot one dot one, a "
+     "Boeing seven forty-seven and an Airbus A three twenty in C sharp minor; twenty million dollars, five hundred "
+     "rupees, three billion yuan."),
     ("LET US STATE IT.", "LET us STATE it."),
     ("THE US ARMY CAME FOR ALL OF US.", "THE US ARMY CAME FOR ALL of us."),
 ])

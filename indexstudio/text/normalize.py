@@ -525,6 +525,33 @@ def _counted(text: str) -> str:
                         else _cardinal(m.group(1)), text)
 
 
+# currency codes before an amount: as the sign (which the money rule reads), or their words after it
+_CODE_SIGNS = {"USD": "$", "US$": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "C$", "AUD": "A$", "NZD": "NZ$",
+               "HKD": "HK$", "SGD": "S$"}
+_CODE_WORDS = {"CHF": "Swiss francs", "INR": "rupees", "Rs.": "rupees", "Rs": "rupees", "CNY": "yuan", "RMB": "yuan"}
+_VERSIONED = ("version|Version|Python|iOS|iPadOS|macOS|Android|Windows|Ubuntu|Debian|Fedora|Java|Node|Perl|PHP|"
+              "Ruby|Firefox|Chrome|Linux|kernel|firmware")
+
+
+def _names_with_numbers(text: str) -> str:
+    """Numbers a name reads its own way: 192.168.1.1 (dot by dot), Python 3.11 ("three point eleven"), a Boeing 747
+    ("seven forty-seven"), an Airbus A320, C# ("C sharp"), USD 20 million and Rs. 500."""
+    def address(m: re.Match) -> str:
+        parts = m.group(0).split(".")
+        return " dot ".join(_words(int(p)) for p in parts) if all(int(p) < 256 for p in parts) else m.group(0)
+    text = re.sub(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]|\.\d)", address, text)
+    text = re.sub(rf"\b((?:{_VERSIONED})\s+|\bv)(\d+(?:\.\d+)+)\b(?!\.\d)",
+                  lambda m: m.group(1).rstrip() + " " + " point ".join(_words(int(p)) for p in m.group(2).split(".")),
+                  text)
+    text = re.sub(r"\b(Boeing |Airbus A)([3-7])(\d\d)(?=s?\b|-\d)", lambda m: f"{m.group(1).rstrip()} "
+                  f"{_words(int(m.group(2)))} {_words(int(m.group(3))) if m.group(3) != '00' else 'hundred'}", text)
+    text = re.sub(r"\b([A-G])#(?![\w#])", r"\1 sharp", text)
+    text = re.sub(rf"\b({'|'.join(re.escape(c) for c in _CODE_SIGNS)})\s?(?=\d)", lambda m: _CODE_SIGNS[m.group(1)],
+                  text)
+    return re.sub(rf"(?<!\w)({'|'.join(re.escape(c) for c in _CODE_WORDS)})\s?(\d[\d,]*(?:\.\d+)?)(\s*{_SCALES})?\b",
+                  lambda m: f"{_cardinal(m.group(2))}{m.group(3) or ''} {_CODE_WORDS[m.group(1)]}", text)
+
+
 _PER = {"year": "year", "yr": "year", "month": "month", "mo": "month", "week": "week", "wk": "week", "day": "day",
         "hour": "hour", "hr": "hour"}
 
@@ -532,6 +559,7 @@ _PER = {"year": "year", "yr": "year", "month": "month", "mo": "month", "week": "
 def normalize_english(text: str, day_first: bool = False) -> str:
     """Spell out what an English reader would say aloud."""
     text = re.sub(r"(?:https?://|www\.)[\w./-]*\w|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _spell_address, text)
+    text = _names_with_numbers(text)
     text = _expand_abbreviations(text)
     text = _SHOUTED.sub(lambda m: _SHOUTED_SHORT.sub(lambda w: w.group().lower(), m.group())
                         if sum(c.isalpha() for c in m.group()) >= 5 else m.group(), text)
