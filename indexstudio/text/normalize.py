@@ -526,7 +526,7 @@ def _counted(text: str) -> str:
 
 
 # currency codes before an amount: as the sign (which the money rule reads), or their words after it
-_CODE_SIGNS = {"USD": "$", "US$": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "C$", "AUD": "A$", "NZD": "NZ$",
+_CODE_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "C$", "AUD": "A$", "NZD": "NZ$",
                "HKD": "HK$", "SGD": "S$"}
 _CODE_WORDS = {"CHF": "Swiss francs", "INR": "rupees", "Rs.": "rupees", "Rs": "rupees", "CNY": "yuan", "RMB": "yuan"}
 _VERSIONED = ("version|Version|Python|iOS|iPadOS|macOS|Android|Windows|Ubuntu|Debian|Fedora|Java|Node|Perl|PHP|"
