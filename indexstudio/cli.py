@@ -742,7 +742,7 @@ def run() -> None:
     once, its finished work kept and its output flushed: the interpreter's own ending (the engine's threads and
     sessions closing) is none of the user's business, and another Ctrl-C during it broke it off (status -2, or
     134 with onnxruntime's "terminate called")."""
-    sys.stderr = _QuietWhenUnread(sys.stderr)
+    sys.stderr = _QuietWhenUnread(sys.stderr or open(os.devnull, "w", encoding="utf-8"))     # (2>&-: None)
     try:
         code = main()
     except KeyboardInterrupt:               # (in the first moments, before main's own handler: while importing)

@@ -1,5 +1,6 @@
 """The Python interface: `indexstudio.speak`, `prepare_speech`, `open_audiobook` and `make_audiobook`, as a program
 uses them - the same checks, work folders and files as the command line."""
+import json
 import logging
 import shutil
 import subprocess
@@ -235,6 +236,7 @@ def test_a_book_as_a_file_a_chapter_shares_the_whole_books_segments(tmp_path, ca
         decoded = decode(part.output, 44100).astype(np.float64)           # inside ACX's -23 to -18 dB
         assert part.rms_db == pytest.approx(10 * np.log10(np.mean(decoded ** 2)), abs=0.5)
         assert -21.5 < 10 * np.log10(np.mean(decoded ** 2)) < -19.5 and "outside ACX's" not in caplog.text
+        assert 20 * np.log10(np.abs(decoded).max()) < -3.5             # (turned up, its peaks kept under ACX's -3 dB)
     for number, (path, title) in enumerate(zip(files, ["One", "Two: The Clock?"]), 1):
         info = probe(path)
         assert info["tags"]["title"] == title and info["tags"]["album"] == "The Small Book"
@@ -442,7 +444,21 @@ def test_a_book_written_into_another_folder_reuses_the_segments_rendered_for_the
     assert f"the segments of small.md rendered for {tmp_path / 'a'} are in {tmp_path / 'a' / 'small.work'}: they " \
            f"are reused" in caplog.text
     assert probe(tmp_path / "b" / "small.mp3")["duration"] == pytest.approx(first.audio_seconds, abs=0.1)
-    shutil.rmtree(tmp_path / "a")                           # gone: the next run elsewhere starts its own
+    low = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "b" / "low.m4b", engine=engine, voice="low",
+                                     prune=True)          # another voice there, pruned: a/'s audiobook keeps its own
+    assert low.rendered > 0 and low.pruned == 0
+    assert indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "a" / "small.m4b", engine=engine).rendered == 0
+    import fcntl
+    with open(tmp_path / "a" / "small.work" / "lock", "a+") as held:          # being rendered into: not shared
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "e" / "small.m4b",
+                                          engine=engine).work_dir == tmp_path / "e" / "small.work"
+    note = tmp_path / "cache" / "work_folders.json"
+    note.write_text(json.dumps({str((tmp_path / "small.md").resolve()): 5}))    # (edited by hand: started anew)
+    assert indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "f" / "small.m4b", engine=engine).written
+    assert json.loads(note.read_text())[str((tmp_path / "small.md").resolve())] == [str(tmp_path / "f" / "small.work")]
+    for gone in ("a", "f"):                                 # gone: the next run elsewhere starts its own
+        shutil.rmtree(tmp_path / gone)
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "c" / "small.m4b",
                                       engine=engine).work_dir == tmp_path / "c" / "small.work"
     shutil.rmtree(tmp_path / "cache")

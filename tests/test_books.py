@@ -450,6 +450,10 @@ def test_plain_text_list_items_are_paragraphs_without_their_marks(tmp_path):
         "Things to pack:", "Passport", "Toothbrush", "Sunscreen and a hat", "Steps:", "1. Open the box.",
         "Check the seal.", "* * *", "Where to? she asked.",
         "He wondered whether he should - at last - knock, or whether the tenant would (a) pay and (b) go."]
+    course = tmp_path / "course.txt"                # items that look like headings stay items of their chapter
+    course.write_text("Chapter 1\n\nThe course has parts:\n- Introduction\n- Part 1: Foundations\n- Epilogue\n\n"
+                      "Chapter 2\n\nThe basics.\n", encoding="utf-8")
+    assert [c.title for c in read_book(course).chapters] == ["Chapter 1", "Chapter 2"]
 
 
 def test_a_folder_of_chapter_files_is_a_book(tmp_path, caplog):

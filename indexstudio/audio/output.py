@@ -121,7 +121,8 @@ def make_output_folder(path: Path) -> None:
         raise InputError(f"output folder {path.parent} is not writable")
     real = path.resolve() if path.is_symlink() else path        # (a link is written through, as AudioWriter does)
     if real != path and not (real.parent.is_dir() and os.access(real.parent, os.W_OK)):
-        raise InputError(f"output folder {real.parent} (where the link {path} points) is not writable")
+        raise InputError(f"output folder {real.parent} (where the link {path} points) "
+                         f"{'is not writable' if real.parent.is_dir() else 'does not exist'}")
     _remove_stale_partials(real)
 
 
@@ -462,8 +463,8 @@ def _add_wav_cues(path: Path, chapters: Sequence[ChapterMark], sample_rate: int)
             offset = round(ch.start * rate / sample_rate)
             points += struct.pack("<II4sIII", n, offset, b"data", 0, 0, offset)
             text = _fit(ch.title, None).encode("utf-8") + b"\0"
-            text += b"\0" * (len(text) % 2)
-            labels += b"labl" + struct.pack("<II", 4 + len(text), n) + text
+            pad = b"\0" * (len(text) % 2)                  # (a chunk's size leaves its pad byte out)
+            labels += b"labl" + struct.pack("<II", 4 + len(text), n) + text + pad
         cue = b"cue " + struct.pack("<II", 4 + len(points), len(chapters)) + points
         adtl = b"LIST" + struct.pack("<I", 4 + len(labels)) + b"adtl" + labels
         fh.seek(0, os.SEEK_END)

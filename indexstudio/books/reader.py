@@ -476,7 +476,7 @@ def read_text(text: str, title: str) -> Book:
         heading = " ".join(f"{line.strip().rstrip('.:')}. {lines[n + sub]}".split() if sub
                            else re.sub(r"[【】]", " ", line).split())                # 【第三章】 夜雨: 第三章 夜雨
         if has_speech("\n".join(body)):
-            chapters.append(Chapter(current_title, _lines_as_paragraphs("\n".join(body).strip()),
+            chapters.append(Chapter(current_title, _lines_as_paragraphs(_list_items_apart("\n".join(body)).strip()),
                                     read_title=heading_pending))
             current_title, heading_pending = heading, True
         elif heading_pending:                       # a heading with nothing under it: one title with the next
@@ -486,7 +486,7 @@ def read_text(text: str, title: str) -> Book:
         body = []
         n += 1 + sub
     if has_speech("\n".join(body)):
-        chapters.append(Chapter(current_title, _lines_as_paragraphs("\n".join(body).strip()),
+        chapters.append(Chapter(current_title, _lines_as_paragraphs(_list_items_apart("\n".join(body)).strip()),
                                 read_title=heading_pending))
     elif heading_pending and has_speech(current_title):     # a last heading with nothing under it is still said
         if chapters:
@@ -524,14 +524,14 @@ def _rules_as_breaks(text: str) -> str:
 
 
 def _without_print_marks(text: str) -> str:
-    """`text` without what is printed for the eye; each list item a paragraph of its own, without its mark (the
-    items ran together into one breathless sentence, "Things to pack: • Passport • Charger * Toothbrush")."""
+    """`text` without what is printed for the eye."""
     text = _NOTE_MARKER.sub("", _EDITORS_NOTE.sub("", text))
-    return _list_items_apart(_TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text))))
+    return _TABLE_ROW.sub(r"\1", _rules_as_breaks(without_emphasis(text)))
 
 
 def _list_items_apart(text: str) -> str:
-    """Each item of a list a paragraph of its own, a bullet not read and a number said ("1) Open" -> "1. Open"):
+    """Each item of a chapter's list a paragraph of its own (they ran together into one breathless sentence,
+    "Things to pack: • Passport • Charger * Toothbrush"), a bullet not read and a number said ("1) Open" -> "1. Open"):
     a line is an item where its mark opens a list - after a blank line, a line ending in ":" or another item -
     else (a wrapped line that starts with "- at last -" or "(b)") it goes on the sentence above."""
     lines = text.split("\n")

@@ -94,7 +94,7 @@ def get_engine(name: str | None = None, **options: Any) -> Engine:
     options = {k: v for k, v in options.items() if v is not None}
     if name is None:
         name = engine_for_folder(options["model_dir"]) if isinstance(options.get("model_dir"), (str, Path)) \
-            else DEFAULT_ENGINE
+            and str(options["model_dir"]) else DEFAULT_ENGINE
     key = (name, tuple(sorted((k, _same(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:

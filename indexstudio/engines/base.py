@@ -70,6 +70,11 @@ class Engine(abc.ABC):
         change only the speed and fills in defaults, so that neither makes a book render again."""
         return options
 
+    def guessed_language(self, text: str) -> str:
+        """The language an engine that reads it from the text (`language_option` unset by the run) takes `text` to
+        be in; "" where it does not guess."""
+        return ""
+
     def spoken_form(self, text: str, options: dict[str, Any] | None = None) -> str:
         """`text` as the engine reads it with `options` (a run's), for showing (`book --show-text`); the plan's
         text is already normalised for engines that normalise before segmenting."""

@@ -143,6 +143,9 @@ class IndexTTS25Engine(IndexTTS2Engine):
     def count_tokens(self, text: str) -> int:
         return self.frontend.count_tokens(text)
 
+    def guessed_language(self, text: str) -> str:
+        return detect_language(text)
+
     def spoken_form(self, text: str, options: dict[str, Any] | None = None) -> str:
         opts = self.options_type.from_mapping(options or {})       # (the language and normalisation a run reads with)
         return self.frontend.prepare(text, (opts.lang or detect_language(text)).lower(), opts.text_normalization)

@@ -16,7 +16,7 @@ import numpy as np
 from indexstudio.engines.base import Voice
 from indexstudio.errors import InputError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".m4a", ".aac")   # libsndfile's, and ffmpeg's for AAC
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus")      # libsndfile's (an .m4a is taken by its path)
 
 
 def voice_library() -> Path:

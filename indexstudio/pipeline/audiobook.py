@@ -12,6 +12,7 @@ then rendered resumably through a work folder and written out.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -32,7 +33,7 @@ from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings
 from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, estimated_seconds, plan_chapters
 from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
                                           lexicon_of, told_lexicon)
-from indexstudio.text.language import detect_language
+from indexstudio.text.language import detect_language, is_language, language_code
 from indexstudio.text.lexicon import Lexicon
 from indexstudio.text.segment import DEFAULT_MAX_TOKENS
 
@@ -120,7 +121,7 @@ class Audiobook:
             job = self.job
             job.open()
             try:
-                result.pruned, result.pruned_bytes = job.prune()
+                result.pruned, result.pruned_bytes = job.prune(self._shares_work_dir)
             finally:
                 job.close()
         return result
@@ -283,8 +284,14 @@ class Audiobook:
         voice's ...): what `render(prune=True)` deletes."""
         if len(self.chapter_numbers) < self.chapters_in_book or not self.work_dir.is_dir():
             return 0, 0
-        files = self.job.stale()
+        files = self.job.stale(self._shares_work_dir)
         return len(files), sum(f.stat().st_size for f in files)
+
+    @property
+    def _shares_work_dir(self) -> bool:
+        """Whether the work folder is one another folder's run used (`book_work_dir`): pruning there leaves the
+        segments of every audiobook written from it that is still there, not only those of other books."""
+        return self.work_dir.resolve().parent != self.output.resolve().parent
 
 
 def _shown(value: Any, key: str = "") -> str:
@@ -312,21 +319,19 @@ def names_a_folder(output: str | Path) -> bool:
     return Path(output).is_dir() or str(output).endswith(("/", os.sep))
 
 
-def _book_language(engine: Engine, book: Book, options: dict[str, Any] | None) -> str | None:
-    """The language the book declares (front matter, EPUB, a header), for an engine that reads the language it is
-    told (IndexTTS-2.5, which else guesses it per sentence from the script: a Spanish sentence without an accent
-    was read as English) - unless an option names one, or the engine does not know it (said)."""
+def _say_language_guesses(engine: Engine, book: Book, plan: Plan, options: dict[str, Any] | None) -> None:
+    """A warning where an engine that guesses each sentence's language (IndexTTS-2.5, from its script) would read
+    sentences of a book that declares its language (front matter, EPUB) as another: "tengo 2.500 euros", without
+    an accent, was read as English. --lang reads them all in it (not the default: it renders a book again)."""
     if not engine.language_option or not book.language or "lang" in (options or {}):
-        return None
-    code = checked_language(engine, book.language)
-    try:
-        engine.check_options({**(options or {}), "lang": code})
-    except InputError:
-        log.warning("the book says its language is %r, which engine %s does not know: it guesses each sentence's "
-                    "(--lang names one)", book.language, engine.name)
-        return None
-    log.info("the book is in %r: engine %s reads it so (--lang to change)", code, engine.name)
-    return code
+        return
+    declared = language_code(book.language).partition("-")[0] if is_language(book.language) else book.language
+    other = [s for s in plan.segments if engine.guessed_language(s.text) not in ("", declared)]
+    if other:
+        log.warning("the book says it is in %r, and engine %s guesses each sentence's language from its script: %d "
+                    "of %d are read as another (segment %d: %r); --lang %s reads them all as %r", declared, engine.name,
+                    len(other), len(plan.segments), other[0].index + 1, engine.guessed_language(other[0].text),
+                    declared, declared)
 
 
 def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
@@ -340,7 +345,7 @@ def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
     found = next((folder for folder in earlier if folder.is_dir()), None)
     if found:
         return found
-    elsewhere = next((folder for folder in _noted_work_dirs(file) if (folder / "job.json").is_file()), None)
+    elsewhere = next((folder for folder in _noted_work_dirs(file) if _free_to_share(folder)), None)
     if elsewhere:
         log.info("the segments of %s rendered for %s are in %s: they are reused", Path(file).name, elsewhere.parent,
                  elsewhere)
@@ -360,6 +365,21 @@ def _read_work_dirs_note() -> dict:
     return noted if isinstance(noted, dict) else {}
 
 
+def _free_to_share(folder: Path) -> bool:
+    """Whether a work folder another run used is there to share: a job's, writable, and not being rendered into
+    now (a run writing elsewhere at the same time keeps its own)."""
+    import fcntl
+    if not (folder / "job.json").is_file() or not os.access(folder, os.W_OK):
+        return False
+    try:
+        with open(folder / "lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return True
+
+
 def _noted_work_dirs(file: str | Path) -> list[Path]:
     folders = _read_work_dirs_note().get(str(Path(file).resolve()), [])
     return [Path(f) for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
@@ -370,16 +390,20 @@ def remember_work_dir(file: str | Path, folder: Path) -> None:
     book elsewhere (another folder, another format) reuses them instead of rendering the book again."""
     noted = _read_work_dirs_note()
     key, path = str(Path(file).resolve()), str(folder.resolve())
-    folders = [f for f in noted.pop(key, []) if isinstance(f, str) and f != path and Path(f).is_dir()]
+    earlier = noted.pop(key, [])
+    folders = [f for f in earlier if isinstance(f, str) and f != path and Path(f).is_dir()] \
+        if isinstance(earlier, list) else []                                 # (a note edited by hand: started anew)
     noted[key] = [path] + folders[:3]
     note = cache_root() / _WORK_DIRS_NOTE
+    spare = note.with_name(f"{note.name}.{os.getpid()}")
     try:
         note.parent.mkdir(parents=True, exist_ok=True)
-        spare = note.with_name(f"{note.name}.{os.getpid()}")
         spare.write_text(json.dumps(dict(list(noted.items())[-_WORK_DIRS_KEPT:])), encoding="utf-8")
         os.replace(spare, note)
     except OSError as exc:                 # (only a later run elsewhere would miss it)
         log.debug("cannot note the work folder in %s: %s", note, exc)
+        with contextlib.suppress(OSError):
+            spare.unlink(missing_ok=True)
 
 
 _NAME_BYTES = 120      # a chapter file's name (its extension too): room in Windows' paths, and in a player's list
@@ -554,7 +578,7 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     lang = checked_language(engine, lang)
     opening = "\n".join(chapter.text for chapter in book.chapters[:3])
     voice = choose_voice(engine, voice, opening, lang or book.language)
-    controls = engine_controls(engine, speed, seed, options, lang or _book_language(engine, book, options))
+    controls = engine_controls(engine, speed, seed, options, lang)
     if credits:
         _add_credits(book, title or book.title, author or book.author,
                      narrator if narrator is not None else book.narrator or None,
@@ -562,6 +586,8 @@ def open_audiobook(file: str | Path, output: str | Path | None = None, *, engine
     plan, numbers, chapters_in_book = plan_chapters(book, engine, voice, chapters, max_segment_tokens,
                                                     read_titles=read_titles, lexicon=lexicon)
     part = len(numbers) < chapters_in_book
+    if not lang:
+        _say_language_guesses(engine, book, plan, options)
     told_lexicon(lexicon, f"{'chapters' if len(numbers) > 1 else 'chapter'} {chapter_ranges(numbers)}" if part
                  else "the text")
     tags = book_tags(book.extra)

@@ -43,6 +43,7 @@ from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
 MODES = ("normal", "batch")
 MAX_PAUSE_MS = 60_000
+_ACX_GAIN_HEADROOM = 10 ** (-1 / 20)     # a file turned up to ACX's level keeps its peaks 1 dB lower (see segment_audio)
 log = logging.getLogger(__name__)
 
 
@@ -338,8 +339,8 @@ class Job:
         try:
             with naming_a_full_disk(self.dir):
                 try:
-                    with open(tmp, "wb") as fh:        # (opened here: libsndfile says only "System error")
-                        sf.write(fh, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
+                    open(tmp, "wb").close()       # (a folder that cannot take it says why: libsndfile, "System error")
+                    sf.write(tmp, audio, self.engine.sample_rate, subtype="PCM_16", format="FLAC")
                     os.replace(tmp, path)
                 finally:
                     tmp.unlink(missing_ok=True)
@@ -362,20 +363,22 @@ class Job:
             log.flush()
             os.fsync(log.fileno())
 
-    def stale(self) -> list[Path]:
+    def stale(self, keep_written: bool = False) -> list[Path]:
         """Segment files none of this plan's segments uses - sentences edited away, another voice's or settings',
         a crashed run's temporary ones - and no output of another book, written from this work folder and still
-        there, was made from (two books of one name, written into one folder, share BOOK.work)."""
+        there, was made from (two books of one name, written into one folder, share BOOK.work); `keep_written`:
+        nor any output still there (a work folder another folder's audiobook shares)."""
         self.finished()
         used = {self.segment_path(i).name for i in range(len(self.plan.segments))}
         for name, entry in self.written_outputs().items():
-            if entry.get("book", self.plan.title) != self.plan.title and Path(name).exists():
+            if (keep_written or entry.get("book", self.plan.title) != self.plan.title) and Path(name).exists():
                 used.update(entry.get("segments", ()))
         return sorted(p for p in (self.dir / "segments").glob("*.flac") if p.name not in used)
 
-    def prune(self) -> tuple[int, int]:
-        """Delete the stale segment files, and their lines from done.jsonl (the job is open); (files, bytes)."""
-        stale = self.stale()
+    def prune(self, keep_written: bool = False) -> tuple[int, int]:
+        """Delete the stale segment files (`stale`), and their lines from done.jsonl (the job is open); (files,
+        bytes)."""
+        stale = self.stale(keep_written)
         size = sum(p.stat().st_size for p in stale)
         for path in stale:
             path.unlink(missing_ok=True)
@@ -590,10 +593,11 @@ class Job:
         rendered by an earlier version, whose peaks went to -1 dBFS, is limited as new ones are)."""
         for index, gap in order:
             audio = self.read_segment(index, samples)
-            if gain != 1.0:
-                audio = (audio * gain).astype(np.float32)
-            if self.settings.loudness is not None and float(np.abs(audio).max(initial=0.0)) > PEAK_CEILING:
-                audio = limit_peaks(audio, self.sample_rate)
+            ceiling = PEAK_CEILING
+            if gain != 1.0:                 # (turned up for ACX: a 1 dB lower ceiling, what MP3 at 320k adds)
+                audio, ceiling = (audio * gain).astype(np.float32), PEAK_CEILING * _ACX_GAIN_HEADROOM
+            if self.settings.loudness is not None and float(np.abs(audio).max(initial=0.0)) > ceiling:
+                audio = limit_peaks(audio, self.sample_rate, ceiling)
             yield audio, gap
 
     def _window_gain(self, order: list[tuple[int, int]], samples: dict[int, int], total: int) -> float:
