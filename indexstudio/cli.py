@@ -15,8 +15,8 @@ import re
 import signal
 import sys
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from indexstudio.errors import IndexStudioError, InputError
 
@@ -457,7 +457,8 @@ def _print_plan(audiobook, finished: dict[int, int], args: argparse.Namespace) -
               f"{sum(i in finished for i in mine):>8}")
         if args.show_text:
             for i in mine:
-                print(f"      [{i + 1}] {audiobook.engine.spoken_form(plan.segments[i].text, audiobook.controls.options)}")
+                spoken = audiobook.engine.spoken_form(plan.segments[i].text, audiobook.controls.options)
+                print(f"      [{i + 1}] {spoken}")
     stale, stale_bytes = audiobook.stale()
     unused = f"; {_files(stale)} ({_size(stale_bytes)}) there the book no longer uses (--prune)" if stale else ""
     if audiobook.split:

@@ -505,7 +505,8 @@ _EMPHASIS = re.compile(r"(?<![\w_=*])(\*{1,2}|[_=])(?=\S)([^_=*\n]+?)(?<=\S)\1(?
 _RULE = re.compile(r"[ \t]*[-+=|*#_~. \t]{3,}[ \t]*")
 _TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
 # a list item's mark at a line's start ("• Passport", "* Toothbrush", "1) Open the box", "a) Check the seal")
-_LIST_MARK = re.compile(r"[ \t]*(?:([•◦▪‣●○■□➢➤►*+–-])|\(?(\d{1,2})\)|\(?[a-z]\))[ \t]+(?=[^\W_]|[\"'“‘(])")
+_LIST_MARK = re.compile(r"[ \t]*(?:([•◦▪‣●○■□➢➤►*+–-])|\(?(\d{1,2})\)|\(?[a-z]\))[ \t]+"
+                        r"(?=[^\W_]|[\"'“‘(])")
 
 
 def without_emphasis(text: str) -> str:
@@ -531,7 +532,8 @@ def _without_print_marks(text: str) -> str:
 
 def _list_items_apart(text: str) -> str:
     """Each item of a chapter's list a paragraph of its own (they ran together into one breathless sentence,
-    "Things to pack: • Passport • Charger * Toothbrush"), a bullet not read and a number said ("1) Open" -> "1. Open"):
+    "Things to pack: • Passport • Charger * Toothbrush"), a bullet not read and a number said ("1) Open" is
+    "1. Open"):
     a line is an item where its mark opens a list - after a blank line, a line ending in ":" or another item -
     else (a wrapped line that starts with "- at last -" or "(b)") it goes on the sentence above."""
     lines = text.split("\n")

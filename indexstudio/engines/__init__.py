@@ -121,5 +121,4 @@ def release_engines() -> None:
 
 
 __all__ = ["Controls", "Engine", "SegmentAudio", "Voice", "DEFAULT_ENGINE", "clones_voices", "engine_for_folder",
-           "engine_names",
-           "engine_settings", "get_engine", "register_engine", "release_engines", "require_model_dir"]
+           "engine_names", "engine_settings", "get_engine", "register_engine", "release_engines", "require_model_dir"]

@@ -128,8 +128,8 @@ class Audiobook:
 
     def changes(self) -> list[str]:
         """What this run asks otherwise than the work folder's last run did (another book, voice, speed, seed,
-        engine options, engine or model, lexicon, longest segment): why segments rendered then do not serve it. Empty where there
-        was none."""
+        engine options, engine or model, lexicon, longest segment): why segments rendered then do not serve it.
+        Empty where there was none."""
         try:
             before = json.loads((self.work_dir / "job.json").read_text(encoding="utf-8"))
             then = {"voice": before["voice"], "speed": before["controls"]["speed"], "seed": before["controls"]["seed"],
@@ -141,7 +141,8 @@ class Audiobook:
         now = {"voice": self.voice, "speed": self.controls.speed, "seed": self.controls.seed,
                "lexicon": self.plan.lexicon, **{_option_label(k): v for k, v in self.controls.options.items()}}
         if "max_tokens" in before["plan"]:        # (a work folder of an earlier release does not note it)
-            then["--max-segment-tokens"], now["--max-segment-tokens"] = before["plan"]["max_tokens"], self.plan.max_tokens
+            then["--max-segment-tokens"] = before["plan"]["max_tokens"]
+            now["--max-segment-tokens"] = self.plan.max_tokens
         if not self.engine.samples:
             then.pop("seed"), now.pop("seed")
         said = [f"{key} {_shown(then.get(key), key)} -> {_shown(now.get(key), key)}" for key in {**then, **now}
@@ -456,7 +457,8 @@ def _acx_mp3(settings: RenderSettings) -> RenderSettings:
     if settings.sample_rate != rate or kbps < float(bitrate.rstrip("k")):
         log.warning("ACX takes chapter files as MP3 at %d Hz and %s or more; these are %d Hz, %gk", rate, bitrate,
                     settings.sample_rate, kbps)
-    if not (ACX_LEAD_MS[0] <= settings.lead_ms <= ACX_LEAD_MS[1] and ACX_TAIL_MS[0] <= settings.tail_ms <= ACX_TAIL_MS[1]):
+    (lead_low, lead_high), (tail_low, tail_high) = ACX_LEAD_MS, ACX_TAIL_MS
+    if not (lead_low <= settings.lead_ms <= lead_high and tail_low <= settings.tail_ms <= tail_high):
         log.warning("ACX asks for %g-%g s of silence before a chapter file's words and %g-%g s after them; these have "
                     "%g s and %g s (--lead-ms, --tail-ms)", *(ms / 1000 for ms in ACX_LEAD_MS + ACX_TAIL_MS),
                     settings.lead_ms / 1000, settings.tail_ms / 1000)

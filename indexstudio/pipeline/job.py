@@ -43,7 +43,7 @@ from indexstudio.text.segment import DEFAULT_BUCKET_SIZE, bucket_segments
 
 MODES = ("normal", "batch")
 MAX_PAUSE_MS = 60_000
-_ACX_GAIN_HEADROOM = 10 ** (-1 / 20)     # a file turned up to ACX's level keeps its peaks 1 dB lower (see segment_audio)
+_ACX_GAIN_HEADROOM = 10 ** (-1 / 20)     # a file turned up to ACX's level keeps its peaks 1 dB lower
 log = logging.getLogger(__name__)
 
 

@@ -1,9 +1,9 @@
 """Hindi sums of money, dates and clock times as eSpeak can read them.
 
 eSpeak reads Hindi numbers (lakh grouping too) but drops "₹" ("₹12,500" was "twelve thousand five hundred"),
-reads "15/08/1947" with "slash" in English, keeps the colon of "10:30" and reads a year "1947" as a number ("ek
-hazaar nau sau ..."). The amount goes before its unit ("12,500 रुपये"), a date takes its month's name, a time is said
-"10 बजकर 30 मिनट", and a number from 1100 to 1999 by its hundreds, as Hindi says years ("19 सौ 47").
+reads "15/08/1947" with "slash" in English, keeps the colon of "10:30" and reads a year "1947" as a number
+("ek hazaar nau sau ..."). The amount goes before its unit ("12,500 रुपये"), a date takes its month's name, a
+time is said "10 बजकर 30 मिनट", and a number from 1100 to 1999 by its hundreds, as Hindi says years ("19 सौ 47").
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ _UNITS = {"km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters")
           "m³/s": ("cubic meter per second", "cubic meters per second"),
           "m²": ("square meter", "square meters"), "km²": ("square kilometer", "square kilometers"),
           "m³": ("cubic meter", "cubic meters"),
-          "m": ("meter", "meters"), "g": ("gram", "grams"), "tsp": ("teaspoon", "teaspoons"), "tbsp": ("tablespoon", "tablespoons"),
+          "m": ("meter", "meters"), "g": ("gram", "grams"), "tsp": ("teaspoon", "teaspoons"),
+          "tbsp": ("tablespoon", "tablespoons"),
           "fl oz": ("fluid ounce", "fluid ounces"), "kcal": ("kilocalorie", "kilocalories"), "yd": ("yard", "yards"),
           "μm": ("micrometer", "micrometers"), "µm": ("micrometer", "micrometers"),
           "ms": ("millisecond", "milliseconds"), "mA": ("milliamp", "milliamps"), "mAh": ("milliamp hour",
@@ -149,8 +150,11 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 _DAY_OR_MONTH = "(?:" + "|".join(_MONTHS + ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
                                               "Sunday", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]) + ")"
 _DAY_OR_MONTH_SPAN = re.compile(rf"\b({_DAY_OR_MONTH})\s*[-\u2013]\s*({_DAY_OR_MONTH})\b")
-_NOTE_SUPERSCRIPT = re.compile(r"((?<![\w⁰¹²³⁴⁵⁶⁷⁸⁹₀-₉])(?!(?:sin|cos|tan|cot|sec|csc|log|exp|sinh|cosh|tanh)[⁰¹²³⁴⁵⁶⁷⁸⁹])"
-                               r"[^\W\d_A-Z⁰¹²³⁴⁵⁶⁷⁸⁹₀-₉]{3,}|[.,;:!?\"'”’])([⁰¹²³⁴⁵⁶⁷⁸⁹]+)(?![⁺⁻])")
+_SUPERSCRIPTS, _SUBSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹", "₀-₉"
+_NOTE_SUPERSCRIPT = re.compile(rf"((?<![\w{_SUPERSCRIPTS}{_SUBSCRIPTS}])"
+                               rf"(?!(?:sin|cos|tan|cot|sec|csc|log|exp|sinh|cosh|tanh)[{_SUPERSCRIPTS}])"
+                               rf"[^\W\d_A-Z{_SUPERSCRIPTS}{_SUBSCRIPTS}]{{3,}}|[.,;:!?\"'”’])"
+                               rf"([{_SUPERSCRIPTS}]+)(?![⁺⁻])")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -318,8 +322,8 @@ def _romans(text: str) -> str:
     text = re.sub(rf"\b({_NUMBERED}\s+)([IVXLCDM]{{2,}}\b(?![\w'’-])|[IVX]\b(?![\w'’-])(?!\s+[a-z]|\s+[A-Z]{{2}}))",
                   numbered, text)
     for _ in range(4):                                       # "Chapters II and III", "Acts I, II and V"
-        text = re.sub(rf"(\b{_NUMBERED}\s+(?:[a-z]+(?:-[a-z]+)?(?:,| and| or| to)\s+)+)([IVXLC]{{2,}}|[IVX])\b(?![\w'’-])",
-                      numbered, text)
+        text = re.sub(rf"(\b{_NUMBERED}\s+(?:[a-z]+(?:-[a-z]+)?(?:,| and| or| to)\s+)+)([IVXLC]{{2,}}|[IVX])\b"
+                      r"(?![\w'’-])", numbered, text)
     text = re.sub(r"\b((?i:chapter|part|book|volume|act|scene|section|canto|article)\s+)([ivxlc]{2,}(?![\w'’-])|"
                   r"[ivx](?![\w'’-])(?!\s+(?!of\b|and\b)[a-z]))", lambda m: numbered(m, m.group(2).upper()),
                   text)                                                   # "chapter xii", "chapter v of the report"
@@ -337,6 +341,24 @@ def _unit(match: re.Match) -> str:
     number, unit = match.group(1), match.group(2)
     one, many = _UNITS.get(unit) or _ATTACHED_UNITS[unit]
     return f"{_cardinal(number)} {one if number == '1' or _before_its_noun(match) else many}"
+
+
+def _days_of_a_month(m: re.Match) -> str:
+    """ "March 3-5, 2024" -> "March third to fifth, twenty twenty-four" (not when the days run backwards)."""
+    first, last = int(m.group(2)), int(m.group(3))
+    if not first < last <= 31:
+        return m.group(0)
+    year = f", {_year(int(m.group(4)))}" if m.group(4) else ""
+    return (f"{_MONTHS[_month_index(m.group(1)) - 1]} {_words(first, to='ordinal')} to "
+            f"{_words(last, to='ordinal')}{year}")
+
+
+def _inches(m: re.Match) -> str:
+    """A number with an inch mark ("6.1\""), unless the mark closes a quotation its paragraph opened ("Room 5")."""
+    before = m.string[m.string.rfind("\n\n", 0, m.start()) + 1:m.start()]
+    if len(re.findall(r'(?<![\d\'])"', before)) % 2:
+        return m.group(0)
+    return f"{_cardinal(m.group(1))} inch{'' if m.group(1) == '1' or _before_its_noun(m) else 'es'}"
 
 
 def _stopwatch(at: str | None, hours: str | None, minutes: str, seconds: str, fraction: str | None) -> str:
@@ -594,10 +616,7 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"(?<=\d)(?=[A-Z]\b)", " ", text)              # 221B, 4K: the number, then the letter
     text = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", text)            # "ABC123" -> "ABC 123"
     text = re.sub(rf"\b({_DATE_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s?-\s?(\d{{1,2}})(?:st|nd|rd|th)?\b"
-                  r"(?:,?\s+(\d{{4}}))?",
-                  lambda m: f"{_MONTHS[_month_index(m.group(1)) - 1]} {_words(int(m.group(2)), to='ordinal')} to "
-                  f"{_words(int(m.group(3)), to='ordinal')}" + (f", {_year(int(m.group(4)))}" if m.group(4) else "") if int(m.group(2)) < int(m.group(3)) <= 31 else m.group(0),
-                  text)                                                                 # March 3-5
+                  r"(?:,?\s+(\d{4}))?", _days_of_a_month, text)                              # March 3-5
     # ISO dates and slash dates (month first in US English, day first elsewhere).
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
                   lambda m: _date(int(m.group(2)), int(m.group(3)), int(m.group(1)), day_first)
@@ -633,14 +652,12 @@ def normalize_english(text: str, day_first: bool = False) -> str:
     text = re.sub(r"\b(?:(\d+)h\s?)?(\d+)m\s?(\d+)s\b", _duration, text)                     # 5m 30s
     text = re.sub(rf"(?<![\d.,-])(\d[\d,]*(?:\.\d+)?)\s?[-–]\s?(?=\d[\d,]*(?:\.\d+)?\s?(?:{_UNIT_RE})(?![\w/]))",
                   r"\1 to ", text)                                                      # 10-15kg
-    text = re.sub(rf"((?:(?<![\w.])-)?(?<![\d/])\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/'’]|\s*[-+=×*/<>^]\s)(?:\.(?=\s+[a-z]+\b))?", _unit,
-                  text)                                          # -5°C too; "5 lbs. and" keeps no full stop
+    text = re.sub(rf"((?:(?<![\w.])-)?(?<![\d/])\d[\d,]*(?:\.\d+)?)\s?({_UNIT_RE})(?![\w/'’]|\s*[-+=×*/<>^]\s)"
+                  r"(?:\.(?=\s+[a-z]+\b))?", _unit, text)     # -5°C; "5 lbs. and": no full stop; not "2 m + 1"
     text = re.sub(r"\b(\d+(?:\.\d+)?)[x×](?=\s+(?:faster|slower|more|less|better|worse|bigger|smaller|larger|"
                   r"higher|lower|greater|cheaper|longer|shorter|the|as|that|what)\b)", r"\1 times", text)   # 3x faster
     text = re.sub(r"\b(\d+)x\b(?=\s+[a-z])", r"\1 x", text)                                  # a 10x lens
-    text = re.sub(r"(?<![\d.'])(\d+(?:\.\d+)?)\"", lambda m: f"{_cardinal(m.group(1))} inch{'' if m.group(1) == '1' or _before_its_noun(m) else 'es'}"
-                  if not len(re.findall(r'(?<![\d\'])"', m.string[m.string.rfind("\n\n", 0, m.start()) + 1:m.start()])) % 2
-                  else m.group(0), text)                                 # a 6.1" screen (not "Room 5")
+    text = re.sub(r"(?<![\d.'])(\d+(?:\.\d+)?)\"", _inches, text)                  # a 6.1" screen (not "Room 5")
     text = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " by ", re.sub(r"(?<=\d) ?\* ?(?=\d)", " times ", text))   # 4x4, 2 * 3
     vulgar = "".join(_FRACTIONS)
     unit = rf"(?:\s?({_UNIT_RE})(?![\w/]))?"
@@ -726,14 +743,15 @@ def normalize_text(text: str, language: str = "en-us") -> str:
     text = re.sub(r"[ \t]*\u2014+[ \t]*", _dash, text)
     if language.startswith("en"):                       # "Monday – Friday", "May-June": a span, not a pause
         text = _DAY_OR_MONTH_SPAN.sub(lambda m: " to ".join(_WEEKDAYS.get(d, d) for d in m.groups()), text)
-    text = re.sub(r"(?:(?<=\w\w)|(?<=[^\w\s]))[ \t]+\u2013[ \t]+(?=[^\W\d]{2}|[\"'“‘(])", _dash, text)  # a spaced dash – a pause
+    text = re.sub(r"(?:(?<=\w\w)|(?<=[^\w\s]))[ \t]+\u2013[ \t]+(?=[^\W\d]{2}|[\"'“‘(])", _dash,
+                  text)                                                               # a spaced dash – a pause
     text = text.replace("\u2026", "...").replace("\u2013", "-")
     text = re.sub(r"(\S?)\s*--+\s*(?=(\S?))",                         # a typed dash: a pause, or a range
                   lambda m: m.group(0) if m.group(1).isdigit() and m.group(2).isdigit()
                   else f"{m.group(1)} " if m.group(1) in (":", ";", ",") else f"{m.group(1)}, ", text)   # manner:--
     text = re.sub(r"(?<=[^\s\[])\[\d{1,3}\]", "", text)                 # footnote markers: "left.[1]"
     text = _NOTE_SUPERSCRIPT.sub(r"\1", text)                            # "left.¹", "a marker²"; not "m²", "(x+1)²"
-    text = re.sub(r"(?<=[^\W\d]|[.,;:!?\"'”’)\]])[*†‡]+(?![\w*†‡])", "", text)     # "a dagger.*", "Footnote†:"
+    text = re.sub(r"(?<=[^\W\d]|[.,;:!?\"'”’)\]])[*†‡]+(?![\w*†‡])", "", text)   # "a dagger.*", "Footnote†:"
     text = re.sub(r"[ \t]*[\u0964\u0965]+", ".", text)       # the danda ends a Hindi sentence (eSpeak drops it)
     if language.startswith("zh"):            # (before the punctuation beside the digits is judged: 比分3:2。)
         from indexstudio.text.chinese import read_numbers, to_simplified   # (here: its grammar imports this module)
