@@ -22,6 +22,12 @@ def cache_root() -> Path:
                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "indexstudio")
 
 
+def state_root() -> Path:
+    """$XDG_STATE_HOME/indexstudio (~/.local/state/indexstudio): what runs note for later ones (not a cache: it
+    cannot be rebuilt)."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "indexstudio"
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of the file's bytes: conditioning is cached by what the audio is, not where it lives."""
     digest = hashlib.sha256()

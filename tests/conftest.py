@@ -9,6 +9,13 @@ GOLDEN = Path(os.environ.get("INDEXSTUDIO_GOLDEN", ROOT.parent / "shared" / "gol
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+def pytest_configure(config):
+    """What runs note for later ones (the work folders a book was rendered into) goes to a folder of the test run's,
+    not the user's: a quick-start run after the tests reused a test's work folder."""
+    import tempfile
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="indexstudio-test-state-")
+
+
 @pytest.fixture
 def synthetic():
     from helpers.synthetic_engine import SyntheticEngine

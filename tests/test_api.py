@@ -432,8 +432,8 @@ def test_a_recording_replaced_in_place_and_an_emotion_are_named_among_the_change
 def test_a_book_written_into_another_folder_reuses_the_segments_rendered_for_the_first(tmp_path, monkeypatch,
                                                                                        caplog):
     """-o a/small.m4b, then -o b/small.mp3: the second run rendered the whole book again (hours on a CPU), its
-    work folder being new; the cache folder notes where a book's segments are, and the run says it uses them."""
-    monkeypatch.setenv("INDEXSTUDIO_CACHE", str(tmp_path / "cache"))
+    work folder being new; the state folder notes where a book's segments are, and the run says it uses them."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     (tmp_path / "small.md").write_text(BOOK)
     engine = SyntheticEngine()
     first = indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "a" / "small.m4b", engine=engine)
@@ -453,7 +453,7 @@ def test_a_book_written_into_another_folder_reuses_the_segments_rendered_for_the
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "e" / "small.m4b",
                                           engine=engine).work_dir == tmp_path / "e" / "small.work"
-    note = tmp_path / "cache" / "work_folders.json"
+    note = tmp_path / "state" / "indexstudio" / "work_folders.json"
     note.write_text(json.dumps({str((tmp_path / "small.md").resolve()): 5}))    # (edited by hand: started anew)
     assert indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "f" / "small.m4b", engine=engine).written
     assert json.loads(note.read_text())[str((tmp_path / "small.md").resolve())] == [str(tmp_path / "f" / "small.work")]
@@ -461,8 +461,8 @@ def test_a_book_written_into_another_folder_reuses_the_segments_rendered_for_the
         shutil.rmtree(tmp_path / gone)
     assert indexstudio.open_audiobook(tmp_path / "small.md", tmp_path / "c" / "small.m4b",
                                       engine=engine).work_dir == tmp_path / "c" / "small.work"
-    shutil.rmtree(tmp_path / "cache")
-    (tmp_path / "cache").write_text("not a folder")          # a cache that cannot be written: nothing is noted, and
+    shutil.rmtree(tmp_path / "state")
+    (tmp_path / "state").write_text("not a folder")          # a state folder that cannot be written: nothing is noted
     assert indexstudio.make_audiobook(tmp_path / "small.md", tmp_path / "d" / "small.m4b",   # the book is written
                                       engine=engine).written
 

@@ -28,7 +28,7 @@ from indexstudio.audio.output import (SUFFIXES, Metadata, chapter_count, check_b
 from indexstudio.books.reader import Book, Chapter, Limits, book_tags, read_book
 from indexstudio.engines import Controls, Engine
 from indexstudio.errors import IndexStudioError, InputError
-from indexstudio.files import cache_root
+from indexstudio.files import state_root
 from indexstudio.pipeline.job import Job, Progress, RenderResult, RenderSettings, render_book
 from indexstudio.pipeline.plan import Plan, chapter_ranges, chapter_selection, estimated_seconds, plan_chapters
 from indexstudio.pipeline.voicing import (FLAG_OPTIONS, checked_language, choose_voice, engine_controls, engine_of,
@@ -354,13 +354,13 @@ def book_work_dir(file: str | Path, output: Path, split: bool = False) -> Path:
     return rule
 
 
-_WORK_DIRS_NOTE = "work_folders.json"     # in the cache folder: a book -> the work folders its runs used
+_WORK_DIRS_NOTE = "work_folders.json"     # in the state folder: a book -> the work folders its runs used
 _WORK_DIRS_KEPT = 500                     # books noted, the most recent
 
 
 def _read_work_dirs_note() -> dict:
     try:
-        noted = json.loads((cache_root() / _WORK_DIRS_NOTE).read_text(encoding="utf-8"))
+        noted = json.loads((state_root() / _WORK_DIRS_NOTE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return noted if isinstance(noted, dict) else {}
@@ -387,7 +387,7 @@ def _noted_work_dirs(file: str | Path) -> list[Path]:
 
 
 def remember_work_dir(file: str | Path, folder: Path) -> None:
-    """Note in the cache folder that `folder` holds the segments of the book `file`, so that a run writing the
+    """Note in the state folder that `folder` holds the segments of the book `file`, so that a run writing the
     book elsewhere (another folder, another format) reuses them instead of rendering the book again."""
     noted = _read_work_dirs_note()
     key, path = str(Path(file).resolve()), str(folder.resolve())
@@ -395,7 +395,7 @@ def remember_work_dir(file: str | Path, folder: Path) -> None:
     folders = [f for f in earlier if isinstance(f, str) and f != path and Path(f).is_dir()] \
         if isinstance(earlier, list) else []                                 # (a note edited by hand: started anew)
     noted[key] = [path] + folders[:3]
-    note = cache_root() / _WORK_DIRS_NOTE
+    note = state_root() / _WORK_DIRS_NOTE
     spare = note.with_name(f"{note.name}.{os.getpid()}")
     try:
         note.parent.mkdir(parents=True, exist_ok=True)
