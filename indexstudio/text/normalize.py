@@ -147,8 +147,9 @@ _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\U000E0020-\U000E0
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "′": "'", "″": '"'})
 # a footnote's number: after punctuation, or after a word of three lower-case letters or more that is no unit or
 # function ("cm²", "sin²θ")
-_DAY_OR_MONTH = "(?:" + "|".join(_MONTHS + ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                                              "Sunday", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]) + ")"
+_WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
+             "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
+_DAY_OR_MONTH = "(?:" + "|".join(sorted({*_MONTHS, *_WEEKDAYS.values(), *_WEEKDAYS}, key=lambda w: (-len(w), w))) + ")"
 _DAY_OR_MONTH_SPAN = re.compile(rf"\b({_DAY_OR_MONTH})\s*[-\u2013]\s*({_DAY_OR_MONTH})\b")
 _SUPERSCRIPTS, _SUBSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹", "₀-₉"
 _NOTE_SUPERSCRIPT = re.compile(rf"((?<![\w{_SUPERSCRIPTS}{_SUBSCRIPTS}])"
@@ -508,8 +509,6 @@ def _abbreviation(m: re.Match) -> str:
 # titles written without a full stop (British style) that eSpeak spells: "Ms Adler" was "M S Adler"
 _UNDOTTED_TITLES = {"Ms": "Miz", "Revd": "Reverend", "Sgt": "Sergeant", "Lt": "Lieutenant", "Capt": "Captain",
                     "Col": "Colonel", "Prof": "Professor"}
-_WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
-             "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
 
 
 def _expand_abbreviations(text: str) -> str:
